@@ -1,0 +1,130 @@
+# spatten-kit top-level build.
+#
+# Everything is built out of tree into $(BUILD) (binaries in $(BUILD)/bin, libraries in
+# $(BUILD)/lib). Each area of the kit contributes a make fragment (`*/*.mk`) that registers its
+# libraries, programs and test binaries with the macros below; this file only holds the
+# conventions and the top-level targets. `make help` lists the targets.
+
+SHELL      := /bin/bash
+BUILD      ?= build
+SAN        ?= 0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+PYTHON     ?= /usr/bin/python3
+CC         ?= gcc
+CXX        ?= g++
+AR         ?= ar
+
+# -ffp-contract=off: the golden model's float->fixed conversions must not change with FMA
+# contraction, or the host and device sides of the bit-exactness contract would drift apart.
+OPT        ?= -O2 -g
+CPPFLAGS   += -MMD -MP -D_POSIX_C_SOURCE=200809L -Isim/include -Idriver/include -Imodels/include
+CFLAGS     += -std=c11 $(OPT) -Wall -Wextra -Werror -ffp-contract=off -fPIC
+CXXFLAGS   += -std=c++17 $(OPT) -Wall -Wextra -Werror -ffp-contract=off -fPIC
+LDFLAGS    +=
+LDLIBS     += -lm
+GTEST_LIBS := $(shell pkg-config --libs gtest gtest_main 2>/dev/null || echo -lgtest_main -lgtest -lpthread)
+
+ifeq ($(SAN),1)
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS     += $(SANFLAGS)
+CXXFLAGS   += $(SANFLAGS)
+LDFLAGS    += $(SANFLAGS)
+endif
+
+.DEFAULT_GOAL := all
+ALL_LIBS   :=
+ALL_BINS   :=
+TEST_BINS  :=
+LINT_C_SRCS :=
+
+# ---- build macros used by the fragments -----------------------------------------------------
+obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
+
+# $(call c_lib,NAME,SOURCES): static library $(BUILD)/lib/libNAME.a
+define c_lib
+$(BUILD)/lib/lib$(1).a: $(call obj_of,$(2))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	$(AR) rcs $$@ $$^
+ALL_LIBS += $(BUILD)/lib/lib$(1).a
+LINT_C_SRCS += $(filter %.c,$(2))
+endef
+
+# $(call c_prog,NAME,SOURCES,LIBS,EXTRA_LDLIBS): program $(BUILD)/bin/NAME linked with
+# the static libraries LIBS (names without lib prefix, dependents first).
+define c_prog
+$(BUILD)/bin/$(1): $(call obj_of,$(2)) $(foreach l,$(3),$(BUILD)/lib/lib$(l).a)
+	@mkdir -p $$(@D)
+	$(CC) $(LDFLAGS) -o $$@ $(call obj_of,$(2)) $(foreach l,$(3),$(BUILD)/lib/lib$(l).a) $(4) $(LDLIBS)
+ALL_BINS += $(BUILD)/bin/$(1)
+LINT_C_SRCS += $(filter %.c,$(2))
+endef
+
+# $(call gtest_prog,NAME,SOURCES,LIBS,EXTRA_LDLIBS): GoogleTest binary run by `make test`.
+define gtest_prog
+$(BUILD)/bin/$(1): $(call obj_of,$(2)) $(foreach l,$(3),$(BUILD)/lib/lib$(l).a)
+	@mkdir -p $$(@D)
+	$(CXX) $(LDFLAGS) -o $$@ $(call obj_of,$(2)) $(foreach l,$(3),$(BUILD)/lib/lib$(l).a) $(4) $(GTEST_LIBS) $(LDLIBS)
+TEST_BINS += $(BUILD)/bin/$(1)
+endef
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+# ---- the areas ------------------------------------------------------------------------------
+include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk firmware/*.mk rtl/*.mk tests/*.mk))
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- top-level targets ----------------------------------------------------------------------
+.PHONY: all test test-run demo bench lint format install clean help bootstrap
+
+all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test binaries into build/
+
+bootstrap: ## Install the kit's dependencies (apt + pip); quiet when already satisfied
+	@scripts/bootstrap.sh
+
+test: bootstrap ## Build and run every test suite, then again under ASan+UBSan (build-asan/)
+	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
+
+test-run: $(TEST_BINS) $(ALL_BINS)
+	@scripts/run-tests.sh $(BUILD) $(TEST_BINS)
+
+demo: bootstrap ## Generate text with the default model while attention runs on the simulated accelerator
+	@echo "make demo: will bootstrap the default model and generate text with attention offloaded"
+	@echo "           to the 'sim' backend (issue 7); not built yet." >&2
+	@exit 2
+
+bench: ## Run the benchmarks and record them in docs/benchmarks.md
+	@echo "make bench: will replay the SpAtten traces and time the model (issues 3, 6); not built yet." >&2
+	@exit 2
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' '*.cc' '*.cpp' 2>/dev/null)
+
+lint: ## clang-format check and cppcheck on all C/C++ sources (plus Verilator lint of the RTL)
+	@clang-format --dry-run --Werror $(FORMAT_SRCS)
+	@cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Isim/include -Idriver/include \
+	    -Imodels/include $(sort $(LINT_C_SRCS))
+	@echo "lint: clean"
+
+format: ## Reformat all C/C++ sources with clang-format
+	@clang-format -i $(FORMAT_SRCS)
+
+install: all ## Install libraries, headers and tools under $(DESTDIR)$(PREFIX)
+	@echo "make install: installs libspk (issue 5); not built yet." >&2
+	@exit 2
+
+clean: ## Remove build/ and build-asan/
+	rm -rf build build-asan
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
+	    awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'

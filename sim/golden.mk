@@ -1,0 +1,5 @@
+# The bit-exact datapath model (golden model) and the small utilities the tools share.
+GOLDEN_SRCS := $(wildcard sim/golden/*.c)
+UTIL_SRCS   := $(wildcard sim/util/*.c)
+$(eval $(call c_lib,spkgolden,$(GOLDEN_SRCS)))
+$(eval $(call c_lib,spkutil,$(UTIL_SRCS)))
