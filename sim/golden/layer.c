@@ -1,0 +1,125 @@
+/* One attention layer: every alive head, every query, over the alive tokens.
+ * Normative text: docs/spec/datapath.md, "Layer". */
+#include "spksim/layer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static spksim_status check_layer(const spk_head_config *cfg, const spk_layer_desc *l,
+                                 const spk_prune_state *st, const spk_workspace *ws,
+                                 const int32_t *out, const int32_t *out_exp)
+{
+    if (spk_head_config_check(cfg) != SPKSIM_OK || !l || !st || !ws || !out || !out_exp)
+        return SPKSIM_E_ARG;
+    if (l->n_heads == 0 || l->n_kv_heads == 0 || l->n_heads % l->n_kv_heads != 0 ||
+        l->n_queries == 0)
+        return SPKSIM_E_ARG;
+    if (l->n_heads != spk_prune_heads(st) || l->n_tokens != spk_prune_tokens(st))
+        return SPKSIM_E_ARG;
+    if (l->causal && l->n_queries > l->n_tokens) return SPKSIM_E_ARG;
+    if (!l->q || !l->q_logit_scales || (l->n_tokens && (!l->k || !l->k_scales || !l->v ||
+                                                        !l->v_scales)))
+        return SPKSIM_E_ARG;
+    return SPKSIM_OK;
+}
+
+static void add_events(spk_layer_stats *s, const spk_head_events *ev)
+{
+    s->requests++;
+    s->keys_fetched += ev->keys_fetched;
+    s->values_fetched += ev->values_fetched;
+    s->requant_requests += ev->requant;
+    s->key_msb_bytes += ev->key_msb_bytes;
+    s->key_lsb_bytes += ev->key_lsb_bytes;
+    s->value_bytes += ev->value_bytes;
+    s->scale_bytes += ev->scale_bytes;
+    s->dram_bytes += ev->key_msb_bytes + ev->key_lsb_bytes + ev->value_bytes + ev->scale_bytes;
+}
+
+spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
+                            spk_prune_state *st, spk_workspace *ws, int32_t *out,
+                            int32_t *out_exp, spk_layer_stats *stats,
+                            spk_request_observer observer, void *user)
+{
+    spksim_status status = check_layer(cfg, l, st, ws, out, out_exp);
+    if (status != SPKSIM_OK) return status;
+    const uint32_t d = cfg->d, L = l->n_tokens, group = l->n_heads / l->n_kv_heads;
+    spk_layer_stats local;
+    spk_layer_stats *s = stats ? stats : &local;
+    memset(s, 0, sizeof *s);
+    s->heads_computed = spk_prune_alive_heads(st);
+    s->tokens_alive = spk_prune_alive_tokens(st);
+
+    /* Alive tokens in index order; a causal query uses a prefix of this list. */
+    uint32_t *alive = malloc((L + 1u) * sizeof *alive);
+    uint16_t *probs = malloc((L + 1u) * sizeof *probs);
+    uint32_t *v_keys = malloc((L + 1u) * sizeof *v_keys);
+    if (!alive || !probs || !v_keys) {
+        status = SPKSIM_E_NOMEM;
+        goto done;
+    }
+    uint32_t n_alive = 0;
+    for (uint32_t j = 0; j < L; j++)
+        if (spk_prune_token_alive(st, j)) alive[n_alive++] = j;
+
+    /* Importance is accumulated after all requests so every request of the layer sees the
+     * same state, whatever order an implementation runs them in. */
+    uint64_t *token_add = calloc(L + 1u, sizeof *token_add);
+    uint64_t *head_add = calloc(l->n_heads, sizeof *head_add);
+    if (!token_add || !head_add) {
+        free(token_add);
+        free(head_add);
+        status = SPKSIM_E_NOMEM;
+        goto done;
+    }
+    for (uint32_t h = 0; h < l->n_heads && status == SPKSIM_OK; h++) {
+        const uint32_t kvh = h / group;
+        for (uint32_t i = 0; i < l->n_queries && status == SPKSIM_OK; i++) {
+            const size_t qi = (size_t)h * l->n_queries + i;
+            spk_head_result res = {.out = out + qi * d, .probs = probs, .v_keys = v_keys};
+            if (!spk_prune_head_alive(st, h)) {
+                memset(res.out, 0, d * sizeof *res.out);
+                out_exp[qi] = 0;
+                continue;
+            }
+            uint32_t n = n_alive;
+            if (l->causal) {
+                const uint32_t limit = L - l->n_queries + i; /* last visible token */
+                while (n > 0 && alive[n - 1] > limit) n--;
+            }
+            spk_head_request req = {
+                .q = l->q + qi * d,
+                .q_logit_scale = l->q_logit_scales[qi],
+                .keys = alive,
+                .n_keys = n,
+                .k_codes = l->k + (size_t)kvh * L * d,
+                .k_scales = l->k_scales + (size_t)kvh * L,
+                .v_codes = l->v + (size_t)kvh * L * d,
+                .v_scales = l->v_scales + (size_t)kvh * L,
+            };
+            status = spk_head_run(cfg, &req, ws, &res);
+            if (status != SPKSIM_OK) break;
+            out_exp[qi] = res.out_exp;
+            for (uint32_t j = 0; j < n; j++) {
+                uint64_t *t = &token_add[alive[j]];
+                *t = probs[j] > SPK_IMPORTANCE_MAX - *t ? SPK_IMPORTANCE_MAX : *t + probs[j];
+            }
+            uint64_t *ha = &head_add[h];
+            *ha = res.head_importance > SPK_IMPORTANCE_MAX - *ha ? SPK_IMPORTANCE_MAX
+                                                                 : *ha + res.head_importance;
+            add_events(s, &res.ev);
+            if (observer) observer(user, h, i, &res);
+        }
+    }
+    if (status == SPKSIM_OK) {
+        for (uint32_t j = 0; j < L; j++) spk_prune_add_token(st, j, token_add[j]);
+        for (uint32_t h = 0; h < l->n_heads; h++) spk_prune_add_head(st, h, head_add[h]);
+    }
+    free(token_add);
+    free(head_add);
+done:
+    free(alive);
+    free(probs);
+    free(v_keys);
+    return status;
+}

@@ -1,0 +1,202 @@
+/* Cascade pruning state: token and head importance, liveness, keep decisions.
+ * Normative text: docs/spec/datapath.md, "Importance" and "Keep counts". */
+#include "spksim/layer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct spk_prune_state {
+    uint32_t n_heads, max_tokens, n_tokens;
+    uint8_t *token_alive, *head_alive;
+    uint64_t *token_imp, *head_imp;
+};
+
+spk_prune_state *spk_prune_create(uint32_t n_heads, uint32_t max_tokens)
+{
+    if (n_heads == 0 || max_tokens == 0) return NULL;
+    spk_prune_state *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->n_heads = n_heads;
+    st->max_tokens = max_tokens;
+    st->token_alive = calloc(max_tokens, 1);
+    st->token_imp = calloc(max_tokens, sizeof *st->token_imp);
+    st->head_alive = malloc(n_heads);
+    st->head_imp = calloc(n_heads, sizeof *st->head_imp);
+    if (!st->token_alive || !st->token_imp || !st->head_alive || !st->head_imp) {
+        spk_prune_destroy(st);
+        return NULL;
+    }
+    memset(st->head_alive, 1, n_heads);
+    return st;
+}
+
+void spk_prune_destroy(spk_prune_state *st)
+{
+    if (!st) return;
+    free(st->token_alive);
+    free(st->token_imp);
+    free(st->head_alive);
+    free(st->head_imp);
+    free(st);
+}
+
+spksim_status spk_prune_append(spk_prune_state *st, uint32_t n)
+{
+    if (!st) return SPKSIM_E_ARG;
+    if (n > st->max_tokens - st->n_tokens) return SPKSIM_E_CAPACITY;
+    memset(st->token_alive + st->n_tokens, 1, n);
+    st->n_tokens += n;
+    return SPKSIM_OK;
+}
+
+static uint32_t count_alive(const uint8_t *alive, uint32_t n)
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < n; i++) c += alive[i];
+    return c;
+}
+
+uint32_t spk_prune_tokens(const spk_prune_state *st) { return st ? st->n_tokens : 0; }
+uint32_t spk_prune_heads(const spk_prune_state *st) { return st ? st->n_heads : 0; }
+uint32_t spk_prune_alive_tokens(const spk_prune_state *st)
+{
+    return st ? count_alive(st->token_alive, st->n_tokens) : 0;
+}
+uint32_t spk_prune_alive_heads(const spk_prune_state *st)
+{
+    return st ? count_alive(st->head_alive, st->n_heads) : 0;
+}
+int spk_prune_token_alive(const spk_prune_state *st, uint32_t j)
+{
+    return st && j < st->n_tokens && st->token_alive[j];
+}
+int spk_prune_head_alive(const spk_prune_state *st, uint32_t h)
+{
+    return st && h < st->n_heads && st->head_alive[h];
+}
+uint64_t spk_prune_token_importance(const spk_prune_state *st, uint32_t j)
+{
+    return st && j < st->n_tokens ? st->token_imp[j] : 0;
+}
+uint64_t spk_prune_head_importance(const spk_prune_state *st, uint32_t h)
+{
+    return st && h < st->n_heads ? st->head_imp[h] : 0;
+}
+
+static void add_saturating(uint64_t *acc, uint64_t amount)
+{
+    *acc = amount > SPK_IMPORTANCE_MAX - *acc ? SPK_IMPORTANCE_MAX : *acc + amount;
+}
+
+void spk_prune_add_token(spk_prune_state *st, uint32_t j, uint64_t amount)
+{
+    if (st && j < st->n_tokens) add_saturating(&st->token_imp[j], amount);
+}
+
+void spk_prune_add_head(spk_prune_state *st, uint32_t h, uint64_t amount)
+{
+    if (st && h < st->n_heads) add_saturating(&st->head_imp[h], amount);
+}
+
+/* Keep the top-k alive entries by importance; the others die. */
+static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, spk_keep keep,
+                              spk_topk_trace *trace)
+{
+    if (keep.count == 0 && (keep.ratio_q16 == 0 || keep.ratio_q16 > SPK_ONE_Q16))
+        return SPKSIM_E_ARG;
+    uint32_t n_alive = count_alive(alive, n);
+    uint32_t k = keep.count ? keep.count : spk_keep_count(n_alive, keep.ratio_q16);
+    if (trace) memset(trace, 0, sizeof *trace);
+    if (k >= n_alive) return SPKSIM_OK;
+    uint32_t *cand = malloc((n_alive + 1u) * sizeof *cand);
+    int64_t *vals = malloc((n_alive + 1u) * sizeof *vals);
+    int64_t *scratch = malloc((2u * n_alive + 1u) * sizeof *scratch);
+    uint32_t *kept = malloc((n_alive + 1u) * sizeof *kept);
+    spksim_status st = SPKSIM_E_NOMEM;
+    if (cand && vals && scratch && kept) {
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (alive[i]) {
+                cand[m] = i;
+                vals[m++] = (int64_t)imp[i];
+            }
+        }
+        size_t nk = spk_topk_quickselect(vals, m, k, 16, kept, scratch, trace);
+        memset(alive, 0, n);
+        for (size_t r = 0; r < nk; r++) alive[cand[kept[r]]] = 1;
+        st = SPKSIM_OK;
+    }
+    free(cand);
+    free(vals);
+    free(scratch);
+    free(kept);
+    return st;
+}
+
+spksim_status spk_prune_keep(spk_prune_state *st, spk_keep tokens, spk_keep heads,
+                             spk_topk_trace *token_trace, spk_topk_trace *head_trace)
+{
+    if (!st) return SPKSIM_E_ARG;
+    spksim_status s = keep_top(st->token_alive, st->token_imp, st->n_tokens, tokens, token_trace);
+    if (s != SPKSIM_OK) return s;
+    return keep_top(st->head_alive, st->head_imp, st->n_heads, heads, head_trace);
+}
+
+/* File format: "SPKPRUN1", u32 n_heads, u32 max_tokens, u32 n_tokens, then per head (u8 alive,
+ * u64 importance) and per token (u8 alive, u64 importance); little-endian host order. */
+static const char prune_magic[8] = {'S', 'P', 'K', 'P', 'R', 'U', 'N', '1'};
+
+spksim_status spk_prune_save(const spk_prune_state *st, const char *path)
+{
+    if (!st || !path) return SPKSIM_E_ARG;
+    FILE *f = fopen(path, "wb");
+    if (!f) return SPKSIM_E_IO;
+    int ok = fwrite(prune_magic, 8, 1, f) == 1 && fwrite(&st->n_heads, 4, 1, f) == 1 &&
+             fwrite(&st->max_tokens, 4, 1, f) == 1 && fwrite(&st->n_tokens, 4, 1, f) == 1;
+    for (uint32_t h = 0; ok && h < st->n_heads; h++)
+        ok = fwrite(&st->head_alive[h], 1, 1, f) == 1 && fwrite(&st->head_imp[h], 8, 1, f) == 1;
+    for (uint32_t j = 0; ok && j < st->n_tokens; j++)
+        ok = fwrite(&st->token_alive[j], 1, 1, f) == 1 && fwrite(&st->token_imp[j], 8, 1, f) == 1;
+    if (fclose(f) != 0) ok = 0;
+    return ok ? SPKSIM_OK : SPKSIM_E_IO;
+}
+
+static int read_entry(FILE *f, uint8_t *alive, uint64_t *imp)
+{
+    return fread(alive, 1, 1, f) == 1 && *alive <= 1 && fread(imp, 8, 1, f) == 1 &&
+           *imp <= SPK_IMPORTANCE_MAX;
+}
+
+spksim_status spk_prune_load(const char *path, spk_prune_state **out)
+{
+    if (!path || !out) return SPKSIM_E_ARG;
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return SPKSIM_E_IO;
+    char magic[8];
+    uint32_t hdr[3];
+    spksim_status status = SPKSIM_E_FORMAT;
+    spk_prune_state *st = NULL;
+    if (fread(magic, 8, 1, f) == 1 && memcmp(magic, prune_magic, 8) == 0 &&
+        fread(hdr, 4, 3, f) == 3 && hdr[0] > 0 && hdr[0] <= 65536u && hdr[1] > 0 &&
+        hdr[1] <= (1u << 26) && hdr[2] <= hdr[1]) {
+        st = spk_prune_create(hdr[0], hdr[1]);
+        status = st ? SPKSIM_OK : SPKSIM_E_NOMEM;
+    }
+    if (st) {
+        st->n_tokens = hdr[2];
+        for (uint32_t h = 0; status == SPKSIM_OK && h < st->n_heads; h++)
+            if (!read_entry(f, &st->head_alive[h], &st->head_imp[h])) status = SPKSIM_E_FORMAT;
+        for (uint32_t j = 0; status == SPKSIM_OK && j < st->n_tokens; j++)
+            if (!read_entry(f, &st->token_alive[j], &st->token_imp[j])) status = SPKSIM_E_FORMAT;
+        if (status == SPKSIM_OK && fgetc(f) != EOF) status = SPKSIM_E_FORMAT;
+    }
+    fclose(f);
+    if (status != SPKSIM_OK) {
+        spk_prune_destroy(st);
+        return status;
+    }
+    *out = st;
+    return SPKSIM_OK;
+}
