@@ -18,8 +18,7 @@ struct spk_workspace {
     uint32_t *kept;
 };
 
-spk_workspace *spk_workspace_create(uint32_t max_keys)
-{
+spk_workspace *spk_workspace_create(uint32_t max_keys) {
     if (max_keys == 0 || max_keys > SPK_MAX_KEYS) return NULL;
     spk_workspace *ws = calloc(1, sizeof *ws);
     if (!ws) return NULL;
@@ -36,8 +35,7 @@ spk_workspace *spk_workspace_create(uint32_t max_keys)
     return ws;
 }
 
-void spk_workspace_destroy(spk_workspace *ws)
-{
+void spk_workspace_destroy(spk_workspace *ws) {
     if (!ws) return;
     free(ws->logits);
     free(ws->exps);
@@ -47,8 +45,7 @@ void spk_workspace_destroy(spk_workspace *ws)
     free(ws);
 }
 
-spksim_status spk_head_config_check(const spk_head_config *cfg)
-{
+spksim_status spk_head_config_check(const spk_head_config *cfg) {
     if (!cfg || cfg->d == 0 || cfg->d > SPK_MAX_D) return SPKSIM_E_ARG;
     if (cfg->kv.msb_bits < 2 || cfg->kv.msb_bits + cfg->kv.lsb_bits > SPK_KV_MAX_BITS)
         return SPKSIM_E_ARG;
@@ -59,8 +56,7 @@ spksim_status spk_head_config_check(const spk_head_config *cfg)
 
 /* floor(x / 2^s) + rounding half up, i.e. floor((x + 2^(s-1)) / 2^s), for s >= 1. Written
  * without shifting negative numbers so that the meaning is plain C, not compiler choice. */
-static int64_t shift_right_round(int64_t x, int s)
-{
+static int64_t shift_right_round(int64_t x, int s) {
     if (s >= 63) return 0; /* |x| < 2^62 everywhere this is used */
     int64_t biased = x + ((int64_t)1 << (s - 1));
     int64_t div = (int64_t)1 << s;
@@ -69,24 +65,26 @@ static int64_t shift_right_round(int64_t x, int s)
     return q;
 }
 
-static int64_t saturate(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
+static int64_t saturate(int64_t x, int64_t lo, int64_t hi) {
+    return x < lo ? lo : x > hi ? hi : x;
+}
 
-int32_t spk_logit(int64_t dot, spk_scale q_logit_scale, spk_scale k_scale)
-{
+int32_t spk_logit(int64_t dot, spk_scale q_logit_scale, spk_scale k_scale) {
     const int64_t lo = -((int64_t)1 << 23), hi = ((int64_t)1 << 23) - 1;
-    uint64_t mqk = ((uint64_t)spk_scale_mant(q_logit_scale) * spk_scale_mant(k_scale) + 32768u) >> 16;
+    uint64_t mqk =
+        ((uint64_t)spk_scale_mant(q_logit_scale) * spk_scale_mant(k_scale) + 32768u) >> 16;
     int64_t raw = dot * (int64_t)mqk;
     if (raw == 0) return 0;
     int sh = spk_scale_exp(q_logit_scale) + spk_scale_exp(k_scale) + 16 + SPK_LOGIT_FRAC;
     if (sh >= 0) {
-        if (sh >= 24 || raw > (hi >> sh) || raw < (lo >> sh)) return raw > 0 ? (int32_t)hi : (int32_t)lo;
+        if (sh >= 24 || raw > (hi >> sh) || raw < (lo >> sh))
+            return raw > 0 ? (int32_t)hi : (int32_t)lo;
         return (int32_t)(raw * ((int64_t)1 << sh));
     }
     return (int32_t)saturate(shift_right_round(raw, -sh), lo, hi);
 }
 
-uint32_t spk_softmax(const int32_t *logits, uint32_t n, uint32_t *exps, uint16_t *probs)
-{
+uint32_t spk_softmax(const int32_t *logits, uint32_t n, uint32_t *exps, uint16_t *probs) {
     if (n == 0) return 0;
     int32_t m = logits[0];
     for (uint32_t j = 1; j < n; j++)
@@ -109,12 +107,13 @@ uint32_t spk_softmax(const int32_t *logits, uint32_t n, uint32_t *exps, uint16_t
     return pmax;
 }
 
-static uint64_t row_bytes(uint32_t d, uint32_t bits) { return ((uint64_t)d * bits + 7u) / 8u; }
+static uint64_t row_bytes(uint32_t d, uint32_t bits) {
+    return ((uint64_t)d * bits + 7u) / 8u;
+}
 
 /* Dot products and logits of every fetched key, with MSB-only or full K codes. */
-static void compute_logits(const spk_head_config *cfg, const spk_head_request *req,
-                           int msb_only, int32_t *logits)
-{
+static void compute_logits(const spk_head_config *cfg, const spk_head_request *req, int msb_only,
+                           int32_t *logits) {
     const uint32_t d = cfg->d;
     for (uint32_t j = 0; j < req->n_keys; j++) {
         const uint32_t tok = req->keys[j];
@@ -130,9 +129,7 @@ static void compute_logits(const spk_head_config *cfg, const spk_head_request *r
 
 /* PV over the kept V rows, aligned to the largest V exponent among them ("PV"). */
 static void accumulate_pv(const spk_head_config *cfg, const spk_head_request *req,
-                          const uint32_t *kept, uint32_t n_kept, int v_full,
-                          spk_head_result *res)
-{
+                          const uint32_t *kept, uint32_t n_kept, int v_full, spk_head_result *res) {
     const uint32_t d = cfg->d;
     int32_t e_max = INT32_MIN;
     for (uint32_t r = 0; r < n_kept; r++) {
@@ -160,10 +157,10 @@ static void accumulate_pv(const spk_head_config *cfg, const spk_head_request *re
 }
 
 /* Sum of |out| in units of 2^-16, saturating at the importance width ("Importance"). */
-static uint64_t head_importance(const int32_t *out, uint32_t d, int32_t out_exp)
-{
+static uint64_t head_importance(const int32_t *out, uint32_t d, int32_t out_exp) {
     uint64_t h = 0;
-    for (uint32_t i = 0; i < d; i++) h += out[i] < 0 ? (uint64_t)(-(int64_t)out[i]) : (uint64_t)out[i];
+    for (uint32_t i = 0; i < d; i++)
+        h += out[i] < 0 ? (uint64_t)(-(int64_t)out[i]) : (uint64_t)out[i];
     const int sh = out_exp + 16;
     if (sh >= 0) {
         if (sh >= 48 || h > (SPK_IMPORTANCE_MAX >> sh)) return SPK_IMPORTANCE_MAX;
@@ -173,8 +170,7 @@ static uint64_t head_importance(const int32_t *out, uint32_t d, int32_t out_exp)
 }
 
 static spksim_status check_request(const spk_head_config *cfg, const spk_head_request *req,
-                                   const spk_workspace *ws, const spk_head_result *res)
-{
+                                   const spk_workspace *ws, const spk_head_result *res) {
     if (spk_head_config_check(cfg) != SPKSIM_OK || !req || !ws || !res || !res->out)
         return SPKSIM_E_ARG;
     if (req->n_keys == 0) return SPKSIM_OK;
@@ -188,8 +184,7 @@ static spksim_status check_request(const spk_head_config *cfg, const spk_head_re
 }
 
 spksim_status spk_head_run(const spk_head_config *cfg, const spk_head_request *req,
-                           spk_workspace *ws, spk_head_result *res)
-{
+                           spk_workspace *ws, spk_head_result *res) {
     spksim_status st = check_request(cfg, req, ws, res);
     if (st != SPKSIM_OK) return st;
     memset(&res->ev, 0, sizeof res->ev);
@@ -215,8 +210,8 @@ spksim_status spk_head_run(const spk_head_config *cfg, const spk_head_request *r
     const uint32_t n_keep = spk_keep_count(n, cfg->v_keep_q16);
     for (uint32_t j = 0; j < n; j++) ws->topk_values[j] = res->probs[j];
     const uint32_t p = cfg->topk_parallelism ? cfg->topk_parallelism : 16u;
-    const uint32_t n_kept = (uint32_t)spk_topk_quickselect(
-        ws->topk_values, n, n_keep, p, ws->kept, ws->topk_scratch, &res->ev.v_topk);
+    const uint32_t n_kept = (uint32_t)spk_topk_quickselect(ws->topk_values, n, n_keep, p, ws->kept,
+                                                           ws->topk_scratch, &res->ev.v_topk);
     for (uint32_t r = 0; r < n_kept; r++) res->v_keys[r] = req->keys[ws->kept[r]];
 
     accumulate_pv(cfg, req, ws->kept, n_kept, !planes || requant, res);

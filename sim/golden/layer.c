@@ -7,8 +7,7 @@
 
 static spksim_status check_layer(const spk_head_config *cfg, const spk_layer_desc *l,
                                  const spk_prune_state *st, const spk_workspace *ws,
-                                 const int32_t *out, const int32_t *out_exp)
-{
+                                 const int32_t *out, const int32_t *out_exp) {
     if (spk_head_config_check(cfg) != SPKSIM_OK || !l || !st || !ws || !out || !out_exp)
         return SPKSIM_E_ARG;
     if (l->n_heads == 0 || l->n_kv_heads == 0 || l->n_heads % l->n_kv_heads != 0 ||
@@ -17,14 +16,13 @@ static spksim_status check_layer(const spk_head_config *cfg, const spk_layer_des
     if (l->n_heads != spk_prune_heads(st) || l->n_tokens != spk_prune_tokens(st))
         return SPKSIM_E_ARG;
     if (l->causal && l->n_queries > l->n_tokens) return SPKSIM_E_ARG;
-    if (!l->q || !l->q_logit_scales || (l->n_tokens && (!l->k || !l->k_scales || !l->v ||
-                                                        !l->v_scales)))
+    if (!l->q || !l->q_logit_scales ||
+        (l->n_tokens && (!l->k || !l->k_scales || !l->v || !l->v_scales)))
         return SPKSIM_E_ARG;
     return SPKSIM_OK;
 }
 
-static void add_events(spk_layer_stats *s, const spk_head_events *ev)
-{
+static void add_events(spk_layer_stats *s, const spk_head_events *ev) {
     s->requests++;
     s->keys_fetched += ev->keys_fetched;
     s->values_fetched += ev->values_fetched;
@@ -37,10 +35,8 @@ static void add_events(spk_layer_stats *s, const spk_head_events *ev)
 }
 
 spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
-                            spk_prune_state *st, spk_workspace *ws, int32_t *out,
-                            int32_t *out_exp, spk_layer_stats *stats,
-                            spk_request_observer observer, void *user)
-{
+                            spk_prune_state *st, spk_workspace *ws, int32_t *out, int32_t *out_exp,
+                            spk_layer_stats *stats, spk_request_observer observer, void *user) {
     spksim_status status = check_layer(cfg, l, st, ws, out, out_exp);
     if (status != SPKSIM_OK) return status;
     const uint32_t d = cfg->d, L = l->n_tokens, group = l->n_heads / l->n_kv_heads;

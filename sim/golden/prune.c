@@ -12,8 +12,7 @@ struct spk_prune_state {
     uint64_t *token_imp, *head_imp;
 };
 
-spk_prune_state *spk_prune_create(uint32_t n_heads, uint32_t max_tokens)
-{
+spk_prune_state *spk_prune_create(uint32_t n_heads, uint32_t max_tokens) {
     if (n_heads == 0 || max_tokens == 0) return NULL;
     spk_prune_state *st = calloc(1, sizeof *st);
     if (!st) return NULL;
@@ -31,8 +30,7 @@ spk_prune_state *spk_prune_create(uint32_t n_heads, uint32_t max_tokens)
     return st;
 }
 
-void spk_prune_destroy(spk_prune_state *st)
-{
+void spk_prune_destroy(spk_prune_state *st) {
     if (!st) return;
     free(st->token_alive);
     free(st->token_imp);
@@ -41,8 +39,22 @@ void spk_prune_destroy(spk_prune_state *st)
     free(st);
 }
 
-spksim_status spk_prune_append(spk_prune_state *st, uint32_t n)
-{
+spksim_status spk_prune_reserve(spk_prune_state *st, uint32_t max_tokens) {
+    if (!st) return SPKSIM_E_ARG;
+    if (max_tokens <= st->max_tokens) return SPKSIM_OK;
+    uint8_t *alive = realloc(st->token_alive, max_tokens);
+    if (!alive) return SPKSIM_E_NOMEM;
+    st->token_alive = alive;
+    uint64_t *imp = realloc(st->token_imp, max_tokens * sizeof *imp);
+    if (!imp) return SPKSIM_E_NOMEM;
+    st->token_imp = imp;
+    memset(st->token_alive + st->max_tokens, 0, max_tokens - st->max_tokens);
+    memset(st->token_imp + st->max_tokens, 0, (max_tokens - st->max_tokens) * sizeof *imp);
+    st->max_tokens = max_tokens;
+    return SPKSIM_OK;
+}
+
+spksim_status spk_prune_append(spk_prune_state *st, uint32_t n) {
     if (!st) return SPKSIM_E_ARG;
     if (n > st->max_tokens - st->n_tokens) return SPKSIM_E_CAPACITY;
     memset(st->token_alive + st->n_tokens, 1, n);
@@ -50,59 +62,52 @@ spksim_status spk_prune_append(spk_prune_state *st, uint32_t n)
     return SPKSIM_OK;
 }
 
-static uint32_t count_alive(const uint8_t *alive, uint32_t n)
-{
+static uint32_t count_alive(const uint8_t *alive, uint32_t n) {
     uint32_t c = 0;
     for (uint32_t i = 0; i < n; i++) c += alive[i];
     return c;
 }
 
-uint32_t spk_prune_tokens(const spk_prune_state *st) { return st ? st->n_tokens : 0; }
-uint32_t spk_prune_heads(const spk_prune_state *st) { return st ? st->n_heads : 0; }
-uint32_t spk_prune_alive_tokens(const spk_prune_state *st)
-{
+uint32_t spk_prune_tokens(const spk_prune_state *st) {
+    return st ? st->n_tokens : 0;
+}
+uint32_t spk_prune_heads(const spk_prune_state *st) {
+    return st ? st->n_heads : 0;
+}
+uint32_t spk_prune_alive_tokens(const spk_prune_state *st) {
     return st ? count_alive(st->token_alive, st->n_tokens) : 0;
 }
-uint32_t spk_prune_alive_heads(const spk_prune_state *st)
-{
+uint32_t spk_prune_alive_heads(const spk_prune_state *st) {
     return st ? count_alive(st->head_alive, st->n_heads) : 0;
 }
-int spk_prune_token_alive(const spk_prune_state *st, uint32_t j)
-{
+int spk_prune_token_alive(const spk_prune_state *st, uint32_t j) {
     return st && j < st->n_tokens && st->token_alive[j];
 }
-int spk_prune_head_alive(const spk_prune_state *st, uint32_t h)
-{
+int spk_prune_head_alive(const spk_prune_state *st, uint32_t h) {
     return st && h < st->n_heads && st->head_alive[h];
 }
-uint64_t spk_prune_token_importance(const spk_prune_state *st, uint32_t j)
-{
+uint64_t spk_prune_token_importance(const spk_prune_state *st, uint32_t j) {
     return st && j < st->n_tokens ? st->token_imp[j] : 0;
 }
-uint64_t spk_prune_head_importance(const spk_prune_state *st, uint32_t h)
-{
+uint64_t spk_prune_head_importance(const spk_prune_state *st, uint32_t h) {
     return st && h < st->n_heads ? st->head_imp[h] : 0;
 }
 
-static void add_saturating(uint64_t *acc, uint64_t amount)
-{
+static void add_saturating(uint64_t *acc, uint64_t amount) {
     *acc = amount > SPK_IMPORTANCE_MAX - *acc ? SPK_IMPORTANCE_MAX : *acc + amount;
 }
 
-void spk_prune_add_token(spk_prune_state *st, uint32_t j, uint64_t amount)
-{
+void spk_prune_add_token(spk_prune_state *st, uint32_t j, uint64_t amount) {
     if (st && j < st->n_tokens) add_saturating(&st->token_imp[j], amount);
 }
 
-void spk_prune_add_head(spk_prune_state *st, uint32_t h, uint64_t amount)
-{
+void spk_prune_add_head(spk_prune_state *st, uint32_t h, uint64_t amount) {
     if (st && h < st->n_heads) add_saturating(&st->head_imp[h], amount);
 }
 
 /* Keep the top-k alive entries by importance; the others die. */
 static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, spk_keep keep,
-                              spk_topk_trace *trace)
-{
+                              spk_topk_trace *trace) {
     if (keep.count == 0 && (keep.ratio_q16 == 0 || keep.ratio_q16 > SPK_ONE_Q16))
         return SPKSIM_E_ARG;
     uint32_t n_alive = count_alive(alive, n);
@@ -135,8 +140,7 @@ static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, s
 }
 
 spksim_status spk_prune_keep(spk_prune_state *st, spk_keep tokens, spk_keep heads,
-                             spk_topk_trace *token_trace, spk_topk_trace *head_trace)
-{
+                             spk_topk_trace *token_trace, spk_topk_trace *head_trace) {
     if (!st) return SPKSIM_E_ARG;
     spksim_status s = keep_top(st->token_alive, st->token_imp, st->n_tokens, tokens, token_trace);
     if (s != SPKSIM_OK) return s;
@@ -147,8 +151,7 @@ spksim_status spk_prune_keep(spk_prune_state *st, spk_keep tokens, spk_keep head
  * u64 importance) and per token (u8 alive, u64 importance); little-endian host order. */
 static const char prune_magic[8] = {'S', 'P', 'K', 'P', 'R', 'U', 'N', '1'};
 
-spksim_status spk_prune_save(const spk_prune_state *st, const char *path)
-{
+spksim_status spk_prune_save(const spk_prune_state *st, const char *path) {
     if (!st || !path) return SPKSIM_E_ARG;
     FILE *f = fopen(path, "wb");
     if (!f) return SPKSIM_E_IO;
@@ -162,14 +165,12 @@ spksim_status spk_prune_save(const spk_prune_state *st, const char *path)
     return ok ? SPKSIM_OK : SPKSIM_E_IO;
 }
 
-static int read_entry(FILE *f, uint8_t *alive, uint64_t *imp)
-{
+static int read_entry(FILE *f, uint8_t *alive, uint64_t *imp) {
     return fread(alive, 1, 1, f) == 1 && *alive <= 1 && fread(imp, 8, 1, f) == 1 &&
            *imp <= SPK_IMPORTANCE_MAX;
 }
 
-spksim_status spk_prune_load(const char *path, spk_prune_state **out)
-{
+spksim_status spk_prune_load(const char *path, spk_prune_state **out) {
     if (!path || !out) return SPKSIM_E_ARG;
     *out = NULL;
     FILE *f = fopen(path, "rb");

@@ -5,8 +5,7 @@
 
 #include <math.h>
 
-spksim_status spk_scale_from_float(float s, spk_scale *out)
-{
+spksim_status spk_scale_from_float(float s, spk_scale *out) {
     if (!out) return SPKSIM_E_ARG;
     if (!isfinite(s) || s < 0.0f) return SPKSIM_E_RANGE;
     *out = 0;
@@ -26,14 +25,12 @@ spksim_status spk_scale_from_float(float s, spk_scale *out)
     return SPKSIM_OK;
 }
 
-float spk_scale_to_float(spk_scale s)
-{
+float spk_scale_to_float(spk_scale s) {
     return ldexpf((float)spk_scale_mant(s), spk_scale_exp(s));
 }
 
 spksim_status spk_quantize_row(const float *x, uint32_t n, uint32_t bits, int16_t *codes,
-                               spk_scale *scale)
-{
+                               spk_scale *scale) {
     if ((!x && n) || (!codes && n) || !scale || bits < 2 || bits > 16) return SPKSIM_E_ARG;
     float amax = 0.0f;
     for (uint32_t i = 0; i < n; i++) {
@@ -62,39 +59,36 @@ spksim_status spk_quantize_row(const float *x, uint32_t n, uint32_t bits, int16_
     return SPKSIM_OK;
 }
 
-spksim_status spk_logit_scale(spk_scale q_scale, uint32_t d, spk_scale *out)
-{
+spksim_status spk_logit_scale(spk_scale q_scale, uint32_t d, spk_scale *out) {
     if (!out || d == 0 || d > SPK_MAX_D) return SPKSIM_E_ARG;
     const float c = (float)(1.4426950408889634 / sqrt((double)d)); /* log2(e) / sqrt(d) */
     return spk_scale_from_float(spk_scale_to_float(q_scale) * c, out);
 }
 
-void spk_code_split(int32_t code, spk_quant_profile p, int32_t *msb, uint32_t *lsb)
-{
+void spk_code_split(int32_t code, spk_quant_profile p, int32_t *msb, uint32_t *lsb) {
     /* Arithmetic shift: the MSB plane is floor(code / 2^lsb_bits). */
     *msb = code >> p.lsb_bits;
     *lsb = (uint32_t)code & ((1u << p.lsb_bits) - 1u);
 }
 
-int32_t spk_code_msb_only(int32_t code, spk_quant_profile p)
-{
+int32_t spk_code_msb_only(int32_t code, spk_quant_profile p) {
     if (p.lsb_bits == 0) return code;
     /* The missing LSBs are replaced by the middle of their range, which makes the MSB-only
      * value unbiased. */
     return (code >> p.lsb_bits) * (1 << p.lsb_bits) + (1 << (p.lsb_bits - 1));
 }
 
-uint32_t spk_ratio_q16(double ratio)
-{
+uint32_t spk_ratio_q16(double ratio) {
     if (!(ratio > 0.0)) return 0;
     if (ratio >= 1.0) return SPK_ONE_Q16;
     return (uint32_t)floor(ratio * 65536.0 + 0.5);
 }
 
-uint32_t spk_keep_count(uint32_t n, uint32_t ratio_q16)
-{
+uint32_t spk_keep_count(uint32_t n, uint32_t ratio_q16) {
     if (ratio_q16 >= SPK_ONE_Q16) return n;
     return (uint32_t)(((uint64_t)n * ratio_q16 + 65535u) >> 16);
 }
 
-float spk_output_to_float(int32_t out, int32_t out_exp) { return ldexpf((float)out, out_exp); }
+float spk_output_to_float(int32_t out, int32_t out_exp) {
+    return ldexpf((float)out, out_exp);
+}

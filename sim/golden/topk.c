@@ -7,8 +7,7 @@
  * indices equal to it until k are kept. This pass is what makes the result independent of the
  * algorithm that found the threshold. */
 static size_t emit_in_order(const int64_t *values, size_t n, size_t k, int64_t threshold,
-                            size_t n_greater, uint32_t *kept)
-{
+                            size_t n_greater, uint32_t *kept) {
     size_t equal_quota = k - n_greater, out = 0;
     for (size_t i = 0; i < n; i++) {
         if (values[i] > threshold) {
@@ -21,8 +20,7 @@ static size_t emit_in_order(const int64_t *values, size_t n, size_t k, int64_t t
     return out;
 }
 
-static size_t keep_all_or_none(size_t n, size_t k, uint32_t *kept)
-{
+static size_t keep_all_or_none(size_t n, size_t k, uint32_t *kept) {
     size_t count = k >= n ? n : 0;
     for (size_t i = 0; i < count; i++) kept[i] = (uint32_t)i;
     return count;
@@ -34,15 +32,16 @@ typedef struct {
     size_t greater, equal, less;
 } partition_counts;
 
-static partition_counts partition(const int64_t *in, size_t m, int64_t pivot, int64_t *out)
-{
+static partition_counts partition(const int64_t *in, size_t m, int64_t pivot, int64_t *out) {
     partition_counts c = {0, 0, 0};
     for (size_t i = 0; i < m; i++) {
         if (in[i] > pivot) out[c.greater++] = in[i];
     }
     for (size_t i = 0; i < m; i++) {
-        if (in[i] < pivot) out[c.greater + c.less++] = in[i];
-        else if (in[i] == pivot) c.equal++;
+        if (in[i] < pivot)
+            out[c.greater + c.less++] = in[i];
+        else if (in[i] == pivot)
+            c.equal++;
     }
     return c;
 }
@@ -52,8 +51,7 @@ static partition_counts partition(const int64_t *in, size_t m, int64_t pivot, in
  * of the whole input are strictly greater than it. */
 static int64_t kth_largest(const int64_t *values, size_t n, size_t k, int64_t *scratch,
                            size_t (*pivot_at)(size_t m), uint32_t parallelism,
-                           spk_topk_trace *trace, size_t *n_greater)
-{
+                           spk_topk_trace *trace, size_t *n_greater) {
     int64_t *cur = scratch, *next = scratch + n;
     memcpy(cur, values, n * sizeof *cur);
     size_t m = n, rank = k, above = 0;
@@ -82,17 +80,17 @@ static int64_t kth_largest(const int64_t *values, size_t n, size_t k, int64_t *s
     }
 }
 
-static size_t pivot_first(size_t m)
-{
+static size_t pivot_first(size_t m) {
     (void)m;
     return 0;
 }
 
-static size_t pivot_middle(size_t m) { return m / 2; }
+static size_t pivot_middle(size_t m) {
+    return m / 2;
+}
 
 size_t spk_topk_select(const int64_t *values, size_t n, size_t k, uint32_t *kept,
-                       int64_t *scratch)
-{
+                       int64_t *scratch) {
     if (k == 0 || k >= n) return keep_all_or_none(n, k, kept);
     size_t n_greater = 0;
     int64_t t = kth_largest(values, n, k, scratch, pivot_middle, 1, NULL, &n_greater);
@@ -100,8 +98,7 @@ size_t spk_topk_select(const int64_t *values, size_t n, size_t k, uint32_t *kept
 }
 
 size_t spk_topk_quickselect(const int64_t *values, size_t n, size_t k, uint32_t parallelism,
-                            uint32_t *kept, int64_t *scratch, spk_topk_trace *trace)
-{
+                            uint32_t *kept, int64_t *scratch, spk_topk_trace *trace) {
     if (trace) memset(trace, 0, sizeof *trace);
     if (parallelism == 0) parallelism = 1;
     if (k == 0 || k >= n) return keep_all_or_none(n, k, kept);

@@ -40,12 +40,15 @@ extern "C" {
 typedef uint32_t spk_scale;
 
 /** @brief Mantissa of a scale word. */
-static inline uint32_t spk_scale_mant(spk_scale s) { return s & 0xFFFFu; }
+static inline uint32_t spk_scale_mant(spk_scale s) {
+    return s & 0xFFFFu;
+}
 /** @brief Exponent of a scale word. */
-static inline int32_t spk_scale_exp(spk_scale s) { return (int32_t)(int8_t)((s >> 16) & 0xFFu); }
+static inline int32_t spk_scale_exp(spk_scale s) {
+    return (int32_t)(int8_t)((s >> 16) & 0xFFu);
+}
 /** @brief Build a scale word from its fields (mant < 65536, -128 <= exp <= 127). */
-static inline spk_scale spk_scale_make(uint32_t mant, int32_t exp)
-{
+static inline spk_scale spk_scale_make(uint32_t mant, int32_t exp) {
     return (mant & 0xFFFFu) | ((uint32_t)(uint8_t)(int8_t)exp << 16);
 }
 
@@ -142,26 +145,26 @@ typedef struct spk_head_request {
 
 /** @brief Per-request traffic and the events the cycle simulator times. */
 typedef struct spk_head_events {
-    uint32_t keys_fetched;     /**< K rows fetched (MSB plane) */
-    uint32_t keys_refetched;   /**< K rows whose LSB plane was fetched (0 or keys_fetched) */
-    uint32_t values_fetched;   /**< V rows fetched after local V pruning */
-    uint8_t requant;           /**< 1 if the LSB refetch and recompute happened */
-    uint8_t v_with_lsb;        /**< 1 if V was fetched with its LSB plane */
-    uint64_t key_msb_bytes;    /**< bytes of K MSB rows (spec: "Traffic") */
-    uint64_t key_lsb_bytes;    /**< bytes of K LSB rows */
-    uint64_t value_bytes;      /**< bytes of V rows */
-    uint64_t scale_bytes;      /**< bytes of scale words of the K and V rows fetched */
-    spk_topk_trace v_topk;     /**< the local-V top-k engine's passes (zero if bypassed) */
+    uint32_t keys_fetched;   /**< K rows fetched (MSB plane) */
+    uint32_t keys_refetched; /**< K rows whose LSB plane was fetched (0 or keys_fetched) */
+    uint32_t values_fetched; /**< V rows fetched after local V pruning */
+    uint8_t requant;         /**< 1 if the LSB refetch and recompute happened */
+    uint8_t v_with_lsb;      /**< 1 if V was fetched with its LSB plane */
+    uint64_t key_msb_bytes;  /**< bytes of K MSB rows (spec: "Traffic") */
+    uint64_t key_lsb_bytes;  /**< bytes of K LSB rows */
+    uint64_t value_bytes;    /**< bytes of V rows */
+    uint64_t scale_bytes;    /**< bytes of scale words of the K and V rows fetched */
+    spk_topk_trace v_topk;   /**< the local-V top-k engine's passes (zero if bypassed) */
 } spk_head_events;
 
 /** @brief Result of one head request; the caller provides the arrays. */
 typedef struct spk_head_result {
-    int32_t *out;              /**< d outputs; value = out[i] * 2^out_exp */
-    int32_t out_exp;           /**< output exponent */
-    uint16_t *probs;           /**< n_keys final probabilities, UQ0.16 */
-    uint32_t *v_keys;          /**< token indices of the V rows fetched (capacity n_keys) */
-    uint64_t head_importance;  /**< this request's |output| sum in units of 2^-16 */
-    spk_head_events ev;        /**< traffic and timing events */
+    int32_t *out;             /**< d outputs; value = out[i] * 2^out_exp */
+    int32_t out_exp;          /**< output exponent */
+    uint16_t *probs;          /**< n_keys final probabilities, UQ0.16 */
+    uint32_t *v_keys;         /**< token indices of the V rows fetched (capacity n_keys) */
+    uint64_t head_importance; /**< this request's |output| sum in units of 2^-16 */
+    spk_head_events ev;       /**< traffic and timing events */
 } spk_head_result;
 
 /** @brief Run one head request (spec: "Head request"). */

@@ -25,6 +25,8 @@ typedef struct spk_prune_state spk_prune_state;
 spk_prune_state *spk_prune_create(uint32_t n_heads, uint32_t max_tokens);
 /** @brief Free a state (NULL is fine). */
 void spk_prune_destroy(spk_prune_state *st);
+/** @brief Grow the room for tokens to at least @p max_tokens (never shrinks). */
+spksim_status spk_prune_reserve(spk_prune_state *st, uint32_t max_tokens);
 /** @brief Append @p n new tokens: alive, importance 0. SPKSIM_E_CAPACITY past max_tokens. */
 spksim_status spk_prune_append(spk_prune_state *st, uint32_t n);
 
@@ -73,17 +75,17 @@ spksim_status spk_prune_load(const char *path, spk_prune_state **out);
 
 /** @brief Quantized inputs of one layer. Rows of K/V are tokens 0..n_tokens-1. */
 typedef struct spk_layer_desc {
-    uint32_t n_heads;               /**< query heads H */
-    uint32_t n_kv_heads;            /**< K/V heads; divides H (grouped-query attention) */
-    uint32_t n_queries;             /**< query vectors per head */
-    uint32_t n_tokens;              /**< K/V rows; must equal spk_prune_tokens(state) */
-    const int16_t *q;               /**< [H][n_queries][d] 12-bit codes */
+    uint32_t n_heads;                /**< query heads H */
+    uint32_t n_kv_heads;             /**< K/V heads; divides H (grouped-query attention) */
+    uint32_t n_queries;              /**< query vectors per head */
+    uint32_t n_tokens;               /**< K/V rows; must equal spk_prune_tokens(state) */
+    const int16_t *q;                /**< [H][n_queries][d] 12-bit codes */
     const spk_scale *q_logit_scales; /**< [H][n_queries] from spk_logit_scale() */
-    const int16_t *k;               /**< [n_kv_heads][n_tokens][d] */
-    const spk_scale *k_scales;      /**< [n_kv_heads][n_tokens] */
-    const int16_t *v;               /**< [n_kv_heads][n_tokens][d] */
-    const spk_scale *v_scales;      /**< [n_kv_heads][n_tokens] */
-    uint32_t causal;                /**< 1: query i sees tokens <= n_tokens - n_queries + i */
+    const int16_t *k;                /**< [n_kv_heads][n_tokens][d] */
+    const spk_scale *k_scales;       /**< [n_kv_heads][n_tokens] */
+    const int16_t *v;                /**< [n_kv_heads][n_tokens][d] */
+    const spk_scale *v_scales;       /**< [n_kv_heads][n_tokens] */
+    uint32_t causal;                 /**< 1: query i sees tokens <= n_tokens - n_queries + i */
 } spk_layer_desc;
 
 /** @brief Counters of one layer run. */
@@ -113,9 +115,8 @@ typedef void (*spk_request_observer)(void *user, uint32_t head, uint32_t query,
  * @param observer called per request (may be NULL), with @p user.
  */
 spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *layer,
-                            spk_prune_state *st, spk_workspace *ws, int32_t *out,
-                            int32_t *out_exp, spk_layer_stats *stats,
-                            spk_request_observer observer, void *user);
+                            spk_prune_state *st, spk_workspace *ws, int32_t *out, int32_t *out_exp,
+                            spk_layer_stats *stats, spk_request_observer observer, void *user);
 
 #ifdef __cplusplus
 }

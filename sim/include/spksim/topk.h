@@ -29,17 +29,16 @@ extern "C" {
  * quick-select on a copy held in @p scratch (2*n entries), then one ordered pass emits the
  * indices. @p scratch may be NULL only when k == 0 or k >= n.
  */
-size_t spk_topk_select(const int64_t *values, size_t n, size_t k, uint32_t *kept,
-                       int64_t *scratch);
+size_t spk_topk_select(const int64_t *values, size_t n, size_t k, uint32_t *kept, int64_t *scratch);
 
 /** @brief Statistics of one run of the hardware quick-select algorithm. */
 typedef struct spk_topk_trace {
-    uint32_t passes;        /**< quick-select partition passes made */
-    uint64_t streamed;      /**< candidates streamed over all passes (sum of m) */
-    uint64_t cycles;        /**< selection latency: sum over passes of ceil(m/P) + 3 */
-    uint64_t emit_cycles;   /**< the ordered re-stream that emits the kept indices, ceil(n/P);
-                                  it overlaps the fetch that consumes the indices */
-    int64_t kth_value;      /**< the k-th largest value (threshold), when 0 < k < n */
+    uint32_t passes;      /**< quick-select partition passes made */
+    uint64_t streamed;    /**< candidates streamed over all passes (sum of m) */
+    uint64_t cycles;      /**< selection latency: sum over passes of ceil(m/P) + 3 */
+    uint64_t emit_cycles; /**< the ordered re-stream that emits the kept indices, ceil(n/P);
+                                it overlaps the fetch that consumes the indices */
+    int64_t kth_value;    /**< the k-th largest value (threshold), when 0 < k < n */
 } spk_topk_trace;
 
 /**

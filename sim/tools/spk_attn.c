@@ -1,0 +1,395 @@
+/* spk-attn: one attention layer through the golden model, from .npy inputs.
+ * Run `spk-attn --help` for the options; docs/spec/datapath.md defines what it computes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spksim/json.h"
+#include "spksim/layer.h"
+#include "spksim/npy.h"
+
+static const char usage[] =
+    "usage: spk-attn --q Q.npy --k K.npy --v V.npy --out O.npy [options]\n"
+    "\n"
+    "Runs one attention layer through the bit-exact SpAtten datapath model.\n"
+    "  Q [H,Lq,D], K [Hkv,L,D], V [Hkv,L,D]: float32 (float64 and integer arrays are converted\n"
+    "  exactly); 2-D arrays mean one head. Hkv must divide H (grouped-query attention).\n"
+    "  Writes O [H,Lq,D] float32; heads pruned by an earlier layer (--state-in) output zeros.\n"
+    "\n"
+    "options:\n"
+    "  --stats FILE          write statistics as JSON (traffic, kept tokens and heads)\n"
+    "  --kv-bits M+L         K/V MSB+LSB bits, e.g. 6+4, 8+4 (default 12+0: no progressive\n"
+    "                        quantization); M >= 2, M+L <= 12\n"
+    "  --requant T           refetch LSBs when the max probability is below T, 0..1\n"
+    "                        (default 0.05; only with L > 0)\n"
+    "  --v-keep R            local V pruning: fetch V for the top R of probabilities, 0<R<=1\n"
+    "                        (default 1: no pruning)\n"
+    "  --token-keep R        after this layer keep the top R of alive tokens by importance\n"
+    "  --token-count N       ... or keep N tokens (default: keep all)\n"
+    "  --head-keep R         after this layer keep the top R of alive heads by importance\n"
+    "  --head-count N        ... or keep N heads (default: keep all)\n"
+    "  --causal              query i of Lq sees tokens 0 .. L-Lq+i only\n"
+    "  --state-in FILE       pruning state from an earlier layer (importance, pruned tokens and\n"
+    "                        heads); new tokens (L above the state's) are appended\n"
+    "  --state-out FILE      write the pruning state after this layer's pruning step\n"
+    "  --topk-parallelism P  comparators of the top-k engine in the reported trace (default 16)\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Pruning is cascade pruning: this layer computes with the tokens and heads still alive; the\n"
+    "keep options decide which survive into the next layer (use --state-out/--state-in).\n"
+    "Exit status: 0 success, 1 bad input data, 2 bad usage.\n";
+
+typedef struct options {
+    const char *q, *k, *v, *out, *stats, *state_in, *state_out;
+    spk_head_config cfg;
+    spk_keep tokens, heads;
+    int causal;
+} options;
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "spk-attn: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see spk-attn --help)\n");
+    return 2;
+}
+
+static int parse_ratio(const char *s, uint32_t *q16) {
+    char *end = NULL;
+    errno = 0;
+    double r = strtod(s, &end);
+    if (errno || end == s || *end || !(r > 0.0) || r > 1.0) return -1;
+    *q16 = spk_ratio_q16(r);
+    if (*q16 == 0) *q16 = 1; /* a positive ratio keeps at least one */
+    return 0;
+}
+
+static int parse_count(const char *s, uint32_t *n) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > 0xFFFFFFFFul) return -1;
+    *n = (uint32_t)v;
+    return 0;
+}
+
+static int parse_bits(const char *s, spk_quant_profile *p) {
+    unsigned m = 0, l = 0;
+    char tail = 0;
+    if (sscanf(s, "%u+%u%c", &m, &l, &tail) != 2 || m < 2 || m + l > SPK_KV_MAX_BITS) return -1;
+    p->msb_bits = (uint8_t)m;
+    p->lsb_bits = (uint8_t)l;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+    memset(o, 0, sizeof *o);
+    o->cfg.kv = (spk_quant_profile){12, 0};
+    o->cfg.requant_threshold = spk_ratio_q16(0.05);
+    o->cfg.v_keep_q16 = SPK_ONE_Q16;
+    o->cfg.topk_parallelism = 16;
+    o->tokens = SPK_KEEP_ALL;
+    o->heads = SPK_KEEP_ALL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--causal")) {
+            o->causal = 1;
+            continue;
+        }
+        if (i + 1 >= argc) return usage_error("option '%s' needs a value", a);
+        const char *val = argv[++i];
+        uint32_t n = 0;
+        if (!strcmp(a, "--q"))
+            o->q = val;
+        else if (!strcmp(a, "--k"))
+            o->k = val;
+        else if (!strcmp(a, "--v"))
+            o->v = val;
+        else if (!strcmp(a, "--out"))
+            o->out = val;
+        else if (!strcmp(a, "--stats"))
+            o->stats = val;
+        else if (!strcmp(a, "--state-in"))
+            o->state_in = val;
+        else if (!strcmp(a, "--state-out"))
+            o->state_out = val;
+        else if (!strcmp(a, "--kv-bits")) {
+            if (parse_bits(val, &o->cfg.kv))
+                return usage_error("bad --kv-bits '%s' (want M+L, M>=2, M+L<=12)", val);
+        } else if (!strcmp(a, "--requant")) {
+            char *end = NULL;
+            double t = strtod(val, &end);
+            if (end == val || *end || !(t >= 0.0) || t > 1.0)
+                return usage_error("bad --requant '%s' (want 0..1)", val);
+            o->cfg.requant_threshold = t >= 1.0 ? SPK_ONE_Q16 : spk_ratio_q16(t);
+        } else if (!strcmp(a, "--v-keep")) {
+            if (parse_ratio(val, &o->cfg.v_keep_q16))
+                return usage_error("bad --v-keep '%s' (want 0<R<=1)", val);
+        } else if (!strcmp(a, "--token-keep")) {
+            if (parse_ratio(val, &o->tokens.ratio_q16))
+                return usage_error("bad --token-keep '%s' (want 0<R<=1)", val);
+        } else if (!strcmp(a, "--head-keep")) {
+            if (parse_ratio(val, &o->heads.ratio_q16))
+                return usage_error("bad --head-keep '%s' (want 0<R<=1)", val);
+        } else if (!strcmp(a, "--token-count")) {
+            if (parse_count(val, &n))
+                return usage_error("bad --token-count '%s' (want a positive integer)", val);
+            o->tokens.count = n;
+        } else if (!strcmp(a, "--head-count")) {
+            if (parse_count(val, &n))
+                return usage_error("bad --head-count '%s' (want a positive integer)", val);
+            o->heads.count = n;
+        } else if (!strcmp(a, "--topk-parallelism")) {
+            if (parse_count(val, &n) || n > 1024)
+                return usage_error("bad --topk-parallelism '%s' (want 1..1024)", val);
+            o->cfg.topk_parallelism = n;
+        } else
+            return usage_error("unknown option '%s'", a);
+    }
+    if (!o->q || !o->k || !o->v || !o->out)
+        return usage_error("%s", "--q, --k, --v and --out are required");
+    return 0;
+}
+
+/* A [heads, rows, d] view of an input array (2-D arrays are one head). */
+typedef struct tensor3 {
+    spk_npy a;
+    uint32_t heads, rows, d;
+} tensor3;
+
+static int load3(const char *path, const char *what, tensor3 *t) {
+    char err[512];
+    if (spk_npy_read(path, &t->a, err, sizeof err) != SPKSIM_OK ||
+        spk_npy_to_f32(&t->a, err, sizeof err) != SPKSIM_OK) {
+        fprintf(stderr, "spk-attn: %s: %s\n", what, err);
+        return -1;
+    }
+    const uint64_t *s = t->a.shape;
+    uint64_t h = 1, r = 0, d = 0;
+    if (t->a.ndim == 3)
+        h = s[0], r = s[1], d = s[2];
+    else if (t->a.ndim == 2)
+        r = s[0], d = s[1];
+    else {
+        fprintf(stderr, "spk-attn: %s (%s): expected 2 or 3 dimensions, got %u\n", what, path,
+                t->a.ndim);
+        return -1;
+    }
+    if (h == 0 || h > 4096 || r > SPK_MAX_KEYS || d == 0 || d > SPK_MAX_D) {
+        fprintf(stderr,
+                "spk-attn: %s (%s): shape out of range (heads 1..4096, rows 0..%u, D 1..%u)\n",
+                what, path, SPK_MAX_KEYS, SPK_MAX_D);
+        return -1;
+    }
+    t->heads = (uint32_t)h, t->rows = (uint32_t)r, t->d = (uint32_t)d;
+    return 0;
+}
+
+/* Quantized rows of a tensor: codes and one scale word per row. */
+typedef struct qrows {
+    int16_t *codes;
+    spk_scale *scales;
+} qrows;
+
+static int quantize(const tensor3 *t, uint32_t bits, int logit, const char *what, qrows *q) {
+    const size_t rows = (size_t)t->heads * t->rows;
+    q->codes = malloc((rows * t->d + 1) * sizeof *q->codes);
+    q->scales = malloc((rows + 1) * sizeof *q->scales);
+    if (!q->codes || !q->scales) {
+        fprintf(stderr, "spk-attn: out of memory\n");
+        return -1;
+    }
+    const float *x = t->a.data;
+    for (size_t r = 0; r < rows; r++) {
+        spksim_status st =
+            spk_quantize_row(x + r * t->d, t->d, bits, q->codes + r * t->d, &q->scales[r]);
+        if (st == SPKSIM_OK && logit) st = spk_logit_scale(q->scales[r], t->d, &q->scales[r]);
+        if (st != SPKSIM_OK) {
+            fprintf(stderr, "spk-attn: %s row %zu: %s (values must be finite floats)\n", what, r,
+                    spksim_status_str(st));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static spk_prune_state *open_state(const options *o, uint32_t heads, uint32_t tokens) {
+    spk_prune_state *st = NULL;
+    if (!o->state_in) {
+        st = spk_prune_create(heads, tokens ? tokens : 1);
+    } else {
+        spksim_status s = spk_prune_load(o->state_in, &st);
+        if (s != SPKSIM_OK) {
+            fprintf(stderr, "spk-attn: --state-in %s: %s\n", o->state_in, spksim_status_str(s));
+            return NULL;
+        }
+        if (spk_prune_heads(st) != heads || spk_prune_tokens(st) > tokens) {
+            fprintf(stderr,
+                    "spk-attn: --state-in %s holds %u heads and %u tokens; the inputs have %u "
+                    "heads and %u tokens\n",
+                    o->state_in, spk_prune_heads(st), spk_prune_tokens(st), heads, tokens);
+            spk_prune_destroy(st);
+            return NULL;
+        }
+        if (spk_prune_reserve(st, tokens) != SPKSIM_OK) {
+            spk_prune_destroy(st);
+            return NULL;
+        }
+    }
+    if (!st || spk_prune_append(st, tokens - spk_prune_tokens(st)) != SPKSIM_OK) {
+        fprintf(stderr, "spk-attn: cannot create the pruning state\n");
+        spk_prune_destroy(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int write_stats(const char *path, const options *o, const spk_layer_stats *ls,
+                       const spk_prune_state *st) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "spk-attn: --stats %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    spk_json j;
+    spk_json_init(&j, f);
+    spk_json_object_begin(&j, NULL);
+    spk_json_u64(&j, "heads_computed", ls->heads_computed);
+    spk_json_u64(&j, "heads_kept", spk_prune_alive_heads(st));
+    spk_json_u64(&j, "tokens_alive", ls->tokens_alive);
+    spk_json_u64(&j, "tokens_kept", spk_prune_alive_tokens(st));
+    spk_json_u64(&j, "requests", ls->requests);
+    spk_json_u64(&j, "keys_fetched", ls->keys_fetched);
+    spk_json_u64(&j, "values_fetched", ls->values_fetched);
+    spk_json_u64(&j, "requant_requests", ls->requant_requests);
+    spk_json_u64(&j, "dram_bytes", ls->dram_bytes);
+    spk_json_object_begin(&j, "dram_bytes_by_kind");
+    spk_json_u64(&j, "key_msb", ls->key_msb_bytes);
+    spk_json_u64(&j, "key_lsb", ls->key_lsb_bytes);
+    spk_json_u64(&j, "value", ls->value_bytes);
+    spk_json_u64(&j, "scale", ls->scale_bytes);
+    spk_json_object_end(&j);
+    spk_json_array_begin(&j, "kept_tokens");
+    for (uint32_t t = 0; t < spk_prune_tokens(st); t++)
+        if (spk_prune_token_alive(st, t)) spk_json_u64(&j, NULL, t);
+    spk_json_array_end(&j);
+    spk_json_array_begin(&j, "kept_heads");
+    for (uint32_t h = 0; h < spk_prune_heads(st); h++)
+        if (spk_prune_head_alive(st, h)) spk_json_u64(&j, NULL, h);
+    spk_json_array_end(&j);
+    spk_json_object_begin(&j, "config");
+    spk_json_u64(&j, "d", o->cfg.d);
+    spk_json_u64(&j, "msb_bits", o->cfg.kv.msb_bits);
+    spk_json_u64(&j, "lsb_bits", o->cfg.kv.lsb_bits);
+    spk_json_u64(&j, "requant_threshold_q16", o->cfg.requant_threshold);
+    spk_json_u64(&j, "v_keep_q16", o->cfg.v_keep_q16);
+    spk_json_u64(&j, "token_keep_count", o->tokens.count);
+    spk_json_u64(&j, "token_keep_q16", o->tokens.ratio_q16);
+    spk_json_u64(&j, "head_keep_count", o->heads.count);
+    spk_json_u64(&j, "head_keep_q16", o->heads.ratio_q16);
+    spk_json_bool(&j, "causal", o->causal);
+    spk_json_object_end(&j);
+    spk_json_object_end(&j);
+    int rc = spk_json_finish(&j);
+    if (fclose(f) != 0) rc = -1;
+    if (rc) fprintf(stderr, "spk-attn: --stats %s: write failed\n", path);
+    return rc;
+}
+
+static int check_shapes(const tensor3 *q, const tensor3 *k, const tensor3 *v, const options *o) {
+    const char *problem = NULL;
+    if (k->heads != v->heads || k->rows != v->rows || k->d != v->d)
+        problem = "K and V differ in shape";
+    else if (q->d != k->d)
+        problem = "Q and K differ in head dimension D";
+    else if (q->heads % k->heads)
+        problem = "K/V heads do not divide Q heads";
+    else if (q->rows == 0)
+        problem = "Q has no query rows";
+    else if (o->causal && q->rows > k->rows)
+        problem = "--causal needs Lq <= L";
+    if (!problem) return 0;
+    fprintf(stderr, "spk-attn: shape mismatch: %s (Q [%u,%u,%u], K [%u,%u,%u], V [%u,%u,%u])\n",
+            problem, q->heads, q->rows, q->d, k->heads, k->rows, k->d, v->heads, v->rows, v->d);
+    return -1;
+}
+
+static int run(const options *opt) {
+    options o = *opt;
+    tensor3 q = {0}, k = {0}, v = {0};
+    qrows qq = {0}, kq = {0}, vq = {0};
+    spk_prune_state *st = NULL;
+    spk_workspace *ws = NULL;
+    int32_t *out = NULL, *out_exp = NULL;
+    float *outf = NULL;
+    int rc = 1;
+    if (load3(o.q, "--q", &q) || load3(o.k, "--k", &k) || load3(o.v, "--v", &v) ||
+        check_shapes(&q, &k, &v, &o))
+        goto done;
+    o.cfg.d = q.d;
+    const uint32_t kv_bits = o.cfg.kv.msb_bits + o.cfg.kv.lsb_bits;
+    if (quantize(&q, SPK_Q_BITS, 1, "Q", &qq) || quantize(&k, kv_bits, 0, "K", &kq) ||
+        quantize(&v, kv_bits, 0, "V", &vq))
+        goto done;
+    st = open_state(&o, q.heads, k.rows);
+    ws = spk_workspace_create(k.rows ? k.rows : 1);
+    const size_t n_out = (size_t)q.heads * q.rows * q.d;
+    out = malloc(n_out * sizeof *out);
+    out_exp = malloc((size_t)q.heads * q.rows * sizeof *out_exp);
+    outf = malloc(n_out * sizeof *outf);
+    if (!st || !ws || !out || !out_exp || !outf) {
+        if (st) fprintf(stderr, "spk-attn: out of memory\n");
+        goto done;
+    }
+    spk_layer_desc layer = {
+        .n_heads = q.heads,
+        .n_kv_heads = k.heads,
+        .n_queries = q.rows,
+        .n_tokens = k.rows,
+        .q = qq.codes,
+        .q_logit_scales = qq.scales,
+        .k = kq.codes,
+        .k_scales = kq.scales,
+        .v = vq.codes,
+        .v_scales = vq.scales,
+        .causal = (uint32_t)o.causal,
+    };
+    spk_layer_stats ls;
+    spksim_status s = spk_layer_run(&o.cfg, &layer, st, ws, out, out_exp, &ls, NULL, NULL);
+    if (s == SPKSIM_OK) s = spk_prune_keep(st, o.tokens, o.heads, NULL, NULL);
+    if (s != SPKSIM_OK) {
+        fprintf(stderr, "spk-attn: layer failed: %s\n", spksim_status_str(s));
+        goto done;
+    }
+    for (size_t i = 0; i < n_out; i++) outf[i] = spk_output_to_float(out[i], out_exp[i / q.d]);
+    char err[512];
+    const uint64_t shape[3] = {q.heads, q.rows, q.d};
+    if (spk_npy_write_f32(o.out, outf, 3, shape, err, sizeof err) != SPKSIM_OK) {
+        fprintf(stderr, "spk-attn: --out: %s\n", err);
+        goto done;
+    }
+    if (o.stats && write_stats(o.stats, &o, &ls, st)) goto done;
+    if (o.state_out && (s = spk_prune_save(st, o.state_out)) != SPKSIM_OK) {
+        fprintf(stderr, "spk-attn: --state-out %s: %s\n", o.state_out, spksim_status_str(s));
+        goto done;
+    }
+    rc = 0;
+done:
+    spk_npy_free(&q.a), spk_npy_free(&k.a), spk_npy_free(&v.a);
+    free(qq.codes), free(qq.scales), free(kq.codes), free(kq.scales);
+    free(vq.codes), free(vq.scales);
+    spk_prune_destroy(st);
+    spk_workspace_destroy(ws);
+    free(out), free(out_exp), free(outf);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    return rc ? rc : run(&o);
+}
