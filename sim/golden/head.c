@@ -77,7 +77,7 @@ int32_t spk_logit(int64_t dot, spk_scale q_logit_scale, spk_scale k_scale) {
     if (raw == 0) return 0;
     int sh = spk_scale_exp(q_logit_scale) + spk_scale_exp(k_scale) + 16 + SPK_LOGIT_FRAC;
     if (sh >= 0) {
-        if (sh >= 24 || raw > (hi >> sh) || raw < (lo >> sh))
+        if (sh >= 24 || raw > (hi >> sh) || raw < -((-lo) >> sh))
             return raw > 0 ? (int32_t)hi : (int32_t)lo;
         return (int32_t)(raw * ((int64_t)1 << sh));
     }
@@ -89,18 +89,20 @@ uint32_t spk_softmax(const int32_t *logits, uint32_t n, uint32_t *exps, uint16_t
     int32_t m = logits[0];
     for (uint32_t j = 1; j < n; j++)
         if (logits[j] > m) m = logits[j];
+    /* Exponentials in UQ1.23: the LUT's UQ1.15 value widened by 8 bits before the shift, so
+     * that the many tiny terms of a peaked softmax are not truncated away from the sum. */
     uint64_t sum = 0;
     for (uint32_t j = 0; j < n; j++) {
         uint32_t d = (uint32_t)(m - logits[j]);
         uint32_t whole = d >> SPK_LOGIT_FRAC, frac = d & 0xFFu;
-        exps[j] = whole >= 16 ? 0 : (uint32_t)spk_exp2_lut[frac] >> whole;
+        exps[j] = whole >= 24 ? 0 : ((uint32_t)spk_exp2_lut[frac] << 8) >> whole;
         sum += exps[j];
     }
-    /* sum >= 32768: the largest logit contributes 2^0 = 32768. */
-    const uint64_t recip = ((uint64_t)1 << 32) / sum;
+    /* sum >= 2^23 (the largest logit contributes 2^0); the guard is for static analysis. */
+    const uint64_t recip = sum ? ((uint64_t)1 << 47) / sum : 0;
     uint32_t pmax = 0;
     for (uint32_t j = 0; j < n; j++) {
-        uint64_t p = ((uint64_t)exps[j] * recip + 32768u) >> 16;
+        uint64_t p = ((uint64_t)exps[j] * recip + ((uint64_t)1 << 30)) >> 31;
         probs[j] = (uint16_t)(p > 65535u ? 65535u : p);
         if (probs[j] > pmax) pmax = probs[j];
     }

@@ -40,7 +40,7 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
     spksim_status status = check_layer(cfg, l, st, ws, out, out_exp);
     if (status != SPKSIM_OK) return status;
     const uint32_t d = cfg->d, L = l->n_tokens, group = l->n_heads / l->n_kv_heads;
-    spk_layer_stats local;
+    spk_layer_stats local = {0};
     spk_layer_stats *s = stats ? stats : &local;
     memset(s, 0, sizeof *s);
     s->heads_computed = spk_prune_alive_heads(st);

@@ -11,8 +11,7 @@
 namespace {
 
 // Reference: sort indices by (value descending, index ascending), keep k, re-sort by index.
-std::vector<uint32_t> reference_topk(const std::vector<int64_t> &v, size_t k)
-{
+std::vector<uint32_t> reference_topk(const std::vector<int64_t> &v, size_t k) {
     std::vector<uint32_t> idx(v.size());
     for (size_t i = 0; i < v.size(); i++) idx[i] = (uint32_t)i;
     std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return v[a] > v[b]; });
@@ -21,8 +20,7 @@ std::vector<uint32_t> reference_topk(const std::vector<int64_t> &v, size_t k)
     return idx;
 }
 
-std::vector<uint32_t> run_select(const std::vector<int64_t> &v, size_t k)
-{
+std::vector<uint32_t> run_select(const std::vector<int64_t> &v, size_t k) {
     std::vector<uint32_t> kept(v.size() + 1, 0xDEADBEEF);
     std::vector<int64_t> scratch(2 * v.size() + 1);
     size_t n = spk_topk_select(v.data(), v.size(), k, kept.data(), scratch.data());
@@ -31,8 +29,7 @@ std::vector<uint32_t> run_select(const std::vector<int64_t> &v, size_t k)
 }
 
 std::vector<uint32_t> run_quickselect(const std::vector<int64_t> &v, size_t k, uint32_t p,
-                                      spk_topk_trace *trace)
-{
+                                      spk_topk_trace *trace) {
     std::vector<uint32_t> kept(v.size() + 1, 0xDEADBEEF);
     std::vector<int64_t> scratch(2 * v.size() + 1);
     size_t n = spk_topk_quickselect(v.data(), v.size(), k, p, kept.data(), scratch.data(), trace);
@@ -40,8 +37,7 @@ std::vector<uint32_t> run_quickselect(const std::vector<int64_t> &v, size_t k, u
     return kept;
 }
 
-TEST(TopK, ExhaustiveLengthsUpTo8Over4Values)
-{
+TEST(TopK, ExhaustiveLengthsUpTo8Over4Values) {
     size_t cases = 0;
     for (size_t n = 0; n <= 8; n++) {
         size_t combos = 1;
@@ -63,8 +59,7 @@ TEST(TopK, ExhaustiveLengthsUpTo8Over4Values)
     EXPECT_GT(cases, 400000u);
 }
 
-TEST(TopK, RandomLongCasesWithManyTies)
-{
+TEST(TopK, RandomLongCasesWithManyTies) {
     std::mt19937_64 rng(12345);
     for (int iter = 0; iter < 300; iter++) {
         size_t n = 1 + rng() % 4096;
@@ -78,8 +73,7 @@ TEST(TopK, RandomLongCasesWithManyTies)
     }
 }
 
-TEST(TopK, BypassesKZeroAndKAtLeastN)
-{
+TEST(TopK, BypassesKZeroAndKAtLeastN) {
     std::vector<int64_t> v = {3, 1, 2};
     EXPECT_TRUE(run_select(v, 0).empty());
     EXPECT_EQ(run_select(v, 3), (std::vector<uint32_t>{0, 1, 2}));
@@ -90,15 +84,13 @@ TEST(TopK, BypassesKZeroAndKAtLeastN)
     EXPECT_EQ(tr.cycles, 0u);
 }
 
-TEST(TopK, TiesGoToTheEarliestIndex)
-{
+TEST(TopK, TiesGoToTheEarliestIndex) {
     std::vector<int64_t> v = {5, 9, 5, 5, 9, 1};
     EXPECT_EQ(run_select(v, 3), (std::vector<uint32_t>{0, 1, 4}));
     EXPECT_EQ(run_select(v, 4), (std::vector<uint32_t>{0, 1, 2, 4}));
 }
 
-TEST(TopK, QuickselectCostFollowsPassModel)
-{
+TEST(TopK, QuickselectCostFollowsPassModel) {
     // A strictly decreasing input with k = 1: the first pivot is the maximum, so one pass of
     // ceil(n/P) + 3 cycles decides it.
     std::vector<int64_t> v(100);
