@@ -69,9 +69,31 @@ $(BUILD)/bin/$(1): $(call obj_of,$(2)) $(foreach l,$(3),$(BUILD)/lib/lib$(l).a)
 TEST_BINS += $(BUILD)/bin/$(1)
 endef
 
+# $(call fuzz_target,NAME,SOURCES): libFuzzer binary build-fuzz/NAME (clang, ASan+UBSan), run
+# by `make fuzz`. Fuzz targets are not part of `all`: they need clang's fuzzer runtime.
+FUZZ_BINS :=
+define fuzz_target
+build-fuzz/$(1): $(2)
+	@mkdir -p $$(@D)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Isim/include -Idriver/include -Imodels/include -o $$@ $(2) $(3) -lm
+FUZZ_BINS += build-fuzz/$(1)
+endef
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# $(call fuzz_target,NAME,SOURCES): libFuzzer binary build-fuzz/NAME (clang, ASan+UBSan), run
+# by `make fuzz`. Fuzz targets are not part of `all`: they need clang's fuzzer runtime.
+FUZZ_BINS :=
+define fuzz_target
+build-fuzz/$(1): $(2)
+	@mkdir -p $$(@D)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Isim/include -Idriver/include -Imodels/include -o $$@ $(2) $(3) -lm
+FUZZ_BINS += build-fuzz/$(1)
+endef
 
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(@D)
@@ -83,7 +105,7 @@ include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk firmware/*
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- top-level targets ----------------------------------------------------------------------
-.PHONY: all test test-run demo bench lint format install clean help bootstrap
+.PHONY: all test test-run demo bench lint format install clean help bootstrap fuzz
 
 all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test binaries into build/
 
@@ -122,8 +144,18 @@ install: all ## Install libraries, headers and tools under $(DESTDIR)$(PREFIX)
 	@echo "make install: installs libspk (issue 5); not built yet." >&2
 	@exit 2
 
-clean: ## Remove build/ and build-asan/
-	rm -rf build build-asan
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BINS) ## Run every parser fuzz target for FUZZ_SECONDS each (needs clang)
+	@for f in $(FUZZ_BINS); do \
+	    name=$$(basename $$f); mkdir -p build-fuzz/corpus/$$name; \
+	    echo "== $$name ($(FUZZ_SECONDS) s, log build-fuzz/$$name.log)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$name \
+	        >build-fuzz/$$name.log 2>&1 || { tail -n 30 build-fuzz/$$name.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units' build-fuzz/$$name.log; \
+	done
+
+clean: ## Remove build/, build-asan/ and build-fuzz/
+	rm -rf build build-asan build-fuzz
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
