@@ -1,0 +1,272 @@
+/* Accelerator configurations: presets from BRIEF section 2 and key = value files. */
+#include "spksim/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KEY_U32, KEY_U64, KEY_F64 } key_type;
+
+typedef struct {
+    const char *name;
+    key_type type;
+    size_t offset;
+} key_desc;
+
+#define KEY(field, type)                                                                           \
+    { #field, type, offsetof(spk_config, field) }
+static const key_desc keys[] = {
+    KEY(clock_hz, KEY_F64),
+    KEY(qk_multipliers, KEY_U32),
+    KEY(pv_multipliers, KEY_U32),
+    KEY(topk_parallelism, KEY_U32),
+    KEY(topk_engines, KEY_U32),
+    KEY(dram_channels, KEY_U32),
+    KEY(dram_bytes_per_cycle, KEY_F64),
+    KEY(dram_latency, KEY_U32),
+    KEY(dram_row_buffer, KEY_U32),
+    KEY(dram_row_bytes, KEY_U32),
+    KEY(dram_row_miss_cycles, KEY_U32),
+    KEY(key_buffer_bytes, KEY_U32),
+    KEY(value_buffer_bytes, KEY_U32),
+    KEY(qk_latency, KEY_U32),
+    KEY(softmax_latency, KEY_U32),
+    KEY(softmax_per_cycle, KEY_U32),
+    KEY(requant_latency, KEY_U32),
+    KEY(pv_latency, KEY_U32),
+    KEY(output_latency, KEY_U32),
+    KEY(issue_interval, KEY_U32),
+    KEY(token_topk_barrier, KEY_U32),
+    KEY(seed, KEY_U64),
+};
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+static void set_err(char *err, size_t len, const char *msg, const char *a, const char *b) {
+    if (err && len) snprintf(err, len, msg, a, b);
+}
+
+/* Full SpAtten (BRIEF section 2). Latencies are the behaviour model's: QK tree ~8-11 (10),
+ * softmax 7 + 21 + 23 + 29 + 7 = 87 plus ceil(K/8) streaming. The DRAM latency (100 cycles) and
+ * the row-buffer figures are assumptions (HBM2-like), documented in docs/simulator.md. */
+static void preset_full(spk_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "full");
+    c->clock_hz = 1e9;
+    c->qk_multipliers = 512;
+    c->pv_multipliers = 512;
+    c->topk_parallelism = 16;
+    c->topk_engines = 1;
+    c->dram_channels = 16;
+    c->dram_bytes_per_cycle = 32;
+    c->dram_latency = 100;
+    c->dram_row_buffer = 0;
+    c->dram_row_bytes = 1024;
+    c->dram_row_miss_cycles = 14;
+    c->key_buffer_bytes = 196608;
+    c->value_buffer_bytes = 196608;
+    c->qk_latency = 10;
+    c->softmax_latency = 87;
+    c->softmax_per_cycle = 8;
+    c->requant_latency = 4;
+    c->pv_latency = 10;
+    c->output_latency = 2;
+    c->issue_interval = 1;
+    c->seed = 1;
+}
+
+int spk_config_preset(const char *name, spk_config *cfg) {
+    if (!name || !cfg) return -1;
+    if (strcmp(name, "full") == 0) {
+        preset_full(cfg);
+        return 0;
+    }
+    if (strcmp(name, "eighth") == 0) {
+        preset_full(cfg);
+        snprintf(cfg->name, sizeof cfg->name, "eighth");
+        cfg->qk_multipliers = 64;
+        cfg->pv_multipliers = 64;
+        cfg->dram_channels = 2;
+        return 0;
+    }
+    return -1;
+}
+
+static const key_desc *find_key(const char *name) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].name, name) == 0) return &keys[i];
+    }
+    return NULL;
+}
+
+int spk_config_set(spk_config *cfg, const char *key, const char *value, char *err, size_t err_len) {
+    if (!cfg || !key || !value) return -1;
+    if (strcmp(key, "name") == 0) {
+        snprintf(cfg->name, sizeof cfg->name, "%s", value);
+        return 0;
+    }
+    const key_desc *k = find_key(key);
+    if (!k) {
+        set_err(err, err_len, "unknown key '%s'%s", key, "");
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    char *field = (char *)cfg + k->offset;
+    if (k->type == KEY_F64) {
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(v) || v <= 0) {
+            set_err(err, err_len, "key '%s': '%s' is not a positive number", key, value);
+            return -1;
+        }
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    if (value[0] == '-') {
+        set_err(err, err_len, "key '%s': '%s' is negative", key, value);
+        return -1;
+    }
+    unsigned long long v = strtoull(value, &end, 0);
+    if (end == value || *end || errno || (k->type == KEY_U32 && v > UINT32_MAX)) {
+        set_err(err, err_len, "key '%s': '%s' is not an unsigned integer in range", key, value);
+        return -1;
+    }
+    if (k->type == KEY_U32) {
+        uint32_t u = (uint32_t)v;
+        memcpy(field, &u, sizeof u);
+    } else {
+        uint64_t u = v;
+        memcpy(field, &u, sizeof u);
+    }
+    return 0;
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+static int load_file(const char *path, spk_config *cfg, char *err, size_t err_len) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_err(err, err_len, "%s: cannot open (%s)", path, strerror(errno));
+        return -1;
+    }
+    preset_full(cfg);
+    const char *base = strrchr(path, '/');
+    snprintf(cfg->name, sizeof cfg->name, "%s", base ? base + 1 : path);
+    char line[512], msg[256];
+    int line_no = 0, rc = 0, settings = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        line_no++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *s = trim(line);
+        if (!*s) continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(msg, sizeof msg, "line %d: expected 'key = value'", line_no);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        if (strcmp(key, "base") == 0) {
+            char keep[64];
+            memcpy(keep, cfg->name, sizeof keep);
+            if (settings || spk_config_preset(value, cfg) != 0) {
+                snprintf(msg, sizeof msg, "line %d: 'base' must come first and be full or eighth",
+                         line_no);
+                rc = -1;
+            }
+            memcpy(cfg->name, keep, sizeof keep);
+            continue;
+        }
+        char kerr[200];
+        if (spk_config_set(cfg, key, value, kerr, sizeof kerr) != 0) {
+            snprintf(msg, sizeof msg, "line %d: %s", line_no, kerr);
+            rc = -1;
+        }
+        settings++;
+    }
+    fclose(f);
+    if (rc) set_err(err, err_len, "%s: %s", path, msg);
+    return rc;
+}
+
+int spk_config_load(const char *name_or_path, spk_config *cfg, char *err, size_t err_len) {
+    if (!name_or_path || !cfg) {
+        set_err(err, err_len, "no configuration given%s%s", "", "");
+        return -1;
+    }
+    if (spk_config_preset(name_or_path, cfg) == 0) return 0;
+    if (load_file(name_or_path, cfg, err, err_len) != 0) return -1;
+    return spk_config_check(cfg, err, err_len);
+}
+
+int spk_config_check(const spk_config *c, char *err, size_t err_len) {
+    const char *bad = NULL;
+    if (c->qk_multipliers == 0)
+        bad = "qk_multipliers must be >= 1";
+    else if (c->pv_multipliers == 0)
+        bad = "pv_multipliers must be >= 1";
+    else if (c->topk_parallelism == 0)
+        bad = "topk_parallelism must be >= 1";
+    else if (c->topk_engines == 0)
+        bad = "topk_engines must be >= 1";
+    else if (c->dram_channels == 0 || c->dram_channels > 64)
+        bad = "dram_channels must be 1..64";
+    else if (!(c->dram_bytes_per_cycle > 0))
+        bad = "dram_bytes_per_cycle must be > 0";
+    else if (c->dram_row_buffer > 1)
+        bad = "dram_row_buffer must be 0 or 1";
+    else if (c->dram_row_bytes < 32 || c->dram_row_bytes % 32)
+        bad = "dram_row_bytes must be a positive multiple of 32";
+    else if (c->key_buffer_bytes < 32)
+        bad = "key_buffer_bytes must be >= 32";
+    else if (c->value_buffer_bytes < 32)
+        bad = "value_buffer_bytes must be >= 32";
+    else if (c->softmax_per_cycle == 0)
+        bad = "softmax_per_cycle must be >= 1";
+    else if (!(c->clock_hz > 0))
+        bad = "clock_hz must be > 0";
+    if (!bad) return 0;
+    set_err(err, err_len, "configuration '%s': %s", c->name, bad);
+    return -1;
+}
+
+size_t spk_config_key_count(void) {
+    return N_KEYS;
+}
+
+const char *spk_config_key_name(size_t i) {
+    return i < N_KEYS ? keys[i].name : NULL;
+}
+
+double spk_config_key_value(const spk_config *cfg, size_t i) {
+    if (i >= N_KEYS) return 0;
+    const char *field = (const char *)cfg + keys[i].offset;
+    if (keys[i].type == KEY_F64) {
+        double v;
+        memcpy(&v, field, sizeof v);
+        return v;
+    }
+    if (keys[i].type == KEY_U64) {
+        uint64_t v;
+        memcpy(&v, field, sizeof v);
+        return (double)v;
+    }
+    uint32_t v;
+    memcpy(&v, field, sizeof v);
+    return v;
+}
+
+void spk_config_write(const spk_config *cfg, FILE *out) {
+    fprintf(out, "name = %s\n", cfg->name);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        fprintf(out, "%s = %.17g\n", keys[i].name, spk_config_key_value(cfg, i));
+    }
+}

@@ -1,0 +1,79 @@
+/**
+ * @file config.h
+ * @brief Accelerator configurations of the cycle simulator: presets and key = value files.
+ *
+ * File format (docs/simulator.md, "Configuration files"): one `key = value` per line, `#` starts
+ * a comment, blank lines are ignored. `base = full` or `base = eighth` (first) starts from a
+ * preset; every other key overrides one field. Unknown keys and malformed values are errors that
+ * name the line.
+ */
+#ifndef SPKSIM_CONFIG_H
+#define SPKSIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief One accelerator configuration (every field is a key of the file format). */
+typedef struct spk_config {
+    char name[64];                 /**< preset or file name */
+    double clock_hz;               /**< clock, Hz */
+    uint32_t qk_multipliers;       /**< multipliers of the QK broadcast-multiply-reduce tree */
+    uint32_t pv_multipliers;       /**< multipliers of PV */
+    uint32_t topk_parallelism;     /**< comparators per top-k pass (P) */
+    uint32_t topk_engines;         /**< top-k engines serving the local-V and token top-k */
+    uint32_t dram_channels;        /**< DRAM channels (interleaved at 32 B) */
+    double dram_bytes_per_cycle;   /**< bytes per channel per cycle (32: one transaction) */
+    uint32_t dram_latency;         /**< cycles from a transaction's service to its data */
+    uint32_t dram_row_buffer;      /**< 1: open-page row-buffer model on */
+    uint32_t dram_row_bytes;       /**< row size per channel (open-page model) */
+    uint32_t dram_row_miss_cycles; /**< extra channel cycles of a row miss */
+    uint32_t key_buffer_bytes;     /**< K buffer capacity */
+    uint32_t value_buffer_bytes;   /**< V buffer capacity */
+    uint32_t qk_latency;           /**< QK multiply + reduction tree latency */
+    uint32_t softmax_latency;      /**< fixed softmax pipeline latency */
+    uint32_t softmax_per_cycle;    /**< probabilities the softmax streams per cycle */
+    uint32_t requant_latency;      /**< max-reduction of the requant decision */
+    uint32_t pv_latency;           /**< PV multiply + accumulate latency */
+    uint32_t output_latency;       /**< output write-back */
+    uint32_t issue_interval;       /**< cycles between two admitted requests at best */
+    uint32_t token_topk_barrier;   /**< 1: a token top-k stops admission until the pipeline
+                                        drains and the top-k is done (cascade dependency) */
+    uint64_t seed;                 /**< seed of the statistical top-k model (trace mode) */
+} spk_config;
+
+/** @brief Fill @p cfg with preset @p name ("full" or "eighth"); returns 0, or -1 if unknown. */
+int spk_config_preset(const char *name, spk_config *cfg);
+
+/**
+ * @brief Load a configuration: a preset name, or a key = value file.
+ * @param err  buffer for a message naming the file, line and problem (may be NULL).
+ * @return 0 on success, -1 with @p err filled on failure.
+ */
+int spk_config_load(const char *name_or_path, spk_config *cfg, char *err, size_t err_len);
+
+/** @brief Apply one `key = value` setting; returns 0, or -1 with @p err filled. */
+int spk_config_set(spk_config *cfg, const char *key, const char *value, char *err, size_t err_len);
+
+/** @brief Check ranges (nonzero units, channels <= 64, ...); returns 0 or -1 with @p err. */
+int spk_config_check(const spk_config *cfg, char *err, size_t err_len);
+
+/** @brief Write the configuration in the file format (loadable again). */
+void spk_config_write(const spk_config *cfg, FILE *out);
+
+/** @brief Number of keys of the file format. */
+size_t spk_config_key_count(void);
+/** @brief Name of key @p i (0 <= i < spk_config_key_count()). */
+const char *spk_config_key_name(size_t i);
+/** @brief Value of key @p i as a number (the name key returns 0). */
+double spk_config_key_value(const spk_config *cfg, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
