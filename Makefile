@@ -11,6 +11,7 @@ SAN        ?= 0
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 PYTHON     ?= /usr/bin/python3
+SHARED_DATA ?= ../shared/data
 CC         ?= gcc
 CXX        ?= g++
 AR         ?= ar
@@ -124,9 +125,8 @@ demo: bootstrap ## Generate text with the default model while attention runs on 
 	@echo "           to the 'sim' backend (issue 7); not built yet." >&2
 	@exit 2
 
-bench: ## Run the benchmarks and record them in docs/benchmarks.md
-	@echo "make bench: will replay the SpAtten traces and time the model (issues 3, 6); not built yet." >&2
-	@exit 2
+bench: bootstrap all ## Run the benchmarks and record them in docs/benchmarks.md
+	@scripts/bench.sh $(SHARED_DATA)
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' '*.cc' '*.cpp' 2>/dev/null)
 

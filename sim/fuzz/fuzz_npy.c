@@ -6,8 +6,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     spk_npy a;
     char err[256];
     if (spk_npy_parse(data, size, "fuzz", &a, err, sizeof err) == SPKSIM_OK) {
