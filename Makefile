@@ -70,12 +70,14 @@ $(BUILD)/bin/$(1): $(call obj_of,$(2)) $(foreach l,$(3),$(BUILD)/lib/lib$(l).a)
 TEST_BINS += $(BUILD)/bin/$(1)
 endef
 
-# $(call fuzz_target,NAME,SOURCES): libFuzzer binary build-fuzz/NAME (clang, ASan+UBSan), run
-# by `make fuzz`. Fuzz targets are not part of `all`: they need clang's fuzzer runtime.
+# $(call fuzz_target,NAME,SOURCES,EXTRA_FLAGS,SEED_FILES): libFuzzer binary build-fuzz/NAME
+# (clang, ASan+UBSan) run by `make fuzz`, its corpus seeded with SEED_FILES. Fuzz targets are
+# not part of `all`: they need clang's fuzzer runtime.
 FUZZ_BINS :=
 define fuzz_target
-build-fuzz/$(1): $(2)
-	@mkdir -p $$(@D)
+build-fuzz/$(1): $(2) $(4)
+	@mkdir -p $$(@D) build-fuzz/corpus/$(1)
+	$(if $(4),cp $(4) build-fuzz/corpus/$(1)/)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
 	    -Isim/include -Idriver/include -Imodels/include -o $$@ $(2) $(3) -lm
 FUZZ_BINS += build-fuzz/$(1)
@@ -85,12 +87,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# $(call fuzz_target,NAME,SOURCES): libFuzzer binary build-fuzz/NAME (clang, ASan+UBSan), run
-# by `make fuzz`. Fuzz targets are not part of `all`: they need clang's fuzzer runtime.
+# $(call fuzz_target,NAME,SOURCES,EXTRA_FLAGS,SEED_FILES): libFuzzer binary build-fuzz/NAME
+# (clang, ASan+UBSan) run by `make fuzz`, its corpus seeded with SEED_FILES. Fuzz targets are
+# not part of `all`: they need clang's fuzzer runtime.
 FUZZ_BINS :=
 define fuzz_target
-build-fuzz/$(1): $(2)
-	@mkdir -p $$(@D)
+build-fuzz/$(1): $(2) $(4)
+	@mkdir -p $$(@D) build-fuzz/corpus/$(1)
+	$(if $(4),cp $(4) build-fuzz/corpus/$(1)/)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
 	    -Isim/include -Idriver/include -Imodels/include -o $$@ $(2) $(3) -lm
 FUZZ_BINS += build-fuzz/$(1)
@@ -140,9 +144,7 @@ lint: ## clang-format check and cppcheck on all C/C++ sources (plus Verilator li
 format: ## Reformat all C/C++ sources with clang-format
 	@clang-format -i $(FORMAT_SRCS)
 
-install: all ## Install libraries, headers and tools under $(DESTDIR)$(PREFIX)
-	@echo "make install: installs libspk (issue 5); not built yet." >&2
-	@exit 2
+install: install-driver ## Install libspk (headers, libraries, spk.pc, firmware) under $(DESTDIR)$(PREFIX)
 
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_BINS) ## Run every parser fuzz target for FUZZ_SECONDS each (needs clang)

@@ -1,0 +1,417 @@
+/* Attention contexts: KV cache and query/output buffers in device memory, the pruning state the
+ * engine updates, and layer submission through the command ring. Inputs are quantized on the
+ * host with the golden model's rules, so every backend sees the same codes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attn.h"
+#include "error.h"
+#include "spk/fw_abi.h"
+
+#define Q_BITS 12u
+
+struct spk_fence {
+    spk_device *dev;
+    spk_attn *attn; /* NULL once the context was destroyed */
+    uint32_t value;
+    int done;
+};
+
+static spk_status attn_usable(const spk_attn *attn, const char *fn) {
+    if (!attn) return spk_fail(SPK_E_ARG, "%s: NULL context", fn);
+    if (!attn->dev || !spk_dev_live(attn->dev))
+        return spk_fail(SPK_E_STATE, "%s: the context's device was closed", fn);
+    return SPK_OK;
+}
+
+spk_attn *spk_attn_by_id(spk_device *dev, uint32_t id) {
+    for (spk_attn *a = dev->contexts; a; a = a->next)
+        if (a->id == id) return a;
+    return NULL;
+}
+
+static void free_buffers(spk_attn *a) {
+    if (a->kv)
+        for (uint32_t l = 0; l < a->cfg.n_layers; l++) {
+            spk_bo_free(a->kv[l].k);
+            spk_bo_free(a->kv[l].k_scales);
+            spk_bo_free(a->kv[l].v);
+            spk_bo_free(a->kv[l].v_scales);
+        }
+    spk_bo *bos[] = {a->q, a->q_scales, a->out, a->out_exp, a->desc};
+    for (size_t i = 0; i < sizeof(bos) / sizeof(bos[0]); i++) spk_bo_free(bos[i]);
+    a->q = a->q_scales = a->out = a->out_exp = a->desc = NULL;
+}
+
+void spk_attn_orphan_all(spk_device *dev) {
+    for (spk_attn *a = dev->contexts; a; a = a->next) {
+        free_buffers(a); /* frees host copies; device memory goes with the device */
+        free(a->kv);
+        a->kv = NULL;
+        a->dev = NULL;
+    }
+    dev->contexts = NULL;
+}
+
+static spk_status check_config(spk_device *dev, const spk_attn_config *c) {
+    if (c->size < sizeof(*c))
+        return spk_fail(SPK_E_ARG, "spk_attn_create: config.size %zu, expected >= %zu", c->size,
+                        sizeof(*c));
+    const uint32_t kvh = c->n_kv_heads ? c->n_kv_heads : c->n_heads;
+    const uint32_t max_d = spk_dev_reg_read(dev, SPK_PARAM_MAX_D_REG_OFFSET);
+    const uint32_t max_keys = spk_dev_reg_read(dev, SPK_PARAM_MAX_KEYS_REG_OFFSET);
+    if (c->n_layers == 0 || c->n_layers > 1024)
+        return spk_fail(SPK_E_ARG, "spk_attn_create: n_layers %u not in 1..1024", c->n_layers);
+    if (c->n_heads == 0 || c->n_heads > 1024 || c->n_heads % kvh)
+        return spk_fail(SPK_E_ARG, "spk_attn_create: n_heads %u / n_kv_heads %u invalid",
+                        c->n_heads, c->n_kv_heads);
+    if (c->head_dim == 0 || c->head_dim > max_d)
+        return spk_fail(SPK_E_ARG, "spk_attn_create: head_dim %u not in 1..%u", c->head_dim, max_d);
+    if (c->max_tokens == 0 || c->max_tokens > max_keys)
+        return spk_fail(SPK_E_ARG, "spk_attn_create: max_tokens %u not in 1..%u", c->max_tokens,
+                        max_keys);
+    spk_head_config hc = {c->head_dim,
+                          {(uint8_t)c->msb_bits, (uint8_t)c->lsb_bits},
+                          c->requant_threshold,
+                          c->v_keep_q16,
+                          16};
+    if (c->msb_bits > 12 || c->lsb_bits > 12 || spk_head_config_check(&hc) != SPKSIM_OK)
+        return spk_fail(SPK_E_ARG,
+                        "spk_attn_create: quantization profile msb %u lsb %u threshold %u "
+                        "v_keep %u out of range",
+                        c->msb_bits, c->lsb_bits, c->requant_threshold, c->v_keep_q16);
+    return SPK_OK;
+}
+
+spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_attn **out) {
+    if (out) *out = NULL;
+    if (!dev || !config || !out) return spk_fail(SPK_E_ARG, "spk_attn_create: NULL argument");
+    if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_attn_create: device is closed");
+    spk_status st = check_config(dev, config);
+    if (st != SPK_OK) return st;
+    spk_attn *a = calloc(1, sizeof(*a));
+    if (!a) return spk_fail(SPK_E_NOMEM, "spk_attn_create: out of memory");
+    a->dev = dev;
+    a->cfg = *config;
+    a->cfg.size = sizeof(a->cfg);
+    if (!a->cfg.n_kv_heads) a->cfg.n_kv_heads = a->cfg.n_heads;
+    const spk_attn_config *c = &a->cfg;
+    a->prune = spk_prune_create(c->n_heads, c->max_tokens);
+    a->ws = spk_workspace_create(c->max_tokens);
+    a->kv = calloc(c->n_layers, sizeof(*a->kv));
+    a->layer_tokens = calloc(c->n_layers, sizeof(*a->layer_tokens));
+    st = a->prune && a->ws && a->kv && a->layer_tokens
+             ? SPK_OK
+             : spk_fail(SPK_E_NOMEM, "spk_attn_create: out of memory");
+    const size_t rows = (size_t)c->n_kv_heads * c->max_tokens;
+    for (uint32_t l = 0; st == SPK_OK && l < c->n_layers; l++) {
+        st = spk_bo_alloc(dev, rows * c->head_dim * 2, &a->kv[l].k);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &a->kv[l].k_scales);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * c->head_dim * 2, &a->kv[l].v);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &a->kv[l].v_scales);
+    }
+    if (st == SPK_OK) st = spk_bo_alloc(dev, sizeof(spk_fw_layer_desc), &a->desc);
+    if (st != SPK_OK) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", spk_last_error());
+        a->next = NULL;
+        free_buffers(a);
+        spk_prune_destroy(a->prune);
+        spk_workspace_destroy(a->ws);
+        free(a->kv);
+        free(a->layer_tokens);
+        free(a);
+        return spk_fail(st, "spk_attn_create: %s", msg);
+    }
+    a->id = ++dev->next_context_id;
+    a->next = dev->contexts;
+    dev->contexts = a;
+    *out = a;
+    return spk_ok();
+}
+
+spk_status spk_attn_destroy(spk_attn *a) {
+    if (!a) return spk_ok();
+    if (a->dev && spk_dev_live(a->dev)) {
+        spk_attn **link = &a->dev->contexts;
+        while (*link && *link != a) link = &(*link)->next;
+        if (*link) *link = a->next;
+        if (a->dev->engine.ctx == a) a->dev->engine.ctx = NULL, a->dev->engine.in_layer = ENG_IDLE;
+        free_buffers(a);
+    }
+    if (a->pending_fence_obj) a->pending_fence_obj->attn = NULL;
+    spk_prune_destroy(a->prune);
+    spk_workspace_destroy(a->ws);
+    free(a->kv);
+    free(a->layer_tokens);
+    free(a);
+    return spk_ok();
+}
+
+/* (Re)size the per-submission buffers for @p nq queries per head. */
+static spk_status ensure_query_buffers(spk_attn *a, uint32_t nq) {
+    if (a->q && nq <= a->max_queries) return SPK_OK;
+    spk_bo *bos[] = {a->q, a->q_scales, a->out, a->out_exp};
+    for (size_t i = 0; i < 4; i++) spk_bo_free(bos[i]);
+    a->q = a->q_scales = a->out = a->out_exp = NULL;
+    const size_t rows = (size_t)a->cfg.n_heads * nq, d = a->cfg.head_dim;
+    spk_status st = spk_bo_alloc(a->dev, rows * d * 2, &a->q);
+    if (st == SPK_OK) st = spk_bo_alloc(a->dev, rows * 4, &a->q_scales);
+    if (st == SPK_OK) st = spk_bo_alloc(a->dev, rows * d * 4, &a->out);
+    if (st == SPK_OK) st = spk_bo_alloc(a->dev, rows * 4, &a->out_exp);
+    a->max_queries = st == SPK_OK ? nq : 0;
+    return st;
+}
+
+static spk_status quantize_rows(const float *x, size_t rows, uint32_t d, uint32_t bits,
+                                int16_t *codes, uint32_t *scales, const char *what) {
+    for (size_t r = 0; r < rows; r++) {
+        spk_scale s;
+        if (spk_quantize_row(x + r * d, d, bits, codes + r * d, &s) != SPKSIM_OK)
+            return spk_fail(SPK_E_ARG, "spk_attn_submit: %s row %zu is not finite", what, r);
+        scales[r] = s;
+    }
+    return SPK_OK;
+}
+
+static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
+    const spk_attn_config *c = &a->cfg;
+    if (s->size < sizeof(*s))
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: submit.size %zu, expected >= %zu", s->size,
+                        sizeof(*s));
+    if (a->pending)
+        return spk_fail(SPK_E_STATE, "spk_attn_submit: wait for the previous layer first");
+    if (s->layer >= c->n_layers)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: layer %u >= n_layers %u", s->layer,
+                        c->n_layers);
+    const uint32_t state_tokens = spk_prune_tokens(a->prune);
+    const uint32_t after = a->layer_tokens[s->layer] + s->n_new_tokens;
+    if (s->n_new_tokens > c->max_tokens || after > c->max_tokens)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: %u new tokens overflow the %u-token cache",
+                        s->n_new_tokens, c->max_tokens);
+    const uint32_t expected = s->layer == 0 ? state_tokens + s->n_new_tokens : state_tokens;
+    if (after != expected)
+        return spk_fail(SPK_E_ARG,
+                        "spk_attn_submit: layer %u would hold %u tokens but the context has %u "
+                        "(submit layer 0 of a step first, same n_new_tokens in every layer)",
+                        s->layer, after, expected);
+    if (s->n_queries == 0 || s->n_queries > c->max_tokens)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: n_queries %u not in 1..%u", s->n_queries,
+                        c->max_tokens);
+    if (s->causal && s->n_queries > after)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: %u causal queries but %u tokens", s->n_queries,
+                        after);
+    if (!s->q || (s->n_new_tokens && (!s->k_new || !s->v_new)))
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: NULL q, k_new or v_new");
+    if (s->token_keep_q16 > SPK_ONE_Q16 || s->head_keep_q16 > SPK_ONE_Q16)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: keep ratio above 65536 (1.0)");
+    return SPK_OK;
+}
+
+/* Quantize and upload the new K/V rows of one layer at cache rows [first, first + n). */
+static spk_status append_kv(spk_attn *a, const spk_layer_submit *s, uint32_t first) {
+    const spk_attn_config *c = &a->cfg;
+    const uint32_t d = c->head_dim, n = s->n_new_tokens, bits = c->msb_bits + c->lsb_bits;
+    spk_kv_cache *kv = &a->kv[s->layer];
+    int16_t *k, *v;
+    uint32_t *ks, *vs;
+    spk_bo_map(kv->k, (void **)&k);
+    spk_bo_map(kv->v, (void **)&v);
+    spk_bo_map(kv->k_scales, (void **)&ks);
+    spk_bo_map(kv->v_scales, (void **)&vs);
+    for (uint32_t h = 0; h < c->n_kv_heads; h++) {
+        const size_t row = (size_t)h * c->max_tokens + first, src = (size_t)h * n * d;
+        spk_status st = quantize_rows(s->k_new + src, n, d, bits, k + row * d, ks + row, "k_new");
+        if (st == SPK_OK)
+            st = quantize_rows(s->v_new + src, n, d, bits, v + row * d, vs + row, "v_new");
+        if (st == SPK_OK)
+            st = spk_bo_sync(kv->k, SPK_SYNC_TO_DEVICE, row * d * 2, (size_t)n * d * 2);
+        if (st == SPK_OK)
+            st = spk_bo_sync(kv->v, SPK_SYNC_TO_DEVICE, row * d * 2, (size_t)n * d * 2);
+        if (st == SPK_OK)
+            st = spk_bo_sync(kv->k_scales, SPK_SYNC_TO_DEVICE, row * 4, (size_t)n * 4);
+        if (st == SPK_OK)
+            st = spk_bo_sync(kv->v_scales, SPK_SYNC_TO_DEVICE, row * 4, (size_t)n * 4);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+static spk_status upload_queries(spk_attn *a, const spk_layer_submit *s) {
+    const uint32_t d = a->cfg.head_dim;
+    const size_t rows = (size_t)a->cfg.n_heads * s->n_queries;
+    int16_t *q;
+    uint32_t *qs;
+    spk_bo_map(a->q, (void **)&q);
+    spk_bo_map(a->q_scales, (void **)&qs);
+    spk_status st = quantize_rows(s->q, rows, d, Q_BITS, q, qs, "q");
+    for (size_t r = 0; st == SPK_OK && r < rows; r++)
+        if (spk_logit_scale(qs[r], d, &qs[r]) != SPKSIM_OK)
+            st = spk_fail(SPK_E_ARG, "spk_attn_submit: q row %zu scale out of range", r);
+    if (st == SPK_OK) st = spk_bo_sync(a->q, SPK_SYNC_TO_DEVICE, 0, rows * d * 2);
+    if (st == SPK_OK) st = spk_bo_sync(a->q_scales, SPK_SYNC_TO_DEVICE, 0, rows * 4);
+    return st;
+}
+
+static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint32_t tokens) {
+    const spk_attn_config *c = &a->cfg;
+    const spk_kv_cache *kv = &a->kv[s->layer];
+    spk_fw_layer_desc *d;
+    spk_bo_map(a->desc, (void **)&d);
+    *d = (spk_fw_layer_desc){
+        .size = sizeof(*d),
+        .layer = s->layer,
+        .n_heads = c->n_heads,
+        .n_kv_heads = c->n_kv_heads,
+        .n_queries = s->n_queries,
+        .n_tokens = tokens,
+        .causal = s->causal ? 1 : 0,
+        .d = c->head_dim,
+        .msb_bits = c->msb_bits,
+        .lsb_bits = c->lsb_bits,
+        .requant_threshold = c->requant_threshold,
+        .v_keep_q16 = c->v_keep_q16,
+        .token_keep_count = s->token_keep_count,
+        .token_keep_q16 = s->token_keep_q16,
+        .head_keep_count = s->head_keep_count,
+        .head_keep_q16 = s->head_keep_q16,
+        .q_addr = (uint32_t)a->q->addr,
+        .q_scale_addr = (uint32_t)a->q_scales->addr,
+        .k_addr = (uint32_t)kv->k->addr,
+        .k_scale_addr = (uint32_t)kv->k_scales->addr,
+        .v_addr = (uint32_t)kv->v->addr,
+        .v_scale_addr = (uint32_t)kv->v_scales->addr,
+        .out_addr = (uint32_t)a->out->addr,
+        .out_exp_addr = (uint32_t)a->out_exp->addr,
+        .context = a->id,
+        .kv_stride = c->max_tokens,
+    };
+    return spk_bo_sync(a->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
+}
+
+spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **fence) {
+    if (fence) *fence = NULL;
+    spk_status st = attn_usable(a, "spk_attn_submit");
+    if (st != SPK_OK) return st;
+    if (!s || !fence) return spk_fail(SPK_E_ARG, "spk_attn_submit: NULL argument");
+    if ((st = check_submit(a, s)) != SPK_OK) return st;
+    spk_fence *f = calloc(1, sizeof(*f));
+    if (!f) return spk_fail(SPK_E_NOMEM, "spk_attn_submit: out of memory");
+    const uint32_t first = a->layer_tokens[s->layer];
+    st = ensure_query_buffers(a, s->n_queries);
+    if (st == SPK_OK) st = append_kv(a, s, first);
+    if (st == SPK_OK) st = upload_queries(a, s);
+    if (st == SPK_OK) st = write_descriptor(a, s, first + s->n_new_tokens);
+    if (st == SPK_OK) {
+        a->core_cycles_at_submit = spk_iss_cycles(a->dev->core);
+        a->core_instret_at_submit = spk_iss_instret(a->dev->core);
+        st = spk_dev_queue(a->dev, SPK_CMD_LAYER, (uint32_t)a->desc->addr,
+                           sizeof(spk_fw_layer_desc), &f->value);
+    }
+    /* Commit the token bookkeeping only once the command is queued (the engine reads the
+     * pruning state when it executes it; check_submit() made sure the tokens fit). */
+    if (st == SPK_OK && s->layer == 0 && s->n_new_tokens &&
+        spk_prune_append(a->prune, s->n_new_tokens) != SPKSIM_OK)
+        st = spk_fail(SPK_E_STATE, "spk_attn_submit: pruning state full");
+    if (st != SPK_OK) {
+        free(f);
+        return st;
+    }
+    a->layer_tokens[s->layer] = first + s->n_new_tokens;
+    a->pending = 1;
+    a->pending_fence_obj = f;
+    a->last_layer = s->layer;
+    a->last_queries = s->n_queries;
+    f->dev = a->dev;
+    f->attn = a;
+    *fence = f;
+    return spk_ok();
+}
+
+spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
+    if (!f) return spk_fail(SPK_E_ARG, "spk_fence_wait: NULL fence");
+    if (f->done) return spk_ok();
+    if (!spk_dev_live(f->dev) || !f->attn || !f->attn->dev)
+        return spk_fail(SPK_E_STATE, "spk_fence_wait: the fence's device or context is gone");
+    spk_attn *a = f->attn;
+    spk_status st = spk_dev_wait(f->dev, f->value, timeout_ms);
+    if (st == SPK_E_TIMEOUT && !f->dev->halted) return st; /* still running: wait again */
+    if (st != SPK_OK && f->dev->halted) {
+        a->pending = 0; /* the device is halted; nothing more will complete */
+        a->pending_fence_obj = NULL;
+        f->attn = NULL;
+        return st;
+    }
+    f->done = 1;
+    a->pending = 0;
+    a->pending_fence_obj = NULL;
+    f->attn = NULL;
+    a->core_cycles = spk_iss_cycles(f->dev->core) - a->core_cycles_at_submit;
+    a->core_instret = spk_iss_instret(f->dev->core) - a->core_instret_at_submit;
+    a->have_output = st == SPK_OK;
+    return st;
+}
+
+spk_status spk_fence_free(spk_fence *f) {
+    if (!f) return spk_ok();
+    if (f->attn && f->attn->pending_fence_obj == f) f->attn->pending_fence_obj = NULL;
+    free(f);
+    return spk_ok();
+}
+
+spk_status spk_attn_read_output(spk_attn *a, float *out, size_t count) {
+    spk_status st = attn_usable(a, "spk_attn_read_output");
+    if (st != SPK_OK) return st;
+    if (!out) return spk_fail(SPK_E_ARG, "spk_attn_read_output: NULL output");
+    if (!a->have_output)
+        return spk_fail(SPK_E_STATE, "spk_attn_read_output: no completed layer to read");
+    const size_t rows = (size_t)a->cfg.n_heads * a->last_queries, d = a->cfg.head_dim;
+    if (count != rows * d)
+        return spk_fail(SPK_E_ARG, "spk_attn_read_output: count %zu, the output has %zu", count,
+                        rows * d);
+    int32_t *o, *e;
+    spk_bo_map(a->out, (void **)&o);
+    spk_bo_map(a->out_exp, (void **)&e);
+    st = spk_bo_sync(a->out, SPK_SYNC_FROM_DEVICE, 0, rows * d * 4);
+    if (st == SPK_OK) st = spk_bo_sync(a->out_exp, SPK_SYNC_FROM_DEVICE, 0, rows * 4);
+    if (st != SPK_OK) return st;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < d; i++) out[r * d + i] = spk_output_to_float(o[r * d + i], e[r]);
+    return spk_ok();
+}
+
+spk_status spk_attn_read_stats(spk_attn *a, spk_attn_stats *stats) {
+    spk_status st = attn_usable(a, "spk_attn_read_stats");
+    if (st != SPK_OK) return st;
+    if (!stats || stats->size < sizeof(*stats))
+        return spk_fail(SPK_E_ARG, "spk_attn_read_stats: NULL stats or stats.size too small");
+    if (!a->have_output) return spk_fail(SPK_E_STATE, "spk_attn_read_stats: no completed layer");
+    const spk_layer_stats *e = &a->engine_stats;
+    const size_t size = stats->size;
+    memset(stats, 0, sizeof(*stats));
+    stats->size = size;
+    stats->layer = a->last_layer;
+    stats->heads_computed = e->heads_computed;
+    stats->tokens_alive = e->tokens_alive;
+    stats->requests = e->requests;
+    stats->keys_fetched = e->keys_fetched;
+    stats->values_fetched = e->values_fetched;
+    stats->requant_requests = e->requant_requests;
+    stats->dram_bytes = e->dram_bytes;
+    stats->core_cycles = a->core_cycles;
+    stats->core_instret = a->core_instret;
+    stats->engine_cycles = a->engine_cycles;
+    stats->has_energy = a->energy_pj >= 0.0;
+    stats->energy_pj = stats->has_energy ? a->energy_pj : 0.0;
+    return spk_ok();
+}
+
+spk_status spk_attn_alive(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
+    spk_status st = attn_usable(a, "spk_attn_alive");
+    if (st != SPK_OK) return st;
+    if (!tokens || !heads) return spk_fail(SPK_E_ARG, "spk_attn_alive: NULL argument");
+    *tokens = spk_prune_alive_tokens(a->prune);
+    *heads = spk_prune_alive_heads(a->prune);
+    return spk_ok();
+}

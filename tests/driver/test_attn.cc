@@ -1,0 +1,524 @@
+// Attention contexts end to end: the firmware on the control core sequences the engine, and the
+// outputs, pruning and statistics must be bit-identical to running the golden model directly
+// (sim/golden, spk_layer_run + spk_prune_keep) on both backends.
+#include "fw_paths.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "attn.h"
+#include "spk/fw_abi.h"
+#include "spk/spk.h"
+#include "spksim/datapath.h"
+#include "spksim/layer.h"
+}
+
+namespace {
+
+struct Shape {
+    uint32_t layers = 3, heads = 4, kv_heads = 2, d = 16, max_tokens = 64;
+    uint32_t msb = 6, lsb = 4, threshold = 30000, v_keep = 52000;
+};
+
+struct Step {
+    uint32_t n_new, n_queries, causal;
+};
+
+// Per-layer policy used by the tests: prune progressively deeper in the stack.
+void policy(uint32_t layer, spk_layer_submit *s) {
+    s->token_keep_q16 = layer == 2 ? 0 : 49152; // 0.75
+    s->head_keep_count = layer == 1 ? 3 : 0;
+    s->head_keep_q16 = 0;
+}
+
+std::vector<float> randn(std::mt19937 &rng, size_t n) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float &x : v) x = dist(rng);
+    return v;
+}
+
+struct Inputs {
+    std::vector<float> q, k, v; // q [H][nq][d], k/v [KH][n_new][d]
+};
+
+// The reference: the golden model driven directly, with the same quantization and policy.
+class Reference {
+  public:
+    explicit Reference(const Shape &s) : s_(s), k_(s.layers), v_(s.layers) {
+        st_ = spk_prune_create(s.heads, s.max_tokens);
+        ws_ = spk_workspace_create(s.max_tokens);
+    }
+    ~Reference() {
+        spk_prune_destroy(st_);
+        spk_workspace_destroy(ws_);
+    }
+    std::vector<float> layer(uint32_t l, const Step &step, const Inputs &in,
+                             spk_layer_stats *stats) {
+        const uint32_t d = s_.d, bits = s_.msb + s_.lsb;
+        if (l == 0 && step.n_new) {
+            EXPECT_EQ(spk_prune_append(st_, step.n_new), SPKSIM_OK);
+        }
+        // append K/V rows: the golden layout is [KH][L][d] at the current L
+        auto append = [&](std::vector<Row> &cache, const std::vector<float> &src) {
+            for (uint32_t h = 0; h < s_.kv_heads; h++)
+                for (uint32_t t = 0; t < step.n_new; t++) {
+                    Row r{h, std::vector<int16_t>(d), 0};
+                    EXPECT_EQ(spk_quantize_row(&src[(h * step.n_new + t) * d], d, bits,
+                                               r.codes.data(), &r.scale),
+                              SPKSIM_OK);
+                    cache.push_back(r);
+                }
+        };
+        append(k_[l], in.k);
+        append(v_[l], in.v);
+        const uint32_t L = spk_prune_tokens(st_);
+        std::vector<int16_t> k, v;
+        std::vector<spk_scale> ks, vs;
+        for (uint32_t h = 0; h < s_.kv_heads; h++)
+            for (const auto *cache : {&k_[l], &v_[l]})
+                for (const Row &r : *cache)
+                    if (r.head == h) add_row(cache == &k_[l] ? k : v, cache == &k_[l] ? ks : vs, r);
+        const size_t rows = size_t(s_.heads) * step.n_queries;
+        std::vector<int16_t> q(rows * d);
+        std::vector<spk_scale> qs(rows);
+        for (size_t r = 0; r < rows; r++) {
+            spk_scale sc;
+            EXPECT_EQ(spk_quantize_row(&in.q[r * d], d, 12, &q[r * d], &sc), SPKSIM_OK);
+            EXPECT_EQ(spk_logit_scale(sc, d, &qs[r]), SPKSIM_OK);
+        }
+        spk_head_config cfg = {d, {uint8_t(s_.msb), uint8_t(s_.lsb)}, s_.threshold, s_.v_keep, 16};
+        spk_layer_desc desc = {s_.heads, s_.kv_heads, step.n_queries, L,
+                               q.data(), qs.data(),   k.data(),       ks.data(),
+                               v.data(), vs.data(),   step.causal};
+        std::vector<int32_t> out(rows * d), out_exp(rows);
+        EXPECT_EQ(spk_layer_run(&cfg, &desc, st_, ws_, out.data(), out_exp.data(), stats, nullptr,
+                                nullptr),
+                  SPKSIM_OK);
+        // cascade pruning after the layer, as spk-attn's --token-keep/--head-count do
+        spk_layer_submit sub = {};
+        policy(l, &sub);
+        spk_keep kt = {sub.token_keep_count, sub.token_keep_q16 ? sub.token_keep_q16 : 65536};
+        spk_keep kh = {sub.head_keep_count, sub.head_keep_q16 ? sub.head_keep_q16 : 65536};
+        EXPECT_EQ(spk_prune_keep(st_, kt, kh, nullptr, nullptr), SPKSIM_OK);
+        std::vector<float> f(rows * d);
+        for (size_t r = 0; r < rows; r++)
+            for (uint32_t i = 0; i < d; i++)
+                f[r * d + i] = spk_output_to_float(out[r * d + i], out_exp[r]);
+        return f;
+    }
+    uint32_t alive_tokens() const { return spk_prune_alive_tokens(st_); }
+    uint32_t alive_heads() const { return spk_prune_alive_heads(st_); }
+
+  private:
+    struct Row {
+        uint32_t head;
+        std::vector<int16_t> codes;
+        spk_scale scale;
+    };
+    static void add_row(std::vector<int16_t> &codes, std::vector<spk_scale> &scales, const Row &r) {
+        codes.insert(codes.end(), r.codes.begin(), r.codes.end());
+        scales.push_back(r.scale);
+    }
+    Shape s_;
+    spk_prune_state *st_;
+    spk_workspace *ws_;
+    std::vector<std::vector<Row>> k_, v_;
+};
+
+struct DeviceRun {
+    std::vector<std::vector<float>> outputs;
+    std::vector<spk_attn_stats> stats;
+};
+
+DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step> &steps,
+                     const std::vector<std::vector<Inputs>> &inputs, Reference *ref) {
+    DeviceRun run;
+    std::string path = fw_path("spk-fw.elf");
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, SPK_TEST_ENERGY};
+    spk_device *dev = nullptr;
+    EXPECT_EQ(spk_device_open(backend, &opt, &dev), SPK_OK) << spk_last_error();
+    if (!dev) return run;
+    spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
+                           s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
+    spk_attn *attn = nullptr;
+    EXPECT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+    for (size_t si = 0; attn && si < steps.size(); si++)
+        for (uint32_t l = 0; l < s.layers; l++) {
+            const Inputs &in = inputs[si][l];
+            spk_layer_submit sub = {sizeof(sub),
+                                    l,
+                                    steps[si].n_queries,
+                                    steps[si].n_new,
+                                    steps[si].causal,
+                                    in.q.data(),
+                                    in.k.data(),
+                                    in.v.data(),
+                                    0,
+                                    0,
+                                    0,
+                                    0};
+            policy(l, &sub);
+            spk_fence *fence = nullptr;
+            EXPECT_EQ(spk_attn_submit(attn, &sub, &fence), SPK_OK) << spk_last_error();
+            EXPECT_EQ(spk_fence_wait(fence, 10000), SPK_OK) << spk_last_error();
+            spk_fence_free(fence);
+            std::vector<float> out(size_t(s.heads) * steps[si].n_queries * s.d);
+            EXPECT_EQ(spk_attn_read_output(attn, out.data(), out.size()), SPK_OK)
+                << spk_last_error();
+            spk_attn_stats st = {};
+            st.size = sizeof(st);
+            EXPECT_EQ(spk_attn_read_stats(attn, &st), SPK_OK) << spk_last_error();
+            if (ref) {
+                spk_layer_stats gs;
+                std::vector<float> want = ref->layer(l, steps[si], in, &gs);
+                EXPECT_EQ(std::memcmp(want.data(), out.data(), out.size() * sizeof(float)), 0)
+                    << backend << " step " << si << " layer " << l << " differs from golden";
+                EXPECT_EQ(st.requests, gs.requests);
+                EXPECT_EQ(st.keys_fetched, gs.keys_fetched);
+                EXPECT_EQ(st.values_fetched, gs.values_fetched);
+                EXPECT_EQ(st.dram_bytes, gs.dram_bytes);
+                EXPECT_EQ(st.tokens_alive, gs.tokens_alive);
+                EXPECT_EQ(st.heads_computed, gs.heads_computed);
+                uint32_t tokens = 0, heads = 0;
+                EXPECT_EQ(spk_attn_alive(attn, &tokens, &heads), SPK_OK);
+                EXPECT_EQ(tokens, ref->alive_tokens());
+                EXPECT_EQ(heads, ref->alive_heads());
+            }
+            EXPECT_GT(st.core_instret, 0u) << "the firmware ran";
+            EXPECT_GT(st.dram_bytes, 0u);
+            run.outputs.push_back(out);
+            run.stats.push_back(st);
+        }
+    spk_attn_destroy(attn);
+    spk_device_close(dev);
+    return run;
+}
+
+std::vector<std::vector<Inputs>> make_inputs(const Shape &s, const std::vector<Step> &steps) {
+    std::mt19937 rng(1234);
+    std::vector<std::vector<Inputs>> all;
+    for (const Step &st : steps) {
+        std::vector<Inputs> per_layer;
+        for (uint32_t l = 0; l < s.layers; l++)
+            per_layer.push_back({randn(rng, size_t(s.heads) * st.n_queries * s.d),
+                                 randn(rng, size_t(s.kv_heads) * st.n_new * s.d),
+                                 randn(rng, size_t(s.kv_heads) * st.n_new * s.d)});
+        all.push_back(per_layer);
+    }
+    return all;
+}
+
+TEST(Attn, MatchesGoldenModelBitForBitOnBothBackends) {
+    Shape s;
+    std::vector<Step> steps = {{24, 24, 1}, {1, 1, 0}, {2, 2, 1}};
+    auto inputs = make_inputs(s, steps);
+    Reference ref_model(s), ref_sim(s);
+    DeviceRun model = run_device("model", s, steps, inputs, &ref_model);
+    DeviceRun sim = run_device("sim", s, steps, inputs, &ref_sim);
+    ASSERT_EQ(model.outputs.size(), steps.size() * s.layers);
+    ASSERT_EQ(sim.outputs.size(), model.outputs.size());
+    for (size_t i = 0; i < model.outputs.size(); i++) {
+        EXPECT_EQ(model.outputs[i], sim.outputs[i]) << "model and sim differ at layer run " << i;
+        EXPECT_EQ(model.stats[i].dram_bytes, sim.stats[i].dram_bytes);
+        EXPECT_EQ(model.stats[i].engine_cycles, 0u) << "the model backend keeps no time";
+        EXPECT_GT(sim.stats[i].engine_cycles, 0u) << "the sim backend times the engine";
+        EXPECT_EQ(model.stats[i].has_energy, 0u);
+        EXPECT_EQ(sim.stats[i].has_energy, 1u);
+        EXPECT_GT(sim.stats[i].energy_pj, 0.0);
+    }
+    // the policy really pruned: fewer tokens and heads than were appended
+    EXPECT_LT(ref_model.alive_tokens(), 27u);
+    EXPECT_EQ(ref_model.alive_heads(), 3u);
+}
+
+class AttnErrors : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        path = fw_path("spk-fw.elf");
+        spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr};
+        ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
+        cfg = {sizeof(cfg), 2, 2, 2, 8, 16, 8, 4, 0, 65536};
+        ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+        q.assign(2 * 8, 0.5f);
+        kv.assign(2 * 4 * 8, 0.25f);
+        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0};
+    }
+    void TearDown() override {
+        spk_attn_destroy(attn);
+        spk_device_close(dev);
+    }
+    std::string path;
+    spk_device *dev = nullptr;
+    spk_attn *attn = nullptr;
+    spk_attn_config cfg;
+    spk_layer_submit sub;
+    std::vector<float> q, kv;
+};
+
+TEST_F(AttnErrors, BadConfigurations) {
+    spk_attn *a = nullptr;
+    auto bad = [&](spk_attn_config c, const char *needle) {
+        EXPECT_EQ(spk_attn_create(dev, &c, &a), SPK_E_ARG) << needle;
+        EXPECT_NE(std::string(spk_last_error()).find(needle), std::string::npos)
+            << spk_last_error();
+        EXPECT_EQ(a, nullptr);
+    };
+    spk_attn_config c = cfg;
+    c.n_layers = 0;
+    bad(c, "n_layers");
+    c = cfg;
+    c.n_kv_heads = 3;
+    bad(c, "n_kv_heads");
+    c = cfg;
+    c.head_dim = 100000;
+    bad(c, "head_dim");
+    c = cfg;
+    c.max_tokens = 0xffffffffu;
+    bad(c, "max_tokens");
+    c = cfg;
+    c.msb_bits = 13;
+    bad(c, "quantization");
+    c = cfg;
+    c.size = 8;
+    bad(c, "config.size");
+    EXPECT_EQ(spk_attn_create(nullptr, &cfg, &a), SPK_E_ARG);
+    EXPECT_EQ(spk_attn_create(dev, nullptr, &a), SPK_E_ARG);
+}
+
+TEST_F(AttnErrors, BadSubmissions) {
+    spk_fence *f = nullptr;
+    auto bad = [&](spk_layer_submit s, const char *needle) {
+        EXPECT_EQ(spk_attn_submit(attn, &s, &f), SPK_E_ARG) << needle;
+        EXPECT_NE(std::string(spk_last_error()).find(needle), std::string::npos)
+            << spk_last_error();
+        EXPECT_EQ(f, nullptr);
+    };
+    spk_layer_submit s = sub;
+    s.layer = 2;
+    bad(s, "n_layers");
+    s = sub;
+    s.n_new_tokens = 17;
+    bad(s, "overflow");
+    s = sub;
+    s.layer = 1;
+    bad(s, "submit layer 0");
+    s = sub;
+    s.n_queries = 0;
+    bad(s, "n_queries");
+    s = sub;
+    s.causal = 1;
+    s.n_queries = 5;
+    bad(s, "causal");
+    s = sub;
+    s.q = nullptr;
+    bad(s, "NULL");
+    s = sub;
+    s.token_keep_q16 = 70000;
+    bad(s, "keep ratio");
+    std::vector<float> nan_q(q.size(), 0.0f);
+    nan_q[3] = NAN;
+    s = sub;
+    s.q = nan_q.data();
+    bad(s, "not finite");
+    EXPECT_EQ(spk_attn_submit(attn, nullptr, &f), SPK_E_ARG);
+    EXPECT_EQ(spk_attn_submit(nullptr, &sub, &f), SPK_E_ARG);
+    float out[16];
+    EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_E_STATE) << "nothing completed yet";
+    // a failed submission changed nothing: a good one still works
+    ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+    spk_fence *f2 = nullptr;
+    EXPECT_EQ(spk_attn_submit(attn, &sub, &f2), SPK_E_STATE) << "one layer in flight";
+    EXPECT_EQ(spk_fence_wait(f, 1000), SPK_OK) << spk_last_error();
+    EXPECT_EQ(spk_fence_wait(f, 1000), SPK_OK) << "waiting twice is fine";
+    EXPECT_EQ(spk_attn_read_output(attn, out, 15), SPK_E_ARG);
+    EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_OK);
+    EXPECT_EQ(spk_fence_wait(nullptr, 10), SPK_E_ARG);
+    spk_fence_free(f);
+}
+
+TEST_F(AttnErrors, UseAfterClose) {
+    spk_fence *f = nullptr;
+    ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+    ASSERT_EQ(spk_device_close(dev), SPK_OK);
+    EXPECT_EQ(spk_fence_wait(f, 100), SPK_E_STATE);
+    spk_fence *f2 = nullptr;
+    EXPECT_EQ(spk_attn_submit(attn, &sub, &f2), SPK_E_STATE);
+    EXPECT_EQ(f2, nullptr);
+    float out[16];
+    EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_E_STATE);
+    uint32_t t, h;
+    EXPECT_EQ(spk_attn_alive(attn, &t, &h), SPK_E_STATE);
+    spk_fence_free(f);
+    dev = nullptr; // TearDown: closing NULL is fine, destroying the orphan frees it
+}
+
+// A descriptor that points the engine outside the allocated buffers is refused by the DMA
+// check and reported to the host; nothing outside device memory is touched.
+TEST_F(AttnErrors, OutOfRangeDmaIsReportedNotPerformed) {
+    spk_fence *f = nullptr;
+    ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+    ASSERT_EQ(spk_fence_wait(f, 1000), SPK_OK) << spk_last_error();
+    spk_fence_free(f);
+    spk_fw_layer_desc *d = nullptr;
+    ASSERT_EQ(spk_bo_map(attn->desc, reinterpret_cast<void **>(&d)), SPK_OK);
+    const spk_fw_layer_desc good = *d;
+    const uint32_t bad_addrs[] = {0u, 8u << 20, static_cast<uint32_t>(attn->q->addr + 2),
+                                  static_cast<uint32_t>(attn->out->addr + attn->out->bytes - 4)};
+    for (uint32_t bad : bad_addrs) {
+        *d = good;
+        d->n_tokens = 4;
+        d->out_addr = bad;
+        ASSERT_EQ(spk_bo_sync(attn->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d)), SPK_OK);
+        uint32_t fence = 0;
+        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, attn->desc->addr, sizeof(*d), &fence), SPK_OK);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_RANGE) << bad;
+        EXPECT_NE(std::string(spk_last_error()).find("DMA outside the allocated buffers"),
+                  std::string::npos)
+            << spk_last_error();
+    }
+    // a descriptor for a context that does not exist is rejected too
+    *d = good;
+    d->context = 999;
+    ASSERT_EQ(spk_bo_sync(attn->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d)), SPK_OK);
+    uint32_t fence = 0;
+    ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, attn->desc->addr, sizeof(*d), &fence), SPK_OK);
+    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE);
+    EXPECT_NE(std::string(spk_last_error()).find("engine rejected"), std::string::npos)
+        << spk_last_error();
+}
+
+// Two contexts interleaved on one device give the same bits as each on its own device: the
+// engine keeps their pruning states apart.
+TEST(Attn, ContextsOnOneDeviceStayIndependent) {
+    Shape s;
+    s.layers = 2;
+    std::vector<Step> steps = {{12, 12, 1}, {1, 1, 0}};
+    auto in_a = make_inputs(s, steps);
+    auto in_b = make_inputs(s, steps);
+    for (auto &layer : in_b)
+        for (Inputs &in : layer)
+            for (float &x : in.q) x = -x; // different queries, so different importance
+    DeviceRun alone_a = run_device("model", s, steps, in_a, nullptr);
+    DeviceRun alone_b = run_device("model", s, steps, in_b, nullptr);
+
+    std::string path = fw_path("spk-fw.elf");
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr};
+    spk_device *dev = nullptr;
+    ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
+    spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
+                           s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
+    spk_attn *a = nullptr, *b = nullptr;
+    ASSERT_EQ(spk_attn_create(dev, &cfg, &a), SPK_OK);
+    ASSERT_EQ(spk_attn_create(dev, &cfg, &b), SPK_OK);
+    size_t run = 0;
+    for (size_t si = 0; si < steps.size(); si++)
+        for (uint32_t l = 0; l < s.layers; l++, run++)
+            for (int which = 0; which < 2; which++) {
+                spk_attn *ctx = which ? b : a;
+                const Inputs &in = (which ? in_b : in_a)[si][l];
+                spk_layer_submit sub = {sizeof(sub),
+                                        l,
+                                        steps[si].n_queries,
+                                        steps[si].n_new,
+                                        steps[si].causal,
+                                        in.q.data(),
+                                        in.k.data(),
+                                        in.v.data(),
+                                        0,
+                                        0,
+                                        0,
+                                        0};
+                policy(l, &sub);
+                spk_fence *f = nullptr;
+                ASSERT_EQ(spk_attn_submit(ctx, &sub, &f), SPK_OK) << spk_last_error();
+                ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();
+                spk_fence_free(f);
+                std::vector<float> out(size_t(s.heads) * steps[si].n_queries * s.d);
+                ASSERT_EQ(spk_attn_read_output(ctx, out.data(), out.size()), SPK_OK);
+                EXPECT_EQ(out, (which ? alone_b : alone_a).outputs[run])
+                    << "context " << which << " run " << run;
+            }
+    spk_attn_destroy(a);
+    spk_attn_destroy(b);
+    spk_device_close(dev);
+}
+
+// Through the public API: a firmware that never completes gives bounded, diagnosable errors.
+TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
+    std::string path = fw_path("spk-fw-hang.elf");
+    spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr};
+    spk_device *dev = nullptr;
+    ASSERT_EQ(spk_device_open("sim", &opt, &dev), SPK_OK) << spk_last_error();
+    spk_attn_config cfg = {sizeof(cfg), 1, 2, 2, 8, 16, 8, 4, 0, 65536};
+    spk_attn *attn = nullptr;
+    ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+    std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
+    spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0};
+    spk_fence *f = nullptr;
+    ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+    EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
+    spk_fence *f2 = nullptr;
+    EXPECT_EQ(spk_attn_submit(attn, &sub, &f2), SPK_E_STATE) << "still in flight";
+    EXPECT_EQ(spk_fence_wait(f, 60000), SPK_E_TIMEOUT);
+    EXPECT_NE(std::string(spk_last_error()).find("watchdog"), std::string::npos)
+        << spk_last_error();
+    sub.n_new_tokens = 0;
+    EXPECT_NE(spk_attn_submit(attn, &sub, &f2), SPK_OK) << "halted device refuses work";
+    EXPECT_EQ(f2, nullptr);
+    float out[16];
+    EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_E_STATE);
+    spk_fence_free(f);
+    spk_attn_destroy(attn);
+    spk_device_close(dev);
+}
+
+// Contexts of different shapes share the engine: a many-head context after a many-token one
+// must still match the golden model (the engine resizes its per-layer arrays for each).
+TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
+    std::string path = fw_path("spk-fw.elf");
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr};
+    spk_device *dev = nullptr;
+    ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
+    Shape wide, tall;
+    wide.layers = tall.layers = 1;
+    wide.heads = wide.kv_heads = 2;
+    wide.max_tokens = 64;
+    tall.heads = 16;
+    tall.kv_heads = 8;
+    tall.max_tokens = 8;
+    const Step wide_step = {60, 4, 1}, tall_step = {3, 1, 0};
+    for (const auto &[shape, step] :
+         {std::make_pair(wide, wide_step), std::make_pair(tall, tall_step)}) {
+        auto inputs = make_inputs(shape, {step});
+        spk_attn_config cfg = {sizeof(cfg),     shape.layers,     shape.heads, shape.kv_heads,
+                               shape.d,         shape.max_tokens, shape.msb,   shape.lsb,
+                               shape.threshold, shape.v_keep};
+        spk_attn *attn = nullptr;
+        ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+        const Inputs &in = inputs[0][0];
+        spk_layer_submit sub = {sizeof(sub), 0,           step.n_queries,
+                                step.n_new,  step.causal, in.q.data(),
+                                in.k.data(), in.v.data(), 0,
+                                0,           0,           0};
+        policy(0, &sub);
+        spk_fence *f = nullptr;
+        ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+        ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();
+        spk_fence_free(f);
+        std::vector<float> out(size_t(shape.heads) * step.n_queries * shape.d);
+        ASSERT_EQ(spk_attn_read_output(attn, out.data(), out.size()), SPK_OK);
+        Reference ref(shape);
+        spk_layer_stats gs;
+        EXPECT_EQ(ref.layer(0, step, in, &gs), out) << shape.heads << " heads";
+        spk_attn_destroy(attn); // the next context reuses the engine
+    }
+    spk_device_close(dev);
+}
+
+} // namespace
