@@ -110,7 +110,7 @@ include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk firmware/*
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- top-level targets ----------------------------------------------------------------------
-.PHONY: all test test-run demo bench lint format install clean help bootstrap fuzz
+.PHONY: all test test-run demo study bench lint format install clean help bootstrap fuzz
 
 all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test binaries into build/
 
@@ -124,17 +124,24 @@ test: bootstrap ## Build and run every test suite, then again under ASan+UBSan (
 test-run: $(TEST_BINS) $(ALL_BINS)
 	@scripts/run-tests.sh $(BUILD) $(TEST_BINS)
 
+DEMO_PROMPT ?= The history of the city began in the Middle Ages, when
 demo: bootstrap ## Generate text with the default model while attention runs on the simulated accelerator
-	@echo "make demo: will bootstrap the default model and generate text with attention offloaded"
-	@echo "           to the 'sim' backend (issue 7); not built yet." >&2
-	@exit 2
+	@scripts/bootstrap.sh --model
+	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
+	@echo "== spk-llm generate --backend sim --spatten paper (64 tokens, seed 42)"
+	@$(BUILD)/bin/spk-llm generate --backend sim --spatten paper -n 64 --seed 42 -p "$(DEMO_PROMPT)"
+
+study: bootstrap ## Accuracy vs DRAM traffic study (scripts/study.sh) -> docs/results.md, docs/study.png
+	@scripts/bootstrap.sh --model
+	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
+	@scripts/study.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
 
 bench: bootstrap all ## Run the benchmarks and record them in docs/benchmarks.md
 	@scripts/bench.sh $(SHARED_DATA)
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' '*.cc' '*.cpp' 2>/dev/null)
 
-lint: ## clang-format check and cppcheck on all C/C++ sources (plus Verilator lint of the RTL)
+lint: lint-rtl ## clang-format check and cppcheck on all C/C++ sources (plus Verilator lint of the RTL)
 	@clang-format --dry-run --Werror $(FORMAT_SRCS)
 	@cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Isim/include -Idriver/include \

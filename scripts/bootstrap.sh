@@ -25,7 +25,7 @@ packages=(
     build-essential pkg-config make git unzip python3 python3-pip python3-numpy python3-matplotlib
     clang-format cppcheck clang-tidy
     verilator iverilog yosys nextpnr-ice40 fpga-icestorm
-    libsystemc-dev libelf-dev libgtest-dev
+    libsystemc-dev libelf-dev libgtest-dev zlib1g-dev
     gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
 )
 

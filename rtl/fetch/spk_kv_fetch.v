@@ -1,0 +1,205 @@
+// spk_kv_fetch: K/V plane fetcher, an AXI4 read master with a 256-bit (32-byte) data bus
+// (docs/spec/datapath.md, "MSB and LSB planes", packing). For each row index it reads the row of
+// one plane, `ceil(d * bits / 8)` bytes at `base + index * row_bytes`, and streams its d fields
+// out M per beat, sign-extended (MSB plane) or zero-extended (LSB plane) to 12 bits;
+// spk_plane_merge then combines the planes. Field i of a row is bits [i*bits, (i+1)*bits) of the
+// row's little-endian bit stream.
+//
+// Bus use: one single-beat INCR burst (ARLEN = 0, ARSIZE = 32 bytes) per 32-byte block the row
+// touches, so no burst can cross a 4 KB boundary; AR requests are issued back to back while R
+// beats return in order. One row is in flight at a time (this first version does not overlap
+// rows); an error response (RRESP != OKAY) is reported at `done`.
+`default_nettype none
+
+module spk_kv_fetch #(
+    parameter DMAX = 64,  // largest head dimension
+    parameter M    = 8,   // fields per output beat
+    // derived, do not override:
+    parameter DW   = $clog2(DMAX + 1)
+) (
+    input  wire            clk,
+    input  wire            rst,
+    // request: accepted when idle
+    input  wire            start,
+    input  wire [31:0]     base,        // byte address of row 0 of the plane
+    input  wire [DW-1:0]   d,           // fields per row, 1..DMAX
+    input  wire [3:0]      bits,        // field width, 1..12
+    input  wire            is_signed,   // 1: MSB plane (signed fields)
+    input  wire [15:0]     rows,        // rows to fetch (row indices follow on idx_*)
+    output wire            busy,
+    // row indices
+    input  wire            idx_valid,
+    output wire            idx_ready,
+    input  wire [15:0]     idx,
+    // AXI4 read address channel
+    output reg             arvalid,
+    input  wire            arready,
+    output reg  [31:0]     araddr,
+    output wire [7:0]      arlen,
+    output wire [2:0]      arsize,
+    output wire [1:0]      arburst,
+    // AXI4 read data channel
+    input  wire            rvalid,
+    output wire            rready,
+    input  wire [255:0]    rdata,
+    input  wire [1:0]      rresp,
+    input  wire            rlast,
+    // fields out
+    output reg             out_valid,
+    output reg             out_first,   // first beat of a row
+    output reg             out_last,    // last beat of a row
+    output reg  [M*12-1:0] out_fields,
+    // completion
+    output reg             done,
+    output reg             bad_cmd,     // d or bits out of range
+    output reg             bus_error    // an RRESP other than OKAY was seen
+);
+    localparam MAXB = (DMAX * 12 + 7) / 8 + 31;  // bytes a row can span from a 32-byte block
+    localparam BLOCKS = (MAXB + 31) / 32;
+    localparam BUFW = BLOCKS * 256;
+    localparam BKW = $clog2(BLOCKS + 1);
+    localparam PW = $clog2(BUFW);  // bit position within the row buffer
+    localparam [2:0] S_IDLE = 3'd0, S_ROW = 3'd1, S_READ = 3'd2, S_EMIT = 3'd3, S_DONE = 3'd4;
+    localparam [DW-1:0] DMAX_DW = DMAX[DW-1:0];
+    localparam [DW-1:0] M_DW = M[DW-1:0];
+
+    reg [2:0]     state;
+    reg [31:0]    base_reg;
+    reg [DW-1:0]  d_reg;
+    reg [3:0]     bits_reg;
+    reg           signed_reg;
+    reg [15:0]    rows_left;
+    reg [8:0]     row_bytes;    // <= 384
+    reg [4:0]     row_off;      // the row's first byte within its first 32-byte block
+    reg [BKW-1:0] blocks;       // 32-byte blocks of this row
+    reg [BKW-1:0] ar_sent, r_got;
+    reg [BUFW-1:0] row_buf;
+    reg [DW-1:0]  emit_base;    // first field of the next output beat
+
+    assign busy = (state != S_IDLE);
+    assign idx_ready = (state == S_ROW);
+    assign arlen = 8'd0;
+    assign arsize = 3'd5;
+    assign arburst = 2'b01;
+    assign rready = (state == S_READ);
+
+    // row geometry at start: ceil(d * bits / 8)
+    wire [15:0] row_bits = d * bits;
+    wire [15:0] row_bytes_w = (row_bits + 16'd7) >> 3;
+    // first byte of the row and the blocks it touches
+    wire [31:0] idx_addr = base_reg + idx * row_bytes;
+    wire [9:0]  span = {5'd0, idx_addr[4:0]} + {1'b0, row_bytes} + 10'd31;
+    wire [9:0]  span_blocks = span >> 5;
+    wire        unused_geometry = &{1'b0, row_bytes_w[15:9], span_blocks[9:BKW]};
+
+    // field extraction for the current output beat
+    reg [M*12-1:0] fields;
+    reg [PW-1:0]   bitpos;
+    reg [11:0]     raw;
+    reg [DW:0]     field;
+    integer        lane, b;
+    always @* begin
+        for (lane = 0; lane < M; lane = lane + 1) begin
+            field = {1'b0, emit_base} + lane[DW:0];
+            bitpos = {{(PW - 8) {1'b0}}, row_off, 3'd0} + field * bits_reg;
+            raw = row_buf[bitpos+:12];
+            for (b = 0; b < 12; b = b + 1)
+                if (b >= bits_reg) raw[b] = signed_reg ? raw[bits_reg-1] : 1'b0;
+            fields[lane*12+:12] = (field < {1'b0, d_reg}) ? raw : 12'd0;
+        end
+    end
+
+    always @(posedge clk) begin
+        if (rst) begin
+            state <= S_IDLE;
+            base_reg <= 32'd0;
+            d_reg <= {DW{1'b0}};
+            bits_reg <= 4'd0;
+            signed_reg <= 1'b0;
+            rows_left <= 16'd0;
+            row_bytes <= 9'd0;
+            row_off <= 5'd0;
+            blocks <= {BKW{1'b0}};
+            ar_sent <= {BKW{1'b0}};
+            r_got <= {BKW{1'b0}};
+            row_buf <= {BUFW{1'b0}};
+            emit_base <= {DW{1'b0}};
+            arvalid <= 1'b0;
+            araddr <= 32'd0;
+            out_valid <= 1'b0;
+            out_first <= 1'b0;
+            out_last <= 1'b0;
+            out_fields <= {(M * 12) {1'b0}};
+            done <= 1'b0;
+            bad_cmd <= 1'b0;
+            bus_error <= 1'b0;
+        end else begin
+            done <= 1'b0;
+            out_valid <= 1'b0;
+            case (state)
+                S_IDLE: begin
+                    if (start) begin
+                        base_reg <= base;
+                        d_reg <= d;
+                        bits_reg <= bits;
+                        signed_reg <= is_signed;
+                        rows_left <= rows;
+                        row_bytes <= row_bytes_w[8:0];
+                        bad_cmd <= 1'b0;
+                        bus_error <= 1'b0;
+                        if (d == {DW{1'b0}} || d > DMAX_DW || bits == 4'd0 || bits > 4'd12) begin
+                            bad_cmd <= 1'b1;
+                            state <= S_DONE;
+                        end else begin
+                            state <= (rows == 16'd0) ? S_DONE : S_ROW;
+                        end
+                    end
+                end
+                S_ROW: begin
+                    if (idx_valid) begin
+                        row_off <= idx_addr[4:0];
+                        blocks <= span_blocks[BKW-1:0];
+                        ar_sent <= {BKW{1'b0}};
+                        r_got <= {BKW{1'b0}};
+                        arvalid <= 1'b1;
+                        araddr <= {idx_addr[31:5], 5'd0};
+                        state <= S_READ;
+                    end
+                end
+                S_READ: begin
+                    if (arvalid && arready) begin
+                        ar_sent <= ar_sent + 1'b1;
+                        araddr <= araddr + 32'd32;
+                        if (ar_sent + 1'b1 == blocks) arvalid <= 1'b0;
+                    end
+                    if (rvalid) begin
+                        row_buf[r_got*256+:256] <= rdata;
+                        if (rresp != 2'b00 || !rlast) bus_error <= 1'b1;
+                        r_got <= r_got + 1'b1;
+                        if (r_got + 1'b1 == blocks) begin
+                            emit_base <= {DW{1'b0}};
+                            state <= S_EMIT;
+                        end
+                    end
+                end
+                S_EMIT: begin
+                    out_valid <= 1'b1;
+                    out_first <= (emit_base == {DW{1'b0}});
+                    out_last <= (emit_base + M_DW >= d_reg);
+                    out_fields <= fields;
+                    emit_base <= emit_base + M_DW;
+                    if (emit_base + M_DW >= d_reg) begin
+                        rows_left <= rows_left - 1'b1;
+                        state <= (rows_left == 16'd1) ? S_DONE : S_ROW;
+                    end
+                end
+                default: begin  // S_DONE
+                    done <= 1'b1;
+                    state <= S_IDLE;
+                end
+            endcase
+        end
+    end
+endmodule
+
+`default_nettype wire

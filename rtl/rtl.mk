@@ -1,0 +1,121 @@
+# RTL of the SpAtten engine (rtl/): Verilator models for the C++ harnesses, the RTL test suite,
+# Verilator lint, the Icarus reset/X test and the iCE40 synthesis flow. See docs/rtl.md.
+#
+# Each Verilated configuration is generated into $(BUILD)/rtl/<prefix>/ and compiled by
+# Verilator's own makefile into <prefix>__ALL.a (never sanitized, see below); the
+# Verilator runtime is compiled once per build directory into $(BUILD)/rtl/runtime/.
+
+VERILATOR       ?= verilator
+IVERILOG        ?= iverilog
+VERILATOR_ROOT_DIR := $(shell $(VERILATOR) --getenv VERILATOR_ROOT 2>/dev/null)
+VERILATOR_INC   := $(VERILATOR_ROOT_DIR)/include
+
+RTL_COMMON_SRCS := rtl/common/spk_ram_1r1w.v
+RTL_TOPK_SRCS   := $(RTL_COMMON_SRCS) rtl/topk/spk_topk_append.v rtl/topk/spk_topk.v
+RTL_SOFTMAX_SRCS := $(RTL_COMMON_SRCS) rtl/softmax/spk_softmax_exp.v rtl/softmax/spk_requant.v \
+                    rtl/softmax/spk_softmax.v
+RTL_LOGIT_SRCS  := rtl/qk/spk_logit.v
+RTL_QK_SRCS     := rtl/qk/spk_plane_merge.v rtl/qk/spk_logit.v rtl/qk/spk_qk.v
+RTL_PV_SRCS     := rtl/pv/spk_pv.v
+RTL_IMPORTANCE_SRCS := $(RTL_COMMON_SRCS) rtl/importance/spk_importance.v
+RTL_FETCH_SRCS  := rtl/fetch/spk_kv_fetch.v
+RTL_LINT_WAIVERS := rtl/lint.vlt
+
+# Verilator's fast simulation flags (docs/rtl.md); the models have no delays, hence --no-timing.
+RTL_VFLAGS      := --cc --no-timing -O3 --x-assign fast --x-initial fast --noassert --trace-fst \
+                   -Wall $(RTL_LINT_WAIVERS)
+# Defines that the Verilated headers expect to match the generated model.
+RTL_VDEFS       := -DVM_COVERAGE=0 -DVM_SC=0 -DVM_TRACE=1 -DVM_TRACE_FST=1 -DVM_TRACE_VCD=0
+# Sanitizer builds (SAN=1): our harness code and the golden model are fully instrumented, but
+# the Verilated models and Verilator's runtime are compiled without sanitizers. Instrumenting
+# Verilator's generated eval functions (one huge function per model) takes minutes of compile
+# time per file, and that code is generated, not ours; Verilator's trace code also uses
+# misaligned accesses and negative shifts on purpose, which UBSan would stop on.
+RTL_MODEL_OPT   := -O2
+RTL_RUNTIME_OBJS := $(patsubst %,$(BUILD)/rtl/runtime/%.o,verilated verilated_fst_c verilated_threads)
+RTL_RUNTIME_LIB := $(BUILD)/rtl/runtime/libverilated_rt.a
+RTL_MODEL_LIBS  :=
+
+# $(call rtl_model,PREFIX,TOP,SOURCES,PARAMETERS): Verilate TOP with PARAMETERS (-Gname=value)
+# into $(BUILD)/rtl/PREFIX/ and build $(BUILD)/rtl/PREFIX/PREFIX__ALL.a.
+define rtl_model
+$(BUILD)/rtl/$(1)/$(1).mk: $(3) $(RTL_LINT_WAIVERS) rtl/rtl.mk
+	@rm -rf $(BUILD)/rtl/$(1)
+	@mkdir -p $(BUILD)/rtl/$(1)
+	$(VERILATOR) $(RTL_VFLAGS) -Irtl/common --prefix $(1) --top-module $(2) $(4) -Mdir $(BUILD)/rtl/$(1) $(3)
+$(BUILD)/rtl/$(1)/$(1).h: $(BUILD)/rtl/$(1)/$(1).mk ;
+$(BUILD)/rtl/$(1)/$(1)__ALL.a: $(BUILD)/rtl/$(1)/$(1).mk
+	+$(MAKE) --no-print-directory -s -C $(BUILD)/rtl/$(1) -f $(1).mk $(1)__ALL.a CXX="$(CXX)" \
+	    OPT_FAST="$(RTL_MODEL_OPT)" OPT_SLOW="-O1" OPT_GLOBAL="-O2" OPT="" USER_CPPFLAGS="-fPIC"
+RTL_MODEL_LIBS += $(BUILD)/rtl/$(1)/$(1)__ALL.a
+RTL_MODEL_INCS += -I$(BUILD)/rtl/$(1)
+RTL_MODEL_HDRS += $(BUILD)/rtl/$(1)/$(1).h
+endef
+
+$(BUILD)/rtl/runtime/%.o: $(VERILATOR_INC)/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -fPIC $(RTL_VDEFS) -isystem $(VERILATOR_INC) \
+	    -isystem $(VERILATOR_INC)/vltstd -c -o $@ $<
+
+$(RTL_RUNTIME_LIB): $(RTL_RUNTIME_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# The top-k engine at full SpAtten width, and at an odd P with a non-power-of-two depth.
+$(eval $(call rtl_model,Vtopk_p16,spk_topk,$(RTL_TOPK_SRCS),-GW=16 -GNMAX=4096 -GP=16))
+$(eval $(call rtl_model,Vtopk_p3,spk_topk,$(RTL_TOPK_SRCS),-GW=12 -GNMAX=4095 -GP=3))
+# Datapath blocks.
+$(eval $(call rtl_model,Vsoftmax,spk_softmax,$(RTL_SOFTMAX_SRCS),-GNMAX=4096))
+$(eval $(call rtl_model,Vlogit,spk_logit,$(RTL_LOGIT_SRCS),))
+$(eval $(call rtl_model,Vqk,spk_qk,$(RTL_QK_SRCS),-GDMAX=64 -GM=8))
+$(eval $(call rtl_model,Vpv,spk_pv,$(RTL_PV_SRCS),-GDMAX=64 -GM=8))
+$(eval $(call rtl_model,Vfetch,spk_kv_fetch,$(RTL_FETCH_SRCS),-GDMAX=64 -GM=8))
+$(eval $(call rtl_model,Vimportance,spk_importance,$(RTL_IMPORTANCE_SRCS),-GN=256))
+
+# Icarus 4-state reset/X test benches, run by the test suite.
+RTL_ICARUS_TOPK := $(BUILD)/rtl/icarus/topk_reset_tb.vvp
+$(RTL_ICARUS_TOPK): $(RTL_TOPK_SRCS) tests/rtl/topk_reset_tb.v
+	@mkdir -p $(@D)
+	$(IVERILOG) -g2005 -Wall -o $@ -s topk_reset_tb $^
+RTL_ICARUS_DATAPATH := $(BUILD)/rtl/icarus/datapath_reset_tb.vvp
+$(RTL_ICARUS_DATAPATH): $(sort $(RTL_SOFTMAX_SRCS) $(RTL_QK_SRCS) $(RTL_PV_SRCS) \
+                        $(RTL_IMPORTANCE_SRCS) $(RTL_FETCH_SRCS)) tests/rtl/datapath_reset_tb.v
+	@mkdir -p $(@D)
+	$(IVERILOG) -g2005 -Wall -Irtl/common -o $@ -s datapath_reset_tb $^
+
+# Link line shared by the RTL test suite and the harness binaries.
+RTL_LINK_LIBS = $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) -lz -lpthread
+RTL_HARNESS_CPPFLAGS = $(RTL_VDEFS) -isystem $(VERILATOR_INC) -isystem $(VERILATOR_INC)/vltstd \
+    $(patsubst -I%,-isystem %,$(RTL_MODEL_INCS)) -Itests/rtl \
+    -DSPK_RTL_ICARUS_TOPK='"$(RTL_ICARUS_TOPK)"' \
+    -DSPK_RTL_ICARUS_DATAPATH='"$(RTL_ICARUS_DATAPATH)"'
+$(BUILD)/obj/tests/rtl/%.o: CPPFLAGS += $(RTL_HARNESS_CPPFLAGS)
+
+# Lint: Verilator -Wall on every RTL top with its sources, zero warnings (waivers only in
+# rtl/lint.vlt). The register block generated into rtl/regs/ (another area's file) is linted too
+# when it exists, so that `make lint` covers all RTL.
+RTL_LINT_TOPS := spk_topk spk_topk_ice40_top spk_softmax spk_softmax_ice40_top spk_logit spk_qk \
+                 spk_pv spk_importance spk_kv_fetch
+RTL_LINT_SRCS_spk_kv_fetch := $(RTL_FETCH_SRCS)
+RTL_LINT_SRCS_spk_softmax_ice40_top := -Irtl/common $(RTL_SOFTMAX_SRCS) rtl/fpga/spk_softmax_ice40_top.v
+RTL_LINT_SRCS_spk_qk := $(RTL_QK_SRCS)
+RTL_LINT_SRCS_spk_importance := $(RTL_IMPORTANCE_SRCS)
+RTL_LINT_SRCS_spk_pv := $(RTL_PV_SRCS)
+RTL_LINT_SRCS_spk_topk := $(RTL_TOPK_SRCS)
+RTL_LINT_SRCS_spk_topk_ice40_top := $(RTL_TOPK_SRCS) rtl/fpga/spk_topk_ice40_top.v
+RTL_LINT_SRCS_spk_softmax := -Irtl/common $(RTL_SOFTMAX_SRCS)
+RTL_LINT_SRCS_spk_logit := $(RTL_LOGIT_SRCS)
+ifneq ($(wildcard rtl/regs/spk_csr.v),)
+RTL_LINT_TOPS += spk_csr
+RTL_LINT_SRCS_spk_csr := -Irtl/regs rtl/regs/spk_csr.v
+endif
+
+.PHONY: lint-rtl synth
+lint-rtl: ## Verilator -Wall lint of all RTL (zero warnings)
+	@$(foreach top,$(RTL_LINT_TOPS),$(VERILATOR) --lint-only -Wall --no-timing \
+	    $(RTL_LINT_WAIVERS) --top-module $(top) $(RTL_LINT_SRCS_$(top)) &&) true
+	@echo "lint-rtl: clean ($(RTL_LINT_TOPS))"
+
+synth: ## iCE40 UP5K build of the RTL (yosys + nextpnr + icepack + icetime), report in build/synth
+	@scripts/synth-ice40.sh $(BUILD)/synth spk_topk_ice40_top
+	@scripts/synth-ice40.sh $(BUILD)/synth spk_softmax_ice40_top

@@ -1,0 +1,33 @@
+# RTL test suite and harness binaries (Verilated models and link line come from rtl/rtl.mk).
+RTL_TEST_SRCS := tests/rtl/test_rtl_topk.cc tests/rtl/topk_check.cc tests/rtl/test_rtl_icarus.cc \
+                 tests/rtl/test_rtl_datapath.cc tests/rtl/datapath_harness.cc tests/rtl/test_rtl_pv.cc tests/rtl/pv_harness.cc \
+                 tests/rtl/test_rtl_importance.cc tests/rtl/importance_harness.cc \
+                 tests/rtl/test_rtl_qk.cc tests/rtl/qk_harness.cc \
+                 tests/rtl/test_rtl_fetch.cc tests/rtl/fetch_harness.cc
+$(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkgolden,$(RTL_LINK_LIBS)))
+$(BUILD)/bin/test-rtl: $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) $(RTL_ICARUS_TOPK) \
+                       $(RTL_ICARUS_DATAPATH)
+
+# rtl-topk --seed N --cases M [--config p16|p3] [--trace FILE.fst]
+RTL_TOPK_MAIN_SRCS := tests/rtl/harness/rtl_topk_main.cc tests/rtl/topk_check.cc
+$(BUILD)/bin/rtl-topk: $(call obj_of,$(RTL_TOPK_MAIN_SRCS)) $(BUILD)/lib/libspkgolden.a \
+                       $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $(call obj_of,$(RTL_TOPK_MAIN_SRCS)) $(BUILD)/lib/libspkgolden.a \
+	    $(RTL_LINK_LIBS) $(LDLIBS)
+ALL_BINS += $(BUILD)/bin/rtl-topk
+
+# rtl-datapath --block softmax|logit|qk|pv|importance|fetch --seed N --cases M [--trace FILE.fst]
+RTL_DATAPATH_MAIN_SRCS := tests/rtl/harness/rtl_datapath_main.cc tests/rtl/datapath_harness.cc \
+                          tests/rtl/pv_harness.cc tests/rtl/importance_harness.cc \
+                          tests/rtl/qk_harness.cc tests/rtl/fetch_harness.cc
+$(BUILD)/bin/rtl-datapath: $(call obj_of,$(RTL_DATAPATH_MAIN_SRCS)) $(BUILD)/lib/libspkgolden.a \
+                           $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $(call obj_of,$(RTL_DATAPATH_MAIN_SRCS)) $(BUILD)/lib/libspkgolden.a \
+	    $(RTL_LINK_LIBS) $(LDLIBS)
+ALL_BINS += $(BUILD)/bin/rtl-datapath
+
+# The harness sources include the generated model headers.
+$(call obj_of,$(sort $(RTL_TEST_SRCS) $(RTL_TOPK_MAIN_SRCS) $(RTL_DATAPATH_MAIN_SRCS))): | \
+    $(RTL_MODEL_HDRS)
