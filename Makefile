@@ -87,19 +87,6 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# $(call fuzz_target,NAME,SOURCES,EXTRA_FLAGS,SEED_FILES): libFuzzer binary build-fuzz/NAME
-# (clang, ASan+UBSan) run by `make fuzz`, its corpus seeded with SEED_FILES. Fuzz targets are
-# not part of `all`: they need clang's fuzzer runtime.
-FUZZ_BINS :=
-define fuzz_target
-build-fuzz/$(1): $(2) $(4)
-	@mkdir -p $$(@D) build-fuzz/corpus/$(1)
-	$(if $(4),cp $(4) build-fuzz/corpus/$(1)/)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
-	    -Isim/include -Idriver/include -Imodels/include -o $$@ $(2) $(3) -lm
-FUZZ_BINS += build-fuzz/$(1)
-endef
-
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<

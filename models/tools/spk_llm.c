@@ -1,0 +1,508 @@
+/* spk-llm: generate text, measure perplexity and tokenize with the CPU reference LLM; attention
+ * runs on the CPU (float reference) or offloaded to the SpAtten accelerator through libspk. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "spkllm/attn.h"
+#include "spkllm/attn_spk.h"
+#include "spkllm/model.h"
+#include "spkllm/quant.h"
+#include "spkllm/sample.h"
+#include "spkllm/tokenizer.h"
+
+#define DEFAULT_MODEL "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+typedef struct {
+    const char *model, *prompt, *file;
+    const char *backend; /* "cpu" or a libspk backend ("model", "sim") */
+    spkllm_spatten_options spatten;
+    int n_predict, ctx, chunks, threads, chat, stream, special, n_prompt_bench, reps;
+    float temp, top_p;
+    unsigned long long seed;
+} options;
+
+static void usage(FILE *f) {
+    fputs(
+        "usage: spk-llm generate [-m FILE] -p PROMPT [-n N] [--temp T] [--top-p P] [--seed S] "
+        "[--chat]\n"
+        "       spk-llm perplexity [-m FILE] -f FILE [--ctx 512] [--chunks N] [--stream]\n"
+        "       spk-llm tokenize [-m FILE] -f FILE [--special]\n"
+        "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
+        "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
+        "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
+        "attention: --backend cpu|model|sim (default $SPK_BACKEND, else cpu; model and sim\n"
+        "        offload attention to the accelerator through libspk and print its report)\n"
+        "        --spatten off|paper|aggressive, then optionally --token-keep [START:]END,\n"
+        "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
+        "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off\n"
+        "        (docs/offload.md)\n",
+        f);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static long peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+static int parse_int(const char *s, const char *what, int lo, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > 1000000000) {
+        fprintf(stderr, "spk-llm: %s must be an integer >= %d, got '%s'\n", what, lo, s);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_float(const char *s, const char *what, float *out) {
+    char *end;
+    float v = strtof(s, &end);
+    if (*end || !isfinite(v) || v < 0) {
+        fprintf(stderr, "spk-llm: %s must be a non-negative number, got '%s'\n", what, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+    for (int i = 2; i < argc; i++) {
+        char err[256] = "";
+        int spatten = spkllm_spatten_parse_arg(argc, argv, &i, &o->spatten, err, sizeof err);
+        if (spatten < 0) {
+            fprintf(stderr, "spk-llm: %s\n", err);
+            return 0;
+        }
+        if (spatten > 0) continue;
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--model")) a = "-m";
+        int takes = !strcmp(a, "-m") || !strcmp(a, "-p") || !strcmp(a, "-f") || !strcmp(a, "-n") ||
+                    !strcmp(a, "-t") || !strcmp(a, "--temp") || !strcmp(a, "--top-p") ||
+                    !strcmp(a, "--seed") || !strcmp(a, "--ctx") || !strcmp(a, "--chunks") ||
+                    !strcmp(a, "--prompt-tokens") || !strcmp(a, "-r") || !strcmp(a, "--backend");
+        if (takes && !val) {
+            fprintf(stderr, "spk-llm: option %s needs a value\n", a);
+            return 0;
+        }
+        int ok = 1;
+        if (!strcmp(a, "-m"))
+            o->model = val;
+        else if (!strcmp(a, "-p"))
+            o->prompt = val;
+        else if (!strcmp(a, "-f"))
+            o->file = val;
+        else if (!strcmp(a, "--backend"))
+            o->backend = val;
+        else if (!strcmp(a, "-n"))
+            ok = parse_int(val, "-n", 0, &o->n_predict);
+        else if (!strcmp(a, "-t"))
+            ok = parse_int(val, "-t", 1, &o->threads);
+        else if (!strcmp(a, "--ctx"))
+            ok = parse_int(val, "--ctx", 4, &o->ctx);
+        else if (!strcmp(a, "--chunks"))
+            ok = parse_int(val, "--chunks", 1, &o->chunks);
+        else if (!strcmp(a, "--prompt-tokens"))
+            ok = parse_int(val, "--prompt-tokens", 1, &o->n_prompt_bench);
+        else if (!strcmp(a, "-r"))
+            ok = parse_int(val, "-r", 1, &o->reps) && o->reps <= 64;
+        else if (!strcmp(a, "--temp"))
+            ok = parse_float(val, "--temp", &o->temp);
+        else if (!strcmp(a, "--top-p"))
+            ok = parse_float(val, "--top-p", &o->top_p);
+        else if (!strcmp(a, "--seed"))
+            o->seed = strtoull(val, NULL, 10);
+        else if (!strcmp(a, "--chat"))
+            o->chat = 1, takes = 0;
+        else if (!strcmp(a, "--stream"))
+            o->stream = 1, takes = 0;
+        else if (!strcmp(a, "--special"))
+            o->special = 1, takes = 0;
+        else {
+            fprintf(stderr, "spk-llm: unknown option '%s'\n", a);
+            return 0;
+        }
+        if (!ok) return 0;
+        i += takes;
+    }
+    return 1;
+}
+
+static const char *model_path(const options *o, char *buf, size_t len) {
+    if (o->model) return o->model;
+    const char *env = getenv("SPK_MODEL");
+    if (env && *env) return env;
+    const char *cache = getenv("SPK_CACHE"), *home = getenv("HOME");
+    if (cache && *cache)
+        snprintf(buf, len, "%s/%s", cache, DEFAULT_MODEL);
+    else
+        snprintf(buf, len, "%s/.cache/spatten-kit/%s", home ? home : ".", DEFAULT_MODEL);
+    return buf;
+}
+
+typedef struct {
+    spkllm_model *model;
+    spkllm_tokenizer *tok;
+    spkllm_attn_ops attn;
+} session;
+
+static int open_session(const options *o, session *s, int need_model) {
+    char buf[4096], err[512] = "";
+    const char *path = model_path(o, buf, sizeof buf);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        fprintf(stderr,
+                "spk-llm: model '%s' not found. Run scripts/bootstrap.sh --model to fetch the "
+                "default model, or pass -m FILE / set SPK_MODEL.\n",
+                path);
+        return 0;
+    }
+    fclose(probe);
+    spkllm_status st = spkllm_model_open(path, o->threads, &s->model, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "spk-llm: cannot load '%s': %s: %s\n", path, spkllm_status_str(st), err);
+        return 0;
+    }
+    st = spkllm_tokenizer_load(spkllm_model_gguf(s->model), &s->tok, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "spk-llm: tokenizer of '%s': %s: %s\n", path, spkllm_status_str(st), err);
+        return 0;
+    }
+    if (!need_model) return 1;
+    if (!strcmp(o->backend, "cpu")) {
+        if (spkllm_attn_cpu_create(spkllm_model_pool(s->model), &s->attn)) {
+            fprintf(stderr, "spk-llm: cannot create the attention backend\n");
+            return 0;
+        }
+        return 1;
+    }
+    st = spkllm_attn_spk_create(o->backend, &o->spatten, &s->attn, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "spk-llm: attention backend '%s': %s\n", o->backend, err);
+        return 0;
+    }
+    return 1;
+}
+
+static void close_session(session *s) {
+    if (s->attn.destroy) s->attn.destroy(s->attn.ctx);
+    spkllm_tokenizer_free(s->tok);
+    spkllm_model_close(s->model);
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "spk-llm: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *p = realloc(buf, cap *= 2);
+            if (!p) free(buf);
+            buf = p;
+        }
+    }
+    fclose(f);
+    if (!buf) fprintf(stderr, "spk-llm: out of memory reading '%s'\n", path);
+    *len = n;
+    return buf;
+}
+
+static int cmd_tokenize(const options *o) {
+    if (!o->file) {
+        fprintf(stderr, "spk-llm tokenize: -f FILE is required\n");
+        return 2;
+    }
+    session s = {0};
+    size_t len;
+    char *text = read_file(o->file, &len);
+    if (!text || !open_session(o, &s, 0)) {
+        free(text);
+        close_session(&s);
+        return 1;
+    }
+    int32_t *ids;
+    size_t n;
+    spkllm_status st = spkllm_tokenize(s.tok, text, len, o->special, &ids, &n);
+    if (!st) {
+        for (size_t i = 0; i < n; i++) printf("%d\n", ids[i]);
+        free(ids);
+    } else {
+        fprintf(stderr, "spk-llm: tokenize failed: %s\n", spkllm_status_str(st));
+    }
+    free(text);
+    close_session(&s);
+    return st ? 1 : 0;
+}
+
+static void print_piece(const spkllm_tokenizer *t, int32_t id) {
+    char buf[256];
+    size_t n = spkllm_token_to_piece(t, id, buf, sizeof buf, 0);
+    fwrite(buf, 1, n < sizeof buf ? n : sizeof buf, stdout);
+    fflush(stdout);
+}
+
+static int cmd_generate(const options *o) {
+    if (!o->prompt) {
+        fprintf(stderr, "spk-llm generate: -p PROMPT is required\n");
+        return 2;
+    }
+    session s = {0};
+    if (!open_session(o, &s, 1)) {
+        close_session(&s);
+        return 1;
+    }
+    const spkllm_model_params *p = spkllm_model_get_params(s.model);
+    char *text = NULL;
+    if (o->chat) {
+        /* SmolLM2's template (tokenizer.chat_template) with its default system message. */
+        const char *fmt = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+                          "trained by Hugging Face<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n"
+                          "<|im_start|>assistant\n";
+        size_t n = strlen(fmt) + strlen(o->prompt);
+        text = malloc(n);
+        if (text) snprintf(text, n, fmt, o->prompt);
+    } else {
+        text = strdup(o->prompt);
+    }
+    int32_t *ids = NULL;
+    size_t n_prompt = 0;
+    int rc = 1;
+    if (!text || spkllm_tokenize(s.tok, text, strlen(text), o->chat, &ids, &n_prompt) ||
+        n_prompt == 0) {
+        fprintf(stderr, "spk-llm: the prompt gives no tokens\n");
+        goto done;
+    }
+    int max_tokens = (int)n_prompt + o->n_predict;
+    float *logits = malloc(sizeof(float) * (size_t)p->n_vocab * 3);
+    if (!logits || spkllm_model_begin(s.model, &s.attn, max_tokens)) {
+        fprintf(stderr, "spk-llm: out of memory for %d tokens\n", max_tokens);
+        free(logits);
+        goto done;
+    }
+    spkllm_sampler sampler;
+    spkllm_sampler_init(&sampler, o->temp, o->top_p, o->seed);
+    int32_t im_end = spkllm_tokenizer_find(s.tok, "<|im_end|>"), eos = spkllm_tokenizer_eos(s.tok);
+    fputs(o->chat ? "" : o->prompt, stdout);
+    double t0 = now();
+    spkllm_status st =
+        spkllm_model_forward(s.model, ids, (int)n_prompt, 0, logits, (int)n_prompt - 1);
+    double t_prompt = now() - t0, t_gen = 0;
+    int pos = (int)n_prompt, n_gen = 0;
+    while (!st && n_gen < o->n_predict) {
+        int32_t next = spkllm_sample(&sampler, logits, p->n_vocab, logits + p->n_vocab);
+        if (next == eos || next == im_end) break;
+        print_piece(s.tok, next);
+        n_gen++;
+        if (n_gen == o->n_predict) break;
+        double t1 = now();
+        st = spkllm_model_forward(s.model, &next, 1, pos++, logits, 0);
+        t_gen += now() - t1;
+    }
+    free(logits);
+    if (st) {
+        fprintf(stderr, "\nspk-llm: forward pass failed: %s %s\n", spkllm_status_str(st),
+                spkllm_attn_spk_error(&s.attn));
+        goto done;
+    }
+    int timed_gen = n_gen > 1 ? n_gen - 1 : 0; /* the first token comes from the prompt pass */
+    fprintf(stderr,
+            "\n\nprompt: %zu tokens, %.1f tokens/s | generation: %d tokens, %.1f tokens/s | "
+            "threads %d, kernels %s, peak RSS %ld MB\n",
+            n_prompt, (double)n_prompt / t_prompt, n_gen, timed_gen ? timed_gen / t_gen : 0.0,
+            o->threads, spkllm_kernels_name(), peak_rss_mb());
+    const spkllm_spk_report *report = spkllm_attn_spk_report(&s.attn);
+    if (report) {
+        spkllm_spk_report_print(report, stdout);
+        printf("host: %.2f tokens/s generation, %.2f tokens/s prompt (attention on '%s')\n",
+               timed_gen ? timed_gen / t_gen : 0.0, (double)n_prompt / t_prompt, o->backend);
+    }
+    rc = 0;
+done:
+    free(ids);
+    free(text);
+    close_session(&s);
+    return rc;
+}
+
+/* -log softmax(logits)[target], computed in double. */
+static double nll_of(const float *logits, int n, int32_t target) {
+    float mx = logits[0];
+    for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = exp((double)logits[0] - mx); /* n >= 1: the vocabulary is never empty */
+    for (int i = 1; i < n; i++) sum += exp((double)logits[i] - mx);
+    return log(sum) - ((double)logits[target] - mx);
+}
+
+/* Like llama-bench: a prompt of n_prompt fixed pseudo-random tokens processed as one batch, then
+ * n_predict greedy tokens (end-of-sequence ignored); repeated and reported as mean +- sd. */
+static int cmd_bench(const options *o) {
+    session s = {0};
+    if (!open_session(o, &s, 1)) {
+        close_session(&s);
+        return 1;
+    }
+    const spkllm_model_params *p = spkllm_model_get_params(s.model);
+    int np = o->n_prompt_bench, ng = o->n_predict, reps = o->reps;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(np > 0 ? np : 1));
+    float *logits = malloc(sizeof(float) * (size_t)p->n_vocab);
+    double pp[64], tg[64];
+    int rc = 1;
+    if (!ids || !logits || reps > 64) goto done;
+    for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % p->n_vocab);
+    for (int r = -1; r < reps; r++) { /* r = -1 warms up caches and page mappings */
+        if (spkllm_model_begin(s.model, &s.attn, np + ng + 1)) goto done;
+        double t0 = now();
+        if (spkllm_model_forward(s.model, ids, np, 0, logits, np - 1)) goto done;
+        double t1 = now();
+        int32_t next = 0;
+        for (int i = 0; i < ng; i++) {
+            for (int v = 1; v < p->n_vocab; v++)
+                if (logits[v] > logits[next]) next = v;
+            if (spkllm_model_forward(s.model, &next, 1, np + i, logits, 0)) goto done;
+        }
+        double t2 = now();
+        if (r >= 0) pp[r] = np / (t1 - t0), tg[r] = ng / (t2 - t1);
+    }
+    double mp = 0, mg = 0, sp = 0, sg = 0;
+    for (int r = 0; r < reps; r++) mp += pp[r] / reps, mg += tg[r] / reps;
+    for (int r = 0; r < reps; r++)
+        sp += (pp[r] - mp) * (pp[r] - mp), sg += (tg[r] - mg) * (tg[r] - mg);
+    sp = reps > 1 ? sqrt(sp / (reps - 1)) : 0, sg = reps > 1 ? sqrt(sg / (reps - 1)) : 0;
+    printf("| spk-llm | %d threads | %s kernels | pp%d | %.2f +/- %.2f t/s |\n", o->threads,
+           spkllm_kernels_name(), np, mp, sp);
+    printf("| spk-llm | %d threads | %s kernels | tg%d | %.2f +/- %.2f t/s |\n", o->threads,
+           spkllm_kernels_name(), ng, mg, sg);
+    printf("peak RSS %ld MB\n", peak_rss_mb());
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "spk-llm bench: failed\n");
+    free(ids);
+    free(logits);
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_perplexity(const options *o) {
+    if (!o->file) {
+        fprintf(stderr, "spk-llm perplexity: -f FILE is required\n");
+        return 2;
+    }
+    session s = {0};
+    size_t len;
+    char *text = read_file(o->file, &len);
+    int32_t *ids = NULL;
+    float *logits = NULL;
+    int rc = 1;
+    if (!text || !open_session(o, &s, 1)) goto done;
+    const spkllm_model_params *p = spkllm_model_get_params(s.model);
+    size_t n_tok;
+    if (spkllm_tokenize(s.tok, text, len, 0, &ids, &n_tok)) goto done;
+    int ctx = o->ctx, first = ctx / 2;
+    int n_chunks = (int)(n_tok / (size_t)ctx);
+    if (o->chunks && o->chunks < n_chunks) n_chunks = o->chunks;
+    if (n_chunks < 1) {
+        fprintf(stderr, "spk-llm: %zu tokens is less than one chunk of %d\n", n_tok, ctx);
+        goto done;
+    }
+    fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, scoring the second half%s\n", n_tok,
+            n_chunks, ctx, o->stream ? " (streaming, token by token)" : "");
+    int n_rows = o->stream ? 1 : ctx - first;
+    logits = malloc(sizeof(float) * (size_t)p->n_vocab * (size_t)n_rows);
+    if (!logits) goto done;
+    double nll = 0, nll2 = 0, t0 = now();
+    long count = 0;
+    for (int c = 0; c < n_chunks; c++) {
+        const int32_t *chunk = ids + (size_t)c * (size_t)ctx;
+        if (spkllm_model_begin(s.model, &s.attn, ctx)) goto done;
+        if (!o->stream) {
+            if (spkllm_model_forward(s.model, chunk, ctx, 0, logits, first)) goto done;
+        }
+        for (int j = o->stream ? 0 : first; j < ctx - 1; j++) {
+            const float *row = logits + (size_t)(o->stream ? 0 : j - first) * (size_t)p->n_vocab;
+            if (o->stream) {
+                if (spkllm_model_forward(s.model, chunk + j, 1, j, logits, 0)) goto done;
+                if (j < first) continue;
+            }
+            double v = nll_of(row, p->n_vocab, chunk[j + 1]);
+            nll += v, nll2 += v * v, count++;
+        }
+        fprintf(stderr, "[%d/%d] PPL %.4f, %.1f s\n", c + 1, n_chunks, exp(nll / (double)count),
+                now() - t0);
+    }
+    const spkllm_spk_report *report = spkllm_attn_spk_report(&s.attn);
+    if (report) {
+        spkllm_spk_report_print(report, stderr);
+        /* One machine-readable line for scripts/study.sh. */
+        printf("DRAM bytes = %llu, dense 12-bit bytes = %llu, reduction = %.3fx, requant = %.4f\n",
+               (unsigned long long)report->dram_bytes, (unsigned long long)report->dense_bytes,
+               report->dram_bytes ? (double)report->dense_bytes / (double)report->dram_bytes : 0.0,
+               report->requests ? (double)report->requant / (double)report->requests : 0.0);
+    }
+    double mean = nll / (double)count, var = nll2 / (double)count - mean * mean;
+    double err = count > 1 && var > 0 ? sqrt(var / (double)(count - 1)) : 0;
+    printf("PPL = %.4f +/- %.5f (%ld tokens scored, %d chunks of %d)\n", exp(mean), exp(mean) * err,
+           count, n_chunks, ctx);
+    fprintf(stderr, "time %.1f s, peak RSS %ld MB\n", now() - t0, peak_rss_mb());
+    rc = 0;
+done:
+    if (rc && s.attn.ctx && *spkllm_attn_spk_error(&s.attn))
+        fprintf(stderr, "spk-llm: attention: %s\n", spkllm_attn_spk_error(&s.attn));
+    free(logits);
+    free(ids);
+    free(text);
+    close_session(&s);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    options o = {.n_predict = 64,
+                 .ctx = 512,
+                 .threads = 2,
+                 .temp = 0.8f,
+                 .top_p = 0.95f,
+                 .seed = 42,
+                 .n_prompt_bench = 128,
+                 .reps = 3};
+    const char *env_backend = getenv("SPK_BACKEND");
+    o.backend = env_backend && *env_backend ? env_backend : "cpu";
+    spkllm_spatten_preset("off", &o.spatten);
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!parse_args(argc, argv, &o)) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(o.backend, "cpu") && strcmp(o.backend, "model") && strcmp(o.backend, "sim")) {
+        fprintf(stderr, "spk-llm: --backend '%s': use cpu, model or sim\n", o.backend);
+        return 2;
+    }
+    if (!strcmp(argv[1], "generate")) return cmd_generate(&o);
+    if (!strcmp(argv[1], "perplexity")) return cmd_perplexity(&o);
+    if (!strcmp(argv[1], "tokenize")) return cmd_tokenize(&o);
+    if (!strcmp(argv[1], "bench")) return cmd_bench(&o);
+    fprintf(stderr, "spk-llm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
