@@ -115,8 +115,8 @@ DEMO_PROMPT ?= The history of the city began in the Middle Ages, when
 demo: bootstrap ## Generate text with the default model while attention runs on the simulated accelerator
 	@scripts/bootstrap.sh --model
 	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
-	@echo "== spk-llm generate --backend sim --spatten paper (64 tokens, seed 42)"
-	@$(BUILD)/bin/spk-llm generate --backend sim --spatten paper -n 64 --seed 42 -p "$(DEMO_PROMPT)"
+	@echo "== spk-llm generate --backend sim --spatten paper (64 tokens, seed 1)"
+	@$(BUILD)/bin/spk-llm generate --backend sim --spatten paper -n 64 --seed 1 -p "$(DEMO_PROMPT)"
 
 study: bootstrap ## Accuracy vs DRAM traffic study (scripts/study.sh) -> docs/results.md, docs/study.png
 	@scripts/bootstrap.sh --model

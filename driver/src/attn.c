@@ -177,9 +177,9 @@ static spk_status quantize_rows(const float *x, size_t rows, uint32_t d, uint32_
 
 static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
     const spk_attn_config *c = &a->cfg;
-    if (s->size < sizeof(*s))
+    if (s->size < SPK_LAYER_SUBMIT_SIZE_V1)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: submit.size %zu, expected >= %zu", s->size,
-                        sizeof(*s));
+                        SPK_LAYER_SUBMIT_SIZE_V1);
     if (a->pending)
         return spk_fail(SPK_E_STATE, "spk_attn_submit: wait for the previous layer first");
     if (s->layer >= c->n_layers)
@@ -206,6 +206,10 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
         return spk_fail(SPK_E_ARG, "spk_attn_submit: NULL q, k_new or v_new");
     if (s->token_keep_q16 > SPK_ONE_Q16 || s->head_keep_q16 > SPK_ONE_Q16)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: keep ratio above 65536 (1.0)");
+    const uint32_t group = s->size >= sizeof(*s) ? s->head_group : 0;
+    if (group > 1 && c->n_heads % group)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: head_group %u does not divide n_heads %u",
+                        group, c->n_heads);
     return SPK_OK;
 }
 
@@ -286,6 +290,9 @@ static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint3
         .out_exp_addr = (uint32_t)a->out_exp->addr,
         .context = a->id,
         .kv_stride = c->max_tokens,
+        .token_sinks = s->size >= sizeof(*s) ? s->token_sinks : 0,
+        .token_recent = s->size >= sizeof(*s) ? s->token_recent : 0,
+        .head_group = s->size >= sizeof(*s) ? s->head_group : 0,
     };
     return spk_bo_sync(a->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
 }

@@ -186,7 +186,12 @@ static uint32_t prune(spk_device *dev) {
     uint32_t heads = dev->csr[SPK_ENG_KEEP_HEADS_REG_OFFSET / 4];
     /* A zero count keeps everything (there is nothing alive to choose from). */
     spk_keep kt = {tokens, SPK_ONE_Q16}, kh = {heads, SPK_ONE_Q16};
-    if (spk_prune_keep(eng->ctx->prune, kt, kh, NULL, NULL) != SPKSIM_OK)
+    /* The protection windows and head grouping come from the layer's descriptor. */
+    const spk_fw_layer_desc *d =
+        dma(dev, dev->csr[SPK_ENG_DESC_REG_OFFSET / 4], sizeof(spk_fw_layer_desc) / 4, 4);
+    if (!d) return eng_error(SPK_ERR_DMA);
+    const spk_prune_window w = {d->token_sinks, d->token_recent, d->head_group};
+    if (spk_prune_keep_window(eng->ctx->prune, kt, kh, &w, NULL, NULL) != SPKSIM_OK)
         return eng_error(SPK_ERR_ENGINE);
     eng->in_layer = ENG_IDLE;
     return eng_done;

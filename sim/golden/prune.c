@@ -147,6 +147,79 @@ spksim_status spk_prune_keep(spk_prune_state *st, spk_keep tokens, spk_keep head
     return keep_top(st->head_alive, st->head_imp, st->n_heads, heads, head_trace);
 }
 
+/* The keep count of @p keep over @p n_alive entries (spk_keep_count or the explicit count). */
+static uint32_t keep_of(spk_keep keep, uint32_t n_alive) {
+    uint32_t k = keep.count ? keep.count : spk_keep_count(n_alive, keep.ratio_q16);
+    return k < n_alive ? k : n_alive;
+}
+
+/* Tokens: protected alive tokens first, the rest of the count by importance. */
+static spksim_status keep_tokens_window(spk_prune_state *st, spk_keep keep, uint32_t sinks,
+                                        uint32_t recent, spk_topk_trace *trace) {
+    const uint32_t n = st->n_tokens, n_alive = count_alive(st->token_alive, n);
+    const uint32_t k = keep_of(keep, n_alive);
+    const uint32_t recent_from = recent < n ? n - recent : 0;
+    if (trace) memset(trace, 0, sizeof *trace);
+    if (k >= n_alive) return SPKSIM_OK;
+    uint8_t *open = malloc(n + 1u);
+    if (!open) return SPKSIM_E_NOMEM;
+    uint32_t n_protected = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        const int protect = j < sinks || j >= recent_from;
+        open[j] = st->token_alive[j] && !protect;
+        n_protected += st->token_alive[j] && protect;
+    }
+    spksim_status s = SPKSIM_OK;
+    if (k > n_protected)
+        s = keep_top(open, st->token_imp, n, (spk_keep){k - n_protected, SPK_ONE_Q16}, trace);
+    else
+        memset(open, 0, n);
+    for (uint32_t j = 0; s == SPKSIM_OK && j < n; j++) {
+        const int protect = j < sinks || j >= recent_from;
+        st->token_alive[j] = open[j] || (protect && st->token_alive[j]);
+    }
+    free(open);
+    return s;
+}
+
+/* Heads in groups of g: a group lives while any of its heads does; whole groups die. */
+static spksim_status keep_head_groups(spk_prune_state *st, spk_keep keep, uint32_t g,
+                                      spk_topk_trace *trace) {
+    const uint32_t n_groups = st->n_heads / g;
+    const uint32_t k = keep_of(keep, count_alive(st->head_alive, st->n_heads));
+    uint8_t *alive = calloc(n_groups, 1);
+    uint64_t *imp = calloc(n_groups, sizeof *imp);
+    spksim_status s = alive && imp ? SPKSIM_OK : SPKSIM_E_NOMEM;
+    for (uint32_t h = 0; s == SPKSIM_OK && h < st->n_heads; h++) {
+        if (!st->head_alive[h]) continue;
+        alive[h / g] = 1;
+        add_saturating(&imp[h / g], st->head_imp[h]);
+    }
+    if (s == SPKSIM_OK && k > 0) /* k == 0 only when nothing is alive */
+        s = keep_top(alive, imp, n_groups, (spk_keep){(k + g - 1) / g, SPK_ONE_Q16}, trace);
+    for (uint32_t h = 0; s == SPKSIM_OK && h < st->n_heads; h++)
+        st->head_alive[h] = st->head_alive[h] && alive[h / g];
+    free(alive);
+    free(imp);
+    return s;
+}
+
+spksim_status spk_prune_keep_window(spk_prune_state *st, spk_keep tokens, spk_keep heads,
+                                    const spk_prune_window *w, spk_topk_trace *token_trace,
+                                    spk_topk_trace *head_trace) {
+    if (!st || !w) return SPKSIM_E_ARG;
+    const uint32_t g = w->head_group ? w->head_group : 1;
+    if (st->n_heads % g) return SPKSIM_E_ARG;
+    if ((tokens.count == 0 && (tokens.ratio_q16 == 0 || tokens.ratio_q16 > SPK_ONE_Q16)) ||
+        (heads.count == 0 && (heads.ratio_q16 == 0 || heads.ratio_q16 > SPK_ONE_Q16)))
+        return SPKSIM_E_ARG;
+    spksim_status s = keep_tokens_window(st, tokens, w->sinks, w->recent, token_trace);
+    if (s != SPKSIM_OK) return s;
+    if (g == 1) return keep_top(st->head_alive, st->head_imp, st->n_heads, heads, head_trace);
+    if (head_trace) memset(head_trace, 0, sizeof *head_trace);
+    return keep_head_groups(st, heads, g, head_trace);
+}
+
 /* File format: "SPKPRUN1", u32 n_heads, u32 max_tokens, u32 n_tokens, then per head (u8 alive,
  * u64 importance) and per token (u8 alive, u64 importance); little-endian host order. */
 static const char prune_magic[8] = {'S', 'P', 'K', 'P', 'R', 'U', 'N', '1'};

@@ -162,6 +162,9 @@ DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step
                                     0,
                                     0,
                                     0,
+                                    0,
+                                    0,
+                                    0,
                                     0};
             policy(l, &sub);
             spk_fence *fence = nullptr;
@@ -247,7 +250,7 @@ class AttnErrors : public ::testing::Test {
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         q.assign(2 * 8, 0.5f);
         kv.assign(2 * 4 * 8, 0.25f);
-        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0};
+        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0, 0, 0, 0};
     }
     void TearDown() override {
         spk_attn_destroy(attn);
@@ -321,6 +324,12 @@ TEST_F(AttnErrors, BadSubmissions) {
     s = sub;
     s.token_keep_q16 = 70000;
     bad(s, "keep ratio");
+    s = sub;
+    s.head_group = 3; // 2 heads
+    bad(s, "head_group");
+    s = sub;
+    s.size = SPK_LAYER_SUBMIT_SIZE_V1 - 4;
+    bad(s, "submit.size");
     std::vector<float> nan_q(q.size(), 0.0f);
     nan_q[3] = NAN;
     s = sub;
@@ -339,6 +348,18 @@ TEST_F(AttnErrors, BadSubmissions) {
     EXPECT_EQ(spk_attn_read_output(attn, out, 15), SPK_E_ARG);
     EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_OK);
     EXPECT_EQ(spk_fence_wait(nullptr, 10), SPK_E_ARG);
+    spk_fence_free(f);
+}
+
+// A 1.0 caller (submit.size without the 1.1 fields) still works; the fields it does not know
+// about are not read (here they hold values that would be rejected).
+TEST_F(AttnErrors, AcceptsVersion1Submissions) {
+    spk_layer_submit s = sub;
+    s.size = SPK_LAYER_SUBMIT_SIZE_V1;
+    s.head_group = 3;
+    spk_fence *f = nullptr;
+    ASSERT_EQ(spk_attn_submit(attn, &s, &f), SPK_OK) << spk_last_error();
+    EXPECT_EQ(spk_fence_wait(f, 1000), SPK_OK) << spk_last_error();
     spk_fence_free(f);
 }
 
@@ -433,6 +454,9 @@ TEST(Attn, ContextsOnOneDeviceStayIndependent) {
                                         0,
                                         0,
                                         0,
+                                        0,
+                                        0,
+                                        0,
                                         0};
                 policy(l, &sub);
                 spk_fence *f = nullptr;
@@ -459,7 +483,8 @@ TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
     spk_attn *attn = nullptr;
     ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
     std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
-    spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0};
+    spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(),
+                            0,           0, 0, 0, 0, 0,        0};
     spk_fence *f = nullptr;
     ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
     EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
@@ -505,6 +530,7 @@ TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
         spk_layer_submit sub = {sizeof(sub), 0,           step.n_queries,
                                 step.n_new,  step.causal, in.q.data(),
                                 in.k.data(), in.v.data(), 0,
+                                0,           0,           0,
                                 0,           0,           0};
         policy(0, &sub);
         spk_fence *f = nullptr;

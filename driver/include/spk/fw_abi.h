@@ -102,6 +102,9 @@ typedef struct spk_fw_layer_desc {
     uint32_t out_exp_addr;      /**< int32 [H][n_queries] output exponents */
     uint32_t context;           /**< engine context (pruning state) the layer belongs to */
     uint32_t kv_stride;         /**< token rows between K/V heads in the cache (>= n_tokens) */
+    uint32_t token_sinks;       /**< PRUNE: first tokens that are never pruned */
+    uint32_t token_recent;      /**< PRUNE: last tokens that are never pruned */
+    uint32_t head_group;        /**< PRUNE: heads die in groups of this many (0/1: singly) */
 } spk_fw_layer_desc;
 
 #ifdef __cplusplus
@@ -111,7 +114,7 @@ typedef struct spk_fw_layer_desc {
 #endif
 SPK_FW_STATIC_ASSERT(sizeof(spk_fw_info) == 64, "spk_fw_info layout");
 SPK_FW_STATIC_ASSERT(sizeof(spk_ring_cmd) == SPK_RING_ENTRY_BYTES, "spk_ring_cmd layout");
-SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_desc) == 104, "spk_fw_layer_desc layout");
+SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_desc) == 116, "spk_fw_layer_desc layout");
 
 #ifdef __cplusplus
 }

@@ -159,7 +159,16 @@ typedef struct spk_layer_submit {
     uint32_t token_keep_q16;   /**< policy: token keep ratio UQ0.16 (0 or 65536: keep all) */
     uint32_t head_keep_count;  /**< policy: heads kept (0: use the ratio) */
     uint32_t head_keep_q16;    /**< policy: head keep ratio UQ0.16 (0 or 65536: keep all) */
+    /* Since 1.1 (a submit.size without them reads as 0): protection windows and head groups of
+     * the cascade pruning step (docs/spec/datapath.md, "Recent-window protection"). */
+    uint32_t token_sinks;  /**< the first token_sinks tokens are never pruned */
+    uint32_t token_recent; /**< the last token_recent tokens of the context are never pruned */
+    uint32_t head_group;   /**< prune heads in whole groups of this many (GQA: n_heads /
+                                n_kv_heads); 0 or 1: head by head */
 } spk_layer_submit;
+
+/** @brief submit.size of a spk_layer_submit without the 1.1 fields (still accepted). */
+#define SPK_LAYER_SUBMIT_SIZE_V1 offsetof(spk_layer_submit, token_sinks)
 
 /** @brief Queue one layer; @p fence receives its fence (free with spk_fence_free). */
 spk_status spk_attn_submit(spk_attn *attn, const spk_layer_submit *submit, spk_fence **fence);

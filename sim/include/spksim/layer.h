@@ -68,6 +68,27 @@ typedef struct spk_keep {
 spksim_status spk_prune_keep(spk_prune_state *st, spk_keep tokens, spk_keep heads,
                              spk_topk_trace *token_trace, spk_topk_trace *head_trace);
 
+/**
+ * @brief Protection windows and head grouping of spk_prune_keep_window() (spec: "Keep counts",
+ * "Recent-window protection and head groups").
+ */
+typedef struct spk_prune_window {
+    uint32_t sinks;      /**< tokens 0..sinks-1 are always kept (attention sinks) */
+    uint32_t recent;     /**< the last @c recent tokens appended are always kept */
+    uint32_t head_group; /**< heads pruned in groups of this many (GQA group); 0 or 1: singly */
+} spk_prune_window;
+
+/**
+ * @brief Cascade pruning step with protected tokens and grouped heads. The token keep count is
+ * computed over all alive tokens as in spk_prune_keep(); protected alive tokens are kept first
+ * and the rest of the count goes to the top unprotected tokens by importance. With
+ * head_group = g > 1 the head keep count k becomes ceil(k / g) groups, a group's importance is
+ * the saturating sum of its heads', and whole groups die. A zero window equals spk_prune_keep().
+ */
+spksim_status spk_prune_keep_window(spk_prune_state *st, spk_keep tokens, spk_keep heads,
+                                    const spk_prune_window *window, spk_topk_trace *token_trace,
+                                    spk_topk_trace *head_trace);
+
 /** @brief Write the state to a file (a small versioned binary format). */
 spksim_status spk_prune_save(const spk_prune_state *st, const char *path);
 /** @brief Read a state written by spk_prune_save; SPKSIM_E_FORMAT names a malformed file. */

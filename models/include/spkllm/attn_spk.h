@@ -1,0 +1,119 @@
+/**
+ * @file attn_spk.h
+ * @brief Attention offloaded to the SpAtten accelerator through libspk (backends "model" and
+ * "sim"), with the pruning settings as one option set and an accelerator report.
+ *
+ * The backend implements spkllm_attn_ops: append_kv() buffers the new keys and values of a
+ * layer, attend() submits that layer (queries, new K/V) to an spk attention context, waits on
+ * the fence with a bounded timeout and reads the output and the layer's statistics. The context
+ * carries the cascade token and head importance across layers and decoding steps; progressive
+ * quantization and local V pruning run in the engine. docs/offload.md is the guide.
+ */
+#ifndef SPKLLM_ATTN_SPK_H
+#define SPKLLM_ATTN_SPK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "spkllm/attn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Pruning and quantization settings. Keep ratios are fractions of all tokens (heads) of the
+ * sequence so far that stay alive after a layer; a layer in the first @c token_skip (@c
+ * head_skip) fraction of the layers does not prune, the later ones interpolate linearly from the
+ * start to the end ratio. A ratio of 1 disables that kind of pruning.
+ */
+typedef struct spkllm_spatten_options {
+    double token_keep_start; /**< token keep ratio at the first pruning layer, (0, 1] */
+    double token_keep_end;   /**< token keep ratio at the last layer, (0, 1] */
+    double head_keep_start;  /**< head keep ratio at the first head-pruning layer, (0, 1] */
+    double head_keep_end;    /**< head keep ratio at the last layer, (0, 1] */
+    double token_skip;       /**< fraction of the first layers without token pruning, [0, 1] */
+    double head_skip;        /**< fraction of the first layers without head pruning, [0, 1] */
+    double v_keep;           /**< local V keep ratio per request, (0, 1] */
+    int msb_bits;            /**< K/V MSB plane bits, 2..12 */
+    int lsb_bits;            /**< K/V LSB plane bits, 0..10, msb + lsb <= 12 */
+    double requant;          /**< refetch LSBs when the max probability is below this, [0, 1] */
+    int sinks;               /**< first tokens never pruned */
+    int recent;              /**< most recent tokens never pruned */
+    int group_heads;         /**< 1: prune heads in whole GQA groups (K/V traffic drops) */
+} spkllm_spatten_options;
+
+/**
+ * Fills @p out with a named preset: "off" (12-bit K/V, no pruning: the fixed-point dense
+ * reference), "paper" (the paper's settings: 6+4 bits, requant 0.1, local V 0.5, token keep
+ * 1.0 -> 0.3 after the first 15% of layers, head keep 1.0 -> 0.9 after the first 30%), or
+ * "aggressive". Returns SPKLLM_ERR_ARG for an unknown name.
+ */
+spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *out);
+
+/** Checks every field's range; on failure writes a message naming the field to @p err. */
+spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, size_t err_len);
+
+/**
+ * Parses one command-line option of the set (--spatten NAME, --token-keep [START:]END,
+ * --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T, --prune-skip TOK[:HEAD],
+ * --sinks N, --recent N, --head-groups on|off) at argv[*i]. Returns 1 if it was one (and
+ * advances *i past its value), 0 if the option is not of this set, -1 on a bad value (message
+ * in @p err). --spatten resets the settings to the preset, so put it before explicit options.
+ */
+int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
+                             size_t err_len);
+
+/** Token keep ratio of @p layer of @p n_layers under the schedule (1 = no pruning). */
+double spkllm_spatten_token_keep(const spkllm_spatten_options *o, int layer, int n_layers);
+/** Head keep ratio of @p layer of @p n_layers under the schedule (1 = no pruning). */
+double spkllm_spatten_head_keep(const spkllm_spatten_options *o, int layer, int n_layers);
+
+/** Accumulated accelerator statistics of a backend since its creation. */
+typedef struct spkllm_spk_report {
+    char backend[16];       /**< libspk backend name */
+    int n_layers;           /**< layers of the model */
+    int n_heads;            /**< query heads */
+    uint64_t steps;         /**< submissions of layer 0 (prompt batches and decode steps) */
+    uint64_t queries;       /**< query positions processed (tokens) */
+    uint64_t engine_cycles; /**< modeled engine cycles (sim backend; 0 on model) */
+    uint64_t core_cycles;   /**< control-core cycles */
+    uint64_t dram_bytes;    /**< DRAM bytes the engine moved */
+    uint64_t dense_bytes;   /**< the same requests dense with 12-bit K/V (no pruning) */
+    uint64_t requests;      /**< head requests */
+    uint64_t requant;       /**< requests that refetched LSBs */
+    int has_energy;         /**< 1 if energy_pj is valid */
+    double energy_pj;       /**< engine + DRAM energy */
+    double *tokens_alive;   /**< per layer: mean tokens alive at the layer's start */
+    double *tokens_total;   /**< per layer: mean tokens in the context at the layer */
+    double *heads_alive;    /**< per layer: mean heads computed */
+} spkllm_spk_report;
+
+/**
+ * Creates the accelerator backend on libspk device @p backend ("model", "sim"; NULL or "" uses
+ * $SPK_BACKEND) with settings @p o (NULL: preset "off"). The firmware and energy files come from
+ * $SPK_FIRMWARE / $SPK_ENERGY; when unset and the program runs from a build tree
+ * (BUILD/bin/...), they are set to BUILD/firmware/spk-fw.elf and sim/configs/energy.cfg if those
+ * exist, else libspk uses its installed defaults. On failure @p err names the problem.
+ */
+spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_options *o,
+                                     spkllm_attn_ops *out, char *err, size_t err_len);
+
+/**
+ * The report of a backend made by spkllm_attn_spk_create (NULL for another backend). The
+ * arrays belong to the backend and stay valid until it is destroyed.
+ */
+const spkllm_spk_report *spkllm_attn_spk_report(const spkllm_attn_ops *ops);
+
+/** The message of the last failure of the backend (libspk's error), "" if none. */
+const char *spkllm_attn_spk_error(const spkllm_attn_ops *ops);
+
+/** Prints the accelerator report (cycles, time, DRAM ratio, energy, keep counts, requant). */
+void spkllm_spk_report_print(const spkllm_spk_report *r, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,362 @@
+/* The accelerator attention backend: spkllm_attn_ops over libspk. The model appends a layer's
+ * new K/V, then asks for its attention; this backend submits both as one layer to an spk
+ * attention context (which owns the quantized KV cache and the pruning state), waits on the
+ * fence and converts the output back to the model's layout. Nothing here computes attention:
+ * models -> libspk -> backend (functional model or cycle simulator) -> firmware and engine. */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spk/spk.h"
+#include "spkllm/attn_spk.h"
+
+/* A layer that takes longer than this (host time) is reported as a device failure. */
+#define FENCE_TIMEOUT_MS 60000u
+
+typedef struct {
+    spkllm_spatten_options opt;
+    char backend[16];
+    spk_device *dev;
+    spk_attn *attn;
+    int n_layers, n_heads, n_kv_heads, head_dim, max_tokens;
+    int *pending_n;   /* per layer: tokens appended but not yet submitted */
+    int *stored;      /* per layer: tokens submitted */
+    float *k_pending; /* per layer: [max_batch][n_kv_heads * head_dim], model layout */
+    float *v_pending;
+    int max_batch;
+    float *q_dev, *k_dev, *v_dev, *out_dev; /* device layouts */
+    size_t q_cap, out_cap, k_cap, v_cap;
+    spkllm_spk_report report;
+    uint64_t *layer_calls; /* per layer: submissions, for the report's means */
+    double *alive_sum, *total_sum, *heads_sum;
+    char err[512];
+} spk_backend;
+
+static spkllm_status fail(spk_backend *b, spkllm_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, sizeof b->err, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static spkllm_status fail_spk(spk_backend *b, const char *what, spk_status st) {
+    return fail(b, SPKLLM_ERR_UNSUPPORTED, "%s: %s: %s", what, spk_status_str(st),
+                spk_last_error());
+}
+
+/* In-tree runs find the firmware and energy constants next to the executable (build/bin ->
+ * build/firmware, sim/configs); an installed libspk finds its own. The environment wins. */
+static void default_paths(void) {
+    char exe[PATH_MAX], path[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = 0; /* exe is now the binary's directory */
+    if (!getenv("SPK_FIRMWARE")) {
+        snprintf(path, sizeof path, "%s/../firmware/spk-fw.elf", exe);
+        if (access(path, R_OK) == 0) setenv("SPK_FIRMWARE", path, 0);
+    }
+    if (!getenv("SPK_ENERGY")) {
+        snprintf(path, sizeof path, "%s/../../sim/configs/energy.cfg", exe);
+        if (access(path, R_OK) == 0) setenv("SPK_ENERGY", path, 0);
+    }
+}
+
+static void free_sequence(spk_backend *b) {
+    spk_attn_destroy(b->attn);
+    b->attn = NULL;
+    free(b->pending_n);
+    free(b->stored);
+    free(b->k_pending);
+    free(b->v_pending);
+    b->pending_n = b->stored = NULL;
+    b->k_pending = b->v_pending = NULL;
+}
+
+static void free_report(spk_backend *b) {
+    free(b->layer_calls);
+    free(b->alive_sum);
+    free(b->total_sum);
+    free(b->heads_sum);
+    free(b->report.tokens_alive);
+    free(b->report.tokens_total);
+    free(b->report.heads_alive);
+    b->layer_calls = NULL;
+    b->alive_sum = b->total_sum = b->heads_sum = NULL;
+    b->report.tokens_alive = b->report.tokens_total = b->report.heads_alive = NULL;
+}
+
+/* The report keeps accumulating over sequences of the same shape (perplexity chunks). */
+static spkllm_status ensure_report(spk_backend *b, int n_layers, int n_heads) {
+    if (b->layer_calls && b->report.n_layers == n_layers && b->report.n_heads == n_heads)
+        return SPKLLM_OK;
+    free_report(b);
+    const size_t n = (size_t)n_layers;
+    b->layer_calls = calloc(n, sizeof *b->layer_calls);
+    b->alive_sum = calloc(n, sizeof(double));
+    b->total_sum = calloc(n, sizeof(double));
+    b->heads_sum = calloc(n, sizeof(double));
+    b->report.tokens_alive = calloc(n, sizeof(double));
+    b->report.tokens_total = calloc(n, sizeof(double));
+    b->report.heads_alive = calloc(n, sizeof(double));
+    if (!b->layer_calls || !b->alive_sum || !b->total_sum || !b->heads_sum ||
+        !b->report.tokens_alive || !b->report.tokens_total || !b->report.heads_alive) {
+        free_report(b);
+        return fail(b, SPKLLM_ERR_NOMEM, "out of memory for the report");
+    }
+    b->report.n_layers = n_layers;
+    b->report.n_heads = n_heads;
+    return SPKLLM_OK;
+}
+
+static uint32_t q16_of(double r) {
+    double v = floor(r * 65536.0 + 0.5);
+    return v >= 65536.0 ? 65536u : v < 1.0 ? 1u : (uint32_t)v;
+}
+
+static spkllm_status spk_begin(void *ctx, int n_layers, int n_heads, int n_kv_heads, int head_dim,
+                               int max_tokens) {
+    spk_backend *b = ctx;
+    if (n_layers < 1 || n_heads < 1 || n_kv_heads < 1 || head_dim < 1 || max_tokens < 1 ||
+        n_heads % n_kv_heads)
+        return fail(b, SPKLLM_ERR_ARG, "begin_sequence: bad shapes");
+    free_sequence(b);
+    spkllm_status rs = ensure_report(b, n_layers, n_heads);
+    if (rs) return rs;
+    b->n_layers = n_layers, b->n_heads = n_heads, b->n_kv_heads = n_kv_heads;
+    b->head_dim = head_dim, b->max_tokens = max_tokens;
+    const spk_attn_config cfg = {
+        .size = sizeof cfg,
+        .n_layers = (uint32_t)n_layers,
+        .n_heads = (uint32_t)n_heads,
+        .n_kv_heads = (uint32_t)n_kv_heads,
+        .head_dim = (uint32_t)head_dim,
+        .max_tokens = (uint32_t)max_tokens,
+        .msb_bits = (uint32_t)b->opt.msb_bits,
+        .lsb_bits = (uint32_t)b->opt.lsb_bits,
+        .requant_threshold =
+            b->opt.requant >= 1.0 ? 65536u : (uint32_t)floor(b->opt.requant * 65536.0 + 0.5),
+        .v_keep_q16 = q16_of(b->opt.v_keep),
+    };
+    spk_status st = spk_attn_create(b->dev, &cfg, &b->attn);
+    if (st != SPK_OK) return fail_spk(b, "spk_attn_create", st);
+    b->pending_n = calloc((size_t)n_layers, sizeof(int));
+    b->stored = calloc((size_t)n_layers, sizeof(int));
+    if (!b->pending_n || !b->stored) return fail(b, SPKLLM_ERR_NOMEM, "out of memory");
+    b->max_batch = 0;
+    return SPKLLM_OK;
+}
+
+/* Grow a float buffer to hold @p n floats. */
+static int grow(float **buf, size_t *cap, size_t n) {
+    if (n <= *cap) return 1;
+    float *p = realloc(*buf, n * sizeof(float));
+    if (!p) return 0;
+    *buf = p, *cap = n;
+    return 1;
+}
+
+static spkllm_status spk_append(void *ctx, int layer, int pos0, int n, const float *k,
+                                const float *v) {
+    spk_backend *b = ctx;
+    if (!b->attn || layer < 0 || layer >= b->n_layers || n < 0 ||
+        pos0 != b->stored[layer] + b->pending_n[layer] || pos0 + n > b->max_tokens)
+        return fail(b, SPKLLM_ERR_ARG, "append_kv: layer %d positions %d..+%d out of order", layer,
+                    pos0, n);
+    const size_t row = (size_t)b->n_kv_heads * (size_t)b->head_dim;
+    const int need = b->pending_n[layer] + n;
+    if (need > b->max_batch) { /* one buffer per layer of max_batch rows */
+        size_t rows = (size_t)b->n_layers * (size_t)need;
+        float *kp = calloc(rows * row, sizeof(float)), *vp = calloc(rows * row, sizeof(float));
+        if (!kp || !vp) {
+            free(kp);
+            free(vp);
+            return fail(b, SPKLLM_ERR_NOMEM, "append_kv: out of memory");
+        }
+        for (int l = 0; l < b->n_layers && b->k_pending; l++) {
+            size_t bytes = (size_t)b->pending_n[l] * row * sizeof(float);
+            memcpy(kp + (size_t)l * need * row, b->k_pending + (size_t)l * b->max_batch * row,
+                   bytes);
+            memcpy(vp + (size_t)l * need * row, b->v_pending + (size_t)l * b->max_batch * row,
+                   bytes);
+        }
+        free(b->k_pending);
+        free(b->v_pending);
+        b->k_pending = kp, b->v_pending = vp, b->max_batch = need;
+    }
+    size_t off = ((size_t)layer * b->max_batch + (size_t)b->pending_n[layer]) * row;
+    memcpy(b->k_pending + off, k, (size_t)n * row * sizeof(float));
+    memcpy(b->v_pending + off, v, (size_t)n * row * sizeof(float));
+    b->pending_n[layer] = need;
+    return SPKLLM_OK;
+}
+
+/* [n][heads][d] (model) <-> [heads][n][d] (device). */
+static void to_device(const float *src, float *dst, int n, int heads, int d) {
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < heads; h++)
+            memcpy(dst + ((size_t)h * n + i) * d, src + ((size_t)i * heads + h) * d,
+                   (size_t)d * sizeof(float));
+}
+
+static void from_device(const float *src, float *dst, int n, int heads, int d) {
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < n; i++)
+            memcpy(dst + ((size_t)i * heads + h) * d, src + ((size_t)h * n + i) * d,
+                   (size_t)d * sizeof(float));
+}
+
+/* Bytes the same requests would read dense with 12-bit K/V (spec "Traffic"): every visible key
+ * fetched in K and V with its scale word, for every head. */
+static uint64_t dense_bytes(const spk_backend *b, int pos0, int n) {
+    const uint64_t row = (uint64_t)((b->head_dim * 12 + 7) / 8) + 4u;
+    uint64_t keys = 0;
+    for (int i = 0; i < n; i++) keys += (uint64_t)(pos0 + i + 1);
+    return keys * (uint64_t)b->n_heads * 2u * row;
+}
+
+static void account(spk_backend *b, int layer, int pos0, int n, const spk_attn_stats *s) {
+    spkllm_spk_report *r = &b->report;
+    if (layer == 0) r->steps++, r->queries += (uint64_t)n;
+    r->engine_cycles += s->engine_cycles;
+    r->core_cycles += s->core_cycles;
+    r->dram_bytes += s->dram_bytes;
+    r->dense_bytes += dense_bytes(b, pos0, n);
+    r->requests += s->requests;
+    r->requant += s->requant_requests;
+    if (s->has_energy) r->has_energy = 1, r->energy_pj += s->energy_pj;
+    b->layer_calls[layer]++;
+    b->alive_sum[layer] += s->tokens_alive;
+    b->total_sum[layer] += pos0 + n;
+    b->heads_sum[layer] += s->heads_computed;
+    double c = (double)b->layer_calls[layer];
+    r->tokens_alive[layer] = b->alive_sum[layer] / c;
+    r->tokens_total[layer] = b->total_sum[layer] / c;
+    r->heads_alive[layer] = b->heads_sum[layer] / c;
+}
+
+static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const float *q, float *out) {
+    spk_backend *b = ctx;
+    if (!b->attn || layer < 0 || layer >= b->n_layers || n < 1 || pos0 < 0)
+        return fail(b, SPKLLM_ERR_ARG, "attend: bad layer %d or query count %d", layer, n);
+    const int n_new = b->pending_n[layer], total = b->stored[layer] + n_new;
+    if (pos0 + n != total)
+        return fail(b, SPKLLM_ERR_UNSUPPORTED,
+                    "attend: queries %d..+%d must be the last positions of the %d appended", pos0,
+                    n, total);
+    const int d = b->head_dim, kvh = b->n_kv_heads, H = b->n_heads;
+    if (!grow(&b->q_dev, &b->q_cap, (size_t)n * H * d) ||
+        !grow(&b->out_dev, &b->out_cap, (size_t)n * H * d) ||
+        !grow(&b->k_dev, &b->k_cap, (size_t)(n_new > 0 ? n_new : 1) * kvh * d) ||
+        !grow(&b->v_dev, &b->v_cap, (size_t)(n_new > 0 ? n_new : 1) * kvh * d))
+        return fail(b, SPKLLM_ERR_NOMEM, "attend: out of memory");
+    to_device(q, b->q_dev, n, H, d);
+    const size_t row = (size_t)kvh * d;
+    to_device(b->k_pending + (size_t)layer * b->max_batch * row, b->k_dev, n_new, kvh, d);
+    to_device(b->v_pending + (size_t)layer * b->max_batch * row, b->v_dev, n_new, kvh, d);
+
+    const double tk = spkllm_spatten_token_keep(&b->opt, layer, b->n_layers);
+    const double hk = spkllm_spatten_head_keep(&b->opt, layer, b->n_layers);
+    /* Keep ratios are fractions of the whole context (not of what is still alive), so decoding
+     * settles at the end ratio instead of shrinking geometrically step after step. */
+    spk_layer_submit sub = {
+        .size = sizeof sub,
+        .layer = (uint32_t)layer,
+        .n_queries = (uint32_t)n,
+        .n_new_tokens = (uint32_t)n_new,
+        .causal = 1,
+        .q = b->q_dev,
+        .k_new = b->k_dev,
+        .v_new = b->v_dev,
+        .token_keep_count = tk < 1.0 ? (uint32_t)ceil(tk * total - 1e-9) : 0,
+        .head_keep_count = hk < 1.0 ? (uint32_t)ceil(hk * H - 1e-9) : 0,
+        .token_sinks = (uint32_t)b->opt.sinks,
+        .token_recent = (uint32_t)b->opt.recent,
+        .head_group = b->opt.group_heads ? (uint32_t)(H / kvh) : 1u,
+    };
+    if (sub.token_keep_count == 0 && tk < 1.0) sub.token_keep_count = 1;
+    if (sub.head_keep_count == 0 && hk < 1.0) sub.head_keep_count = 1;
+    spk_fence *fence = NULL;
+    spk_status st = spk_attn_submit(b->attn, &sub, &fence);
+    if (st != SPK_OK) return fail_spk(b, "spk_attn_submit", st);
+    st = spk_fence_wait(fence, FENCE_TIMEOUT_MS);
+    spk_fence_free(fence);
+    if (st != SPK_OK) return fail_spk(b, "spk_fence_wait", st);
+    b->stored[layer] = total;
+    b->pending_n[layer] = 0;
+    st = spk_attn_read_output(b->attn, b->out_dev, (size_t)n * H * d);
+    if (st != SPK_OK) return fail_spk(b, "spk_attn_read_output", st);
+    from_device(b->out_dev, out, n, H, d);
+    spk_attn_stats stats = {.size = sizeof stats};
+    st = spk_attn_read_stats(b->attn, &stats);
+    if (st != SPK_OK) return fail_spk(b, "spk_attn_read_stats", st);
+    account(b, layer, pos0, n, &stats);
+    return SPKLLM_OK;
+}
+
+static void spk_destroy_backend(void *ctx) {
+    spk_backend *b = ctx;
+    if (!b) return;
+    free_sequence(b);
+    free_report(b);
+    free(b->q_dev);
+    free(b->out_dev);
+    free(b->k_dev);
+    free(b->v_dev);
+    spk_device_close(b->dev);
+    free(b);
+}
+
+spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_options *o,
+                                     spkllm_attn_ops *out, char *err, size_t err_len) {
+    if (err && err_len) err[0] = 0;
+    if (!out) return SPKLLM_ERR_ARG;
+    memset(out, 0, sizeof *out);
+    spkllm_spatten_options opt;
+    if (o)
+        opt = *o;
+    else
+        spkllm_spatten_preset("off", &opt);
+    spkllm_status rs = spkllm_spatten_check(&opt, err, err_len);
+    if (rs) return rs;
+    spk_backend *b = calloc(1, sizeof *b);
+    if (!b) return SPKLLM_ERR_NOMEM;
+    b->opt = opt;
+    default_paths();
+    spk_status st = spk_device_open(backend, NULL, &b->dev);
+    if (st != SPK_OK) {
+        if (err && err_len)
+            snprintf(err, err_len, "cannot open libspk device '%s': %s: %s",
+                     backend && *backend ? backend : "(default)", spk_status_str(st),
+                     spk_last_error());
+        free(b);
+        return SPKLLM_ERR_UNSUPPORTED;
+    }
+    spk_device_info info = {.size = sizeof info};
+    if (spk_device_query(b->dev, &info) == SPK_OK)
+        snprintf(b->backend, sizeof b->backend, "%s", info.backend);
+    snprintf(b->report.backend, sizeof b->report.backend, "%s", b->backend);
+    out->name = "spk";
+    out->ctx = b;
+    out->begin_sequence = spk_begin;
+    out->append_kv = spk_append;
+    out->attend = spk_attend;
+    out->destroy = spk_destroy_backend;
+    return SPKLLM_OK;
+}
+
+const spkllm_spk_report *spkllm_attn_spk_report(const spkllm_attn_ops *ops) {
+    if (!ops || ops->attend != spk_attend) return NULL;
+    return &((spk_backend *)ops->ctx)->report;
+}
+
+const char *spkllm_attn_spk_error(const spkllm_attn_ops *ops) {
+    if (!ops || ops->attend != spk_attend) return "";
+    return ((spk_backend *)ops->ctx)->err;
+}

@@ -1,0 +1,211 @@
+/* The SpAtten option set of the offload backend: presets, command-line parsing, the per-layer
+ * keep schedule. docs/offload.md documents the options and why the presets are what they are. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spkllm/attn_spk.h"
+
+spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *out) {
+    /* "off": the engine's full 12-bit codes and nothing pruned, i.e. fixed-point dense. */
+    const spkllm_spatten_options off = {
+        .token_keep_start = 1.0,
+        .token_keep_end = 1.0,
+        .head_keep_start = 1.0,
+        .head_keep_end = 1.0,
+        .token_skip = 0.15,
+        .head_skip = 0.30,
+        .v_keep = 1.0,
+        .msb_bits = 12,
+        .lsb_bits = 0,
+        .requant = 0.0,
+        .sinks = 0,
+        .recent = 0,
+        .group_heads = 1,
+    };
+    if (!name || !out) return SPKLLM_ERR_ARG;
+    *out = off;
+    if (!strcmp(name, "off")) return SPKLLM_OK;
+    /* The paper's settings (BRIEF sections 1 and 3): 6+4 bit planes with the typical 0.1
+     * threshold, token keep falling to 0.3 (its ~3.6x token reduction on GPT-2), local V on a
+     * third of the keys as in the GPT-2 traces, light head pruning (its 1.1x). Sinks and a recent
+     * window protect tokens whose importance has not accumulated yet (decoding). Not fitted to
+     * any text. */
+    out->token_keep_end = 0.3;
+    out->head_keep_end = 0.9;
+    out->v_keep = 0.3;
+    out->msb_bits = 6;
+    out->lsb_bits = 4;
+    out->requant = 0.1;
+    out->sinks = 4;
+    out->recent = 16;
+    if (!strcmp(name, "paper")) return SPKLLM_OK;
+    if (!strcmp(name, "aggressive")) {
+        out->token_keep_end = 0.15;
+        out->head_keep_end = 0.67;
+        out->v_keep = 0.2;
+        out->requant = 0.05;
+        return SPKLLM_OK;
+    }
+    return SPKLLM_ERR_ARG;
+}
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                               \
+            return SPKLLM_ERR_ARG;                                                                 \
+        }                                                                                          \
+    } while (0)
+
+static int ratio_ok(double r) {
+    return isfinite(r) && r > 0.0 && r <= 1.0;
+}
+
+spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, size_t err_len) {
+    CHECK(o, "NULL options");
+    CHECK(ratio_ok(o->token_keep_start) && ratio_ok(o->token_keep_end),
+          "token keep ratios %g:%g must be in (0, 1]", o->token_keep_start, o->token_keep_end);
+    CHECK(ratio_ok(o->head_keep_start) && ratio_ok(o->head_keep_end),
+          "head keep ratios %g:%g must be in (0, 1]", o->head_keep_start, o->head_keep_end);
+    CHECK(isfinite(o->token_skip) && o->token_skip >= 0 && o->token_skip <= 1 &&
+              isfinite(o->head_skip) && o->head_skip >= 0 && o->head_skip <= 1,
+          "prune-skip fractions %g:%g must be in [0, 1]", o->token_skip, o->head_skip);
+    CHECK(ratio_ok(o->v_keep), "v-keep %g must be in (0, 1]", o->v_keep);
+    CHECK(o->msb_bits >= 2 && o->msb_bits <= 12 && o->lsb_bits >= 0 && o->lsb_bits <= 10 &&
+              o->msb_bits + o->lsb_bits <= 12,
+          "kv-bits %d+%d: need MSB 2..12, LSB 0..10, sum <= 12", o->msb_bits, o->lsb_bits);
+    CHECK(isfinite(o->requant) && o->requant >= 0 && o->requant <= 1,
+          "requant threshold %g must be in [0, 1]", o->requant);
+    CHECK(o->sinks >= 0 && o->recent >= 0, "sinks %d and recent %d must be >= 0", o->sinks,
+          o->recent);
+    return SPKLLM_OK;
+}
+
+static int parse_ratio(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !ratio_ok(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+/* "END" or "START:END" into two ratios in (0, 1]. */
+static int parse_pair(const char *s, double *start, double *end, int start_default_one) {
+    const char *colon = strchr(s, ':');
+    if (!colon) {
+        if (start_default_one) *start = 1.0;
+        return parse_ratio(s, end) && (start_default_one || parse_ratio(s, start));
+    }
+    char first[64];
+    size_t n = (size_t)(colon - s);
+    if (n == 0 || n >= sizeof first) return 0;
+    memcpy(first, s, n);
+    first[n] = 0;
+    return parse_ratio(first, start) && parse_ratio(colon + 1, end);
+}
+
+static int parse_count(const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 1000000) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_fraction(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1) return 0;
+    *out = v;
+    return 1;
+}
+
+int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
+                             size_t err_len) {
+    static const char *const names[] = {"--spatten", "--token-keep", "--head-keep",  "--v-keep",
+                                        "--kv-bits", "--requant",    "--prune-skip", "--sinks",
+                                        "--recent",  "--head-groups"};
+    const char *a = argv[*i];
+    size_t which = 0, n_names = sizeof names / sizeof names[0];
+    while (which < n_names && strcmp(a, names[which])) which++;
+    if (which == n_names) return 0;
+    if (*i + 1 >= argc) {
+        if (err && err_len) snprintf(err, err_len, "option %s needs a value", a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    int ok = 1;
+    switch (which) {
+    case 0:
+        ok = spkllm_spatten_preset(v, o) == SPKLLM_OK;
+        if (!ok && err && err_len)
+            snprintf(err, err_len, "--spatten %s: unknown preset (off, paper, aggressive)", v);
+        return ok ? 1 : -1;
+    case 1:
+        ok = parse_pair(v, &o->token_keep_start, &o->token_keep_end, 1);
+        break;
+    case 2:
+        ok = parse_pair(v, &o->head_keep_start, &o->head_keep_end, 1);
+        break;
+    case 3:
+        ok = parse_ratio(v, &o->v_keep);
+        break;
+    case 4: {
+        int msb = 0, lsb = 0, used = 0;
+        ok = sscanf(v, "%d+%d%n", &msb, &lsb, &used) == 2 && v[used] == 0;
+        if (ok) o->msb_bits = msb, o->lsb_bits = lsb;
+        break;
+    }
+    case 5:
+        ok = parse_fraction(v, &o->requant);
+        break;
+    case 6: {
+        const char *colon = strchr(v, ':');
+        char first[64];
+        size_t n = colon ? (size_t)(colon - v) : strlen(v);
+        ok = n > 0 && n < sizeof first;
+        if (ok) {
+            memcpy(first, v, n);
+            first[n] = 0;
+            ok = parse_fraction(first, &o->token_skip) &&
+                 (!colon || parse_fraction(colon + 1, &o->head_skip));
+        }
+        break;
+    }
+    case 7:
+        ok = parse_count(v, &o->sinks);
+        break;
+    case 8:
+        ok = parse_count(v, &o->recent);
+        break;
+    default:
+        ok = !strcmp(v, "on") || !strcmp(v, "off");
+        if (ok) o->group_heads = !strcmp(v, "on");
+        break;
+    }
+    if (ok && spkllm_spatten_check(o, err, err_len) == SPKLLM_OK) return 1;
+    if (!ok && err && err_len) snprintf(err, err_len, "%s: bad value '%s'", a, v);
+    return -1;
+}
+
+/* Linear interpolation from start (first pruning layer) to end (last layer). */
+static double schedule(double start, double end, double skip, int layer, int n_layers) {
+    int first = (int)ceil(skip * n_layers - 1e-9);
+    if (layer < first || n_layers < 1) return 1.0;
+    int span = n_layers - 1 - first;
+    double t = span > 0 ? (double)(layer - first) / span : 1.0;
+    return start + (end - start) * t;
+}
+
+double spkllm_spatten_token_keep(const spkllm_spatten_options *o, int layer, int n_layers) {
+    return schedule(o->token_keep_start, o->token_keep_end, o->token_skip, layer, n_layers);
+}
+
+double spkllm_spatten_head_keep(const spkllm_spatten_options *o, int layer, int n_layers) {
+    return schedule(o->head_keep_start, o->head_keep_end, o->head_skip, layer, n_layers);
+}

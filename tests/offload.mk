@@ -1,0 +1,10 @@
+# GoogleTest suite of the attention offload (models/offload): the tiny GGUF model of
+# tests/models runs with attention on libspk's model and sim backends; no download needed.
+$(eval $(call gtest_prog,test-offload,$(wildcard tests/offload/*.cc) tests/models/tiny_model.cc \
+    tests/models/gguf_writer.cc,$(OFFLOAD_LIBS),-lelf -lpthread))
+$(BUILD)/obj/tests/offload/%.o: CPPFLAGS += -Itests/models
+# The backend finds the firmware next to the binary ($(BUILD)/firmware) and the energy constants.
+$(BUILD)/bin/test-offload: $(FIRMWARE_ELFS)
+# test_cli.cc runs spk-llm itself.
+$(BUILD)/obj/tests/offload/test_cli.o: CPPFLAGS += -DSPK_TEST_SPK_LLM='"$(abspath $(BUILD)/bin/spk-llm)"'
+$(BUILD)/bin/test-offload: $(BUILD)/bin/spk-llm

@@ -1,0 +1,154 @@
+// spk-llm --backend cpu|model|sim end to end on a tiny GGUF model with a byte-level tokenizer:
+// perplexity and greedy generation agree with the CPU when nothing is pruned, the report and
+// the machine-readable DRAM line appear, pruning reduces traffic, bad options are clear errors.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "tiny_model.h"
+
+#ifndef SPK_TEST_SPK_LLM
+#error "SPK_TEST_SPK_LLM must name the spk-llm binary"
+#endif
+
+namespace {
+
+// GPT-2's byte-to-character map, written out: printable bytes stand for themselves, the others
+// map to U+0100 + n in byte order. Returned as UTF-8.
+std::string byte_token(int b) {
+    int cp = b;
+    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    if (!printable) {
+        int n = 0;
+        for (int x = 0; x < b; x++)
+            n += !((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF));
+        cp = 256 + n;
+    }
+    std::string s;
+    if (cp < 0x80) {
+        s += (char)cp;
+    } else {
+        s += (char)(0xC0 | (cp >> 6));
+        s += (char)(0x80 | (cp & 0x3F));
+    }
+    return s;
+}
+
+struct Files {
+    std::string model, text;
+    Files() {
+        tinymodel::Config c;
+        c.n_layers = 4;
+        c.n_vocab = 3 + 256;
+        gguftest::Writer w;
+        tinymodel::write_model(c, w);
+        std::vector<std::string> tokens = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+        std::vector<int32_t> types = {3, 3, 3};
+        for (int b = 0; b < 256; b++) tokens.push_back(byte_token(b)), types.push_back(1);
+        w.kv_str("tokenizer.ggml.model", "gpt2");
+        w.kv_str("tokenizer.ggml.pre", "smollm");
+        w.kv_arr_str("tokenizer.ggml.tokens", tokens);
+        w.kv_arr_i32("tokenizer.ggml.token_type", types);
+        w.kv_arr_str("tokenizer.ggml.merges", {});
+        w.kv_u32("tokenizer.ggml.bos_token_id", 1);
+        w.kv_u32("tokenizer.ggml.eos_token_id", 0);
+        w.kv_bool("tokenizer.ggml.add_bos_token", false);
+        model = gguftest::write_temp(w.build(), "offload-cli");
+        std::string t;
+        for (int i = 0; i < 12; i++)
+            t += "The cat sat on the mat, and the dog sat on the log. Then the bird flew away. ";
+        text = gguftest::write_temp(std::vector<uint8_t>(t.begin(), t.end()), "offload-text");
+    }
+    ~Files() {
+        std::remove(model.c_str());
+        std::remove(text.c_str());
+    }
+};
+
+struct Result {
+    int status;
+    std::string out;
+};
+
+Result run(const std::string &args) {
+    std::string cmd = std::string(SPK_TEST_SPK_LLM) + " " + args + " 2>&1";
+    Result r{-1, ""};
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+double ppl_of(const std::string &out) {
+    size_t at = out.find("PPL = ");
+    return at == std::string::npos ? -1.0 : std::atof(out.c_str() + at + 6);
+}
+
+double reduction_of(const std::string &out) {
+    size_t at = out.find("reduction = ");
+    return at == std::string::npos ? -1.0 : std::atof(out.c_str() + at + 12);
+}
+
+} // namespace
+
+TEST(SpkLlmCli, PerplexityOnEveryBackend) {
+    Files f;
+    ASSERT_FALSE(f.model.empty());
+    const std::string common =
+        "perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 2 --stream -t 1 ";
+    Result cpu = run(common + "--backend cpu");
+    ASSERT_EQ(cpu.status, 0) << cpu.out;
+    EXPECT_EQ(cpu.out.find("accelerator report"), std::string::npos) << "no device on cpu";
+    Result off = run(common + "--backend model --spatten off");
+    ASSERT_EQ(off.status, 0) << off.out;
+    EXPECT_NE(off.out.find("accelerator report"), std::string::npos) << off.out;
+    EXPECT_NEAR(ppl_of(off.out), ppl_of(cpu.out), 0.01 * ppl_of(cpu.out)) << off.out;
+    EXPECT_NEAR(reduction_of(off.out), 1.0, 1e-9) << off.out;
+    Result paper = run(common + "--backend sim --spatten paper");
+    ASSERT_EQ(paper.status, 0) << paper.out;
+    EXPECT_GT(reduction_of(paper.out), 1.5) << paper.out;
+    EXPECT_NE(paper.out.find("engine cycles"), std::string::npos) << paper.out;
+    EXPECT_NE(paper.out.find("uJ/token"), std::string::npos) << paper.out;
+}
+
+TEST(SpkLlmCli, GreedyGenerationMatchesCpu) {
+    Files f;
+    for (const char *prompt : {"The cat", "Then the bird", "dog"}) {
+        const std::string common =
+            "generate -m " + f.model + " -n 32 --temp 0 -t 1 -p '" + prompt + "' ";
+        Result cpu = run(common + "--backend cpu");
+        Result dev = run(common + "--backend model");
+        ASSERT_EQ(cpu.status, 0) << cpu.out;
+        ASSERT_EQ(dev.status, 0) << dev.out;
+        // The text comes first; the timing line and the report follow a blank line.
+        EXPECT_EQ(dev.out.substr(0, dev.out.find("\n\n")), cpu.out.substr(0, cpu.out.find("\n\n")))
+            << prompt;
+        EXPECT_NE(dev.out.find("host:"), std::string::npos) << dev.out;
+    }
+}
+
+TEST(SpkLlmCli, BadOptionsAreClearErrors) {
+    struct Case {
+        const char *args, *needle;
+    } cases[] = {
+        {"generate -p x --backend fpga", "--backend 'fpga'"},
+        {"generate -p x --kv-bits 13+0", "kv-bits"},
+        {"generate -p x --spatten fast", "unknown preset"},
+        {"generate -p x --token-keep 0", "--token-keep"},
+        {"perplexity -f x --v-keep", "needs a value"},
+    };
+    for (const Case &c : cases) {
+        Result r = run(c.args);
+        EXPECT_EQ(r.status, 2) << c.args << ": " << r.out;
+        EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << ": " << r.out;
+    }
+}

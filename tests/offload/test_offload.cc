@@ -1,0 +1,312 @@
+// The reference LLM with attention offloaded through libspk (models/offload): the option set,
+// parity with the CPU float backend when nothing is pruned, and pruning that really prunes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "spkllm/attn.h"
+#include "spkllm/attn_spk.h"
+#include "spkllm/model.h"
+#include "tiny_model.h"
+
+using tinymodel::Config;
+
+namespace {
+
+struct Model {
+    std::vector<uint8_t> bytes;
+    spkllm_model *model = nullptr;
+    ~Model() { spkllm_model_close(model); }
+};
+
+void load(const Config &c, Model &out) {
+    gguftest::Writer w;
+    tinymodel::write_model(c, w);
+    out.bytes = w.build();
+    char err[256] = "";
+    ASSERT_EQ(spkllm_model_open_memory(out.bytes.data(), out.bytes.size(), 2, &out.model, err,
+                                       sizeof err),
+              SPKLLM_OK)
+        << err;
+}
+
+struct Backend {
+    spkllm_attn_ops ops{};
+    ~Backend() {
+        if (ops.destroy) ops.destroy(ops.ctx);
+    }
+};
+
+void make_spk(const char *dev, const char *preset, Backend &b,
+              const spkllm_spatten_options *explicit_opt = nullptr) {
+    spkllm_spatten_options o;
+    ASSERT_EQ(spkllm_spatten_preset(preset, &o), SPKLLM_OK);
+    if (explicit_opt) o = *explicit_opt;
+    char err[512] = "";
+    ASSERT_EQ(spkllm_attn_spk_create(dev, &o, &b.ops, err, sizeof err), SPKLLM_OK) << err;
+}
+
+// Token-by-token logits of @p tokens (the decoding path), n_vocab per token.
+std::vector<float> stream_logits(spkllm_model *m, const spkllm_attn_ops &ops,
+                                 const std::vector<int32_t> &tokens) {
+    const int V = spkllm_model_get_params(m)->n_vocab, n = (int)tokens.size();
+    std::vector<float> logits((size_t)V * n);
+    EXPECT_EQ(spkllm_model_begin(m, &ops, n), SPKLLM_OK);
+    for (int i = 0; i < n; i++)
+        EXPECT_EQ(spkllm_model_forward(m, &tokens[i], 1, i, &logits[(size_t)i * V], 0), SPKLLM_OK)
+            << spkllm_attn_spk_error(&ops);
+    return logits;
+}
+
+// Greedy generation: the prompt as one batch, then @p n tokens one by one.
+std::vector<int32_t> greedy(spkllm_model *m, const spkllm_attn_ops &ops,
+                            const std::vector<int32_t> &prompt, int n) {
+    const int V = spkllm_model_get_params(m)->n_vocab, np = (int)prompt.size();
+    std::vector<float> logits(V);
+    std::vector<int32_t> out;
+    EXPECT_EQ(spkllm_model_begin(m, &ops, np + n), SPKLLM_OK);
+    EXPECT_EQ(spkllm_model_forward(m, prompt.data(), np, 0, logits.data(), np - 1), SPKLLM_OK)
+        << spkllm_attn_spk_error(&ops);
+    for (int i = 0; i < n; i++) {
+        int32_t next = (int32_t)(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        out.push_back(next);
+        EXPECT_EQ(spkllm_model_forward(m, &next, 1, np + i, logits.data(), 0), SPKLLM_OK)
+            << spkllm_attn_spk_error(&ops);
+    }
+    return out;
+}
+
+std::vector<int32_t> some_tokens(int n, int vocab, int seed) {
+    std::vector<int32_t> t;
+    for (int i = 0; i < n; i++) t.push_back((int32_t)((i * 7 + seed * 13 + 3) % vocab));
+    return t;
+}
+
+} // namespace
+
+TEST(SpattenOptions, PresetsAndSchedule) {
+    spkllm_spatten_options o;
+    ASSERT_EQ(spkllm_spatten_preset("off", &o), SPKLLM_OK);
+    EXPECT_EQ(o.msb_bits + o.lsb_bits, 12);
+    for (int l = 0; l < 30; l++) EXPECT_EQ(spkllm_spatten_token_keep(&o, l, 30), 1.0);
+    ASSERT_EQ(spkllm_spatten_preset("paper", &o), SPKLLM_OK);
+    EXPECT_EQ(o.msb_bits, 6);
+    EXPECT_EQ(o.lsb_bits, 4);
+    // 30 layers: the first 15% (5 layers) do not prune tokens, the first 30% (9) not heads.
+    for (int l = 0; l < 5; l++) EXPECT_EQ(spkllm_spatten_token_keep(&o, l, 30), 1.0) << l;
+    for (int l = 0; l < 9; l++) EXPECT_EQ(spkllm_spatten_head_keep(&o, l, 30), 1.0) << l;
+    EXPECT_DOUBLE_EQ(spkllm_spatten_token_keep(&o, 29, 30), o.token_keep_end);
+    EXPECT_DOUBLE_EQ(spkllm_spatten_head_keep(&o, 29, 30), o.head_keep_end);
+    for (int l = 6; l < 30; l++) // linear, non-increasing
+        EXPECT_LE(spkllm_spatten_token_keep(&o, l, 30), spkllm_spatten_token_keep(&o, l - 1, 30));
+    EXPECT_EQ(spkllm_spatten_preset("aggressive", &o), SPKLLM_OK);
+    EXPECT_EQ(spkllm_spatten_preset("bogus", &o), SPKLLM_ERR_ARG);
+}
+
+TEST(SpattenOptions, ParsesAndRejects) {
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    const char *argv[] = {
+        "x",    "--spatten", "paper", "--token-keep",  "0.9:0.4", "--kv-bits",   "8+4", "--requant",
+        "0.05", "--v-keep",  "0.5",   "--prune-skip",  "0.2:0.5", "--head-keep", "0.7", "--recent",
+        "8",    "--sinks",   "2",     "--head-groups", "off",     "--unrelated"};
+    const int argc = (int)(sizeof argv / sizeof argv[0]);
+    char err[256] = "";
+    int i = 1;
+    for (; i < argc - 1; i++)
+        ASSERT_EQ(spkllm_spatten_parse_arg(argc, (char **)argv, &i, &o, err, sizeof err), 1)
+            << argv[i] << ": " << err;
+    EXPECT_EQ(spkllm_spatten_parse_arg(argc, (char **)argv, &i, &o, err, sizeof err), 0);
+    EXPECT_DOUBLE_EQ(o.token_keep_start, 0.9);
+    EXPECT_DOUBLE_EQ(o.token_keep_end, 0.4);
+    EXPECT_EQ(o.msb_bits, 8);
+    EXPECT_EQ(o.lsb_bits, 4);
+    EXPECT_DOUBLE_EQ(o.requant, 0.05);
+    EXPECT_DOUBLE_EQ(o.v_keep, 0.5);
+    EXPECT_DOUBLE_EQ(o.token_skip, 0.2);
+    EXPECT_DOUBLE_EQ(o.head_skip, 0.5);
+    EXPECT_DOUBLE_EQ(o.head_keep_start, 1.0);
+    EXPECT_DOUBLE_EQ(o.head_keep_end, 0.7);
+    EXPECT_EQ(o.recent, 8);
+    EXPECT_EQ(o.sinks, 2);
+    EXPECT_EQ(o.group_heads, 0);
+
+    const char *bad[][2] = {{"--token-keep", "0"}, {"--token-keep", "1.5"},
+                            {"--kv-bits", "10+4"}, {"--kv-bits", "6-4"},
+                            {"--requant", "-1"},   {"--v-keep", "abc"},
+                            {"--spatten", "fast"}, {"--prune-skip", "2"},
+                            {"--recent", "-3"},    {"--head-groups", "maybe"}};
+    for (auto &b : bad) {
+        const char *args[] = {"x", b[0], b[1]};
+        int j = 1;
+        err[0] = 0;
+        EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1)
+            << b[0] << " " << b[1];
+        EXPECT_NE(std::string(err), "") << b[0];
+    }
+    const char *missing[] = {"x", "--v-keep"};
+    int j = 1;
+    EXPECT_EQ(spkllm_spatten_parse_arg(2, (char **)missing, &j, &o, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("needs a value"), std::string::npos) << err;
+}
+
+TEST(Offload, UnknownDeviceIsAClearError) {
+    spkllm_attn_ops ops;
+    char err[512] = "";
+    EXPECT_NE(spkllm_attn_spk_create("fpga-nonexistent", nullptr, &ops, err, sizeof err),
+              SPKLLM_OK);
+    EXPECT_NE(std::string(err).find("fpga-nonexistent"), std::string::npos) << err;
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    o.msb_bits = 13;
+    EXPECT_EQ(spkllm_attn_spk_create("model", &o, &ops, err, sizeof err), SPKLLM_ERR_ARG);
+    EXPECT_NE(std::string(err).find("kv-bits"), std::string::npos) << err;
+}
+
+namespace {
+// Tiny model with the shapes of the real one in miniature: GQA 4 heads / 2 K/V heads, head
+// dimension 16, 4 layers (so the schedule has unpruned and pruned layers).
+Config tiny() {
+    Config c;
+    c.n_layers = 4;
+    return c;
+}
+
+// max |a - b| over max |b|.
+double rel_err(const std::vector<float> &a, const std::vector<float> &b) {
+    double d = 0, s = 0;
+    for (size_t i = 0; i < a.size(); i++) {
+        d = std::max(d, (double)std::fabs(a[i] - b[i]));
+        s = std::max(s, (double)std::fabs(b[i]));
+    }
+    return d / s;
+}
+} // namespace
+
+// With 12-bit K/V and nothing pruned, the offloaded logits match the CPU float backend within
+// the fixed-point error documented in docs/offload.md ("Accuracy of the offload").
+TEST(Offload, PruningOffMatchesCpuLogits) {
+    Model m;
+    load(tiny(), m);
+    Backend cpu, dev;
+    ASSERT_EQ(spkllm_attn_cpu_create(spkllm_model_pool(m.model), &cpu.ops), SPKLLM_OK);
+    make_spk("model", "off", dev);
+    const int V = spkllm_model_get_params(m.model)->n_vocab;
+    for (int seed = 0; seed < 3; seed++) {
+        std::vector<int32_t> t = some_tokens(48, V, seed);
+        std::vector<float> a = stream_logits(m.model, cpu.ops, t);
+        std::vector<float> b = stream_logits(m.model, dev.ops, t);
+        double e = rel_err(b, a);
+        printf("seed %d: max |logit error| / max |logit| = %.2e\n", seed, e);
+        EXPECT_LT(e, 1.0 / 128) << "seed " << seed;
+        EXPECT_GT(e, 0.0) << "the device computes in fixed point: exact equality is suspicious";
+    }
+}
+
+// Greedy generations agree token for token for 32+ tokens on several prompts, on both
+// backends, with a batched prompt (the prompt-processing path) and then decoding.
+TEST(Offload, GreedyGenerationAgreesWithCpu) {
+    Model m;
+    load(tiny(), m);
+    Backend cpu, model_dev, sim_dev;
+    ASSERT_EQ(spkllm_attn_cpu_create(spkllm_model_pool(m.model), &cpu.ops), SPKLLM_OK);
+    make_spk("model", "off", model_dev);
+    make_spk("sim", "off", sim_dev);
+    const int V = spkllm_model_get_params(m.model)->n_vocab;
+    for (int seed = 0; seed < 4; seed++) {
+        std::vector<int32_t> prompt = some_tokens(5 + seed * 3, V, seed + 7);
+        std::vector<int32_t> ref = greedy(m.model, cpu.ops, prompt, 40);
+        EXPECT_EQ(greedy(m.model, model_dev.ops, prompt, 40), ref) << "prompt " << seed;
+        if (seed < 2) {
+            EXPECT_EQ(greedy(m.model, sim_dev.ops, prompt, 40), ref) << "prompt " << seed;
+        }
+    }
+    const spkllm_spk_report *r = spkllm_attn_spk_report(&sim_dev.ops);
+    ASSERT_NE(r, nullptr);
+    EXPECT_GT(r->engine_cycles, 0u);
+    EXPECT_EQ(r->has_energy, 1);
+    EXPECT_EQ(spkllm_attn_spk_report(&cpu.ops), nullptr);
+}
+
+// Pruning on: fewer DRAM bytes than unpruned, and the tokens and heads alive per layer follow
+// the schedule: after the prompt (one batch of N tokens), layer l starts with
+// max(protected, ceil(keep(l-1) * N)) tokens, and whole GQA groups of heads die.
+TEST(Offload, PruningFollowsTheScheduleAndCutsTraffic) {
+    Model m;
+    Config c = tiny();
+    load(c, m);
+    const int V = spkllm_model_get_params(m.model)->n_vocab, N = 40;
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    o.token_keep_start = 0.8, o.token_keep_end = 0.4, o.token_skip = 0.25; // layers 1..3 prune
+    o.head_keep_start = 0.5, o.head_keep_end = 0.5, o.head_skip = 0.5;     // layers 2..3
+    o.sinks = 1, o.recent = 2;
+    Backend off, on;
+    make_spk("model", "off", off);
+    make_spk("model", "off", on, &o);
+    std::vector<int32_t> t = some_tokens(N, V, 3);
+    std::vector<float> logits(V);
+    for (Backend *b : {&off, &on}) {
+        ASSERT_EQ(spkllm_model_begin(m.model, &b->ops, N + 8), SPKLLM_OK);
+        ASSERT_EQ(spkllm_model_forward(m.model, t.data(), N, 0, logits.data(), N - 1), SPKLLM_OK)
+            << spkllm_attn_spk_error(&b->ops);
+    }
+    const spkllm_spk_report *r0 = spkllm_attn_spk_report(&off.ops);
+    const spkllm_spk_report *r1 = spkllm_attn_spk_report(&on.ops);
+    EXPECT_LT(r1->dram_bytes, r0->dram_bytes);
+    EXPECT_EQ(r0->dense_bytes, r1->dense_bytes);
+    for (int l = 0; l < c.n_layers; l++) EXPECT_EQ(r0->tokens_alive[l], N) << l;
+    EXPECT_EQ(r1->tokens_alive[0], N);
+    EXPECT_EQ(r1->tokens_alive[1], N); // layer 0 does not prune
+    for (int l = 1; l + 1 < c.n_layers; l++) {
+        double keep = spkllm_spatten_token_keep(&o, l, c.n_layers);
+        EXPECT_LT(keep, 1.0);
+        EXPECT_EQ(r1->tokens_alive[l + 1], std::max(3.0, std::ceil(keep * N - 1e-9))) << l;
+    }
+    // Head pruning from layer 2 on keeps ceil(0.5 * 4) = 2 heads = one K/V group.
+    EXPECT_EQ(r1->heads_alive[2], 4);
+    EXPECT_EQ(r1->heads_alive[3], 2);
+
+    // Decoding keeps pruning: tokens stay near the end ratio of the growing context.
+    for (int i = 0; i < 8; i++) {
+        int32_t next = (int32_t)(i % V);
+        ASSERT_EQ(spkllm_model_forward(m.model, &next, 1, N + i, logits.data(), 0), SPKLLM_OK);
+    }
+    EXPECT_LT(r1->tokens_alive[c.n_layers - 1], 0.5 * r1->tokens_total[c.n_layers - 1]);
+}
+
+// Grouped head pruning zeroes whole K/V groups in the device output; per-head pruning need not.
+TEST(Offload, HeadGroupsDieTogether) {
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    o.head_keep_start = o.head_keep_end = 0.5, o.head_skip = 0.0;
+    Backend b;
+    make_spk("model", "off", b, &o);
+    const int H = 4, KV = 2, D = 16, L = 2, N = 6;
+    ASSERT_EQ(b.ops.begin_sequence(b.ops.ctx, L, H, KV, D, N), SPKLLM_OK);
+    std::vector<float> k(N * KV * D), v(N * KV * D), q(N * H * D), out(N * H * D);
+    for (size_t i = 0; i < k.size(); i++) k[i] = std::sin(0.37 * i), v[i] = std::cos(0.11 * i);
+    for (size_t i = 0; i < q.size(); i++) q[i] = std::sin(0.23 * i + 1);
+    for (int l = 0; l < L; l++) {
+        ASSERT_EQ(b.ops.append_kv(b.ops.ctx, l, 0, N, k.data(), v.data()), SPKLLM_OK);
+        ASSERT_EQ(b.ops.attend(b.ops.ctx, l, 0, N, q.data(), out.data()), SPKLLM_OK)
+            << spkllm_attn_spk_error(&b.ops);
+    }
+    // Layer 1 ran after layer 0's pruning step: exactly one group of two heads is zero.
+    bool zero[H];
+    for (int h = 0; h < H; h++) {
+        zero[h] = true;
+        for (int i = 0; i < N; i++)
+            for (int e = 0; e < D; e++)
+                zero[h] = zero[h] && out[(size_t)(i * H + h) * D + e] == 0.0f;
+    }
+    EXPECT_EQ(zero[0], zero[1]); // heads 0 and 1 share K/V head 0
+    EXPECT_EQ(zero[2], zero[3]);
+    EXPECT_NE(zero[0], zero[2]); // exactly one group died
+    // Bad call order is an error, not a crash.
+    EXPECT_EQ(b.ops.append_kv(b.ops.ctx, 0, 3, 1, k.data(), v.data()), SPKLLM_ERR_ARG);
+    EXPECT_NE(std::string(spkllm_attn_spk_error(&b.ops)), "");
+}
