@@ -119,22 +119,6 @@ static uint32_t layer_begin(spk_device *dev, uint32_t desc_addr) {
     return eng_done;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-    return b > SPK_IMPORTANCE_MAX - a ? SPK_IMPORTANCE_MAX : a + b;
-}
-
-static void add_events(spk_layer_stats *s, const spk_head_events *ev) {
-    s->requests++;
-    s->keys_fetched += ev->keys_fetched;
-    s->values_fetched += ev->values_fetched;
-    s->requant_requests += ev->requant;
-    s->key_msb_bytes += ev->key_msb_bytes;
-    s->key_lsb_bytes += ev->key_lsb_bytes;
-    s->value_bytes += ev->value_bytes;
-    s->scale_bytes += ev->scale_bytes;
-    s->dram_bytes += ev->key_msb_bytes + ev->key_lsb_bytes + ev->value_bytes + ev->scale_bytes;
-}
-
 /* HEAD: every query of head h, as spk_layer_run() builds them (sim/golden/layer.c). */
 static uint32_t run_head(spk_engine *eng, uint32_t h) {
     const spk_layer_desc *l = &eng->layer;
@@ -170,9 +154,10 @@ static uint32_t run_head(spk_engine *eng, uint32_t h) {
             return eng_error(SPK_ERR_ENGINE);
         eng->out_exp[qi] = res.out_exp;
         for (uint32_t j = 0; j < n; j++)
-            eng->token_add[eng->alive[j]] = sat_add(eng->token_add[eng->alive[j]], res.probs[j]);
-        eng->head_add[h] = sat_add(eng->head_add[h], res.head_importance);
-        add_events(&eng->stats, &res.ev);
+            eng->token_add[eng->alive[j]] =
+                spk_importance_add(eng->token_add[eng->alive[j]], res.probs[j]);
+        eng->head_add[h] = spk_importance_add(eng->head_add[h], res.head_importance);
+        spk_layer_stats_add(&eng->stats, &res.ev);
         if (eng->timing &&
             spk_timing_record(eng->timing, &eng->cfg, &res.ev, eng->layer_index, h, L))
             return eng_error(SPK_ERR_ENGINE);

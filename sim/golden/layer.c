@@ -22,7 +22,7 @@ static spksim_status check_layer(const spk_head_config *cfg, const spk_layer_des
     return SPKSIM_OK;
 }
 
-static void add_events(spk_layer_stats *s, const spk_head_events *ev) {
+void spk_layer_stats_add(spk_layer_stats *s, const spk_head_events *ev) {
     s->requests++;
     s->keys_fetched += ev->keys_fetched;
     s->values_fetched += ev->values_fetched;
@@ -97,13 +97,10 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
             if (status != SPKSIM_OK) break;
             out_exp[qi] = res.out_exp;
             for (uint32_t j = 0; j < n; j++) {
-                uint64_t *t = &token_add[alive[j]];
-                *t = probs[j] > SPK_IMPORTANCE_MAX - *t ? SPK_IMPORTANCE_MAX : *t + probs[j];
+                token_add[alive[j]] = spk_importance_add(token_add[alive[j]], probs[j]);
             }
-            uint64_t *ha = &head_add[h];
-            *ha = res.head_importance > SPK_IMPORTANCE_MAX - *ha ? SPK_IMPORTANCE_MAX
-                                                                 : *ha + res.head_importance;
-            add_events(s, &res.ev);
+            head_add[h] = spk_importance_add(head_add[h], res.head_importance);
+            spk_layer_stats_add(s, &res.ev);
             if (observer) observer(user, h, i, &res);
         }
     }

@@ -93,8 +93,12 @@ uint64_t spk_prune_head_importance(const spk_prune_state *st, uint32_t h) {
     return st && h < st->n_heads ? st->head_imp[h] : 0;
 }
 
+uint64_t spk_importance_add(uint64_t acc, uint64_t amount) {
+    return amount > SPK_IMPORTANCE_MAX - acc ? SPK_IMPORTANCE_MAX : acc + amount;
+}
+
 static void add_saturating(uint64_t *acc, uint64_t amount) {
-    *acc = amount > SPK_IMPORTANCE_MAX - *acc ? SPK_IMPORTANCE_MAX : *acc + amount;
+    *acc = spk_importance_add(*acc, amount);
 }
 
 void spk_prune_add_token(spk_prune_state *st, uint32_t j, uint64_t amount) {

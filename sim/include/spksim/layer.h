@@ -124,6 +124,12 @@ typedef struct spk_layer_stats {
     uint64_t dram_bytes;       /**< sum of the four above */
 } spk_layer_stats;
 
+/** @brief Add one request's events to layer counters (what spk_layer_run counts). */
+void spk_layer_stats_add(spk_layer_stats *s, const spk_head_events *ev);
+
+/** @brief Saturating importance addition: min(acc + amount, SPK_IMPORTANCE_MAX). */
+uint64_t spk_importance_add(uint64_t acc, uint64_t amount);
+
 /** @brief Called after every head request (for the cycle simulator's data mode). */
 typedef void (*spk_request_observer)(void *user, uint32_t head, uint32_t query,
                                      const spk_head_result *res);
