@@ -75,4 +75,7 @@ for pj in (3.9, 15.0, 35.0):
 PY
 echo
 echo "Commands (OUT = a temporary directory):"
-for c in "${cmds[@]}"; do echo "    $c"; done
+for c in "${cmds[@]}"; do
+    c=${c//$repo\//}
+    echo "    ${c//$(dirname "$repo")\//../}"
+done

@@ -81,7 +81,8 @@ compare)
     rss() { # peak RSS in MB of a command, its stdout kept
         local f
         f="$(mktemp)"
-        /usr/bin/time -f %M -o "$f" "$@"
+        # The command's own RSS line (spk-llm prints one) is dropped: both are measured alike.
+        /usr/bin/time -f %M -o "$f" "$@" | grep -v '^peak RSS'
         echo "peak RSS $(($(cat "$f") / 1024)) MB"
         rm -f "$f"
     }

@@ -132,7 +132,10 @@ static int parse_args(int argc, char **argv, options *o) {
             o->stream = 1, takes = 0;
         else if (!strcmp(a, "--special"))
             o->special = 1, takes = 0;
-        else {
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else {
             fprintf(stderr, "spk-llm: unknown option '%s'\n", a);
             return 0;
         }
