@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs each GoogleTest binary given, then prints one closing line summing them all:
 #   tests: N passed, N failed, N skipped
+# (the plain closing line CI reads; the line before it names the build directory).
 # Usage: scripts/run-tests.sh BUILD_DIR TEST_BINARY...
 set -uo pipefail
 build=$1
@@ -23,7 +24,8 @@ for bin in "$@"; do
         [ -n "$f" ] || failed=$((failed + 1)) # crashed before the summary
     fi
 done
-echo "tests ($build): $passed passed, $failed failed, $skipped skipped"
+echo "all suites in $build:"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 if ((${#broken[@]})); then
     echo "failing binaries: ${broken[*]} (logs in $build/test-logs/)" >&2
     exit 1
