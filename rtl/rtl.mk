@@ -19,6 +19,8 @@ RTL_QK_SRCS     := rtl/qk/spk_plane_merge.v rtl/qk/spk_logit.v rtl/qk/spk_qk.v
 RTL_PV_SRCS     := rtl/pv/spk_pv.v
 RTL_IMPORTANCE_SRCS := $(RTL_COMMON_SRCS) rtl/importance/spk_importance.v
 RTL_FETCH_SRCS  := rtl/fetch/spk_kv_fetch.v
+RTL_ENGINE_SRCS := $(sort $(RTL_TOPK_SRCS) $(RTL_SOFTMAX_SRCS) $(RTL_QK_SRCS) $(RTL_PV_SRCS) \
+                   $(RTL_FETCH_SRCS)) rtl/engine/spk_engine.v
 RTL_LINT_WAIVERS := rtl/lint.vlt
 
 # Verilator's fast simulation flags (docs/rtl.md); the models have no delays, hence --no-timing.
@@ -71,6 +73,8 @@ $(eval $(call rtl_model,Vqk,spk_qk,$(RTL_QK_SRCS),-GDMAX=64 -GM=8))
 $(eval $(call rtl_model,Vpv,spk_pv,$(RTL_PV_SRCS),-GDMAX=64 -GM=8))
 $(eval $(call rtl_model,Vfetch,spk_kv_fetch,$(RTL_FETCH_SRCS),-GDMAX=64 -GM=8))
 $(eval $(call rtl_model,Vimportance,spk_importance,$(RTL_IMPORTANCE_SRCS),-GN=256))
+# The engine top (tests/rtl/engine_harness.h assumes these parameters).
+$(eval $(call rtl_model,Vengine,spk_engine,$(RTL_ENGINE_SRCS),-GDMAX=64 -GM=8 -GNMAX=512 -GP=8))
 
 # Icarus 4-state reset/X test benches, run by the test suite.
 RTL_ICARUS_TOPK := $(BUILD)/rtl/icarus/topk_reset_tb.vvp
@@ -83,19 +87,26 @@ $(RTL_ICARUS_DATAPATH): $(sort $(RTL_SOFTMAX_SRCS) $(RTL_QK_SRCS) $(RTL_PV_SRCS)
 	@mkdir -p $(@D)
 	$(IVERILOG) -g2005 -Wall -Irtl/common -o $@ -s datapath_reset_tb $^
 
+RTL_ICARUS_ENGINE := $(BUILD)/rtl/icarus/engine_reset_tb.vvp
+$(RTL_ICARUS_ENGINE): $(RTL_ENGINE_SRCS) tests/rtl/engine_reset_tb.v
+	@mkdir -p $(@D)
+	$(IVERILOG) -g2005 -Wall -Irtl/common -o $@ -s engine_reset_tb $^
+
 # Link line shared by the RTL test suite and the harness binaries.
 RTL_LINK_LIBS = $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) -lz -lpthread
 RTL_HARNESS_CPPFLAGS = $(RTL_VDEFS) -isystem $(VERILATOR_INC) -isystem $(VERILATOR_INC)/vltstd \
     $(patsubst -I%,-isystem %,$(RTL_MODEL_INCS)) -Itests/rtl \
     -DSPK_RTL_ICARUS_TOPK='"$(RTL_ICARUS_TOPK)"' \
-    -DSPK_RTL_ICARUS_DATAPATH='"$(RTL_ICARUS_DATAPATH)"'
+    -DSPK_RTL_ICARUS_DATAPATH='"$(RTL_ICARUS_DATAPATH)"' \
+    -DSPK_RTL_ICARUS_ENGINE='"$(RTL_ICARUS_ENGINE)"'
 $(BUILD)/obj/tests/rtl/%.o: CPPFLAGS += $(RTL_HARNESS_CPPFLAGS)
 
 # Lint: Verilator -Wall on every RTL top with its sources, zero warnings (waivers only in
 # rtl/lint.vlt). The register block generated into rtl/regs/ (another area's file) is linted too
 # when it exists, so that `make lint` covers all RTL.
 RTL_LINT_TOPS := spk_topk spk_topk_ice40_top spk_softmax spk_softmax_ice40_top spk_logit spk_qk \
-                 spk_pv spk_importance spk_kv_fetch
+                 spk_pv spk_importance spk_kv_fetch spk_engine
+RTL_LINT_SRCS_spk_engine := -Irtl/common $(RTL_ENGINE_SRCS)
 RTL_LINT_SRCS_spk_kv_fetch := $(RTL_FETCH_SRCS)
 RTL_LINT_SRCS_spk_softmax_ice40_top := -Irtl/common $(RTL_SOFTMAX_SRCS) rtl/fpga/spk_softmax_ice40_top.v
 RTL_LINT_SRCS_spk_qk := $(RTL_QK_SRCS)

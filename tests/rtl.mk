@@ -3,10 +3,11 @@ RTL_TEST_SRCS := tests/rtl/test_rtl_topk.cc tests/rtl/topk_check.cc tests/rtl/te
                  tests/rtl/test_rtl_datapath.cc tests/rtl/datapath_harness.cc tests/rtl/test_rtl_pv.cc tests/rtl/pv_harness.cc \
                  tests/rtl/test_rtl_importance.cc tests/rtl/importance_harness.cc \
                  tests/rtl/test_rtl_qk.cc tests/rtl/qk_harness.cc \
-                 tests/rtl/test_rtl_fetch.cc tests/rtl/fetch_harness.cc
+                 tests/rtl/test_rtl_fetch.cc tests/rtl/fetch_harness.cc \
+                 tests/rtl/test_rtl_engine.cc tests/rtl/engine_harness.cc
 $(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkgolden,$(RTL_LINK_LIBS)))
 $(BUILD)/bin/test-rtl: $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) $(RTL_ICARUS_TOPK) \
-                       $(RTL_ICARUS_DATAPATH)
+                       $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE)
 
 # rtl-topk --seed N --cases M [--config p16|p3] [--trace FILE.fst]
 RTL_TOPK_MAIN_SRCS := tests/rtl/harness/rtl_topk_main.cc tests/rtl/topk_check.cc
@@ -28,6 +29,17 @@ $(BUILD)/bin/rtl-datapath: $(call obj_of,$(RTL_DATAPATH_MAIN_SRCS)) $(BUILD)/lib
 	    $(RTL_LINK_LIBS) $(LDLIBS)
 ALL_BINS += $(BUILD)/bin/rtl-datapath
 
+# rtl-engine --seed N --cases M [--memory stall|fixed|cycles] [--trace FILE.fst]
+RTL_ENGINE_MAIN_SRCS := tests/rtl/harness/rtl_engine_main.cc tests/rtl/engine_harness.cc
+$(BUILD)/bin/rtl-engine: $(call obj_of,$(RTL_ENGINE_MAIN_SRCS)) $(BUILD)/lib/libspkcycle.a \
+                         $(BUILD)/lib/libspkgolden.a $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $(call obj_of,$(RTL_ENGINE_MAIN_SRCS)) $(BUILD)/lib/libspkcycle.a \
+	    $(BUILD)/lib/libspkgolden.a \
+	    $(RTL_LINK_LIBS) $(LDLIBS)
+ALL_BINS += $(BUILD)/bin/rtl-engine
+
 # The harness sources include the generated model headers.
-$(call obj_of,$(sort $(RTL_TEST_SRCS) $(RTL_TOPK_MAIN_SRCS) $(RTL_DATAPATH_MAIN_SRCS))): | \
+$(call obj_of,$(sort $(RTL_TEST_SRCS) $(RTL_TOPK_MAIN_SRCS) $(RTL_DATAPATH_MAIN_SRCS) \
+    $(RTL_ENGINE_MAIN_SRCS))): | \
     $(RTL_MODEL_HDRS)

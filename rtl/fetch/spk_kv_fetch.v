@@ -6,14 +6,19 @@
 // row's little-endian bit stream.
 //
 // Bus use: one single-beat INCR burst (ARLEN = 0, ARSIZE = 32 bytes) per 32-byte block the row
-// touches, so no burst can cross a 4 KB boundary; AR requests are issued back to back while R
-// beats return in order. One row is in flight at a time (this first version does not overlap
-// rows); an error response (RRESP != OKAY) is reported at `done`.
+// touches, so no burst can cross a 4 KB boundary; R beats must return in request order. Up to
+// SLOTS rows are in flight (one row buffer slot each), so the requests of the next rows go out,
+// and their beats arrive, while an earlier row's fields leave. Three independent sides:
+// AR (takes a row index when a slot is free, issues the row's requests back to back), R (fills
+// the slots in order; RREADY low while the slot it would fill is still being emitted) and EMIT
+// (one output beat per cycle from a full slot). An error response (RRESP != OKAY) is reported
+// at `done`.
 `default_nettype none
 
 module spk_kv_fetch #(
     parameter DMAX = 64,  // largest head dimension
     parameter M    = 8,   // fields per output beat
+    parameter SLOTS = 4,  // rows in flight (row buffer slots), a power of two >= 2
     // derived, do not override:
     parameter DW   = $clog2(DMAX + 1)
 ) (
@@ -59,29 +64,43 @@ module spk_kv_fetch #(
     localparam BUFW = BLOCKS * 256;
     localparam BKW = $clog2(BLOCKS + 1);
     localparam PW = $clog2(BUFW);  // bit position within the row buffer
-    localparam [2:0] S_IDLE = 3'd0, S_ROW = 3'd1, S_READ = 3'd2, S_EMIT = 3'd3, S_DONE = 3'd4;
+    localparam SW = $clog2(SLOTS);
+    localparam [SW-1:0] SLOT_ONE = 1;
+    localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_DONE = 2'd2;
     localparam [DW-1:0] DMAX_DW = DMAX[DW-1:0];
     localparam [DW-1:0] M_DW = M[DW-1:0];
 
-    reg [2:0]     state;
+    reg [1:0]     state;
     reg [31:0]    base_reg;
     reg [DW-1:0]  d_reg;
     reg [3:0]     bits_reg;
     reg           signed_reg;
-    reg [15:0]    rows_left;
+    reg [15:0]    rows_idx;     // row indices still to take
+    reg [15:0]    rows_left;    // rows still to emit
     reg [8:0]     row_bytes;    // <= 384
-    reg [4:0]     row_off;      // the row's first byte within its first 32-byte block
-    reg [BKW-1:0] blocks;       // 32-byte blocks of this row
-    reg [BKW-1:0] ar_sent, r_got;
-    reg [BUFW-1:0] row_buf;
+    // two slots: geometry, fill state
+    reg [SLOTS-1:0] used;       // slot holds a row (from its index until its last beat left)
+    reg [SLOTS-1:0] full;       // all of the slot's blocks arrived
+    reg [SLOTS*5-1:0] offs;     // per slot: the row's first byte within its first 32-byte block
+    reg [SLOTS*BKW-1:0] blks;   // per slot: 32-byte blocks of the row
+    reg [SLOTS*BUFW-1:0] bufs;
+    // AR side
+    reg [SW-1:0]  ar_slot;
+    reg           ar_busy;
+    reg [BKW-1:0] ar_sent;
+    // R side
+    reg [SW-1:0]  r_slot;
+    reg [BKW-1:0] r_got;
+    // EMIT side
+    reg [SW-1:0]  e_slot;
     reg [DW-1:0]  emit_base;    // first field of the next output beat
 
     assign busy = (state != S_IDLE);
-    assign idx_ready = (state == S_ROW);
+    assign idx_ready = (state == S_RUN) && !ar_busy && !used[ar_slot] && (rows_idx != 16'd0);
     assign arlen = 8'd0;
     assign arsize = 3'd5;
     assign arburst = 2'b01;
-    assign rready = (state == S_READ);
+    assign rready = (state == S_RUN) && used[r_slot] && !full[r_slot];
 
     // row geometry at start: ceil(d * bits / 8)
     wire [15:0] row_bits = d * bits;
@@ -91,8 +110,12 @@ module spk_kv_fetch #(
     wire [9:0]  span = {5'd0, idx_addr[4:0]} + {1'b0, row_bytes} + 10'd31;
     wire [9:0]  span_blocks = span >> 5;
     wire        unused_geometry = &{1'b0, row_bytes_w[15:9], span_blocks[9:BKW]};
+    wire [BKW-1:0] r_blocks = blks[r_slot*BKW+:BKW];
+    wire [BKW-1:0] ar_blocks = blks[ar_slot*BKW+:BKW];
 
     // field extraction for the current output beat
+    wire [BUFW-1:0] e_buf = bufs[e_slot*BUFW+:BUFW];
+    wire [4:0]      e_off = offs[e_slot*5+:5];
     reg [M*12-1:0] fields;
     reg [PW-1:0]   bitpos;
     reg [11:0]     raw;
@@ -101,13 +124,22 @@ module spk_kv_fetch #(
     always @* begin
         for (lane = 0; lane < M; lane = lane + 1) begin
             field = {1'b0, emit_base} + lane[DW:0];
-            bitpos = {{(PW - 8) {1'b0}}, row_off, 3'd0} + field * bits_reg;
-            raw = row_buf[bitpos+:12];
+            bitpos = {{(PW - 8) {1'b0}}, e_off, 3'd0} + field * bits_reg;
+            raw = e_buf[bitpos+:12];
             for (b = 0; b < 12; b = b + 1)
                 if (b >= bits_reg) raw[b] = signed_reg ? raw[bits_reg-1] : 1'b0;
             fields[lane*12+:12] = (field < {1'b0, d_reg}) ? raw : 12'd0;
         end
     end
+
+    wire [SLOTS-1:0] ar_bit = {{(SLOTS - 1) {1'b0}}, 1'b1} << ar_slot;
+    wire [SLOTS-1:0] r_bit = {{(SLOTS - 1) {1'b0}}, 1'b1} << r_slot;
+    wire [SLOTS-1:0] e_bit = {{(SLOTS - 1) {1'b0}}, 1'b1} << e_slot;
+    wire take_idx = idx_valid && idx_ready;
+    wire r_fire = rvalid && rready;
+    wire r_row_done = r_fire && (r_got + 1'b1 == r_blocks);
+    wire emitting = (state == S_RUN) && full[e_slot];
+    wire e_last = emitting && (emit_base + M_DW >= d_reg);
 
     always @(posedge clk) begin
         if (rst) begin
@@ -116,13 +148,20 @@ module spk_kv_fetch #(
             d_reg <= {DW{1'b0}};
             bits_reg <= 4'd0;
             signed_reg <= 1'b0;
+            rows_idx <= 16'd0;
             rows_left <= 16'd0;
             row_bytes <= 9'd0;
-            row_off <= 5'd0;
-            blocks <= {BKW{1'b0}};
+            used <= {SLOTS{1'b0}};
+            full <= {SLOTS{1'b0}};
+            offs <= {(SLOTS * 5) {1'b0}};
+            blks <= {(SLOTS * BKW) {1'b0}};
+            bufs <= {(SLOTS * BUFW) {1'b0}};
+            ar_slot <= {SW{1'b0}};
+            ar_busy <= 1'b0;
             ar_sent <= {BKW{1'b0}};
+            r_slot <= {SW{1'b0}};
             r_got <= {BKW{1'b0}};
-            row_buf <= {BUFW{1'b0}};
+            e_slot <= {SW{1'b0}};
             emit_base <= {DW{1'b0}};
             arvalid <= 1'b0;
             araddr <= 32'd0;
@@ -143,55 +182,73 @@ module spk_kv_fetch #(
                         d_reg <= d;
                         bits_reg <= bits;
                         signed_reg <= is_signed;
+                        rows_idx <= rows;
                         rows_left <= rows;
                         row_bytes <= row_bytes_w[8:0];
                         bad_cmd <= 1'b0;
                         bus_error <= 1'b0;
+                        used <= {SLOTS{1'b0}};
+                        full <= {SLOTS{1'b0}};
+                        ar_slot <= {SW{1'b0}};
+                        ar_busy <= 1'b0;
+                        r_slot <= {SW{1'b0}};
+                        r_got <= {BKW{1'b0}};
+                        e_slot <= {SW{1'b0}};
+                        emit_base <= {DW{1'b0}};
                         if (d == {DW{1'b0}} || d > DMAX_DW || bits == 4'd0 || bits > 4'd12) begin
                             bad_cmd <= 1'b1;
                             state <= S_DONE;
                         end else begin
-                            state <= (rows == 16'd0) ? S_DONE : S_ROW;
+                            state <= (rows == 16'd0) ? S_DONE : S_RUN;
                         end
                     end
                 end
-                S_ROW: begin
-                    if (idx_valid) begin
-                        row_off <= idx_addr[4:0];
-                        blocks <= span_blocks[BKW-1:0];
+                S_RUN: begin
+                    // AR side: take a row index into the free slot, issue its requests
+                    if (take_idx) begin
+                        offs[ar_slot*5+:5] <= idx_addr[4:0];
+                        blks[ar_slot*BKW+:BKW] <= span_blocks[BKW-1:0];
+                        rows_idx <= rows_idx - 16'd1;
+                        ar_busy <= 1'b1;
                         ar_sent <= {BKW{1'b0}};
-                        r_got <= {BKW{1'b0}};
                         arvalid <= 1'b1;
                         araddr <= {idx_addr[31:5], 5'd0};
-                        state <= S_READ;
                     end
-                end
-                S_READ: begin
                     if (arvalid && arready) begin
                         ar_sent <= ar_sent + 1'b1;
                         araddr <= araddr + 32'd32;
-                        if (ar_sent + 1'b1 == blocks) arvalid <= 1'b0;
-                    end
-                    if (rvalid) begin
-                        row_buf[r_got*256+:256] <= rdata;
-                        if (rresp != 2'b00 || !rlast) bus_error <= 1'b1;
-                        r_got <= r_got + 1'b1;
-                        if (r_got + 1'b1 == blocks) begin
-                            emit_base <= {DW{1'b0}};
-                            state <= S_EMIT;
+                        if (ar_sent + 1'b1 == ar_blocks) begin
+                            arvalid <= 1'b0;
+                            ar_busy <= 1'b0;
+                            ar_slot <= ar_slot + SLOT_ONE;
                         end
                     end
-                end
-                S_EMIT: begin
-                    out_valid <= 1'b1;
-                    out_first <= (emit_base == {DW{1'b0}});
-                    out_last <= (emit_base + M_DW >= d_reg);
-                    out_fields <= fields;
-                    emit_base <= emit_base + M_DW;
-                    if (emit_base + M_DW >= d_reg) begin
-                        rows_left <= rows_left - 1'b1;
-                        state <= (rows_left == 16'd1) ? S_DONE : S_ROW;
+                    // R side: fill the slots in order
+                    if (r_fire) begin
+                        bufs[r_slot*BUFW+r_got*256+:256] <= rdata;
+                        if (rresp != 2'b00 || !rlast) bus_error <= 1'b1;
+                        r_got <= r_row_done ? {BKW{1'b0}} : r_got + 1'b1;
+                        if (r_row_done) r_slot <= r_slot + SLOT_ONE;
                     end
+                    // EMIT side: M fields per cycle from a full slot
+                    if (emitting) begin
+                        out_valid <= 1'b1;
+                        out_first <= (emit_base == {DW{1'b0}});
+                        out_last <= e_last;
+                        out_fields <= fields;
+                        emit_base <= e_last ? {DW{1'b0}} : emit_base + M_DW;
+                        if (e_last) begin
+                            e_slot <= e_slot + SLOT_ONE;
+                            rows_left <= rows_left - 16'd1;
+                            if (rows_left == 16'd1) state <= S_DONE;
+                        end
+                    end
+                    // slot flags: set by the AR / R sides, cleared by EMIT (different slots
+                    // whenever two events meet in one cycle)
+                    used <= (used | (take_idx ? ar_bit : {SLOTS{1'b0}})) &
+                            ~(e_last ? e_bit : {SLOTS{1'b0}});
+                    full <= (full | (r_row_done ? r_bit : {SLOTS{1'b0}})) &
+                            ~(e_last ? e_bit : {SLOTS{1'b0}});
                 end
                 default: begin  // S_DONE
                     done <= 1'b1;

@@ -39,4 +39,8 @@ TEST(RtlIcarus, DatapathResetLeavesNoXOnOutputs) {
     expect_pass(SPK_RTL_ICARUS_DATAPATH, "datapath_reset_tb");
 }
 
+TEST(RtlIcarus, EngineResetLeavesNoXOnOutputs) {
+    expect_pass(SPK_RTL_ICARUS_ENGINE, "engine_reset_tb");
+}
+
 } // namespace

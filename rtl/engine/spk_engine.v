@@ -1,0 +1,542 @@
+// spk_engine: one SpAtten head request end to end from memory (docs/rtl.md, "Engine";
+// normative behaviour: docs/spec/datapath.md, "Head request").
+//
+// Sequence (one step at a time, no overlap between steps; the fetcher overlaps rows):
+//   KSCALE  read the n K scale words (whole 32-byte blocks, back to back) into a scale buffer;
+//   KPASS   fetch the K MSB plane of the n keys (spk_kv_fetch), QK + logits (spk_qk), softmax;
+//           the MSB fields are kept in the plane buffer HIBUF;
+//   requant lsb > 0 and max p < T: fetch the K LSB plane, merge it with HIBUF, recompute;
+//   TOPK    local-V top-k over the final probabilities (k = the request's V keep count);
+//   VSCAN   scan the kept flags in index order, list the kept rows and read each one's V scale
+//           word (requests go out as rows are listed) into the PV block's scale scan;
+//   VPASS   fetch the kept V rows (MSB plane; with requant first into HIBUF, then the LSB plane
+//           merged with it), PV multiply-accumulate;
+//   done    outputs on the out_* stream, out_exp, head importance and the events.
+// The key index list is the contiguous range key_base .. key_base + n - 1 (token = key_base +
+// key position). Query codes are written through the q_* port while the engine is idle.
+// Scale words are 4-byte little-endian words at scale_base + 4 * token (4-byte aligned).
+`default_nettype none
+
+module spk_engine #(
+    parameter DMAX = 64,   // largest head dimension; a multiple of M
+    parameter M    = 8,    // multipliers of QK and PV, fields per fetch beat (a power of two)
+    parameter NMAX = 512,  // most keys per request; a multiple of P, >= 2P
+    parameter P    = 8,    // top-k comparators (a power of two)
+    // derived, do not override
+    parameter DW   = $clog2(DMAX + 1),
+    parameter BW   = (DMAX / M > 1) ? $clog2(DMAX / M) : 1,
+    parameter AW   = $clog2(NMAX),
+    parameter CW   = $clog2(NMAX + 1),
+    parameter IW   = $clog2(DMAX)
+) (
+    input  wire            clk,
+    input  wire            rst,
+
+    // query codes, written while idle (M codes per beat)
+    input  wire            q_we,
+    input  wire [BW-1:0]   q_beat,
+    input  wire [M*12-1:0] q_codes,
+
+    // request descriptor, taken on req_valid && req_ready
+    input  wire            req_valid,
+    output wire            req_ready,
+    input  wire [DW-1:0]   d,
+    input  wire [3:0]      msb_bits,
+    input  wire [3:0]      lsb_bits,
+    input  wire [16:0]     threshold,     // requant threshold T, UQ0.16
+    input  wire [15:0]     v_keep,        // V rows to keep (spk_keep_count of the ratio)
+    input  wire [15:0]     n_keys,        // 1..NMAX
+    input  wire [15:0]     key_base,      // token of key position 0
+    input  wire [23:0]     q_scale,       // the query's logit scale word
+    input  wire [31:0]     k_msb_base,
+    input  wire [31:0]     k_lsb_base,
+    input  wire [31:0]     v_msb_base,
+    input  wire [31:0]     v_lsb_base,
+    input  wire [31:0]     k_scale_base,
+    input  wire [31:0]     v_scale_base,
+
+    // AXI4 read master (single-beat INCR bursts of 32 bytes)
+    output wire            arvalid,
+    input  wire            arready,
+    output wire [31:0]     araddr,
+    output wire [7:0]      arlen,
+    output wire [2:0]      arsize,
+    output wire [1:0]      arburst,
+    input  wire            rvalid,
+    output wire            rready,
+    input  wire [255:0]    rdata,
+    input  wire [1:0]      rresp,
+    input  wire            rlast,
+
+    // probabilities of each softmax pass (the last pass of a request is the final one)
+    output wire            prob_valid,
+    output wire [AW-1:0]   prob_index,
+    output wire [15:0]     prob_value,
+    // kept V rows, in index order
+    output reg             vkey_valid,
+    output reg  [15:0]     vkey_token,
+    // output vector, d values in order
+    output wire            out_valid,
+    output wire [IW-1:0]   out_index,
+    output wire [31:0]     out_value,
+    // end of request
+    output reg             done,
+    output reg             bad_cmd,       // bad descriptor: nothing computed
+    output reg             bus_error,     // an RRESP other than OKAY (or no RLAST) was seen;
+                                          // the request still runs to done
+    output reg  [9:0]      out_exp,
+    output reg  [47:0]     head_importance,
+    output reg             requant,       // the K LSB plane was fetched and QK recomputed
+    output reg  [15:0]     keys_fetched,
+    output reg  [15:0]     values_fetched
+);
+    localparam BEATS = DMAX / M;
+    localparam LP = (P > 1) ? $clog2(P) : 1;
+    localparam HW = $clog2(NMAX * BEATS);
+    localparam TW = 17;  // top-k value width: probabilities are unsigned 16-bit
+    localparam TCW = $clog2(NMAX) + 1;
+    localparam [3:0] S_IDLE = 4'd0, S_KSCALE = 4'd1, S_PASS_START = 4'd3,
+                     S_PASS = 4'd4, S_TOPK_WAIT = 4'd5, S_TOPK_START = 4'd6, S_TOPK = 4'd7,
+                     S_VSCAN = 4'd8,
+                     S_VPASS_START = 4'd11, S_VPASS = 4'd12, S_PV_WAIT = 4'd13, S_DONE = 4'd14;
+
+    reg [3:0]  state;
+    reg [DW-1:0] d_reg;
+    reg [3:0]  msb_reg, lsb_reg;
+    reg [16:0] thr_reg;
+    reg [15:0] keep_reg, n_reg, key_base_reg;
+    reg [23:0] q_scale_reg;
+    reg [31:0] k_msb_reg, k_lsb_reg, v_msb_reg, v_lsb_reg, v_scale_reg;
+    reg        lsb_pass;     // the current K or V pass merges the LSB plane with HIBUF
+    reg        vpass;        // fetch passes feed PV (V) rather than QK (K)
+    reg        v_two;        // V is fetched with both planes
+    reg [15:0] pos;          // key position being scanned
+    reg [15:0] ar_cnt, r_cnt, reads;  // scale-word reads issued, returned, to make
+    reg [15:0] idx_cnt;      // row indices given to the fetcher in this pass
+    reg [15:0] kept_n;       // kept rows listed so far
+    reg [31:0] kscale_addr;  // address of the first K scale word
+    reg        fetch_done_seen;
+    reg [2:0]  drain;
+
+    reg [23:0]    kscale [0:NMAX-1];
+    reg [23:0]    vscale [0:NMAX-1];
+    reg [15:0]    probs [0:NMAX-1];
+    reg [AW-1:0]  kept_list [0:NMAX-1];
+    reg [NMAX-1:0] kept_bits;
+
+    assign req_ready = (state == S_IDLE);
+
+    // ---- request check --------------------------------------------------------------------
+    wire [4:0] total_bits = {1'b0, msb_bits} + {1'b0, lsb_bits};
+    wire req_bad = (d == {DW{1'b0}}) || (d > DMAX[DW-1:0]) || (msb_bits < 4'd2) ||
+                   (total_bits > 5'd12) || (n_keys == 16'd0) || (n_keys > NMAX[15:0]);
+
+    // 32-byte blocks holding the n K scale words
+    wire [31:0] k_first_word = k_scale_base + {14'd0, key_base, 2'b00};
+    wire [17:0] k_span = {13'd0, k_first_word[4:0]} + {n_keys, 2'b00} + 18'd31;
+    wire [15:0] k_blocks = {3'd0, k_span[17:5]};
+    wire        unused_span = &{1'b0, k_first_word[31:5], k_span[4:0]};
+
+    // ---- AXI read: own scale-word reads or the fetcher ------------------------------------
+    // K scale words are contiguous: read as whole 32-byte blocks, all requests back to back.
+    // V scale words of the kept rows: one request per kept row as soon as VSCAN lists it.
+    wire own_r = (state == S_KSCALE) || (state == S_VSCAN);
+    wire own_ar = own_r && (ar_cnt < ((state == S_VSCAN) ? kept_n : reads));
+    wire [31:0] v_ar_word = v_scale_reg + {14'd0, key_base_reg + {{(16 - AW) {1'b0}},
+                                                   kept_list[ar_cnt[AW-1:0]]}, 2'b00};
+    wire [31:0] v_r_word = v_scale_reg + {14'd0, key_base_reg + {{(16 - AW) {1'b0}},
+                                                  kept_list[r_cnt[AW-1:0]]}, 2'b00};
+    wire [31:0] own_addr = (state == S_KSCALE) ? {kscale_addr[31:5] + {11'd0, ar_cnt}, 5'd0}
+                                               : v_ar_word;
+    wire        f_arvalid, f_rready;
+    wire [31:0] f_araddr;
+    wire [7:0]  f_arlen;
+    wire [2:0]  f_arsize;
+    wire [1:0]  f_arburst;
+    assign arvalid = own_ar ? 1'b1 : f_arvalid;
+    assign araddr = own_ar ? {own_addr[31:5], 5'd0} : f_araddr;
+    assign arlen = own_ar ? 8'd0 : f_arlen;
+    assign arsize = own_ar ? 3'd5 : f_arsize;
+    assign arburst = own_ar ? 2'b01 : f_arburst;
+    assign rready = own_r ? 1'b1 : f_rready;
+    wire [31:0] r_word = rdata[{v_r_word[4:2], 5'd0}+:32];
+    wire        unused_word = &{1'b0, r_word[31:24], own_addr[4:0], kscale_addr[1:0],
+                              v_r_word[31:5], v_r_word[1:0]};
+    // K scale block beat r_cnt holds words r_cnt*8 + l - kscale_addr[4:2], l = 0..7
+    wire [19:0] k_word0 = {1'b0, r_cnt, 3'd0} - {17'd0, kscale_addr[4:2]};
+    integer l;
+
+    // ---- fetcher --------------------------------------------------------------------------
+    wire f_busy, f_idx_ready, f_out_valid, f_out_first, f_out_last, f_done, f_bad, f_bus_error;
+    wire [M*12-1:0] f_fields;
+    wire f_start = (state == S_PASS_START) || (state == S_VPASS_START && kept_n != 16'd0);
+    wire [31:0] f_base = vpass ? (lsb_pass ? v_lsb_reg : v_msb_reg)
+                               : (lsb_pass ? k_lsb_reg : k_msb_reg);
+    wire [3:0]  f_bits = lsb_pass ? lsb_reg : msb_reg;
+    wire [15:0] f_rows = vpass ? kept_n : n_reg;
+    wire        pass_state = (state == S_PASS) || (state == S_VPASS);
+    wire        f_idx_valid = pass_state && (idx_cnt < f_rows);
+    wire [15:0] f_idx = vpass ? key_base_reg + {{(16 - AW) {1'b0}}, kept_list[idx_cnt[AW-1:0]]}
+                              : key_base_reg + idx_cnt;
+    wire        unused_fetch = &{1'b0, f_busy, f_bad};
+
+    spk_kv_fetch #(.DMAX(DMAX), .M(M)) fetch (
+        .clk(clk), .rst(rst), .start(f_start), .base(f_base), .d(d_reg), .bits(f_bits),
+        .is_signed(!lsb_pass), .rows(f_rows), .busy(f_busy),
+        .idx_valid(f_idx_valid), .idx_ready(f_idx_ready), .idx(f_idx),
+        .arvalid(f_arvalid), .arready(arready), .araddr(f_araddr), .arlen(f_arlen),
+        .arsize(f_arsize), .arburst(f_arburst),
+        .rvalid(rvalid && !own_r), .rready(f_rready), .rdata(rdata), .rresp(rresp), .rlast(rlast),
+        .out_valid(f_out_valid), .out_first(f_out_first), .out_last(f_out_last),
+        .out_fields(f_fields), .done(f_done), .bad_cmd(f_bad), .bus_error(f_bus_error));
+
+    // ---- plane buffer: MSB fields of the K (or kept V) rows, one line per beat ---------------
+    reg [15:0]   f_row;       // row of the fetcher's current output beat
+    reg [BW-1:0] f_beat;
+    wire [BW-1:0] cur_beat = f_out_first ? {BW{1'b0}} : f_beat;
+    wire [HW-1:0] hib_addr = f_row[HW-1:0] * BEATS[HW-1:0] + {{(HW - BW) {1'b0}}, cur_beat};
+    wire [M*12-1:0] hib_q;
+    spk_ram_1r1w #(.DEPTH(NMAX * BEATS), .WIDTH(M * 12)) hibuf (
+        .clk(clk), .we(f_out_valid && !lsb_pass), .waddr(hib_addr), .wdata(f_fields),
+        .re(f_out_valid), .raddr(hib_addr), .rdata(hib_q));
+
+    // the fetched beat one cycle later, aligned with the HIBUF read
+    reg           b_valid, b_first, b_last;
+    reg [M*12-1:0] b_fields;
+    reg [AW-1:0]  b_row;
+    wire [M*10-1:0] b_lo;
+    wire [M*12-1:0] b_hi = lsb_pass ? hib_q : b_fields;
+    genvar g;
+    generate
+        for (g = 0; g < M; g = g + 1) begin : lane_lo
+            assign b_lo[g*10+:10] = b_fields[g*12+:10];
+        end
+    endgenerate
+
+    // ---- QK ----------------------------------------------------------------------------------
+    wire qk_valid;
+    wire [23:0] qk_logit;
+    spk_qk #(.DMAX(DMAX), .M(M)) qk (
+        .clk(clk), .rst(rst), .d(d_reg), .lsb_bits(lsb_reg), .with_lsb(lsb_pass),
+        .q_scale(q_scale_reg), .q_we(q_we && state == S_IDLE), .q_beat(q_beat), .q_codes(q_codes),
+        .k_valid(b_valid && !vpass), .k_first(b_first), .k_last(b_last), .k_hi(b_hi),
+        .k_lo(lsb_pass ? b_lo : {(M * 10) {1'b0}}), .k_scale(kscale[b_row]),
+        .out_valid(qk_valid), .out_logit(qk_logit));
+
+    // ---- softmax and requant decision ------------------------------------------------------
+    wire sm_busy, sm_in_ready, sm_done, sm_bad, sm_refetch;
+    wire [15:0] sm_conf;
+    wire [39:0] sm_sum;
+    wire [24:0] sm_recip;
+    wire unused_sm = &{1'b0, sm_busy, sm_in_ready, sm_bad, sm_conf, sm_sum, sm_recip};
+    spk_softmax #(.NMAX(NMAX)) softmax (
+        .clk(clk), .rst(rst), .start(state == S_PASS_START), .n(n_reg[CW-1:0]),
+        .threshold(thr_reg), .busy(sm_busy), .in_valid(qk_valid), .in_ready(sm_in_ready),
+        .in_logit(qk_logit), .out_valid(prob_valid), .out_index(prob_index),
+        .out_prob(prob_value), .done(sm_done), .bad_cmd(sm_bad), .confidence(sm_conf),
+        .refetch(sm_refetch), .sum(sm_sum), .recip(sm_recip));
+
+    // ---- local-V top-k ---------------------------------------------------------------------
+    reg           tk_load_en;
+    reg [AW-LP-1:0] tk_load_line;
+    reg [P*TW-1:0] tk_line, tk_load_data;
+    wire [P*TW-1:0] tk_line_next;
+    generate
+        for (g = 0; g < P; g = g + 1) begin : lane_tk
+            localparam [LP-1:0] LANE = g;
+            assign tk_line_next[g*TW+:TW] = (prob_index[LP-1:0] == LANE) ? {1'b0, prob_value}
+                                                                       : tk_line[g*TW+:TW];
+        end
+    endgenerate
+    wire tk_busy, tk_out_valid, tk_done, tk_bad;
+    wire [P-1:0] tk_mask;
+    wire [AW-LP-1:0] tk_out_line;
+    wire [TCW-1:0] tk_kept, tk_ngreater, tk_passes;
+    wire [TW-1:0] tk_thr;
+    wire [31:0] tk_sel;
+    wire unused_tk = &{1'b0, tk_busy, tk_bad, tk_ngreater, tk_passes, tk_thr, tk_sel};
+    wire [TCW-1:0] tk_k = (keep_reg > n_reg) ? n_reg[TCW-1:0] : keep_reg[TCW-1:0];
+    spk_topk #(.W(TW), .NMAX(NMAX), .P(P)) topk (
+        .clk(clk), .rst(rst), .load_en(tk_load_en), .load_line(tk_load_line),
+        .load_data(tk_load_data), .start(state == S_TOPK_START), .n(n_reg[TCW-1:0]), .k(tk_k),
+        .busy(tk_busy), .out_valid(tk_out_valid), .out_mask(tk_mask), .out_line(tk_out_line),
+        .done(tk_done), .bad_cmd(tk_bad), .kept_count(tk_kept), .threshold(tk_thr),
+        .n_greater(tk_ngreater), .passes(tk_passes), .sel_cycles(tk_sel));
+
+    // ---- PV ------------------------------------------------------------------------------
+    reg         pv_scale_valid;
+    reg [23:0]  pv_scale_word;
+    wire        pv_busy, pv_in_ready, pv_done, pv_bad;
+    wire [9:0]  pv_exp;
+    wire [47:0] pv_imp;
+    wire [M*12-1:0] v_codes;
+    wire unused_pv = &{1'b0, pv_busy, pv_in_ready, pv_bad};
+    generate
+        for (g = 0; g < M; g = g + 1) begin : lane_v
+            spk_plane_merge merge (
+                .hi(b_hi[g*12+:12]), .lo(b_lo[g*10+:10]), .lsb_bits(lsb_reg),
+                .with_lsb(lsb_pass), .code(v_codes[g*12+:12]));
+        end
+    endgenerate
+    spk_pv #(.DMAX(DMAX), .M(M)) pv (
+        .clk(clk), .rst(rst), .start(state == S_TOPK && tk_done), .d(d_reg),
+        .rows({{(17 - TCW) {1'b0}}, tk_kept}), .busy(pv_busy),
+        .scale_valid(pv_scale_valid), .scale_word(pv_scale_word),
+        .beat_valid(b_valid && vpass && (lsb_pass || !v_two)),
+        .beat_prob(probs[kept_list[b_row]]), .beat_scale(vscale[b_row]), .beat_codes(v_codes),
+        .in_ready(pv_in_ready), .out_valid(out_valid), .out_index(out_index),
+        .out_value(out_value), .done(pv_done), .bad_cmd(pv_bad), .out_exp(pv_exp),
+        .head_importance(pv_imp));
+
+    // ---- buffers written from streams (no reset: contents are written before use) ---------
+    always @(posedge clk) begin
+        if (state == S_KSCALE && rvalid)
+            for (l = 0; l < 8; l = l + 1)
+                if (k_word0 + l[19:0] < {4'd0, n_reg})
+                    kscale[k_word0[AW-1:0] + l[AW-1:0]] <= rdata[l*32+:24];
+        if (state == S_VSCAN && rvalid) vscale[r_cnt[AW-1:0]] <= r_word[23:0];
+        if (prob_valid) probs[prob_index] <= prob_value;
+        if (state == S_VSCAN && pos < n_reg && scan_hit)
+            kept_list[kept_n[AW-1:0]] <= scan_pos[AW-1:0];
+    end
+
+    // ---- VSCAN: first kept key at or after pos within pos's line of P flags ----------------
+    // (a flag at or past n would not count: the scan stops at n)
+    wire [P-1:0] scan_line = kept_bits[{pos[AW-1:LP], {LP{1'b0}}}+:P] &
+                             ({P{1'b1}} << pos[LP-1:0]);
+    reg [LP-1:0] scan_lane;
+    integer      sl;
+    always @* begin
+        scan_lane = {LP{1'b0}};
+        for (sl = P - 1; sl >= 0; sl = sl - 1)
+            if (scan_line[sl]) scan_lane = sl[LP-1:0];
+    end
+    wire        scan_hit = (|scan_line) && (scan_pos < n_reg);
+    wire [15:0] scan_pos = {pos[15:LP], scan_lane};
+
+    // ---- control ---------------------------------------------------------------------------
+    wire pass_end = fetch_done_seen && !b_valid && drain == 3'd0;
+    always @(posedge clk) begin
+        if (rst) begin
+            state <= S_IDLE;
+            d_reg <= {DW{1'b0}};
+            msb_reg <= 4'd0;
+            lsb_reg <= 4'd0;
+            thr_reg <= 17'd0;
+            keep_reg <= 16'd0;
+            n_reg <= 16'd0;
+            key_base_reg <= 16'd0;
+            q_scale_reg <= 24'd0;
+            k_msb_reg <= 32'd0;
+            k_lsb_reg <= 32'd0;
+            v_msb_reg <= 32'd0;
+            v_lsb_reg <= 32'd0;
+            v_scale_reg <= 32'd0;
+            lsb_pass <= 1'b0;
+            vpass <= 1'b0;
+            v_two <= 1'b0;
+            pos <= 16'd0;
+            idx_cnt <= 16'd0;
+            kept_n <= 16'd0;
+            kscale_addr <= 32'd0;
+            ar_cnt <= 16'd0;
+            r_cnt <= 16'd0;
+            reads <= 16'd0;
+            fetch_done_seen <= 1'b0;
+            drain <= 3'd0;
+            kept_bits <= {NMAX{1'b0}};
+            f_row <= 16'd0;
+            f_beat <= {BW{1'b0}};
+            b_valid <= 1'b0;
+            b_first <= 1'b0;
+            b_last <= 1'b0;
+            b_fields <= {(M * 12) {1'b0}};
+            b_row <= {AW{1'b0}};
+            tk_load_en <= 1'b0;
+            tk_load_line <= {(AW - LP) {1'b0}};
+            tk_line <= {(P * TW) {1'b0}};
+            tk_load_data <= {(P * TW) {1'b0}};
+            pv_scale_valid <= 1'b0;
+            pv_scale_word <= 24'd0;
+            vkey_valid <= 1'b0;
+            vkey_token <= 16'd0;
+            done <= 1'b0;
+            bad_cmd <= 1'b0;
+            bus_error <= 1'b0;
+            out_exp <= 10'd0;
+            head_importance <= 48'd0;
+            requant <= 1'b0;
+            keys_fetched <= 16'd0;
+            values_fetched <= 16'd0;
+        end else begin
+            done <= 1'b0;
+            pv_scale_valid <= 1'b0;
+            vkey_valid <= 1'b0;
+            tk_load_en <= 1'b0;
+            if (f_bus_error || (own_r && rvalid && (rresp != 2'b00 || !rlast))) bus_error <= 1'b1;
+
+            // fetched beats: row/beat counters, one-cycle alignment with the HIBUF read
+            b_valid <= f_out_valid;
+            b_first <= f_out_first;
+            b_last <= f_out_last;
+            b_fields <= f_fields;
+            b_row <= f_row[AW-1:0];
+            if (f_out_valid) begin
+                if (f_out_last) begin
+                    f_row <= f_row + 16'd1;
+                    f_beat <= {BW{1'b0}};
+                end else begin
+                    f_beat <= cur_beat + 1'b1;
+                end
+            end
+
+            // probabilities into top-k lines
+            if (prob_valid) begin
+                tk_line <= tk_line_next;
+                if (&prob_index[LP-1:0] || {{(16 - AW) {1'b0}}, prob_index} == n_reg - 16'd1) begin
+                    tk_load_en <= 1'b1;
+                    tk_load_line <= prob_index[AW-1:LP];
+                    tk_load_data <= tk_line_next;
+                end
+            end
+            if (tk_out_valid) kept_bits[{tk_out_line, {LP{1'b0}}}+:P] <= tk_mask;
+            if (f_done) fetch_done_seen <= 1'b1;
+            if (drain != 3'd0) drain <= drain - 3'd1;
+            if (pass_state && f_idx_valid && f_idx_ready) idx_cnt <= idx_cnt + 16'd1;
+
+            case (state)
+                S_IDLE: begin
+                    if (req_valid) begin
+                        d_reg <= d;
+                        msb_reg <= msb_bits;
+                        lsb_reg <= lsb_bits;
+                        thr_reg <= threshold;
+                        keep_reg <= v_keep;
+                        n_reg <= n_keys;
+                        key_base_reg <= key_base;
+                        q_scale_reg <= q_scale;
+                        k_msb_reg <= k_msb_base;
+                        k_lsb_reg <= k_lsb_base;
+                        v_msb_reg <= v_msb_base;
+                        v_lsb_reg <= v_lsb_base;
+                        v_scale_reg <= v_scale_base;
+                        bad_cmd <= 1'b0;
+                        bus_error <= 1'b0;
+                        requant <= 1'b0;
+                        lsb_pass <= 1'b0;
+                        vpass <= 1'b0;
+                        v_two <= 1'b0;
+                        pos <= 16'd0;
+                        kscale_addr <= k_scale_base + {14'd0, key_base, 2'b00};
+                        ar_cnt <= 16'd0;
+                        r_cnt <= 16'd0;
+                        reads <= k_blocks;
+                        if (req_bad) begin
+                            bad_cmd <= 1'b1;
+                            state <= S_DONE;
+                        end else begin
+                            state <= S_KSCALE;
+                        end
+                    end
+                end
+                S_KSCALE: begin
+                    if (own_ar && arready) ar_cnt <= ar_cnt + 16'd1;
+                    if (rvalid) begin
+                        r_cnt <= r_cnt + 16'd1;
+                        if (r_cnt + 16'd1 == reads) state <= S_PASS_START;
+                    end
+                end
+                S_PASS_START: begin  // fetcher and softmax start
+                    idx_cnt <= 16'd0;
+                    f_row <= 16'd0;
+                    f_beat <= {BW{1'b0}};
+                    fetch_done_seen <= 1'b0;
+                    state <= S_PASS;
+                end
+                S_PASS: begin
+                    if (sm_done) begin
+                        if (!lsb_pass && lsb_reg != 4'd0 && sm_refetch) begin
+                            requant <= 1'b1;
+                            lsb_pass <= 1'b1;
+                            state <= S_PASS_START;
+                        end else begin
+                            drain <= 3'd3;
+                            state <= S_TOPK_WAIT;
+                        end
+                    end
+                end
+                S_TOPK_WAIT: if (drain == 3'd0) state <= S_TOPK_START;
+                S_TOPK_START: begin
+                    kept_bits <= {NMAX{1'b0}};
+                    state <= S_TOPK;
+                end
+                S_TOPK: begin  // PV starts with the kept count at tk_done
+                    if (tk_done) begin
+                        values_fetched <= {{(16 - TCW) {1'b0}}, tk_kept};
+                        pos <= 16'd0;
+                        kept_n <= 16'd0;
+                        ar_cnt <= 16'd0;
+                        r_cnt <= 16'd0;
+                        state <= S_VSCAN;
+                    end
+                end
+                S_VSCAN: begin  // list the kept rows and read their V scale words
+                    if (own_ar && arready) ar_cnt <= ar_cnt + 16'd1;
+                    if (rvalid) begin
+                        r_cnt <= r_cnt + 16'd1;
+                        pv_scale_valid <= 1'b1;
+                        pv_scale_word <= r_word[23:0];
+                    end
+                    if (pos >= n_reg) begin
+                        if (r_cnt == kept_n) begin  // every listed row's word is in
+                            state <= S_VPASS_START;
+                            vpass <= 1'b1;
+                            v_two <= lsb_pass;
+                            lsb_pass <= 1'b0;
+                        end
+                    end else if (scan_hit) begin
+                        vkey_valid <= 1'b1;
+                        vkey_token <= key_base_reg + scan_pos;
+                        kept_n <= kept_n + 16'd1;
+                        pos <= scan_pos + 16'd1;
+                    end else begin
+                        pos <= {pos[15:LP] + 1'b1, {LP{1'b0}}};
+                    end
+                end
+                S_VPASS_START: begin
+                    idx_cnt <= 16'd0;
+                    f_row <= 16'd0;
+                    f_beat <= {BW{1'b0}};
+                    fetch_done_seen <= 1'b0;
+                    state <= (kept_n == 16'd0) ? S_PV_WAIT : S_VPASS;
+                end
+                S_VPASS: begin
+                    if (f_done) drain <= 3'd2;
+                    if (pass_end) begin
+                        if (v_two && !lsb_pass) begin
+                            lsb_pass <= 1'b1;
+                            state <= S_VPASS_START;
+                        end else begin
+                            state <= S_PV_WAIT;
+                        end
+                    end
+                end
+                S_PV_WAIT: begin
+                    if (pv_done) begin
+                        out_exp <= pv_exp;
+                        head_importance <= pv_imp;
+                        keys_fetched <= n_reg;
+                        state <= S_DONE;
+                    end
+                end
+                default: begin  // S_DONE
+                    done <= 1'b1;
+                    state <= S_IDLE;
+                end
+            endcase
+        end
+    end
+
+endmodule
+
+`default_nettype wire
