@@ -47,6 +47,29 @@ struct Inputs {
     std::vector<float> q, k, v; // q [H][nq][d], k/v [KH][n_new][d]
 };
 
+// One layer of a step on a device context: submit with the test policy, wait, read the output.
+// Failures are reported through gtest and give an empty vector.
+std::vector<float> submit_layer(spk_attn *ctx, const Shape &s, const Step &step, uint32_t l,
+                                const Inputs &in) {
+    spk_layer_submit sub = {};
+    sub.size = sizeof(sub);
+    sub.layer = l;
+    sub.n_queries = step.n_queries;
+    sub.n_new_tokens = step.n_new;
+    sub.causal = step.causal;
+    sub.q = in.q.data();
+    sub.k_new = in.k.data();
+    sub.v_new = in.v.data();
+    policy(l, &sub);
+    spk_fence *fence = nullptr;
+    std::vector<float> out(size_t(s.heads) * step.n_queries * s.d);
+    EXPECT_EQ(spk_attn_submit(ctx, &sub, &fence), SPK_OK) << spk_last_error();
+    EXPECT_EQ(spk_fence_wait(fence, 10000), SPK_OK) << spk_last_error();
+    spk_fence_free(fence);
+    EXPECT_EQ(spk_attn_read_output(ctx, out.data(), out.size()), SPK_OK) << spk_last_error();
+    return ::testing::Test::HasFailure() ? std::vector<float>() : out;
+}
+
 // The reference: the golden model driven directly, with the same quantization and policy.
 class Reference {
   public:
@@ -151,29 +174,7 @@ DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step
     for (size_t si = 0; attn && si < steps.size(); si++)
         for (uint32_t l = 0; l < s.layers; l++) {
             const Inputs &in = inputs[si][l];
-            spk_layer_submit sub = {sizeof(sub),
-                                    l,
-                                    steps[si].n_queries,
-                                    steps[si].n_new,
-                                    steps[si].causal,
-                                    in.q.data(),
-                                    in.k.data(),
-                                    in.v.data(),
-                                    0,
-                                    0,
-                                    0,
-                                    0,
-                                    0,
-                                    0,
-                                    0};
-            policy(l, &sub);
-            spk_fence *fence = nullptr;
-            EXPECT_EQ(spk_attn_submit(attn, &sub, &fence), SPK_OK) << spk_last_error();
-            EXPECT_EQ(spk_fence_wait(fence, 10000), SPK_OK) << spk_last_error();
-            spk_fence_free(fence);
-            std::vector<float> out(size_t(s.heads) * steps[si].n_queries * s.d);
-            EXPECT_EQ(spk_attn_read_output(attn, out.data(), out.size()), SPK_OK)
-                << spk_last_error();
+            std::vector<float> out = submit_layer(attn, s, steps[si], l, in);
             spk_attn_stats st = {};
             st.size = sizeof(st);
             EXPECT_EQ(spk_attn_read_stats(attn, &st), SPK_OK) << spk_last_error();
@@ -443,28 +444,8 @@ TEST(Attn, ContextsOnOneDeviceStayIndependent) {
             for (int which = 0; which < 2; which++) {
                 spk_attn *ctx = which ? b : a;
                 const Inputs &in = (which ? in_b : in_a)[si][l];
-                spk_layer_submit sub = {sizeof(sub),
-                                        l,
-                                        steps[si].n_queries,
-                                        steps[si].n_new,
-                                        steps[si].causal,
-                                        in.q.data(),
-                                        in.k.data(),
-                                        in.v.data(),
-                                        0,
-                                        0,
-                                        0,
-                                        0,
-                                        0,
-                                        0,
-                                        0};
-                policy(l, &sub);
-                spk_fence *f = nullptr;
-                ASSERT_EQ(spk_attn_submit(ctx, &sub, &f), SPK_OK) << spk_last_error();
-                ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();
-                spk_fence_free(f);
-                std::vector<float> out(size_t(s.heads) * steps[si].n_queries * s.d);
-                ASSERT_EQ(spk_attn_read_output(ctx, out.data(), out.size()), SPK_OK);
+                std::vector<float> out = submit_layer(ctx, s, steps[si], l, in);
+                ASSERT_FALSE(out.empty());
                 EXPECT_EQ(out, (which ? alone_b : alone_a).outputs[run])
                     << "context " << which << " run " << run;
             }
