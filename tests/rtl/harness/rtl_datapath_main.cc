@@ -41,24 +41,35 @@ void report(const CliOptions &o, uint64_t failures, uint64_t cycles, double secs
                 secs > 0 ? (double)cycles / secs : 0.0, o.trace.empty() ? "" : " (tracing)");
 }
 
+// Runs o.cases random cases one at a time; one_case() returns "" on a match, else the
+// mismatch. Stops after 10 mismatches.
+template <class Harness, class OneCase>
+int run_each(const CliOptions &o, Harness &h, OneCase one_case) {
+    uint64_t failures = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < o.cases && failures < 10; i++) {
+        std::string err = one_case();
+        if (!err.empty()) {
+            failures++;
+            std::printf("MISMATCH case %llu %s\n", (unsigned long long)i, err.c_str());
+        }
+    }
+    report(o, failures, h.sim().cycles(), seconds_since(t0));
+    return failures ? 1 : 0;
+}
+
 int run_softmax(const CliOptions &o) {
     SoftmaxHarness h(o.trace);
     std::mt19937_64 rng(o.seed);
     std::vector<int32_t> logits;
     uint32_t threshold = 0;
-    uint64_t failures = 0;
-    auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < o.cases && failures < 10; i++) {
+    return run_each(o, h, [&] {
         softmax_random_case(rng, kSoftmaxNmax, logits, threshold);
         std::string err = softmax_check(logits, threshold, h.run(logits, threshold));
-        if (!err.empty()) {
-            failures++;
-            std::printf("MISMATCH case %llu n=%zu T=%u: %s\n", (unsigned long long)i, logits.size(),
-                        threshold, err.c_str());
-        }
-    }
-    report(o, failures, h.sim().cycles(), seconds_since(t0));
-    return failures ? 1 : 0;
+        if (err.empty()) return err;
+        return "n=" + std::to_string(logits.size()) + " T=" + std::to_string(threshold) + ": " +
+               err;
+    });
 }
 
 int run_logit(const CliOptions &o) {
@@ -85,55 +96,32 @@ int run_pv(const CliOptions &o) {
     PvHarness h(o.trace);
     std::mt19937_64 rng(o.seed);
     PvCase c;
-    uint64_t failures = 0;
-    auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < o.cases && failures < 10; i++) {
+    return run_each(o, h, [&] {
         std::string err = pv_random_case(rng, c);
         if (err.empty()) err = pv_check(c, h.run(c));
-        if (!err.empty()) {
-            failures++;
-            std::printf("MISMATCH case %llu d=%u rows=%zu: %s\n", (unsigned long long)i, c.d,
-                        c.probs.size(), err.c_str());
-        }
-    }
-    report(o, failures, h.sim().cycles(), seconds_since(t0));
-    return failures ? 1 : 0;
+        if (err.empty()) return err;
+        return "d=" + std::to_string(c.d) + " rows=" + std::to_string(c.probs.size()) + ": " + err;
+    });
 }
 
 int run_qk(const CliOptions &o) {
     QkHarness h(o.trace);
     std::mt19937_64 rng(o.seed);
     QkCase c;
-    uint64_t failures = 0;
-    auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < o.cases && failures < 10; i++) {
+    return run_each(o, h, [&] {
         qk_random_case(rng, c);
-        std::string err = qk_check(c, h.run(c));
-        if (!err.empty()) {
-            failures++;
-            std::printf("MISMATCH case %llu: %s\n", (unsigned long long)i, err.c_str());
-        }
-    }
-    report(o, failures, h.sim().cycles(), seconds_since(t0));
-    return failures ? 1 : 0;
+        return qk_check(c, h.run(c));
+    });
 }
 
 int run_fetch(const CliOptions &o) {
     FetchHarness h(o.trace);
     std::mt19937_64 rng(o.seed);
     FetchCase c;
-    uint64_t failures = 0;
-    auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < o.cases && failures < 10; i++) {
+    return run_each(o, h, [&] {
         fetch_random_case(rng, c);
-        std::string err = fetch_check(c, h.run(c));
-        if (!err.empty()) {
-            failures++;
-            std::printf("MISMATCH case %llu: %s\n", (unsigned long long)i, err.c_str());
-        }
-    }
-    report(o, failures, h.sim().cycles(), seconds_since(t0));
-    return failures ? 1 : 0;
+        return fetch_check(c, h.run(c));
+    });
 }
 
 int run_importance(const CliOptions &o) {
