@@ -12,7 +12,7 @@ __attribute__((section(SPK_FW_INFO_SECTION), used)) const spk_fw_info spk_fw_inf
     .abi_version = SPK_FW_ABI_VERSION,
     .regmap_major = SPK_VERSION_MAJOR,
     .regmap_minor = SPK_VERSION_MINOR,
-    .fw_version = 1u << 16 | 0u,
+    .fw_version = 1u << 16 | 1u, /* 1.1: the last-step token policy */
     .commands = 1u << SPK_CMD_NOP | 1u << SPK_CMD_LAYER,
     .reserved = 0,
     .name = SPK_FW_BUILD_NAME,

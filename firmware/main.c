@@ -67,9 +67,17 @@ static int run_layer(uint32_t desc) {
         if (engine(SPK_ENG_OP_HEAD, desc)) return -1;
     }
     if (engine(SPK_ENG_OP_LAYER_END, desc)) return -1;
-    uint32_t tokens =
-        policy_keep(csr_read(SPK_ENG_ALIVE_TOKENS_REG_OFFSET), DESC_FIELD(desc, token_keep_count),
-                    DESC_FIELD(desc, token_keep_q16));
+    uint32_t alive_tokens = csr_read(SPK_ENG_ALIVE_TOKENS_REG_OFFSET);
+    uint32_t tokens;
+    if (DESC_FIELD(desc, token_policy) == SPK_FW_POLICY_LAST_STEP)
+        /* One budget for every (layer, K/V head) cache; the context's tokens all stay alive. */
+        tokens = policy_keep_last_step(
+            alive_tokens, DESC_FIELD(desc, token_important), DESC_FIELD(desc, token_sinks),
+            DESC_FIELD(desc, token_recent), DESC_FIELD(desc, token_keep_count),
+            DESC_FIELD(desc, token_keep_q16));
+    else
+        tokens = policy_keep(alive_tokens, DESC_FIELD(desc, token_keep_count),
+                             DESC_FIELD(desc, token_keep_q16));
     uint32_t heads =
         policy_keep(csr_read(SPK_ENG_ALIVE_HEADS_REG_OFFSET), DESC_FIELD(desc, head_keep_count),
                     DESC_FIELD(desc, head_keep_q16));

@@ -10,3 +10,10 @@ uint32_t policy_keep(uint32_t alive, uint32_t count, uint32_t ratio_q16) {
     uint32_t keep = (uint32_t)(((uint64_t)alive * ratio_q16 + 65535u) >> 16);
     return keep == 0 && alive ? 1 : keep;
 }
+
+uint32_t policy_keep_last_step(uint32_t tokens, uint32_t important, uint32_t sinks, uint32_t recent,
+                               uint32_t count, uint32_t ratio_q16) {
+    if (!important) return policy_keep(tokens, count, ratio_q16);
+    uint64_t budget = (uint64_t)sinks + important + recent;
+    return budget < tokens ? (uint32_t)budget : tokens; /* the engine keeps all at >= alive */
+}

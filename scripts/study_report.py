@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Turns the study's CSV (scripts/study.sh) into docs/results.md and docs/study.png.
 
-usage: study_report.py CSV OUTDIR COMMAND TEXT CTX CHUNKS
-Perplexity increases are relative to the float dense run; DRAM reductions are dense 12-bit
+usage: study_report.py CSV OUTDIR COMMAND TEXT CTX CHUNKS [FIRST_CHUNK [CHECK_CSV CHECK_FIRST]]
+CHECK_CSV holds some of the rows again on a disjoint chunk range of the text (from chunk
+CHECK_FIRST on): the generalisation check. Perplexity increases are relative to the float dense run; DRAM reductions are dense 12-bit
 bytes over the bytes the engine moved for the same requests (the float run has no device)."""
 import csv
 import datetime
@@ -16,15 +17,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
 
 
-def main():
-    path, out, command, text, ctx, chunks = sys.argv[1:7]
+def load_rows(path):
+    """The CSV rows with the perplexity change against the first row (float dense, CPU)."""
     rows = list(csv.DictReader(open(path)))
-    base = float(rows[0]["ppl"])  # float dense (cpu) is the first run
-    fixed = next((float(r["ppl"]) for r in rows if r["name"].startswith("fixed-point")), base)
+    base = float(rows[0]["ppl"])
     for r in rows:
         r["ppl_f"] = float(r["ppl"])
         r["inc"] = 100.0 * (r["ppl_f"] / base - 1.0)
         r["red_f"] = float(r["reduction"]) if r["reduction"] else None
+    return rows
+
+
+def main():
+    path, out, command, text, ctx, chunks = sys.argv[1:7]
+    first = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+    check = load_rows(sys.argv[8]) if len(sys.argv) > 9 else None
+    check_first = int(sys.argv[9]) if check else None
+    rows = load_rows(path)
+    base = rows[0]["ppl_f"]  # float dense (cpu) is the first run
+    fixed = next((r["ppl_f"] for r in rows if r["name"].startswith("fixed-point")), base)
 
     scored = int(chunks) * (int(ctx) - int(ctx) // 2 - 1)  # the last token has no successor
     # Dense FP32 K+V (the paper's baseline) reads 4*D bytes per K or V row; dense 12-bit reads
@@ -38,8 +49,8 @@ def main():
         "",
         f"- command: `{command}`",
         f"- text: `{os.path.basename(text)}`, streaming protocol (token-by-token over a growing "
-        f"KV cache): {chunks} chunks of {ctx} tokens, the second half of each scored "
-        f"({scored} tokens)",
+        f"KV cache): {chunks} chunks of {ctx} tokens from chunk {first}, the second half of each "
+        f"scored ({scored} tokens)",
         f"- model: `{os.path.basename(os.environ.get('SPK_MODEL', 'SmolLM2-135M-Instruct.Q4_1.gguf'))}`"
         f", date {datetime.date.today()}, host {platform.machine()}",
         "- DRAM: bytes the engine read for attention (K MSB/LSB planes, V, scale words; spec "
@@ -79,7 +90,32 @@ def main():
     if best1:
         lines.append(f"- largest reduction within +1%: `{best1['name']}`, {best1['red_f']:.2f}x "
                      f"({best1['inc']:+.2f}%).")
+    ten = min((r for r in rows if r["red_f"] and r["red_f"] >= 10), key=lambda r: r["inc"],
+              default=None)
+    if ten:
+        lines.append(f"- smallest perplexity change at >= 10x: `{ten['name']}`, "
+                     f"{ten['red_f']:.2f}x ({ten['inc']:+.2f}%).")
     lines.append("- why, and what the numbers mean: docs/offload.md, \"What the study shows\".")
+    if check:
+        lines += [
+            "",
+            "## Generalisation check (a disjoint part of the text)",
+            "",
+            f"The rows marked for the check, run again on {chunks} chunks of {ctx} tokens from "
+            f"chunk {check_first} on (no token shared with the table above). Nothing was tuned "
+            "on either range.",
+            "",
+            "| setting | PPL | +/- | PPL change | DRAM reduction vs 12-bit | change on the first "
+            "range |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        by_name = {r["name"]: r for r in rows}
+        for r in check:
+            red = f"{r['red_f']:.2f}x" if r["red_f"] else "(no device)"
+            was = by_name.get(r["name"])
+            lines.append(
+                f"| {r['name']} | {r['ppl_f']:.3f} | {float(r['ppl_err']):.2f} | "
+                f"{r['inc']:+.2f}% | {red} | {was['inc']:+.2f}% |" if was else "")
     lines += ["", "![perplexity increase versus DRAM reduction](study.png)", ""]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines))
@@ -87,13 +123,17 @@ def main():
     fig, ax = plt.subplots(figsize=(8, 5))
     colors = {"reference": "black", "token": "tab:blue", "+head": "tab:orange",
               "+local V": "tab:green", "+PQ": "tab:red", "single": "tab:purple",
-              "combined": "tab:brown"}
+              "combined": "tab:brown", "last-step": "tab:cyan"}
     for r in rows:
         if not r["red_f"]:
             continue
         ax.scatter(r["red_f"], r["inc"], color=colors.get(r["group"], "gray"), s=30)
         ax.annotate(r["name"], (r["red_f"], r["inc"]), fontsize=6, xytext=(3, 3),
                     textcoords="offset points")
+    groups = [g for g in colors if any(r["group"] == g and r["red_f"] for r in rows)]
+    for g in groups:  # one legend entry per group, in the table's order of groups
+        ax.scatter([], [], color=colors[g], s=30, label=g)
+    ax.legend(fontsize=7, loc="upper left")
     ax.axhline(1.0, color="gray", linestyle="--", linewidth=0.8)
     ax.axvline(10.0, color="gray", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")

@@ -98,6 +98,11 @@ spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_a
     if (!a->cfg.n_kv_heads) a->cfg.n_kv_heads = a->cfg.n_heads;
     const spk_attn_config *c = &a->cfg;
     a->prune = spk_prune_create(c->n_heads, c->max_tokens);
+    /* Per-(layer, K/V head) token sets for the last-step policy; unused sets change nothing. */
+    if (a->prune && spk_prune_enable_kv(a->prune, c->n_layers, c->n_kv_heads) != SPKSIM_OK) {
+        spk_prune_destroy(a->prune);
+        a->prune = NULL;
+    }
     a->ws = spk_workspace_create(c->max_tokens);
     a->kv = calloc(c->n_layers, sizeof(*a->kv));
     a->layer_tokens = calloc(c->n_layers, sizeof(*a->layer_tokens));
@@ -206,10 +211,18 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
         return spk_fail(SPK_E_ARG, "spk_attn_submit: NULL q, k_new or v_new");
     if (s->token_keep_q16 > SPK_ONE_Q16 || s->head_keep_q16 > SPK_ONE_Q16)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: keep ratio above 65536 (1.0)");
-    const uint32_t group = s->size >= sizeof(*s) ? s->head_group : 0;
+    const uint32_t group = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->head_group : 0;
     if (group > 1 && c->n_heads % group)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: head_group %u does not divide n_heads %u",
                         group, c->n_heads);
+    if (s->size >= sizeof(*s) && s->token_policy != SPK_TOKEN_POLICY_ACCUMULATED &&
+        s->token_policy != SPK_TOKEN_POLICY_LAST_STEP)
+        return spk_fail(SPK_E_ARG,
+                        "spk_attn_submit: token_policy %u unknown (0 accumulated, 1 last-step)",
+                        s->token_policy);
+    if (s->size >= sizeof(*s) && s->token_important > c->max_tokens)
+        return spk_fail(SPK_E_ARG, "spk_attn_submit: token_important %u above max_tokens %u",
+                        s->token_important, c->max_tokens);
     return SPK_OK;
 }
 
@@ -290,9 +303,11 @@ static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint3
         .out_exp_addr = (uint32_t)a->out_exp->addr,
         .context = a->id,
         .kv_stride = c->max_tokens,
-        .token_sinks = s->size >= sizeof(*s) ? s->token_sinks : 0,
-        .token_recent = s->size >= sizeof(*s) ? s->token_recent : 0,
-        .head_group = s->size >= sizeof(*s) ? s->head_group : 0,
+        .token_sinks = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->token_sinks : 0,
+        .token_recent = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->token_recent : 0,
+        .head_group = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->head_group : 0,
+        .token_policy = s->size >= sizeof(*s) ? s->token_policy : 0,
+        .token_important = s->size >= sizeof(*s) ? s->token_important : 0,
     };
     return spk_bo_sync(a->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
 }

@@ -24,6 +24,9 @@ void spk_engine_release(spk_engine *eng) {
     free(eng->alive);
     free(eng->probs);
     free(eng->v_keys);
+    free(eng->logits);
+    free(eng->score_add);
+    free(eng->n_alive);
     free(eng->token_add);
     free(eng->head_add);
     memset(eng, 0, sizeof(*eng));
@@ -36,34 +39,51 @@ static void *dma(spk_device *dev, uint32_t addr, uint64_t count, uint32_t elem) 
     return spk_dev_dram(dev, addr, count * elem);
 }
 
-/* Size the per-layer arrays for @p tokens tokens and @p heads heads (contexts differ). */
-static int grow(spk_engine *eng, uint32_t tokens, uint32_t heads) {
-    const uint32_t cap = tokens + 1u, head_cap = heads + 1u;
-    if (cap <= eng->capacity && head_cap <= eng->head_capacity) return 0;
+/* Size the per-layer arrays for @p tokens tokens, @p heads heads and @p kv_heads K/V heads
+ * (contexts differ). */
+static int grow(spk_engine *eng, uint32_t tokens, uint32_t heads, uint32_t kv_heads) {
+    const uint32_t cap = tokens + 1u, head_cap = heads + 1u, kv_cap = kv_heads + 1u;
+    if (cap <= eng->capacity && head_cap <= eng->head_capacity && kv_cap <= eng->kv_capacity)
+        return 0;
     free(eng->alive);
+    free(eng->n_alive);
     free(eng->probs);
     free(eng->v_keys);
+    free(eng->logits);
+    free(eng->score_add);
     free(eng->token_add);
     free(eng->head_add);
-    eng->alive = malloc(cap * sizeof(*eng->alive));
+    const size_t lists = (size_t)cap * kv_cap;
+    eng->alive = malloc(lists * sizeof(*eng->alive));
+    eng->n_alive = malloc(kv_cap * sizeof(*eng->n_alive));
     eng->probs = malloc(cap * sizeof(*eng->probs));
     eng->v_keys = malloc(cap * sizeof(*eng->v_keys));
+    eng->logits = malloc(cap * sizeof(*eng->logits));
+    eng->score_add = malloc(lists * sizeof(*eng->score_add));
     eng->token_add = malloc(cap * sizeof(*eng->token_add));
     eng->head_add = malloc(head_cap * sizeof(*eng->head_add));
-    const int ok = eng->alive && eng->probs && eng->v_keys && eng->token_add && eng->head_add;
+    const int ok = eng->alive && eng->n_alive && eng->probs && eng->v_keys && eng->logits &&
+                   eng->score_add && eng->token_add && eng->head_add;
     eng->capacity = ok ? cap : 0;
     eng->head_capacity = ok ? head_cap : 0;
+    eng->kv_capacity = ok ? kv_cap : 0;
     return ok ? 0 : -1;
 }
 
+/* Per K/V head, the tokens its heads fetch (as spk_layer_run() collects them). */
 static void collect_alive(spk_engine *eng) {
     const spk_prune_state *st = eng->ctx->prune;
-    uint32_t L = eng->layer.n_tokens;
-    eng->n_alive = 0;
-    for (uint32_t j = 0; j < L; j++)
-        if (spk_prune_token_alive(st, j)) eng->alive[eng->n_alive++] = j;
+    const spk_layer_desc *l = &eng->layer;
+    uint32_t most = 0;
+    for (uint32_t g = 0; g < l->n_kv_heads; g++) {
+        uint32_t *list = eng->alive + (size_t)g * eng->capacity, n = 0;
+        for (uint32_t j = 0; j < l->n_tokens; j++)
+            if (spk_prune_kv_token_alive(st, l->layer, g, j)) list[n++] = j;
+        eng->n_alive[g] = n;
+        if (n > most) most = n;
+    }
     eng->stats.heads_computed = spk_prune_alive_heads(st);
-    eng->stats.tokens_alive = eng->n_alive;
+    eng->stats.tokens_alive = most;
 }
 
 /* LAYER_BEGIN: read and check the descriptor, resolve every array through the DMA check. */
@@ -97,12 +117,16 @@ static uint32_t layer_begin(spk_device *dev, uint32_t desc_addr) {
         .v = dma(dev, d->v_addr, kv_rows * d->d, 2),
         .v_scales = dma(dev, d->v_scale_addr, kv_rows, 4),
         .causal = d->causal,
+        .layer = d->layer,
     };
     int32_t *out = dma(dev, d->out_addr, q_rows * d->d, 4);
     int32_t *out_exp = dma(dev, d->out_exp_addr, q_rows, 4);
     if (!l.q || !l.q_logit_scales || !l.k || !l.k_scales || !l.v || !l.v_scales || !out || !out_exp)
         return eng_error(SPK_ERR_DMA);
-    if (grow(eng, L, H)) return eng_error(SPK_ERR_ENGINE);
+    if (spk_prune_kv_layers(ctx->prune) &&
+        (d->layer >= spk_prune_kv_layers(ctx->prune) || KH != spk_prune_kv_heads(ctx->prune)))
+        return eng_error(SPK_ERR_ENGINE);
+    if (grow(eng, L, H, KH)) return eng_error(SPK_ERR_ENGINE);
     eng->in_layer = ENG_OPEN;
     eng->ctx = ctx;
     eng->cfg = cfg;
@@ -112,6 +136,7 @@ static uint32_t layer_begin(spk_device *dev, uint32_t desc_addr) {
     eng->out_exp = out_exp;
     memset(eng->token_add, 0, (L + 1u) * sizeof(*eng->token_add));
     memset(eng->head_add, 0, (H + 1u) * sizeof(*eng->head_add));
+    memset(eng->score_add, 0, (size_t)eng->capacity * KH * sizeof(*eng->score_add));
     memset(&eng->stats, 0, sizeof(eng->stats));
     eng->layer_index = d->layer;
     if (eng->timing) spk_timing_reset(eng->timing);
@@ -126,24 +151,28 @@ static uint32_t run_head(spk_engine *eng, uint32_t h) {
     if (h >= l->n_heads) return eng_error(SPK_ERR_ENGINE);
     const uint32_t kvh = h / (l->n_heads / l->n_kv_heads);
     const int alive = spk_prune_head_alive(eng->ctx->prune, h);
+    const uint32_t *keys = eng->alive + (size_t)kvh * eng->capacity;
+    int64_t *score = eng->score_add + (size_t)kvh * eng->capacity;
     for (uint32_t i = 0; i < l->n_queries; i++) {
         const size_t qi = (size_t)h * l->n_queries + i;
-        spk_head_result res = {
-            .out = eng->out + qi * d, .probs = eng->probs, .v_keys = eng->v_keys};
+        spk_head_result res = {.out = eng->out + qi * d,
+                               .probs = eng->probs,
+                               .v_keys = eng->v_keys,
+                               .logits = eng->logits};
         if (!alive) {
             memset(res.out, 0, d * sizeof(*res.out));
             eng->out_exp[qi] = 0;
             continue;
         }
-        uint32_t n = eng->n_alive;
+        uint32_t n = eng->n_alive[kvh];
         if (l->causal) {
             const uint32_t limit = L - l->n_queries + i;
-            while (n > 0 && eng->alive[n - 1] > limit) n--;
+            while (n > 0 && keys[n - 1] > limit) n--;
         }
         spk_head_request req = {
             .q = l->q + qi * d,
             .q_logit_scale = l->q_logit_scales[qi],
-            .keys = eng->alive,
+            .keys = keys,
             .n_keys = n,
             .k_codes = l->k + (size_t)kvh * S * d,
             .k_scales = l->k_scales + (size_t)kvh * S,
@@ -153,9 +182,10 @@ static uint32_t run_head(spk_engine *eng, uint32_t h) {
         if (spk_head_run(&eng->cfg, &req, eng->ctx->ws, &res) != SPKSIM_OK)
             return eng_error(SPK_ERR_ENGINE);
         eng->out_exp[qi] = res.out_exp;
-        for (uint32_t j = 0; j < n; j++)
-            eng->token_add[eng->alive[j]] =
-                spk_importance_add(eng->token_add[eng->alive[j]], res.probs[j]);
+        for (uint32_t j = 0; j < n; j++) {
+            eng->token_add[keys[j]] = spk_importance_add(eng->token_add[keys[j]], res.probs[j]);
+            score[keys[j]] += eng->logits[j];
+        }
         eng->head_add[h] = spk_importance_add(eng->head_add[h], res.head_importance);
         spk_layer_stats_add(&eng->stats, &res.ev);
         if (eng->timing &&
@@ -176,7 +206,8 @@ static uint32_t prune(spk_device *dev) {
         dma(dev, dev->csr[SPK_ENG_DESC_REG_OFFSET / 4], sizeof(spk_fw_layer_desc) / 4, 4);
     if (!d) return eng_error(SPK_ERR_DMA);
     const spk_prune_window w = {d->token_sinks, d->token_recent, d->head_group};
-    if (spk_prune_keep_window(eng->ctx->prune, kt, kh, &w, NULL, NULL) != SPKSIM_OK)
+    if (spk_prune_keep_policy(eng->ctx->prune, (spk_prune_policy)d->token_policy, d->layer, kt, kh,
+                              &w, NULL, NULL) != SPKSIM_OK)
         return eng_error(SPK_ERR_ENGINE);
     eng->in_layer = ENG_IDLE;
     return eng_done;
@@ -192,6 +223,10 @@ static uint32_t layer_end(spk_engine *eng) {
         spk_prune_add_token(eng->ctx->prune, j, eng->token_add[j]);
     for (uint32_t h = 0; h < l->n_heads; h++)
         spk_prune_add_head(eng->ctx->prune, h, eng->head_add[h]);
+    for (uint32_t g = 0; spk_prune_kv_layers(eng->ctx->prune) && g < l->n_kv_heads; g++)
+        if (spk_prune_set_kv_scores(eng->ctx->prune, l->layer, g,
+                                    eng->score_add + (size_t)g * eng->capacity) != SPKSIM_OK)
+            return eng_error(SPK_ERR_ENGINE);
     eng->ctx->engine_stats = eng->stats;
     eng->ctx->engine_cycles = eng->cycles;
     eng->ctx->energy_pj = eng->energy_pj;

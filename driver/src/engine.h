@@ -28,14 +28,17 @@ typedef struct spk_engine {
     uint32_t layer_index;
     int32_t *out;
     int32_t *out_exp;
-    uint32_t *alive; /* alive token indices, ascending */
-    uint32_t n_alive;
+    uint32_t *alive;   /* per K/V head: the token indices it fetches, ascending (capacity each) */
+    uint32_t *n_alive; /* per K/V head: entries of its list */
     uint16_t *probs;
     uint32_t *v_keys;
+    int32_t *logits;    /* one request's final logits */
+    int64_t *score_add; /* per K/V head: the layer's summed logits (last-step policy) */
     uint64_t *token_add;
     uint64_t *head_add;
-    uint32_t capacity;      /* entries of the token arrays above */
+    uint32_t capacity;      /* entries of the token arrays above (per K/V head for the lists) */
     uint32_t head_capacity; /* entries of head_add */
+    uint32_t kv_capacity;   /* entries of n_alive: lists of alive and score_add */
     spk_layer_stats stats;
     uint32_t status;    /* ENG_STATUS value */
     spk_timing *timing; /* sim backend only */

@@ -263,6 +263,10 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
 
     const double tk = spkllm_spatten_token_keep(&b->opt, layer, b->n_layers);
     const double hk = spkllm_spatten_head_keep(&b->opt, layer, b->n_layers);
+    /* Last-step with --important: MIT's fixed budget in every layer after the skipped ones. */
+    const int last_step = b->opt.policy == SPKLLM_POLICY_LAST_STEP;
+    const int first_pruning = (int)ceil(b->opt.token_skip * b->n_layers - 1e-9);
+    const int fixed_budget = last_step && b->opt.important > 0 && layer >= first_pruning;
     /* Keep ratios are fractions of the whole context (not of what is still alive), so decoding
      * settles at the end ratio instead of shrinking geometrically step after step. */
     spk_layer_submit sub = {
@@ -279,6 +283,8 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
         .token_sinks = (uint32_t)b->opt.sinks,
         .token_recent = (uint32_t)b->opt.recent,
         .head_group = b->opt.group_heads ? (uint32_t)(H / kvh) : 1u,
+        .token_policy = last_step ? SPK_TOKEN_POLICY_LAST_STEP : SPK_TOKEN_POLICY_ACCUMULATED,
+        .token_important = fixed_budget ? (uint32_t)b->opt.important : 0u,
     };
     if (sub.token_keep_count == 0 && tk < 1.0) sub.token_keep_count = 1;
     if (sub.head_keep_count == 0 && hk < 1.0) sub.head_keep_count = 1;

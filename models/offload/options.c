@@ -23,6 +23,8 @@ spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *ou
         .sinks = 0,
         .recent = 0,
         .group_heads = 1,
+        .policy = SPKLLM_POLICY_ACCUMULATED,
+        .important = 0,
     };
     if (!name || !out) return SPKLLM_ERR_ARG;
     *out = off;
@@ -48,6 +50,18 @@ spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *ou
         out->requant = 0.05;
         return SPKLLM_OK;
     }
+    if (!strcmp(name, "mit")) {
+        /* MIT's released SpAtten-LLM policy with the paper's budget: every layer keeps, per K/V
+         * head, the sinks, the recent window and the best last-step scores up to the paper's
+         * end ratio 0.3 of the context (MIT's caches have one size in every layer, so no
+         * schedule), and prunes no heads (the released code does not). Same planes, threshold
+         * and local V as "paper". Not fitted to any text. */
+        out->policy = SPKLLM_POLICY_LAST_STEP;
+        out->token_keep_start = 0.3;
+        out->token_skip = 0.0;
+        out->head_keep_end = 1.0;
+        return SPKLLM_OK;
+    }
     return SPKLLM_ERR_ARG;
 }
 
@@ -63,7 +77,10 @@ static int ratio_ok(double r) {
     return isfinite(r) && r > 0.0 && r <= 1.0;
 }
 
-spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, size_t err_len) {
+/* Every field's own range; @p across also checks how fields combine (not while parsing, where
+ * the options may come in any order). */
+static spkllm_status check_options(const spkllm_spatten_options *o, int across, char *err,
+                                   size_t err_len) {
     CHECK(o, "NULL options");
     CHECK(ratio_ok(o->token_keep_start) && ratio_ok(o->token_keep_end),
           "token keep ratios %g:%g must be in (0, 1]", o->token_keep_start, o->token_keep_end);
@@ -80,7 +97,16 @@ spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, s
           "requant threshold %g must be in [0, 1]", o->requant);
     CHECK(o->sinks >= 0 && o->recent >= 0, "sinks %d and recent %d must be >= 0", o->sinks,
           o->recent);
+    CHECK(o->policy == SPKLLM_POLICY_ACCUMULATED || o->policy == SPKLLM_POLICY_LAST_STEP,
+          "policy %d unknown (accumulated, last-step)", o->policy);
+    CHECK(o->important >= 0, "important %d must be >= 0", o->important);
+    CHECK(!across || o->important == 0 || o->policy == SPKLLM_POLICY_LAST_STEP,
+          "--important %d needs --policy last-step", o->important);
     return SPKLLM_OK;
+}
+
+spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, size_t err_len) {
+    return check_options(o, 1, err, err_len);
 }
 
 static int parse_ratio(const char *s, double *out) {
@@ -127,9 +153,9 @@ static int parse_fraction(const char *s, double *out) {
 
 int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
                              size_t err_len) {
-    static const char *const names[] = {"--spatten", "--token-keep", "--head-keep",  "--v-keep",
-                                        "--kv-bits", "--requant",    "--prune-skip", "--sinks",
-                                        "--recent",  "--head-groups"};
+    static const char *const names[] = {
+        "--spatten",    "--token-keep", "--head-keep", "--v-keep",      "--kv-bits", "--requant",
+        "--prune-skip", "--sinks",      "--recent",    "--head-groups", "--policy",  "--important"};
     const char *a = argv[*i];
     size_t which = 0, n_names = sizeof names / sizeof names[0];
     while (which < n_names && strcmp(a, names[which])) which++;
@@ -144,7 +170,7 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
     case 0:
         ok = spkllm_spatten_preset(v, o) == SPKLLM_OK;
         if (!ok && err && err_len)
-            snprintf(err, err_len, "--spatten %s: unknown preset (off, paper, aggressive)", v);
+            snprintf(err, err_len, "--spatten %s: unknown preset (off, paper, aggressive, mit)", v);
         return ok ? 1 : -1;
     case 1:
         ok = parse_pair(v, &o->token_keep_start, &o->token_keep_end, 1);
@@ -183,12 +209,21 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
     case 8:
         ok = parse_count(v, &o->recent);
         break;
-    default:
+    case 9:
         ok = !strcmp(v, "on") || !strcmp(v, "off");
         if (ok) o->group_heads = !strcmp(v, "on");
         break;
+    case 10:
+        ok = !strcmp(v, "accumulated") || !strcmp(v, "last-step");
+        if (ok)
+            o->policy =
+                !strcmp(v, "last-step") ? SPKLLM_POLICY_LAST_STEP : SPKLLM_POLICY_ACCUMULATED;
+        break;
+    default:
+        ok = parse_count(v, &o->important);
+        break;
     }
-    if (ok && spkllm_spatten_check(o, err, err_len) == SPKLLM_OK) return 1;
+    if (ok && check_options(o, 0, err, err_len) == SPKLLM_OK) return 1;
     if (!ok && err && err_len) snprintf(err, err_len, "%s: bad value '%s'", a, v);
     return -1;
 }

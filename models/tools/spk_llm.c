@@ -21,7 +21,7 @@ typedef struct {
     const char *model, *prompt, *file;
     const char *backend; /* "cpu" or a libspk backend ("model", "sim") */
     spkllm_spatten_options spatten;
-    int n_predict, ctx, chunks, threads, chat, stream, special, n_prompt_bench, reps;
+    int n_predict, ctx, chunks, first_chunk, threads, chat, stream, special, n_prompt_bench, reps;
     float temp, top_p;
     unsigned long long seed;
 } options;
@@ -30,16 +30,18 @@ static void usage(FILE *f) {
     fputs(
         "usage: spk-llm generate [-m FILE] -p PROMPT [-n N] [--temp T] [--top-p P] [--seed S] "
         "[--chat]\n"
-        "       spk-llm perplexity [-m FILE] -f FILE [--ctx 512] [--chunks N] [--stream]\n"
+        "       spk-llm perplexity [-m FILE] -f FILE [--ctx 512] [--chunks N] [--first-chunk I]\n"
+        "                          [--stream]   (chunks I, I+1, ... of the file; I from 0)\n"
         "       spk-llm tokenize [-m FILE] -f FILE [--special]\n"
         "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
         "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
         "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
         "attention: --backend cpu|model|sim (default $SPK_BACKEND, else cpu; model and sim\n"
         "        offload attention to the accelerator through libspk and print its report)\n"
-        "        --spatten off|paper|aggressive, then optionally --token-keep [START:]END,\n"
+        "        --spatten off|paper|aggressive|mit, then optionally --token-keep [START:]END,\n"
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
-        "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off\n"
+        "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"
+        "        --policy accumulated|last-step, --important N\n"
         "        (docs/offload.md)\n",
         f);
 }
@@ -94,7 +96,8 @@ static int parse_args(int argc, char **argv, options *o) {
         int takes = !strcmp(a, "-m") || !strcmp(a, "-p") || !strcmp(a, "-f") || !strcmp(a, "-n") ||
                     !strcmp(a, "-t") || !strcmp(a, "--temp") || !strcmp(a, "--top-p") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--ctx") || !strcmp(a, "--chunks") ||
-                    !strcmp(a, "--prompt-tokens") || !strcmp(a, "-r") || !strcmp(a, "--backend");
+                    !strcmp(a, "--first-chunk") || !strcmp(a, "--prompt-tokens") ||
+                    !strcmp(a, "-r") || !strcmp(a, "--backend");
         if (takes && !val) {
             fprintf(stderr, "spk-llm: option %s needs a value\n", a);
             return 0;
@@ -116,6 +119,8 @@ static int parse_args(int argc, char **argv, options *o) {
             ok = parse_int(val, "--ctx", 4, &o->ctx);
         else if (!strcmp(a, "--chunks"))
             ok = parse_int(val, "--chunks", 1, &o->chunks);
+        else if (!strcmp(a, "--first-chunk"))
+            ok = parse_int(val, "--first-chunk", 0, &o->first_chunk);
         else if (!strcmp(a, "--prompt-tokens"))
             ok = parse_int(val, "--prompt-tokens", 1, &o->n_prompt_bench);
         else if (!strcmp(a, "-r"))
@@ -141,6 +146,11 @@ static int parse_args(int argc, char **argv, options *o) {
         }
         if (!ok) return 0;
         i += takes;
+    }
+    char err[256] = ""; /* how the attention options combine, once all are known */
+    if (spkllm_spatten_check(&o->spatten, err, sizeof err) != SPKLLM_OK) {
+        fprintf(stderr, "spk-llm: %s\n", err);
+        return 0;
     }
     return 1;
 }
@@ -421,21 +431,25 @@ static int cmd_perplexity(const options *o) {
     size_t n_tok;
     if (spkllm_tokenize(s.tok, text, len, 0, &ids, &n_tok)) goto done;
     int ctx = o->ctx, first = ctx / 2;
-    int n_chunks = (int)(n_tok / (size_t)ctx);
+    const int in_file = (int)(n_tok / (size_t)ctx);
+    int n_chunks = in_file - o->first_chunk;
     if (o->chunks && o->chunks < n_chunks) n_chunks = o->chunks;
     if (n_chunks < 1) {
-        fprintf(stderr, "spk-llm: %zu tokens is less than one chunk of %d\n", n_tok, ctx);
+        fprintf(stderr, "spk-llm: %zu tokens hold %d chunks of %d, none from chunk %d on\n", n_tok,
+                in_file, ctx, o->first_chunk);
         goto done;
     }
-    fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, scoring the second half%s\n", n_tok,
-            n_chunks, ctx, o->stream ? " (streaming, token by token)" : "");
+    fprintf(stderr,
+            "perplexity: %zu tokens, %d chunks of %d from chunk %d, scoring the second "
+            "half%s\n",
+            n_tok, n_chunks, ctx, o->first_chunk, o->stream ? " (streaming, token by token)" : "");
     int n_rows = o->stream ? 1 : ctx - first;
     logits = malloc(sizeof(float) * (size_t)p->n_vocab * (size_t)n_rows);
     if (!logits) goto done;
     double nll = 0, nll2 = 0, t0 = now();
     long count = 0;
     for (int c = 0; c < n_chunks; c++) {
-        const int32_t *chunk = ids + (size_t)c * (size_t)ctx;
+        const int32_t *chunk = ids + (size_t)(o->first_chunk + c) * (size_t)ctx;
         if (spkllm_model_begin(s.model, &s.attn, ctx)) goto done;
         if (!o->stream) {
             if (spkllm_model_forward(s.model, chunk, ctx, 0, logits, first)) goto done;

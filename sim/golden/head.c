@@ -208,6 +208,8 @@ spksim_status spk_head_run(const spk_head_config *cfg, const spk_head_request *r
         spk_softmax(ws->logits, n, ws->exps, res->probs);
     }
 
+    if (res->logits) memcpy(res->logits, ws->logits, n * sizeof *res->logits);
+
     /* Local V pruning: fetch V only for the largest probabilities. */
     const uint32_t n_keep = spk_keep_count(n, cfg->v_keep_q16);
     for (uint32_t j = 0; j < n; j++) ws->topk_values[j] = res->probs[j];

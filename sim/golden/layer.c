@@ -34,59 +34,76 @@ void spk_layer_stats_add(spk_layer_stats *s, const spk_head_events *ev) {
     s->dram_bytes += ev->key_msb_bytes + ev->key_lsb_bytes + ev->value_bytes + ev->scale_bytes;
 }
 
+/* Per K/V head, the tokens its heads fetch in this layer, in index order (without per-K/V-head
+ * sets every list is the context's alive tokens). Returns the largest list length. */
+static uint32_t collect_alive(const spk_prune_state *st, const spk_layer_desc *l, uint32_t *alive,
+                              uint32_t *n_alive) {
+    const uint32_t L = l->n_tokens;
+    uint32_t most = 0;
+    for (uint32_t g = 0; g < l->n_kv_heads; g++) {
+        uint32_t *list = alive + (size_t)g * (L + 1u), n = 0;
+        for (uint32_t j = 0; j < L; j++)
+            if (spk_prune_kv_token_alive(st, l->layer, g, j)) list[n++] = j;
+        n_alive[g] = n;
+        if (n > most) most = n;
+    }
+    return most;
+}
+
 spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
                             spk_prune_state *st, spk_workspace *ws, int32_t *out, int32_t *out_exp,
                             spk_layer_stats *stats, spk_request_observer observer, void *user) {
     spksim_status status = check_layer(cfg, l, st, ws, out, out_exp);
     if (status != SPKSIM_OK) return status;
+    const int per_kv = spk_prune_kv_layers(st) != 0;
+    if (per_kv && (l->layer >= spk_prune_kv_layers(st) || l->n_kv_heads != spk_prune_kv_heads(st)))
+        return SPKSIM_E_ARG;
     const uint32_t d = cfg->d, L = l->n_tokens, group = l->n_heads / l->n_kv_heads;
+    const size_t lists = (size_t)l->n_kv_heads * (L + 1u);
     spk_layer_stats local = {0};
     spk_layer_stats *s = stats ? stats : &local;
     memset(s, 0, sizeof *s);
     s->heads_computed = spk_prune_alive_heads(st);
-    s->tokens_alive = spk_prune_alive_tokens(st);
 
-    /* Alive tokens in index order; a causal query uses a prefix of this list. */
-    uint32_t *alive = malloc((L + 1u) * sizeof *alive);
+    uint32_t *alive = malloc(lists * sizeof *alive);
+    uint32_t *n_alive = malloc(l->n_kv_heads * sizeof *n_alive);
     uint16_t *probs = malloc((L + 1u) * sizeof *probs);
     uint32_t *v_keys = malloc((L + 1u) * sizeof *v_keys);
-    if (!alive || !probs || !v_keys) {
-        status = SPKSIM_E_NOMEM;
-        goto done;
-    }
-    uint32_t n_alive = 0;
-    for (uint32_t j = 0; j < L; j++)
-        if (spk_prune_token_alive(st, j)) alive[n_alive++] = j;
-
+    int32_t *logits = per_kv ? malloc((L + 1u) * sizeof *logits) : NULL;
+    /* Last-step scores: the sum of the layer's final logits per (K/V head, token). */
+    int64_t *score = per_kv ? calloc(lists, sizeof *score) : NULL;
     /* Importance is accumulated after all requests so every request of the layer sees the
      * same state, whatever order an implementation runs them in. */
     uint64_t *token_add = calloc(L + 1u, sizeof *token_add);
     uint64_t *head_add = calloc(l->n_heads, sizeof *head_add);
-    if (!token_add || !head_add) {
-        free(token_add);
-        free(head_add);
+    if (!alive || !n_alive || !probs || !v_keys || (per_kv && (!logits || !score)) || !token_add ||
+        !head_add) {
         status = SPKSIM_E_NOMEM;
         goto done;
     }
+    s->tokens_alive = collect_alive(st, l, alive, n_alive);
+
     for (uint32_t h = 0; h < l->n_heads && status == SPKSIM_OK; h++) {
         const uint32_t kvh = h / group;
+        const uint32_t *keys = alive + (size_t)kvh * (L + 1u);
         for (uint32_t i = 0; i < l->n_queries && status == SPKSIM_OK; i++) {
             const size_t qi = (size_t)h * l->n_queries + i;
-            spk_head_result res = {.out = out + qi * d, .probs = probs, .v_keys = v_keys};
+            spk_head_result res = {
+                .out = out + qi * d, .probs = probs, .v_keys = v_keys, .logits = logits};
             if (!spk_prune_head_alive(st, h)) {
                 memset(res.out, 0, d * sizeof *res.out);
                 out_exp[qi] = 0;
                 continue;
             }
-            uint32_t n = n_alive;
+            uint32_t n = n_alive[kvh];
             if (l->causal) {
                 const uint32_t limit = L - l->n_queries + i; /* last visible token */
-                while (n > 0 && alive[n - 1] > limit) n--;
+                while (n > 0 && keys[n - 1] > limit) n--;
             }
             spk_head_request req = {
                 .q = l->q + qi * d,
                 .q_logit_scale = l->q_logit_scales[qi],
-                .keys = alive,
+                .keys = keys,
                 .n_keys = n,
                 .k_codes = l->k + (size_t)kvh * L * d,
                 .k_scales = l->k_scales + (size_t)kvh * L,
@@ -97,7 +114,8 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
             if (status != SPKSIM_OK) break;
             out_exp[qi] = res.out_exp;
             for (uint32_t j = 0; j < n; j++) {
-                token_add[alive[j]] = spk_importance_add(token_add[alive[j]], probs[j]);
+                token_add[keys[j]] = spk_importance_add(token_add[keys[j]], probs[j]);
+                if (score) score[(size_t)kvh * (L + 1u) + keys[j]] += logits[j];
             }
             head_add[h] = spk_importance_add(head_add[h], res.head_importance);
             spk_layer_stats_add(s, &res.ev);
@@ -107,12 +125,17 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
     if (status == SPKSIM_OK) {
         for (uint32_t j = 0; j < L; j++) spk_prune_add_token(st, j, token_add[j]);
         for (uint32_t h = 0; h < l->n_heads; h++) spk_prune_add_head(st, h, head_add[h]);
+        for (uint32_t g = 0; score && g < l->n_kv_heads && status == SPKSIM_OK; g++)
+            status = spk_prune_set_kv_scores(st, l->layer, g, score + (size_t)g * (L + 1u));
     }
+done:
     free(token_add);
     free(head_add);
-done:
     free(alive);
+    free(n_alive);
     free(probs);
     free(v_keys);
+    free(logits);
+    free(score);
     return status;
 }

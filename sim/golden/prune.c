@@ -10,7 +10,96 @@ struct spk_prune_state {
     uint32_t n_heads, max_tokens, n_tokens;
     uint8_t *token_alive, *head_alive;
     uint64_t *token_imp, *head_imp;
+    /* Per (layer, K/V head) token sets and last-step scores, [layer][kvh][max_tokens]; only
+     * after spk_prune_enable_kv (kv_layers == 0 before). */
+    uint32_t kv_layers, kv_heads;
+    uint8_t *kv_alive;
+    int64_t *kv_score;
 };
+
+/* Grow (or create) the per-(layer, K/V head) arrays from old_cap to new_cap tokens per set. */
+static spksim_status resize_kv(spk_prune_state *st, uint32_t old_cap, uint32_t new_cap) {
+    const size_t sets = (size_t)st->kv_layers * st->kv_heads;
+    uint8_t *alive = calloc(sets * new_cap, 1);
+    int64_t *score = calloc(sets * new_cap, sizeof *score);
+    if (!alive || !score) {
+        free(alive);
+        free(score);
+        return SPKSIM_E_NOMEM;
+    }
+    for (size_t s = 0; s < sets; s++) {
+        if (st->kv_alive) {
+            memcpy(alive + s * new_cap, st->kv_alive + s * old_cap, st->n_tokens);
+            memcpy(score + s * new_cap, st->kv_score + s * old_cap, st->n_tokens * sizeof *score);
+        } else {
+            memset(alive + s * new_cap, 1, st->n_tokens);
+        }
+    }
+    free(st->kv_alive);
+    free(st->kv_score);
+    st->kv_alive = alive;
+    st->kv_score = score;
+    return SPKSIM_OK;
+}
+
+spksim_status spk_prune_enable_kv(spk_prune_state *st, uint32_t n_layers, uint32_t n_kv_heads) {
+    if (!st || n_layers == 0 || n_layers > 4096 || n_kv_heads == 0 || st->n_heads % n_kv_heads)
+        return SPKSIM_E_ARG;
+    if (st->kv_layers)
+        return st->kv_layers == n_layers && st->kv_heads == n_kv_heads ? SPKSIM_OK : SPKSIM_E_ARG;
+    st->kv_layers = n_layers;
+    st->kv_heads = n_kv_heads;
+    spksim_status s = resize_kv(st, st->max_tokens, st->max_tokens);
+    if (s != SPKSIM_OK) st->kv_layers = st->kv_heads = 0;
+    return s;
+}
+
+uint32_t spk_prune_kv_layers(const spk_prune_state *st) {
+    return st ? st->kv_layers : 0;
+}
+
+uint32_t spk_prune_kv_heads(const spk_prune_state *st) {
+    return st ? st->kv_heads : 0;
+}
+
+/* Index of the set (layer, kvh), or -1 if out of range. */
+static long kv_set(const spk_prune_state *st, uint32_t layer, uint32_t kvh) {
+    if (!st->kv_layers || layer >= st->kv_layers || kvh >= st->kv_heads) return -1;
+    return (long)layer * st->kv_heads + kvh;
+}
+
+int spk_prune_kv_token_alive(const spk_prune_state *st, uint32_t layer, uint32_t kvh, uint32_t j) {
+    if (!st || j >= st->n_tokens || !st->token_alive[j]) return 0;
+    if (!st->kv_layers) return 1;
+    const long set = kv_set(st, layer, kvh);
+    return set >= 0 && st->kv_alive[(size_t)set * st->max_tokens + j];
+}
+
+uint32_t spk_prune_kv_alive_tokens(const spk_prune_state *st, uint32_t layer, uint32_t kvh) {
+    uint32_t c = 0;
+    for (uint32_t j = 0; st && j < st->n_tokens; j++)
+        c += (uint32_t)spk_prune_kv_token_alive(st, layer, kvh, j);
+    return c;
+}
+
+int64_t spk_prune_kv_score(const spk_prune_state *st, uint32_t layer, uint32_t kvh, uint32_t j) {
+    if (!st || j >= st->n_tokens) return 0;
+    const long set = kv_set(st, layer, kvh);
+    return set >= 0 ? st->kv_score[(size_t)set * st->max_tokens + j] : 0;
+}
+
+spksim_status spk_prune_set_kv_scores(spk_prune_state *st, uint32_t layer, uint32_t kvh,
+                                      const int64_t *scores) {
+    if (!st || (!scores && st->n_tokens)) return SPKSIM_E_ARG;
+    const long set = kv_set(st, layer, kvh);
+    if (set < 0) return SPKSIM_E_ARG;
+    int64_t *dst = st->kv_score + (size_t)set * st->max_tokens;
+    for (uint32_t j = 0; j < st->n_tokens; j++)
+        dst[j] = scores[j] > SPK_SCORE_MAX   ? SPK_SCORE_MAX
+                 : scores[j] < SPK_SCORE_MIN ? SPK_SCORE_MIN
+                                             : scores[j];
+    return SPKSIM_OK;
+}
 
 spk_prune_state *spk_prune_create(uint32_t n_heads, uint32_t max_tokens) {
     if (n_heads == 0 || max_tokens == 0) return NULL;
@@ -36,6 +125,8 @@ void spk_prune_destroy(spk_prune_state *st) {
     free(st->token_imp);
     free(st->head_alive);
     free(st->head_imp);
+    free(st->kv_alive);
+    free(st->kv_score);
     free(st);
 }
 
@@ -50,6 +141,10 @@ spksim_status spk_prune_reserve(spk_prune_state *st, uint32_t max_tokens) {
     st->token_imp = imp;
     memset(st->token_alive + st->max_tokens, 0, max_tokens - st->max_tokens);
     memset(st->token_imp + st->max_tokens, 0, (max_tokens - st->max_tokens) * sizeof *imp);
+    if (st->kv_layers) {
+        spksim_status s = resize_kv(st, st->max_tokens, max_tokens);
+        if (s != SPKSIM_OK) return s;
+    }
     st->max_tokens = max_tokens;
     return SPKSIM_OK;
 }
@@ -58,6 +153,11 @@ spksim_status spk_prune_append(spk_prune_state *st, uint32_t n) {
     if (!st) return SPKSIM_E_ARG;
     if (n > st->max_tokens - st->n_tokens) return SPKSIM_E_CAPACITY;
     memset(st->token_alive + st->n_tokens, 1, n);
+    const size_t sets = (size_t)st->kv_layers * st->kv_heads;
+    for (size_t s = 0; s < sets; s++) {
+        memset(st->kv_alive + s * st->max_tokens + st->n_tokens, 1, n);
+        memset(st->kv_score + s * st->max_tokens + st->n_tokens, 0, n * sizeof *st->kv_score);
+    }
     st->n_tokens += n;
     return SPKSIM_OK;
 }
@@ -109,9 +209,10 @@ void spk_prune_add_head(spk_prune_state *st, uint32_t h, uint64_t amount) {
     if (st && h < st->n_heads) add_saturating(&st->head_imp[h], amount);
 }
 
-/* Keep the top-k alive entries by importance; the others die. */
-static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, spk_keep keep,
-                              spk_topk_trace *trace) {
+/* Keep the top-k alive entries by value (importance @p imp, or a signed @p score when imp is
+ * NULL); the others die. */
+static spksim_status keep_top_values(uint8_t *alive, const uint64_t *imp, const int64_t *score,
+                                     uint32_t n, spk_keep keep, spk_topk_trace *trace) {
     if (keep.count == 0 && (keep.ratio_q16 == 0 || keep.ratio_q16 > SPK_ONE_Q16))
         return SPKSIM_E_ARG;
     uint32_t n_alive = count_alive(alive, n);
@@ -128,7 +229,7 @@ static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, s
         for (uint32_t i = 0; i < n; i++) {
             if (alive[i]) {
                 cand[m] = i;
-                vals[m++] = (int64_t)imp[i];
+                vals[m++] = imp ? (int64_t)imp[i] : score[i];
             }
         }
         size_t nk = spk_topk_quickselect(vals, m, k, 16, kept, scratch, trace);
@@ -141,6 +242,11 @@ static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, s
     free(scratch);
     free(kept);
     return st;
+}
+
+static spksim_status keep_top(uint8_t *alive, const uint64_t *imp, uint32_t n, spk_keep keep,
+                              spk_topk_trace *trace) {
+    return keep_top_values(alive, imp, NULL, n, keep, trace);
 }
 
 spksim_status spk_prune_keep(spk_prune_state *st, spk_keep tokens, spk_keep heads,
@@ -225,19 +331,52 @@ spksim_status spk_prune_keep_window(spk_prune_state *st, spk_keep tokens, spk_ke
 }
 
 /* File format: "SPKPRUN1", u32 n_heads, u32 max_tokens, u32 n_tokens, then per head (u8 alive,
- * u64 importance) and per token (u8 alive, u64 importance); little-endian host order. */
+ * u64 importance) and per token (u8 alive, u64 importance); little-endian host order. A state
+ * with per-(layer, K/V head) sets is "SPKPRUN2": the same, then u32 kv_layers, u32 kv_heads and
+ * per set, per token (u8 alive, i64 last-step score). */
 static const char prune_magic[8] = {'S', 'P', 'K', 'P', 'R', 'U', 'N', '1'};
+static const char prune_magic_kv[8] = {'S', 'P', 'K', 'P', 'R', 'U', 'N', '2'};
+
+static int write_kv(const spk_prune_state *st, FILE *f) {
+    int ok = fwrite(&st->kv_layers, 4, 1, f) == 1 && fwrite(&st->kv_heads, 4, 1, f) == 1;
+    const size_t sets = (size_t)st->kv_layers * st->kv_heads;
+    for (size_t s = 0; ok && s < sets; s++)
+        for (uint32_t j = 0; ok && j < st->n_tokens; j++) {
+            const size_t i = s * st->max_tokens + j;
+            ok = fwrite(&st->kv_alive[i], 1, 1, f) == 1 && fwrite(&st->kv_score[i], 8, 1, f) == 1;
+        }
+    return ok;
+}
+
+static spksim_status read_kv(spk_prune_state *st, FILE *f) {
+    uint32_t shape[2];
+    if (fread(shape, 4, 2, f) != 2 || shape[0] == 0 || shape[1] == 0) return SPKSIM_E_FORMAT;
+    spksim_status s = spk_prune_enable_kv(st, shape[0], shape[1]);
+    if (s != SPKSIM_OK) return s == SPKSIM_E_ARG ? SPKSIM_E_FORMAT : s;
+    const size_t sets = (size_t)st->kv_layers * st->kv_heads;
+    for (size_t k = 0; k < sets; k++)
+        for (uint32_t j = 0; j < st->n_tokens; j++) {
+            const size_t i = k * st->max_tokens + j;
+            if (fread(&st->kv_alive[i], 1, 1, f) != 1 || st->kv_alive[i] > 1 ||
+                fread(&st->kv_score[i], 8, 1, f) != 1 || st->kv_score[i] > SPK_SCORE_MAX ||
+                st->kv_score[i] < SPK_SCORE_MIN)
+                return SPKSIM_E_FORMAT;
+        }
+    return SPKSIM_OK;
+}
 
 spksim_status spk_prune_save(const spk_prune_state *st, const char *path) {
     if (!st || !path) return SPKSIM_E_ARG;
     FILE *f = fopen(path, "wb");
     if (!f) return SPKSIM_E_IO;
-    int ok = fwrite(prune_magic, 8, 1, f) == 1 && fwrite(&st->n_heads, 4, 1, f) == 1 &&
-             fwrite(&st->max_tokens, 4, 1, f) == 1 && fwrite(&st->n_tokens, 4, 1, f) == 1;
+    int ok = fwrite(st->kv_layers ? prune_magic_kv : prune_magic, 8, 1, f) == 1 &&
+             fwrite(&st->n_heads, 4, 1, f) == 1 && fwrite(&st->max_tokens, 4, 1, f) == 1 &&
+             fwrite(&st->n_tokens, 4, 1, f) == 1;
     for (uint32_t h = 0; ok && h < st->n_heads; h++)
         ok = fwrite(&st->head_alive[h], 1, 1, f) == 1 && fwrite(&st->head_imp[h], 8, 1, f) == 1;
     for (uint32_t j = 0; ok && j < st->n_tokens; j++)
         ok = fwrite(&st->token_alive[j], 1, 1, f) == 1 && fwrite(&st->token_imp[j], 8, 1, f) == 1;
+    if (ok && st->kv_layers) ok = write_kv(st, f);
     if (fclose(f) != 0) ok = 0;
     return ok ? SPKSIM_OK : SPKSIM_E_IO;
 }
@@ -256,8 +395,9 @@ spksim_status spk_prune_load(const char *path, spk_prune_state **out) {
     uint32_t hdr[3];
     spksim_status status = SPKSIM_E_FORMAT;
     spk_prune_state *st = NULL;
-    if (fread(magic, 8, 1, f) == 1 && memcmp(magic, prune_magic, 8) == 0 &&
-        fread(hdr, 4, 3, f) == 3 && hdr[0] > 0 && hdr[0] <= 65536u && hdr[1] > 0 &&
+    const int ok_magic = fread(magic, 8, 1, f) == 1 &&
+                         (!memcmp(magic, prune_magic, 8) || !memcmp(magic, prune_magic_kv, 8));
+    if (ok_magic && fread(hdr, 4, 3, f) == 3 && hdr[0] > 0 && hdr[0] <= 65536u && hdr[1] > 0 &&
         hdr[1] <= (1u << 26) && hdr[2] <= hdr[1]) {
         st = spk_prune_create(hdr[0], hdr[1]);
         status = st ? SPKSIM_OK : SPKSIM_E_NOMEM;
@@ -268,6 +408,7 @@ spksim_status spk_prune_load(const char *path, spk_prune_state **out) {
             if (!read_entry(f, &st->head_alive[h], &st->head_imp[h])) status = SPKSIM_E_FORMAT;
         for (uint32_t j = 0; status == SPKSIM_OK && j < st->n_tokens; j++)
             if (!read_entry(f, &st->token_alive[j], &st->token_imp[j])) status = SPKSIM_E_FORMAT;
+        if (status == SPKSIM_OK && magic[7] == '2') status = read_kv(st, f);
         if (status == SPKSIM_OK && fgetc(f) != EOF) status = SPKSIM_E_FORMAT;
     }
     fclose(f);
@@ -277,4 +418,57 @@ spksim_status spk_prune_load(const char *path, spk_prune_state **out) {
     }
     *out = st;
     return SPKSIM_OK;
+}
+
+/* Last-step policy, tokens: each K/V head of the layer keeps its protected alive tokens, then
+ * the top of the others by its own last-step score; evictions stay within that set. */
+static spksim_status keep_tokens_last_step(spk_prune_state *st, uint32_t layer, spk_keep keep,
+                                           uint32_t sinks, uint32_t recent) {
+    const uint32_t n = st->n_tokens, recent_from = recent < n ? n - recent : 0;
+    uint8_t *open = malloc(n + 1u);
+    if (!open) return SPKSIM_E_NOMEM;
+    spksim_status s = SPKSIM_OK;
+    for (uint32_t g = 0; s == SPKSIM_OK && g < st->kv_heads; g++) {
+        const size_t base = (size_t)kv_set(st, layer, g) * st->max_tokens;
+        uint8_t *alive = st->kv_alive + base;
+        uint32_t n_alive = 0, n_protected = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            const int a = alive[j] && st->token_alive[j], protect = j < sinks || j >= recent_from;
+            open[j] = (uint8_t)(a && !protect);
+            n_alive += (uint32_t)a;
+            n_protected += (uint32_t)(a && protect);
+        }
+        const uint32_t k = keep_of(keep, n_alive);
+        if (k >= n_alive) continue;
+        if (k > n_protected)
+            s = keep_top_values(open, NULL, st->kv_score + base, n,
+                                (spk_keep){k - n_protected, SPK_ONE_Q16}, NULL);
+        else
+            memset(open, 0, n);
+        for (uint32_t j = 0; s == SPKSIM_OK && j < n; j++) {
+            const int protect = j < sinks || j >= recent_from;
+            alive[j] = (uint8_t)(open[j] || (protect && alive[j] && st->token_alive[j]));
+        }
+    }
+    free(open);
+    return s;
+}
+
+spksim_status spk_prune_keep_policy(spk_prune_state *st, spk_prune_policy policy, uint32_t layer,
+                                    spk_keep tokens, spk_keep heads, const spk_prune_window *w,
+                                    spk_topk_trace *token_trace, spk_topk_trace *head_trace) {
+    if (policy == SPK_PRUNE_ACCUMULATED)
+        return spk_prune_keep_window(st, tokens, heads, w, token_trace, head_trace);
+    if (policy != SPK_PRUNE_LAST_STEP || !st || !w || kv_set(st, layer, 0) < 0) return SPKSIM_E_ARG;
+    const uint32_t g = w->head_group ? w->head_group : 1;
+    if (st->n_heads % g) return SPKSIM_E_ARG;
+    if ((tokens.count == 0 && (tokens.ratio_q16 == 0 || tokens.ratio_q16 > SPK_ONE_Q16)) ||
+        (heads.count == 0 && (heads.ratio_q16 == 0 || heads.ratio_q16 > SPK_ONE_Q16)))
+        return SPKSIM_E_ARG;
+    if (token_trace) memset(token_trace, 0, sizeof *token_trace);
+    spksim_status s = keep_tokens_last_step(st, layer, tokens, w->sinks, w->recent);
+    if (s != SPKSIM_OK) return s;
+    /* Heads exactly as the accumulated step: a zero token window leaves the tokens alone. */
+    const spk_prune_window heads_only = {0, 0, w->head_group};
+    return spk_prune_keep_window(st, SPK_KEEP_ALL, heads, &heads_only, NULL, head_trace);
 }

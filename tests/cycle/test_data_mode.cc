@@ -73,8 +73,15 @@ TEST_P(DataMode, ResultsAreTheGoldenModelsAndTimingAddsUp) {
     std::vector<std::vector<uint32_t>> vk(n_heads, std::vector<uint32_t>(n_keys)), vk2 = vk;
     std::vector<spk_head_result> res(n_heads), direct(n_heads);
     for (uint32_t h = 0; h < n_heads; h++) {
-        res[h] = {out[h].data(), 0, probs[h].data(), vk[h].data(), 0, {}};
-        direct[h] = {out2[h].data(), 0, probs2[h].data(), vk2[h].data(), 0, {}};
+        // Members by name: the result struct may grow optional outputs (left NULL here).
+        res[h] = spk_head_result{};
+        res[h].out = out[h].data();
+        res[h].probs = probs[h].data();
+        res[h].v_keys = vk[h].data();
+        direct[h] = spk_head_result{};
+        direct[h].out = out2[h].data();
+        direct[h].probs = probs2[h].data();
+        direct[h].v_keys = vk2[h].data();
     }
     spk_workspace *ws = spk_workspace_create(tokens);
     ASSERT_NE(ws, nullptr);

@@ -23,17 +23,25 @@ namespace {
 struct Shape {
     uint32_t layers = 3, heads = 4, kv_heads = 2, d = 16, max_tokens = 64;
     uint32_t msb = 6, lsb = 4, threshold = 30000, v_keep = 52000;
+    bool last_step = false; // token policy of the pruning steps
 };
 
 struct Step {
     uint32_t n_new, n_queries, causal;
 };
 
-// Per-layer policy used by the tests: prune progressively deeper in the stack.
-void policy(uint32_t layer, spk_layer_submit *s) {
+// Per-layer policy used by the tests: prune progressively deeper in the stack. The last-step
+// policy keeps 0.75 of the context per (layer, K/V head) after layer 0, sinks + 3 + recent after
+// layer 1, and nothing after layer 2.
+void policy(uint32_t layer, bool last_step, spk_layer_submit *s) {
     s->token_keep_q16 = layer == 2 ? 0 : 49152; // 0.75
     s->head_keep_count = layer == 1 ? 3 : 0;
     s->head_keep_q16 = 0;
+    if (!last_step) return;
+    s->token_policy = SPK_TOKEN_POLICY_LAST_STEP;
+    s->token_sinks = 1;
+    s->token_recent = 2;
+    s->token_important = layer == 1 ? 3 : 0;
 }
 
 std::vector<float> randn(std::mt19937 &rng, size_t n) {
@@ -60,7 +68,7 @@ std::vector<float> submit_layer(spk_attn *ctx, const Shape &s, const Step &step,
     sub.q = in.q.data();
     sub.k_new = in.k.data();
     sub.v_new = in.v.data();
-    policy(l, &sub);
+    policy(l, s.last_step, &sub);
     spk_fence *fence = nullptr;
     std::vector<float> out(size_t(s.heads) * step.n_queries * s.d);
     EXPECT_EQ(spk_attn_submit(ctx, &sub, &fence), SPK_OK) << spk_last_error();
@@ -75,6 +83,9 @@ class Reference {
   public:
     explicit Reference(const Shape &s) : s_(s), k_(s.layers), v_(s.layers) {
         st_ = spk_prune_create(s.heads, s.max_tokens);
+        if (s.last_step) {
+            EXPECT_EQ(spk_prune_enable_kv(st_, s.layers, s.kv_heads), SPKSIM_OK);
+        }
         ws_ = spk_workspace_create(s.max_tokens);
     }
     ~Reference() {
@@ -118,17 +129,31 @@ class Reference {
         spk_head_config cfg = {d, {uint8_t(s_.msb), uint8_t(s_.lsb)}, s_.threshold, s_.v_keep, 16};
         spk_layer_desc desc = {s_.heads, s_.kv_heads, step.n_queries, L,
                                q.data(), qs.data(),   k.data(),       ks.data(),
-                               v.data(), vs.data(),   step.causal};
+                               v.data(), vs.data(),   step.causal,    l};
         std::vector<int32_t> out(rows * d), out_exp(rows);
         EXPECT_EQ(spk_layer_run(&cfg, &desc, st_, ws_, out.data(), out_exp.data(), stats, nullptr,
                                 nullptr),
                   SPKSIM_OK);
         // cascade pruning after the layer, as spk-attn's --token-keep/--head-count do
         spk_layer_submit sub = {};
-        policy(l, &sub);
+        policy(l, s_.last_step, &sub);
         spk_keep kt = {sub.token_keep_count, sub.token_keep_q16 ? sub.token_keep_q16 : 65536};
         spk_keep kh = {sub.head_keep_count, sub.head_keep_q16 ? sub.head_keep_q16 : 65536};
-        EXPECT_EQ(spk_prune_keep(st_, kt, kh, nullptr, nullptr), SPKSIM_OK);
+        if (!s_.last_step) {
+            EXPECT_EQ(spk_prune_keep(st_, kt, kh, nullptr, nullptr), SPKSIM_OK);
+        } else {
+            // The budget per (layer, K/V head): sinks + important + recent, or a ratio of the
+            // tokens in the context (not of each K/V head's survivors).
+            const uint32_t ctx = spk_prune_alive_tokens(st_);
+            kt = {sub.token_important
+                      ? sub.token_sinks + sub.token_important + sub.token_recent
+                      : (sub.token_keep_q16 ? spk_keep_count(ctx, sub.token_keep_q16) : ctx),
+                  65536};
+            const spk_prune_window w = {sub.token_sinks, sub.token_recent, sub.head_group};
+            EXPECT_EQ(
+                spk_prune_keep_policy(st_, SPK_PRUNE_LAST_STEP, l, kt, kh, &w, nullptr, nullptr),
+                SPKSIM_OK);
+        }
         std::vector<float> f(rows * d);
         for (size_t r = 0; r < rows; r++)
             for (uint32_t i = 0; i < d; i++)
@@ -136,6 +161,7 @@ class Reference {
         return f;
     }
     uint32_t alive_tokens() const { return spk_prune_alive_tokens(st_); }
+    const spk_prune_state *state() const { return st_; }
     uint32_t alive_heads() const { return spk_prune_alive_heads(st_); }
 
   private:
@@ -193,6 +219,17 @@ DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step
                 EXPECT_EQ(spk_attn_alive(attn, &tokens, &heads), SPK_OK);
                 EXPECT_EQ(tokens, ref->alive_tokens());
                 EXPECT_EQ(heads, ref->alive_heads());
+                // The per-(layer, K/V head) sets and scores of the device's pruning state.
+                const spk_prune_state *dev_st = attn->prune, *ref_st = ref->state();
+                int mismatches = 0;
+                for (uint32_t ll = 0; s.last_step && ll < s.layers; ll++)
+                    for (uint32_t g = 0; g < s.kv_heads; g++)
+                        for (uint32_t j = 0; j < spk_prune_tokens(ref_st); j++)
+                            mismatches += spk_prune_kv_token_alive(dev_st, ll, g, j) !=
+                                              spk_prune_kv_token_alive(ref_st, ll, g, j) ||
+                                          spk_prune_kv_score(dev_st, ll, g, j) !=
+                                              spk_prune_kv_score(ref_st, ll, g, j);
+                EXPECT_EQ(mismatches, 0) << backend << ": per-K/V-head sets or scores differ";
             }
             EXPECT_GT(st.core_instret, 0u) << "the firmware ran";
             EXPECT_GT(st.dram_bytes, 0u);
@@ -241,6 +278,37 @@ TEST(Attn, MatchesGoldenModelBitForBitOnBothBackends) {
     EXPECT_EQ(ref_model.alive_heads(), 3u);
 }
 
+// MIT's last-step policy: per-(layer, K/V head) token sets ranked by the last logits, with a
+// fixed budget (sinks + important + recent) and a budget that is a ratio of the context.
+TEST(Attn, LastStepPolicyMatchesGoldenModelBitForBitOnBothBackends) {
+    Shape s;
+    s.last_step = true;
+    std::vector<Step> steps = {{16, 16, 1}, {1, 1, 0}, {1, 1, 1}, {2, 2, 1}, {1, 1, 1}, {1, 1, 1}};
+    auto inputs = make_inputs(s, steps);
+    Reference ref_model(s), ref_sim(s);
+    DeviceRun model = run_device("model", s, steps, inputs, &ref_model);
+    DeviceRun sim = run_device("sim", s, steps, inputs, &ref_sim);
+    ASSERT_EQ(model.outputs.size(), steps.size() * s.layers);
+    ASSERT_EQ(sim.outputs.size(), model.outputs.size());
+    for (size_t i = 0; i < model.outputs.size(); i++) {
+        EXPECT_EQ(model.outputs[i], sim.outputs[i]) << "model and sim differ at layer run " << i;
+        EXPECT_EQ(model.stats[i].dram_bytes, sim.stats[i].dram_bytes);
+    }
+    // Every token stays in the context; layer 1's caches hold sinks + 3 + recent = 6 tokens.
+    const spk_prune_state *st = ref_model.state();
+    EXPECT_EQ(ref_model.alive_tokens(), 22u);
+    for (uint32_t g = 0; g < s.kv_heads; g++) {
+        EXPECT_EQ(spk_prune_kv_alive_tokens(st, 1, g), 6u);
+        EXPECT_EQ(spk_prune_kv_alive_tokens(st, 2, g), 22u) << "layer 2 does not prune";
+        EXPECT_LT(spk_prune_kv_alive_tokens(st, 0, g), 22u);
+    }
+    // The K/V heads chose differently (their own scores), so the sets are per head.
+    bool differ = false;
+    for (uint32_t j = 0; j < 22; j++)
+        differ |= spk_prune_kv_token_alive(st, 1, 0, j) != spk_prune_kv_token_alive(st, 1, 1, j);
+    EXPECT_TRUE(differ);
+}
+
 class AttnErrors : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -251,7 +319,7 @@ class AttnErrors : public ::testing::Test {
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         q.assign(2 * 8, 0.5f);
         kv.assign(2 * 4 * 8, 0.25f);
-        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0, 0, 0, 0};
+        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0, 0, 0, 0, 0, 0};
     }
     void TearDown() override {
         spk_attn_destroy(attn);
@@ -331,6 +399,12 @@ TEST_F(AttnErrors, BadSubmissions) {
     s = sub;
     s.size = SPK_LAYER_SUBMIT_SIZE_V1 - 4;
     bad(s, "submit.size");
+    s = sub;
+    s.token_policy = 2;
+    bad(s, "token_policy");
+    s = sub;
+    s.token_important = 17; // max_tokens 16
+    bad(s, "token_important");
     std::vector<float> nan_q(q.size(), 0.0f);
     nan_q[3] = NAN;
     s = sub;
@@ -359,6 +433,14 @@ TEST_F(AttnErrors, AcceptsVersion1Submissions) {
     s.size = SPK_LAYER_SUBMIT_SIZE_V1;
     s.head_group = 3;
     spk_fence *f = nullptr;
+    ASSERT_EQ(spk_attn_submit(attn, &s, &f), SPK_OK) << spk_last_error();
+    EXPECT_EQ(spk_fence_wait(f, 1000), SPK_OK) << spk_last_error();
+    spk_fence_free(f);
+    // A 1.1 caller does not know the token policy fields: they are not read either.
+    s = sub;
+    s.size = SPK_LAYER_SUBMIT_SIZE_V1_1;
+    s.layer = 1; // the same 4 tokens, appended to layer 1's cache
+    s.token_policy = 9;
     ASSERT_EQ(spk_attn_submit(attn, &s, &f), SPK_OK) << spk_last_error();
     EXPECT_EQ(spk_fence_wait(f, 1000), SPK_OK) << spk_last_error();
     spk_fence_free(f);
@@ -464,8 +546,8 @@ TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
     spk_attn *attn = nullptr;
     ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
     std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
-    spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(),
-                            0,           0, 0, 0, 0, 0,        0};
+    spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0,
+                            0,           0, 0, 0, 0, 0,        0,         0};
     spk_fence *f = nullptr;
     ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
     EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
@@ -508,12 +590,24 @@ TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
         spk_attn *attn = nullptr;
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         const Inputs &in = inputs[0][0];
-        spk_layer_submit sub = {sizeof(sub), 0,           step.n_queries,
-                                step.n_new,  step.causal, in.q.data(),
-                                in.k.data(), in.v.data(), 0,
-                                0,           0,           0,
-                                0,           0,           0};
-        policy(0, &sub);
+        spk_layer_submit sub = {sizeof(sub),
+                                0,
+                                step.n_queries,
+                                step.n_new,
+                                step.causal,
+                                in.q.data(),
+                                in.k.data(),
+                                in.v.data(),
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0};
+        policy(0, false, &sub);
         spk_fence *f = nullptr;
         ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
         ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();

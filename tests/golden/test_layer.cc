@@ -37,7 +37,8 @@ struct LayerInputs {
                               k.scales.data(),
                               v.codes.data(),
                               v.scales.data(),
-                              causal ? 1u : 0u};
+                              causal ? 1u : 0u,
+                              0u};
     }
 };
 

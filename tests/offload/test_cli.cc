@@ -5,6 +5,7 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -120,6 +121,30 @@ TEST(SpkLlmCli, PerplexityOnEveryBackend) {
     EXPECT_NE(paper.out.find("uJ/token"), std::string::npos) << paper.out;
 }
 
+// --first-chunk scores later chunks: with equal token counts the two-chunk perplexity is the
+// geometric mean of the chunks' own. The last-step preset runs end to end on the sim backend.
+TEST(SpkLlmCli, FirstChunkAndLastStepPreset) {
+    Files f;
+    const std::string common =
+        "perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --stream -t 1 --backend model ";
+    Result both = run(common + "--chunks 2");
+    Result first = run(common + "--chunks 1");
+    Result second = run(common + "--chunks 1 --first-chunk 1");
+    ASSERT_EQ(both.status, 0) << both.out;
+    ASSERT_EQ(first.status, 0) << first.out;
+    ASSERT_EQ(second.status, 0) << second.out;
+    EXPECT_NE(ppl_of(first.out), ppl_of(second.out)) << "a different chunk was scored";
+    EXPECT_NEAR(ppl_of(both.out), std::sqrt(ppl_of(first.out) * ppl_of(second.out)),
+                1e-3 * ppl_of(both.out));
+    Result past = run(common + "--first-chunk 1000");
+    EXPECT_NE(past.status, 0);
+    EXPECT_NE(past.out.find("from chunk 1000"), std::string::npos) << past.out;
+    Result mit = run("perplexity -m " + f.model + " -f " + f.text +
+                     " --ctx 64 --chunks 1 --stream -t 1 --backend sim --spatten mit");
+    ASSERT_EQ(mit.status, 0) << mit.out;
+    EXPECT_GT(reduction_of(mit.out), 2.0) << mit.out;
+}
+
 TEST(SpkLlmCli, GreedyGenerationMatchesCpu) {
     Files f;
     for (const char *prompt : {"The cat", "Then the bird", "dog"}) {
@@ -145,6 +170,9 @@ TEST(SpkLlmCli, BadOptionsAreClearErrors) {
         {"generate -p x --spatten fast", "unknown preset"},
         {"generate -p x --token-keep 0", "--token-keep"},
         {"perplexity -f x --v-keep", "needs a value"},
+        {"generate -p x --policy h2o", "--policy"},
+        {"generate -p x --important 8", "needs --policy last-step"},
+        {"perplexity -f x --first-chunk -1", "--first-chunk"},
     };
     for (const Case &c : cases) {
         Result r = run(c.args);

@@ -153,6 +153,52 @@ TEST(SpattenOptions, ParsesAndRejects) {
     EXPECT_NE(std::string(err).find("needs a value"), std::string::npos) << err;
 }
 
+TEST(SpattenOptions, TokenPolicyAndMitPreset) {
+    spkllm_spatten_options o;
+    ASSERT_EQ(spkllm_spatten_preset("paper", &o), SPKLLM_OK);
+    EXPECT_EQ(o.policy, SPKLLM_POLICY_ACCUMULATED) << "the paper's policy is the default";
+    ASSERT_EQ(spkllm_spatten_preset("mit", &o), SPKLLM_OK);
+    EXPECT_EQ(o.policy, SPKLLM_POLICY_LAST_STEP);
+    EXPECT_EQ(o.important, 0) << "the budget is a fraction of the context";
+    for (int l = 0; l < 30; l++) { // one budget in every layer, no head pruning
+        EXPECT_DOUBLE_EQ(spkllm_spatten_token_keep(&o, l, 30), 0.3) << l;
+        EXPECT_EQ(spkllm_spatten_head_keep(&o, l, 30), 1.0) << l;
+    }
+    spkllm_spatten_options paper;
+    spkllm_spatten_preset("paper", &paper);
+    EXPECT_EQ(o.msb_bits, paper.msb_bits);
+    EXPECT_EQ(o.v_keep, paper.v_keep);
+    EXPECT_EQ(o.sinks, paper.sinks);
+    EXPECT_EQ(o.recent, paper.recent);
+
+    const char *argv[] = {"x", "--policy", "last-step", "--important", "24"};
+    char err[256] = "";
+    spkllm_spatten_preset("off", &o);
+    for (int i = 1; i < 5; i++)
+        ASSERT_EQ(spkllm_spatten_parse_arg(5, (char **)argv, &i, &o, err, sizeof err), 1) << err;
+    EXPECT_EQ(o.policy, SPKLLM_POLICY_LAST_STEP);
+    EXPECT_EQ(o.important, 24);
+    const char *bad[][2] = {{"--policy", "h2o"}, {"--important", "-1"}, {"--important", "x"}};
+    for (auto &b : bad) {
+        const char *args[] = {"x", b[0], b[1]};
+        int j = 1;
+        err[0] = 0;
+        EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1)
+            << b[0] << " " << b[1];
+        EXPECT_NE(std::string(err), "") << b[0];
+    }
+    // --important only means something for the last-step policy; the options may come in any
+    // order, so the combination is checked once all are parsed.
+    spkllm_spatten_preset("off", &o);
+    const char *alone[] = {"x", "--important", "8"};
+    int j = 1;
+    EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)alone, &j, &o, err, sizeof err), 1) << err;
+    EXPECT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_ERR_ARG);
+    EXPECT_NE(std::string(err).find("--policy last-step"), std::string::npos) << err;
+    o.policy = SPKLLM_POLICY_LAST_STEP;
+    EXPECT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_OK) << err;
+}
+
 TEST(Offload, UnknownDeviceIsAClearError) {
     spkllm_attn_ops ops;
     char err[512] = "";
@@ -309,4 +355,49 @@ TEST(Offload, HeadGroupsDieTogether) {
     // Bad call order is an error, not a crash.
     EXPECT_EQ(b.ops.append_kv(b.ops.ctx, 0, 3, 1, k.data(), v.data()), SPKLLM_ERR_ARG);
     EXPECT_NE(std::string(spkllm_attn_spk_error(&b.ops)), "");
+}
+
+// MIT's last-step policy with a fixed budget: after the prompt, every pruning layer keeps
+// sinks + important + recent tokens per K/V head, so each decoding step starts a layer with that
+// budget plus the new token; layer 0 (skipped) keeps the whole context. The model and sim
+// backends compute the same bits.
+TEST(Offload, LastStepPolicyKeepsItsBudgetPerKvHead) {
+    Model m;
+    Config c = tiny();
+    load(c, m);
+    const int V = spkllm_model_get_params(m.model)->n_vocab, N = 40, steps = 8;
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    o.policy = SPKLLM_POLICY_LAST_STEP;
+    o.sinks = 1, o.recent = 2, o.important = 5, o.token_skip = 0.25; // layers 1..3 prune
+    Backend off, on, on_sim;
+    make_spk("model", "off", off);
+    make_spk("model", "off", on, &o);
+    make_spk("sim", "off", on_sim, &o);
+    std::vector<int32_t> t = some_tokens(N, V, 5);
+    std::vector<float> logits(V);
+    std::vector<std::vector<float>> seen[3]; // every step's logits, per backend
+    Backend *backends[3] = {&off, &on, &on_sim};
+    for (int k = 0; k < 3; k++) {
+        Backend *b = backends[k];
+        ASSERT_EQ(spkllm_model_begin(m.model, &b->ops, N + steps), SPKLLM_OK);
+        ASSERT_EQ(spkllm_model_forward(m.model, t.data(), N, 0, logits.data(), N - 1), SPKLLM_OK)
+            << spkllm_attn_spk_error(&b->ops);
+        for (int i = 0; i < steps; i++) {
+            int32_t next = (int32_t)((i * 5 + 1) % V);
+            ASSERT_EQ(spkllm_model_forward(m.model, &next, 1, N + i, logits.data(), 0), SPKLLM_OK)
+                << spkllm_attn_spk_error(&b->ops);
+            seen[k].push_back(logits);
+        }
+    }
+    EXPECT_EQ(seen[1], seen[2]) << "the model and sim backends differ";
+    EXPECT_NE(seen[0], seen[1]) << "pruning changed nothing";
+    const spkllm_spk_report *r0 = spkllm_attn_spk_report(&off.ops);
+    const spkllm_spk_report *r1 = spkllm_attn_spk_report(&on.ops);
+    EXPECT_LT(r1->dram_bytes, r0->dram_bytes);
+    const double calls = 1 + steps, budget = 1 + 5 + 2;
+    EXPECT_DOUBLE_EQ(r1->tokens_alive[0], r0->tokens_alive[0]) << "layer 0 does not prune";
+    for (int l = 1; l < c.n_layers; l++)
+        EXPECT_DOUBLE_EQ(r1->tokens_alive[l], (N + steps * (budget + 1)) / calls) << l;
+    for (int l = 0; l < c.n_layers; l++) EXPECT_EQ(r1->heads_alive[l], 4) << "no head pruning";
 }

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 /** ABI version of this header; the driver refuses firmware built for another one. */
-#define SPK_FW_ABI_VERSION 1u
+#define SPK_FW_ABI_VERSION 2u
 /** spk_fw_info::magic: ASCII "SPKF". */
 #define SPK_FW_INFO_MAGIC 0x464b5053u
 /** ELF section holding the spk_fw_info record. */
@@ -105,7 +105,17 @@ typedef struct spk_fw_layer_desc {
     uint32_t token_sinks;       /**< PRUNE: first tokens that are never pruned */
     uint32_t token_recent;      /**< PRUNE: last tokens that are never pruned */
     uint32_t head_group;        /**< PRUNE: heads die in groups of this many (0/1: singly) */
+    uint32_t token_policy;      /**< PRUNE: spk_fw_token_policy (ABI 2) */
+    uint32_t token_important;   /**< last-step policy: top-scored tokens kept per (layer, K/V
+                                     head) besides the sinks and recent ones (0: use the keep
+                                     count or ratio as the whole budget) (ABI 2) */
 } spk_fw_layer_desc;
+
+/** Token scoring policies of the PRUNE operation (docs/spec/datapath.md). */
+enum spk_fw_token_policy {
+    SPK_FW_POLICY_ACCUMULATED = 0, /**< one token set, accumulated post-softmax importance */
+    SPK_FW_POLICY_LAST_STEP = 1,   /**< per (layer, K/V head) sets, last-step logit scores */
+};
 
 #ifdef __cplusplus
 #define SPK_FW_STATIC_ASSERT static_assert
@@ -114,7 +124,7 @@ typedef struct spk_fw_layer_desc {
 #endif
 SPK_FW_STATIC_ASSERT(sizeof(spk_fw_info) == 64, "spk_fw_info layout");
 SPK_FW_STATIC_ASSERT(sizeof(spk_ring_cmd) == SPK_RING_ENTRY_BYTES, "spk_ring_cmd layout");
-SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_desc) == 116, "spk_fw_layer_desc layout");
+SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_desc) == 124, "spk_fw_layer_desc layout");
 
 #ifdef __cplusplus
 }

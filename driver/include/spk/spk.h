@@ -165,10 +165,29 @@ typedef struct spk_layer_submit {
     uint32_t token_recent; /**< the last token_recent tokens of the context are never pruned */
     uint32_t head_group;   /**< prune heads in whole groups of this many (GQA: n_heads /
                                 n_kv_heads); 0 or 1: head by head */
+    /* Since 1.2 (a submit.size without them reads as 0): the token scoring policy of the
+     * pruning step after this layer (docs/spec/datapath.md, "Last-step per-head policy"). */
+    uint32_t token_policy;    /**< ::spk_token_policy; 0 is the accumulated policy */
+    uint32_t token_important; /**< SPK_TOKEN_POLICY_LAST_STEP: keep the token_sinks first, the
+                                   token_recent last and this many top-scored other tokens per
+                                   (layer, K/V head); 0: the keep count or ratio above is that
+                                   whole budget (a ratio is of the tokens in the context) */
 } spk_layer_submit;
+
+/** @brief Token scoring policies of spk_layer_submit::token_policy. */
+typedef enum spk_token_policy {
+    /** The paper's: one token set for the context, accumulated post-softmax importance; a
+     * pruned token is gone for every layer and later step. */
+    SPK_TOKEN_POLICY_ACCUMULATED = 0,
+    /** MIT's released SpAtten-LLM: each (layer, K/V head) keeps its own tokens, ranked by the
+     * sum of its query heads' pre-softmax logits in this layer's last run. */
+    SPK_TOKEN_POLICY_LAST_STEP = 1,
+} spk_token_policy;
 
 /** @brief submit.size of a spk_layer_submit without the 1.1 fields (still accepted). */
 #define SPK_LAYER_SUBMIT_SIZE_V1 offsetof(spk_layer_submit, token_sinks)
+/** @brief submit.size of a spk_layer_submit without the 1.2 fields (still accepted). */
+#define SPK_LAYER_SUBMIT_SIZE_V1_1 offsetof(spk_layer_submit, token_policy)
 
 /** @brief Queue one layer; @p fence receives its fence (free with spk_fence_free). */
 spk_status spk_attn_submit(spk_attn *attn, const spk_layer_submit *submit, spk_fence **fence);

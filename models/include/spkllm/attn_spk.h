@@ -42,25 +42,41 @@ typedef struct spkllm_spatten_options {
     int sinks;               /**< first tokens never pruned */
     int recent;              /**< most recent tokens never pruned */
     int group_heads;         /**< 1: prune heads in whole GQA groups (K/V traffic drops) */
+    int policy;              /**< token scoring: SPKLLM_POLICY_ACCUMULATED or _LAST_STEP */
+    int important;           /**< last-step: top-scored tokens kept per (layer, K/V head) besides
+                                  sinks and recent; 0: the token keep ratio is the whole budget */
 } spkllm_spatten_options;
+
+/** The paper's token scoring: accumulated post-softmax importance, one token set. */
+#define SPKLLM_POLICY_ACCUMULATED 0
+/** MIT's released SpAtten-LLM scoring: last-step logits, a token set per (layer, K/V head). */
+#define SPKLLM_POLICY_LAST_STEP 1
 
 /**
  * Fills @p out with a named preset: "off" (12-bit K/V, no pruning: the fixed-point dense
- * reference), "paper" (the paper's settings: 6+4 bits, requant 0.1, local V 0.5, token keep
- * 1.0 -> 0.3 after the first 15% of layers, head keep 1.0 -> 0.9 after the first 30%), or
- * "aggressive". Returns SPKLLM_ERR_ARG for an unknown name.
+ * reference), "paper" (the paper's settings: 6+4 bits, requant 0.1, local V 0.3, token keep
+ * 1.0 -> 0.3 after the first 15% of layers, head keep 1.0 -> 0.9 after the first 30%),
+ * "aggressive", or "mit" (MIT's released policy: last-step per-K/V-head scores, sinks 4 and a
+ * recent window, the same token budget and planes as "paper", no head pruning; docs/offload.md).
+ * Returns SPKLLM_ERR_ARG for an unknown name.
  */
 spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *out);
 
-/** Checks every field's range; on failure writes a message naming the field to @p err. */
+/**
+ * Checks every field's range and how they combine (--important needs the last-step policy); on
+ * failure writes a message naming the field to @p err.
+ */
 spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, size_t err_len);
 
 /**
  * Parses one command-line option of the set (--spatten NAME, --token-keep [START:]END,
  * --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T, --prune-skip TOK[:HEAD],
- * --sinks N, --recent N, --head-groups on|off) at argv[*i]. Returns 1 if it was one (and
+ * --sinks N, --recent N, --head-groups on|off, --policy accumulated|last-step, --important N)
+ * at argv[*i]. Returns 1 if it was one (and
  * advances *i past its value), 0 if the option is not of this set, -1 on a bad value (message
- * in @p err). --spatten resets the settings to the preset, so put it before explicit options.
+ * in @p err). Only each value's own range is checked here (options may come in any order); call
+ * spkllm_spatten_check() once all are parsed. --spatten resets the settings to the preset, so put
+ * it before explicit options.
  */
 int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
                              size_t err_len);

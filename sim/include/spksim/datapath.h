@@ -165,6 +165,9 @@ typedef struct spk_head_result {
     uint32_t *v_keys;         /**< token indices of the V rows fetched (capacity n_keys) */
     uint64_t head_importance; /**< this request's |output| sum in units of 2^-16 */
     spk_head_events ev;       /**< traffic and timing events */
+    int32_t *logits;          /**< optional (NULL: not wanted): n_keys final logits, the 24-bit
+                                   values the final probabilities were computed from (after the
+                                   LSB refetch when there was one); the last-step policy's score */
 } spk_head_result;
 
 /** @brief Run one head request (spec: "Head request"). */

@@ -89,6 +89,65 @@ spksim_status spk_prune_keep_window(spk_prune_state *st, spk_keep tokens, spk_ke
                                     const spk_prune_window *window, spk_topk_trace *token_trace,
                                     spk_topk_trace *head_trace);
 
+/**
+ * @brief Token scoring policy of a keep step (spec: "Last-step per-head policy").
+ * ACCUMULATED is the paper's: one token set for the whole context, ranked by accumulated
+ * post-softmax importance. LAST_STEP is MIT's released SpAtten-LLM policy: every (layer, K/V
+ * head) has its own token set, ranked by the pre-softmax logits of that layer's last run.
+ */
+typedef enum spk_prune_policy {
+    SPK_PRUNE_ACCUMULATED = 0, /**< the paper's accumulated importance (default) */
+    SPK_PRUNE_LAST_STEP = 1,   /**< per (layer, K/V head) last-step logit scores */
+} spk_prune_policy;
+
+/** Saturation bound of a last-step score (signed 48-bit, spec "Last-step per-head policy"). */
+#define SPK_SCORE_MAX ((INT64_C(1) << 47) - 1)
+/** Lower saturation bound of a last-step score. */
+#define SPK_SCORE_MIN (-(INT64_C(1) << 47))
+
+/**
+ * @brief Give the state per-(layer, K/V head) token liveness and last-step scores for
+ * @p n_layers layers of @p n_kv_heads K/V heads (n_kv_heads divides the state's heads). Every
+ * token appended so far is alive in every (layer, K/V head), score 0. Calling it again with the
+ * same shape is a no-op; another shape gives SPKSIM_E_ARG. A state without it behaves exactly
+ * as before (one token set); with it, a token is fetched by a head of layer l only while it is
+ * alive in the context and in (l, h / (H / n_kv_heads)).
+ */
+spksim_status spk_prune_enable_kv(spk_prune_state *st, uint32_t n_layers, uint32_t n_kv_heads);
+/** @brief Layers of the per-K/V-head state (0 if spk_prune_enable_kv was not called). */
+uint32_t spk_prune_kv_layers(const spk_prune_state *st);
+/** @brief K/V heads of the per-K/V-head state (0 if spk_prune_enable_kv was not called). */
+uint32_t spk_prune_kv_heads(const spk_prune_state *st);
+/**
+ * @brief 1 if token @p j can be fetched by K/V head @p kvh in layer @p layer: alive in the
+ * context and (with spk_prune_enable_kv) in that (layer, K/V head). 0 for out-of-range indices
+ * (without spk_prune_enable_kv, layer and kvh are ignored).
+ */
+int spk_prune_kv_token_alive(const spk_prune_state *st, uint32_t layer, uint32_t kvh, uint32_t j);
+/** @brief Tokens spk_prune_kv_token_alive() accepts for (layer, kvh). */
+uint32_t spk_prune_kv_alive_tokens(const spk_prune_state *st, uint32_t layer, uint32_t kvh);
+/** @brief Last-step score of token @p j in (layer, kvh) (0 if out of range or not enabled). */
+int64_t spk_prune_kv_score(const spk_prune_state *st, uint32_t layer, uint32_t kvh, uint32_t j);
+/**
+ * @brief Replace the last-step scores of (layer, kvh) by @p scores[0..spk_prune_tokens-1],
+ * each clamped to [SPK_SCORE_MIN, SPK_SCORE_MAX]. SPKSIM_E_ARG if not enabled or out of range.
+ */
+spksim_status spk_prune_set_kv_scores(spk_prune_state *st, uint32_t layer, uint32_t kvh,
+                                      const int64_t *scores);
+
+/**
+ * @brief The keep step of layer @p layer under @p policy (spec: "Last-step per-head policy").
+ * ACCUMULATED is spk_prune_keep_window() (layer unused). LAST_STEP (needs spk_prune_enable_kv)
+ * works on each K/V head @c g of the layer separately: among the tokens alive in (layer, g),
+ * the keep count k = @p tokens over that number; protected tokens (window) first, then the top
+ * k - protected others by last-step score (top-k rule: ties to the earliest index); the rest die
+ * in (layer, g) only. Heads are kept as in spk_prune_keep_window(). The token trace is zeroed
+ * under LAST_STEP (there is one top-k per K/V head).
+ */
+spksim_status spk_prune_keep_policy(spk_prune_state *st, spk_prune_policy policy, uint32_t layer,
+                                    spk_keep tokens, spk_keep heads, const spk_prune_window *window,
+                                    spk_topk_trace *token_trace, spk_topk_trace *head_trace);
+
 /** @brief Write the state to a file (a small versioned binary format). */
 spksim_status spk_prune_save(const spk_prune_state *st, const char *path);
 /** @brief Read a state written by spk_prune_save; SPKSIM_E_FORMAT names a malformed file. */
@@ -107,12 +166,15 @@ typedef struct spk_layer_desc {
     const int16_t *v;                /**< [n_kv_heads][n_tokens][d] */
     const spk_scale *v_scales;       /**< [n_kv_heads][n_tokens] */
     uint32_t causal;                 /**< 1: query i sees tokens <= n_tokens - n_queries + i */
+    uint32_t layer; /**< layer index: selects the per-(layer, K/V head) token sets and scores
+                         of a state with spk_prune_enable_kv (ignored without it) */
 } spk_layer_desc;
 
 /** @brief Counters of one layer run. */
 typedef struct spk_layer_stats {
     uint32_t heads_computed;   /**< alive heads at the start of the layer */
-    uint32_t tokens_alive;     /**< alive tokens at the start of the layer */
+    uint32_t tokens_alive;     /**< alive tokens at the start of the layer (with per-K/V-head
+                                    sets: the most any K/V head of the layer can fetch) */
     uint64_t requests;         /**< head requests run (heads_computed * n_queries) */
     uint64_t keys_fetched;     /**< K rows fetched over all requests */
     uint64_t values_fetched;   /**< V rows fetched over all requests */
@@ -135,7 +197,8 @@ typedef void (*spk_request_observer)(void *user, uint32_t head, uint32_t query,
                                      const spk_head_result *res);
 
 /**
- * @brief Run every head request of a layer and accumulate importance (spec: "Layer").
+ * @brief Run every head request of a layer and accumulate importance (spec: "Layer"); with
+ * spk_prune_enable_kv also replace the layer's last-step scores.
  * @param out     [H][n_queries][d] outputs; pruned heads give zeros.
  * @param out_exp [H][n_queries] output exponents.
  * @param stats   counters (may be NULL).
