@@ -40,6 +40,20 @@ static const key_desc keys[] = {
     KEY(issue_interval, KEY_U32),
     KEY(token_topk_barrier, KEY_U32),
     KEY(seed, KEY_U64),
+    KEY(step_overlap, KEY_U32),
+    KEY(softmax_passes, KEY_U32),
+    KEY(fetch_slots, KEY_U32),
+    KEY(fetch_row_overhead, KEY_U32),
+    KEY(query_load_cycles, KEY_U32),
+    KEY(importance_per_cycle, KEY_U32),
+    KEY(unaligned_regions, KEY_U32),
+    KEY(fetch_done_latency, KEY_U32),
+    KEY(value_scale_per_row, KEY_U32),
+    KEY(kept_scan, KEY_U32),
+    KEY(topk_emit_pass, KEY_U32),
+    KEY(topk_latency, KEY_U32),
+    KEY(output_per_cycle, KEY_U32),
+    KEY(step_latency, KEY_U32),
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -74,12 +88,56 @@ static void preset_full(spk_config *c) {
     c->output_latency = 2;
     c->issue_interval = 1;
     c->seed = 1;
+    c->step_overlap = 1;
+    c->softmax_passes = 1;
+}
+
+/* The engine top as the RTL harness builds it (tests/rtl/harness, rtl-engine; the parameters
+ * DMAX = 64, M = 8, NMAX = 512, P = 8 of rtl/rtl.mk) with the harness's memory: AR always ready,
+ * each R beat 8 cycles after its AR, one beat per cycle. Every value names the Verilog that sets
+ * it (docs/simulator.md, "Serial engine"). */
+static void preset_rtl_engine(spk_config *c) {
+    preset_full(c);
+    snprintf(c->name, sizeof c->name, "rtl-engine");
+    c->qk_multipliers = 8; /* M: one fetch beat of M fields per cycle into spk_qk */
+    c->pv_multipliers = 8; /* M: spk_pv accumulates one beat of M codes per cycle */
+    c->topk_parallelism = 8;
+    c->topk_engines = 1;
+    c->dram_channels = 1;         /* one AXI4 read port, 256-bit data */
+    c->dram_bytes_per_cycle = 32; /* one R beat per cycle */
+    c->dram_latency = 8;          /* the harness memory's AR-to-R latency */
+    c->step_overlap = 0;          /* spk_engine's state machine: one step at a time */
+    c->qk_latency = 9;        /* fetcher output reg + HIBUF alignment reg + spk_qk 3 + spk_logit 3 +
+                                 the softmax's LOAD 1 */
+    c->softmax_per_cycle = 1; /* spk_softmax: one key per cycle */
+    c->softmax_passes = 2;    /* EXP and PROB re-read the logits after LOAD */
+    c->softmax_latency = 56;  /* EXP drain 3 + DIV 48 + PROB drain 4 + DONE 1 */
+    c->requant_latency = 0;   /* the decision is the softmax's confidence register */
+    c->fetch_slots = 4;       /* spk_kv_fetch SLOTS */
+    c->fetch_row_overhead = 1;   /* the AR side takes an index, then issues its requests */
+    c->query_load_cycles = 8;    /* QLOAD: DMAX / M beats of the query into spk_qk */
+    c->importance_per_cycle = 1; /* one token accumulator add a cycle (imp_walk) */
+    c->unaligned_regions = 1;    /* the harness places each region at a random offset */
+    c->fetch_done_latency = 5;   /* fetcher DONE state, done pulse, the engine's 2-cycle drain */
+    c->value_scale_per_row = 1;  /* VSCAN: one read per kept row's scale word */
+    c->kept_scan = 1;            /* VSCAN: P flags a cycle, one kept row listed a cycle */
+    c->topk_emit_pass = 1;       /* spk_topk's second pass emits the kept flags */
+    c->topk_latency = 10; /* TOPK_WAIT 4 + TOPK_START 1 + spk_topk start, emit pipeline, done 5 */
+    c->pv_latency = 4;    /* spk_pv ACC_DRAIN 3 (the last beat passes stages 1 to 3) + OUT_LAST 1
+                             (an output is read from its bank a cycle before it leaves) */
+    c->output_per_cycle = 1; /* spk_pv OUT: one output a cycle */
+    c->output_latency = 0;
+    c->step_latency = 1; /* one state of spk_engine between two steps */
 }
 
 int spk_config_preset(const char *name, spk_config *cfg) {
     if (!name || !cfg) return -1;
     if (strcmp(name, "full") == 0) {
         preset_full(cfg);
+        return 0;
+    }
+    if (strcmp(name, "rtl-engine") == 0) {
+        preset_rtl_engine(cfg);
         return 0;
     }
     if (strcmp(name, "eighth") == 0) {
@@ -178,7 +236,8 @@ static int load_file(const char *path, spk_config *cfg, char *err, size_t err_le
             char keep[64];
             memcpy(keep, cfg->name, sizeof keep);
             if (settings || spk_config_preset(value, cfg) != 0) {
-                snprintf(msg, sizeof msg, "line %d: 'base' must come first and be full or eighth",
+                snprintf(msg, sizeof msg,
+                         "line %d: 'base' must come first and be full, eighth or rtl-engine",
                          line_no);
                 rc = -1;
             }
@@ -233,6 +292,25 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
         bad = "softmax_per_cycle must be >= 1";
     else if (!(c->clock_hz > 0))
         bad = "clock_hz must be > 0";
+    else if (c->step_overlap > 1)
+        bad = "step_overlap must be 0 or 1";
+    else if (c->softmax_passes == 0 || c->softmax_passes > 8)
+        bad = "softmax_passes must be 1..8";
+    else if (c->fetch_slots > SPK_CONFIG_MAX_FETCH_SLOTS)
+        bad = "fetch_slots must be 0..64";
+    else if (c->value_scale_per_row > 1 || c->kept_scan > 1 || c->topk_emit_pass > 1 ||
+             c->unaligned_regions > 1)
+        bad = "value_scale_per_row, kept_scan, topk_emit_pass and unaligned_regions must be 0 or 1";
+    else if (c->step_overlap &&
+             (c->fetch_slots || c->fetch_row_overhead || c->fetch_done_latency ||
+              c->unaligned_regions || c->query_load_cycles || c->importance_per_cycle ||
+              c->value_scale_per_row || c->kept_scan || c->topk_emit_pass || c->topk_latency ||
+              c->output_per_cycle || c->step_latency))
+        bad = "fetch_slots, fetch_row_overhead, fetch_done_latency, unaligned_regions, "
+              "query_load_cycles, importance_per_cycle, "
+              "value_scale_per_row, kept_scan, topk_emit_pass, "
+              "topk_latency, output_per_cycle and step_latency are knobs of the serial engine: "
+              "set step_overlap = 0 or leave them at 0";
     if (!bad) return 0;
     set_err(err, err_len, "configuration '%s': %s", c->name, bad);
     return -1;

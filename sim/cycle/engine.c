@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dram.h"
+#include "serial.h"
 
 enum event_kind {
     EV_ADMIT,   /* the front end tries to allocate K buffer space for the next request */
@@ -179,7 +180,7 @@ static int on_qk(engine *e, uint32_t j, double t) {
 static int on_softmax(engine *e, uint32_t j, double t) {
     const spk_cycle_request *r = &e->reqs[j];
     uint64_t scores = e->st[j].pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
-    double work = ceil_div(scores, e->cfg->softmax_per_cycle);
+    double work = e->cfg->softmax_passes * ceil_div(scores, e->cfg->softmax_per_cycle);
     double start = t > e->smx_free ? t : e->smx_free;
     e->smx_free = start + work;
     e->stats->busy_softmax += work;
@@ -349,6 +350,33 @@ static void summarize(engine *e) {
     s->ops = 2 * (s->events.qk_macs + s->events.pv_macs);
 }
 
+/* step_overlap = 0: the engine takes a request only when the previous one is done (its
+ * req_ready is "idle"), and a token top-k runs after the request that asks for it. */
+static spk_cycle_status run_serial(const spk_config *cfg, const spk_cycle_request *reqs, size_t n,
+                                   spk_cycle_stats *stats, spk_cycle_timing *timing,
+                                   spk_cycle_progress_fn progress, void *ctx) {
+    engine e;
+    memset(&e, 0, sizeof e);
+    e.cfg = cfg;
+    e.stats = stats;
+    spk_dram_init(&e.dram, cfg);
+    double t = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (timing) timing[i].admitted = t;
+        t = spk_serial_request(cfg, &reqs[i], &e.dram, t, NULL, stats);
+        if (reqs[i].token_topk_cycles) {
+            t += (double)reqs[i].token_topk_cycles;
+            stats->busy_topk += (double)reqs[i].token_topk_cycles;
+        }
+        if (timing) timing[i].done = t;
+        if (progress && ((i + 1) & 4095) == 0 && progress(ctx, i + 1, n, t))
+            return SPK_CYCLE_E_ABORTED;
+    }
+    e.end = t;
+    summarize(&e);
+    return SPK_CYCLE_OK;
+}
+
 spk_cycle_status spk_cycle_run(const spk_config *cfg, const spk_cycle_request *reqs, size_t n,
                                spk_cycle_stats *stats, spk_cycle_timing *timing,
                                spk_cycle_progress_fn progress, void *ctx) {
@@ -359,6 +387,7 @@ spk_cycle_status spk_cycle_run(const spk_config *cfg, const spk_cycle_request *r
         if (check_request(&reqs[i])) return SPK_CYCLE_E_ARG;
         count_events(cfg, &reqs[i], stats);
     }
+    if (!cfg->step_overlap) return run_serial(cfg, reqs, n, stats, timing, progress, ctx);
     engine e;
     memset(&e, 0, sizeof e);
     e.cfg = cfg;

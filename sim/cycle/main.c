@@ -14,11 +14,13 @@
 #include "spksim/trace.h"
 
 static const char usage[] =
-    "usage: spk-sim --config full|eighth|FILE --trace FILE.csv [--json OUT.json] [options]\n"
+    "usage: spk-sim --config full|eighth|rtl-engine|FILE --trace FILE.csv [--json OUT.json] "
+    "[options]\n"
     "\n"
     "Replays a SpAtten workload trace (BRIEF section 3 format) on the cycle-level simulator.\n"
     "\n"
-    "  --config NAME|FILE  preset 'full' or 'eighth' (BRIEF section 2), or a key = value file\n"
+    "  --config NAME|FILE  preset 'full' or 'eighth' (BRIEF section 2), 'rtl-engine' (the RTL\n"
+    "                      engine, docs/simulator.md), or a key = value file\n"
     "                      (docs/simulator.md, 'Configuration files'); default: full\n"
     "  --trace FILE.csv    workload trace (required)\n"
     "  --json OUT.json     write the results as JSON ('-' for stdout); default: a summary on\n"

@@ -284,7 +284,7 @@ TEST(Engine, TokenTopkBarrierDrainsThePipeline) {
 
 // The shipped preset files (sim/configs, run from the repository root) match the built-ins.
 TEST(Config, ShippedPresetFilesMatchTheBuiltIns) {
-    for (const char *name : {"full", "eighth"}) {
+    for (const char *name : {"full", "eighth", "rtl-engine"}) {
         std::string path = std::string("sim/configs/") + name + ".cfg";
         spk_config file, builtin = preset(name);
         char err[256] = "";
@@ -336,7 +336,7 @@ TEST(Engine, MoreResourcesNeverMeaningfullySlowerOnRandomMixes) {
             r.value_transactions = (uint64_t)per * vals;
             v.push_back(r);
         }
-        for (const char *name : {"full", "eighth"}) {
+        for (const char *name : {"full", "eighth", "rtl-engine"}) {
             spk_config cfg = preset(name);
             double prev = 1e300;
             for (uint32_t ch : {1u, 2u, 3u, 4u, 8u, 16u, 64u}) {

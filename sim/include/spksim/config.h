@@ -3,7 +3,7 @@
  * @brief Accelerator configurations of the cycle simulator: presets and key = value files.
  *
  * File format (docs/simulator.md, "Configuration files"): one `key = value` per line, `#` starts
- * a comment, blank lines are ignored. `base = full` or `base = eighth` (first) starts from a
+ * a comment, blank lines are ignored. `base = full`, `eighth` or `rtl-engine` (first) starts from a
  * preset; every other key overrides one field. Unknown keys and malformed values are errors that
  * name the line.
  */
@@ -17,6 +17,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** Most rows the serial engine's row fetcher keeps in flight (fetch_slots). */
+#define SPK_CONFIG_MAX_FETCH_SLOTS 64u
 
 /** @brief One accelerator configuration (every field is a key of the file format). */
 typedef struct spk_config {
@@ -44,9 +47,44 @@ typedef struct spk_config {
     uint32_t token_topk_barrier;   /**< 1: a token top-k stops admission until the pipeline
                                         drains and the top-k is done (cascade dependency) */
     uint64_t seed;                 /**< seed of the statistical top-k model (trace mode) */
+    /* Microarchitecture knobs (docs/simulator.md, "Serial engine"); the defaults (overlap 1,
+     * one softmax pass, the rest 0) are the paper-like pipeline of the presets full and eighth. */
+    uint32_t step_overlap;         /**< 1: overlapped pipeline; 0: serial engine, one request and
+                                        one step at a time (rtl/engine/spk_engine.v) */
+    uint32_t softmax_passes;       /**< passes of softmax_per_cycle over the scores after the last
+                                        one arrived: 1 streams, 2 = EXP then PROB (spk_softmax) */
+    uint32_t fetch_slots;          /**< serial: rows in flight in the row fetcher (0: the fetch
+                                        is one stream of transactions) */
+    uint32_t fetch_row_overhead;   /**< serial: cycles a fetcher slot takes a row index before
+                                        its requests */
+    uint32_t value_scale_per_row;  /**< serial: 1 = one read per kept V row's scale word, 0 =
+                                        the kept rows' words packed in 32-byte reads */
+    uint32_t kept_scan;            /**< serial: 1 = kept V rows listed by a scan of the top-k's
+                                        flags, topk_parallelism per cycle */
+    uint32_t query_load_cycles;    /**< serial: 0 = the query is in QK already; else its int16
+                                        codes are read before the K scale words and loaded into
+                                        QK in this many cycles once they are in */
+    uint32_t importance_per_cycle; /**< serial: 0 = token importance costs no time; else the
+                                        final probabilities are added this many per cycle from
+                                        the end of the last K pass, and done waits for them */
+    uint32_t unaligned_regions;    /**< serial: 1 = planes start at any byte and scale words at
+                                        any 4-byte offset of a 32-byte block (expected blocks per
+                                        run); 0 = at the descriptor's addresses */
+    uint32_t fetch_done_latency;   /**< serial: cycles from a V fetch pass's last beat until the
+                                        engine sees the pass end */
+    uint32_t topk_emit_pass;       /**< serial: 1 = the top-k emits its kept flags in a second
+                                        pass of ceil(n / topk_parallelism) cycles */
+    uint32_t topk_latency;         /**< serial: fixed cycles of a top-k run beyond its passes */
+    uint32_t output_per_cycle;     /**< serial: outputs streamed per cycle (0: output_latency
+                                        only) */
+    uint32_t step_latency;         /**< serial: cycles of a hand-off between two steps */
 } spk_config;
 
-/** @brief Fill @p cfg with preset @p name ("full" or "eighth"); returns 0, or -1 if unknown. */
+/**
+ * @brief Fill @p cfg with preset @p name: "full", "eighth" (BRIEF section 2), or "rtl-engine"
+ * (the Verilated rtl/engine/spk_engine.v of the RTL harness: serial engine, M = 8, P = 8, one
+ * 32-byte channel of latency 8). Returns 0, or -1 if unknown.
+ */
 int spk_config_preset(const char *name, spk_config *cfg);
 
 /**
@@ -59,7 +97,10 @@ int spk_config_load(const char *name_or_path, spk_config *cfg, char *err, size_t
 /** @brief Apply one `key = value` setting; returns 0, or -1 with @p err filled. */
 int spk_config_set(spk_config *cfg, const char *key, const char *value, char *err, size_t err_len);
 
-/** @brief Check ranges (nonzero units, channels <= 64, ...); returns 0 or -1 with @p err. */
+/**
+ * @brief Check ranges (nonzero units, channels <= 64, ...) and that the serial engine's knobs
+ * are left at 0 when step_overlap is 1; returns 0 or -1 with @p err.
+ */
 int spk_config_check(const spk_config *cfg, char *err, size_t err_len);
 
 /** @brief Write the configuration in the file format (loadable again). */

@@ -120,7 +120,9 @@ typedef struct spk_cycle_timing {
 typedef int (*spk_cycle_progress_fn)(void *ctx, size_t done, size_t total, double sim_cycles);
 
 /**
- * @brief Time @p n descriptors on the configured accelerator.
+ * @brief Time @p n descriptors on the configured accelerator: the overlapped pipeline, or with
+ * `step_overlap = 0` the serial engine of rtl/engine/spk_engine.v (one request and one step at a
+ * time, docs/simulator.md "Serial engine").
  * @param cfg      a configuration accepted by spk_config_check().
  * @param reqs     the descriptors, in issue order.
  * @param timing   optional (NULL): n entries of per-descriptor times.
