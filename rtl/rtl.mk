@@ -16,11 +16,11 @@ RTL_SOFTMAX_SRCS := $(RTL_COMMON_SRCS) rtl/softmax/spk_softmax_exp.v rtl/softmax
                     rtl/softmax/spk_softmax.v
 RTL_LOGIT_SRCS  := rtl/qk/spk_logit.v
 RTL_QK_SRCS     := rtl/qk/spk_plane_merge.v rtl/qk/spk_logit.v rtl/qk/spk_qk.v
-RTL_PV_SRCS     := rtl/pv/spk_pv.v
+RTL_PV_SRCS     := $(RTL_COMMON_SRCS) rtl/pv/spk_pv.v
 RTL_IMPORTANCE_SRCS := $(RTL_COMMON_SRCS) rtl/importance/spk_importance.v
 RTL_FETCH_SRCS  := rtl/fetch/spk_kv_fetch.v
 RTL_ENGINE_SRCS := $(sort $(RTL_TOPK_SRCS) $(RTL_SOFTMAX_SRCS) $(RTL_QK_SRCS) $(RTL_PV_SRCS) \
-                   $(RTL_FETCH_SRCS)) rtl/engine/spk_engine.v
+                   $(RTL_FETCH_SRCS) $(RTL_IMPORTANCE_SRCS)) rtl/engine/spk_engine.v
 RTL_LINT_WAIVERS := rtl/lint.vlt
 
 # Verilator's fast simulation flags (docs/rtl.md); the models have no delays, hence --no-timing.
@@ -74,7 +74,13 @@ $(eval $(call rtl_model,Vpv,spk_pv,$(RTL_PV_SRCS),-GDMAX=64 -GM=8))
 $(eval $(call rtl_model,Vfetch,spk_kv_fetch,$(RTL_FETCH_SRCS),-GDMAX=64 -GM=8))
 $(eval $(call rtl_model,Vimportance,spk_importance,$(RTL_IMPORTANCE_SRCS),-GN=256))
 # The engine top (tests/rtl/engine_harness.h assumes these parameters).
-$(eval $(call rtl_model,Vengine,spk_engine,$(RTL_ENGINE_SRCS),-GDMAX=64 -GM=8 -GNMAX=512 -GP=8))
+$(eval $(call rtl_model,Vengine,spk_engine,$(RTL_ENGINE_SRCS),-GDMAX=64 -GM=8 -GNMAX=512 -GP=8 \
+    -GQDEPTH=4 -GNTOK=1024))
+
+# The UP5K build's top (rtl/fpga/spk_engine_ice40_top.v) at its synthesis parameters
+# (tests/rtl/ice40_top_harness.h assumes the wrapper's defaults).
+RTL_ICE40_TOP_SRCS := $(RTL_ENGINE_SRCS) rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v
+$(eval $(call rtl_model,Vice40top,spk_engine_ice40_top,$(RTL_ICE40_TOP_SRCS),))
 
 # Icarus 4-state reset/X test benches, run by the test suite.
 RTL_ICARUS_TOPK := $(BUILD)/rtl/icarus/topk_reset_tb.vvp
@@ -105,7 +111,8 @@ $(BUILD)/obj/tests/rtl/%.o: CPPFLAGS += $(RTL_HARNESS_CPPFLAGS)
 # rtl/lint.vlt). The register block generated into rtl/regs/ (another area's file) is linted too
 # when it exists, so that `make lint` covers all RTL.
 RTL_LINT_TOPS := spk_topk spk_topk_ice40_top spk_softmax spk_softmax_ice40_top spk_logit spk_qk \
-                 spk_pv spk_importance spk_kv_fetch spk_engine
+                 spk_pv spk_importance spk_kv_fetch spk_engine spk_engine_ice40_top
+RTL_LINT_SRCS_spk_engine_ice40_top := -Irtl/common $(RTL_ICE40_TOP_SRCS)
 RTL_LINT_SRCS_spk_engine := -Irtl/common $(RTL_ENGINE_SRCS)
 RTL_LINT_SRCS_spk_kv_fetch := $(RTL_FETCH_SRCS)
 RTL_LINT_SRCS_spk_softmax_ice40_top := -Irtl/common $(RTL_SOFTMAX_SRCS) rtl/fpga/spk_softmax_ice40_top.v
@@ -121,7 +128,7 @@ RTL_LINT_TOPS += spk_csr
 RTL_LINT_SRCS_spk_csr := -Irtl/regs rtl/regs/spk_csr.v
 endif
 
-.PHONY: lint-rtl synth
+.PHONY: lint-rtl synth synth-blocks
 lint-rtl: ## Verilator -Wall lint of all RTL (zero warnings)
 	@$(foreach top,$(RTL_LINT_TOPS),$(VERILATOR) --lint-only -Wall --no-timing \
 	    $(RTL_LINT_WAIVERS) --top-module $(top) $(RTL_LINT_SRCS_$(top)) &&) true
@@ -130,3 +137,7 @@ lint-rtl: ## Verilator -Wall lint of all RTL (zero warnings)
 synth: ## iCE40 UP5K build of the RTL (yosys + nextpnr + icepack + icetime), report in build/synth
 	@scripts/synth-ice40.sh $(BUILD)/synth spk_topk_ice40_top
 	@scripts/synth-ice40.sh $(BUILD)/synth spk_softmax_ice40_top
+	@scripts/synth-ice40.sh $(BUILD)/synth spk_engine_ice40_top
+
+synth-blocks: ## yosys-only iCE40 cell counts of each engine block at the UP5K build's parameters
+	@scripts/synth-ice40.sh $(BUILD)/synth blocks

@@ -4,8 +4,10 @@ RTL_TEST_SRCS := tests/rtl/test_rtl_topk.cc tests/rtl/topk_check.cc tests/rtl/te
                  tests/rtl/test_rtl_importance.cc tests/rtl/importance_harness.cc \
                  tests/rtl/test_rtl_qk.cc tests/rtl/qk_harness.cc \
                  tests/rtl/test_rtl_fetch.cc tests/rtl/fetch_harness.cc \
-                 tests/rtl/test_rtl_engine.cc tests/rtl/engine_harness.cc
-$(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkgolden,$(RTL_LINK_LIBS)))
+                 tests/rtl/test_rtl_engine.cc tests/rtl/engine_harness.cc \
+                 tests/rtl/test_rtl_engine_cycles.cc \
+                 tests/rtl/test_rtl_ice40.cc tests/rtl/ice40_top_harness.cc
+$(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkcycle spkgolden,$(RTL_LINK_LIBS)))
 $(BUILD)/bin/test-rtl: $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) $(RTL_ICARUS_TOPK) \
                        $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE)
 

@@ -1,20 +1,27 @@
-// spk_engine: one SpAtten head request end to end from memory (docs/rtl.md, "Engine";
-// normative behaviour: docs/spec/datapath.md, "Head request").
+// spk_engine: SpAtten head requests end to end from memory, from a queue of descriptors, with
+// the token-importance accumulators (docs/rtl.md, "Engine top"; normative behaviour:
+// docs/spec/datapath.md, "Head request", "Importance", "Layer").
 //
-// Sequence (one step at a time, no overlap between steps; the fetcher overlaps rows):
-//   KSCALE  read the n K scale words (whole 32-byte blocks, back to back) into a scale buffer;
+// Descriptors enter a FIFO of QDEPTH entries (req_valid/req_ready); the engine runs them in
+// order, one at a time, and every stream beat and `done` carry the running request's tag
+// (run_tag). Per request (one step at a time, no overlap between steps; the fetcher overlaps rows):
+//   KSCALE  read the query codes (int16 words at q_base, the driver's layout) and the n K scale
+//           words (whole 32-byte blocks, back to back); the query goes to the QK array as soon
+//           as its blocks are in (QLOAD);
 //   KPASS   fetch the K MSB plane of the n keys (spk_kv_fetch), QK + logits (spk_qk), softmax;
 //           the MSB fields are kept in the plane buffer HIBUF;
 //   requant lsb > 0 and max p < T: fetch the K LSB plane, merge it with HIBUF, recompute;
 //   TOPK    local-V top-k over the final probabilities (k = the request's V keep count);
+//           meanwhile each final probability is added to its token's importance accumulator;
 //   VSCAN   scan the kept flags in index order, list the kept rows and read each one's V scale
 //           word (requests go out as rows are listed) into the PV block's scale scan;
 //   VPASS   fetch the kept V rows (MSB plane; with requant first into HIBUF, then the LSB plane
 //           merged with it), PV multiply-accumulate;
 //   done    outputs on the out_* stream, out_exp, head importance and the events.
+// n = 0 fetches nothing and outputs d zeros with out_exp = 0 (the golden model's result).
 // The key index list is the contiguous range key_base .. key_base + n - 1 (token = key_base +
-// key position). Query codes are written through the q_* port while the engine is idle.
-// Scale words are 4-byte little-endian words at scale_base + 4 * token (4-byte aligned).
+// key position). Scale words are 4-byte little-endian words at scale_base + 4 * token (4-byte
+// aligned); query code i is the little-endian int16 at q_base + 2i (2-byte aligned).
 `default_nettype none
 
 module spk_engine #(
@@ -22,32 +29,32 @@ module spk_engine #(
     parameter M    = 8,    // multipliers of QK and PV, fields per fetch beat (a power of two)
     parameter NMAX = 512,  // most keys per request; a multiple of P, >= 2P
     parameter P    = 8,    // top-k comparators (a power of two)
+    parameter QDEPTH = 4,  // descriptor FIFO entries (>= 1)
+    parameter NTOK = 1024, // token-importance accumulators (tokens 0 .. NTOK - 1), <= 65536
     // derived, do not override
     parameter DW   = $clog2(DMAX + 1),
     parameter BW   = (DMAX / M > 1) ? $clog2(DMAX / M) : 1,
     parameter AW   = $clog2(NMAX),
     parameter CW   = $clog2(NMAX + 1),
-    parameter IW   = $clog2(DMAX)
+    parameter IW   = $clog2(DMAX),
+    parameter TKW  = (NTOK > 1) ? $clog2(NTOK) : 1
 ) (
     input  wire            clk,
     input  wire            rst,
 
-    // query codes, written while idle (M codes per beat)
-    input  wire            q_we,
-    input  wire [BW-1:0]   q_beat,
-    input  wire [M*12-1:0] q_codes,
-
-    // request descriptor, taken on req_valid && req_ready
+    // request descriptor, queued on req_valid && req_ready (req_ready: the FIFO has room)
     input  wire            req_valid,
     output wire            req_ready,
+    input  wire [7:0]      tag,           // returned on run_tag with the request's results
     input  wire [DW-1:0]   d,
     input  wire [3:0]      msb_bits,
     input  wire [3:0]      lsb_bits,
     input  wire [16:0]     threshold,     // requant threshold T, UQ0.16
     input  wire [15:0]     v_keep,        // V rows to keep (spk_keep_count of the ratio)
-    input  wire [15:0]     n_keys,        // 1..NMAX
+    input  wire [15:0]     n_keys,        // 0..NMAX (0: d zeros, nothing fetched)
     input  wire [15:0]     key_base,      // token of key position 0
     input  wire [23:0]     q_scale,       // the query's logit scale word
+    input  wire [31:0]     q_base,        // d query codes, int16 little-endian, 2-byte aligned
     input  wire [31:0]     k_msb_base,
     input  wire [31:0]     k_lsb_base,
     input  wire [31:0]     v_msb_base,
@@ -67,6 +74,20 @@ module spk_engine #(
     input  wire [255:0]    rdata,
     input  wire [1:0]      rresp,
     input  wire            rlast,
+
+    // engine state: idle = nothing queued or running (the time to clear or read importance)
+    output wire            idle,
+    output reg  [7:0]      run_tag,       // tag of the request whose streams and done are out
+
+    // token-importance accumulators: clear (NTOK cycles, imp_busy meanwhile; issue while idle,
+    // requests wait for it), read port (value on imp_rd_value with imp_rd_valid one cycle
+    // after imp_rd_en; a read issued while the engine adds is dropped: imp_rd_valid stays low)
+    input  wire            imp_clear,
+    output wire            imp_busy,
+    input  wire            imp_rd_en,
+    input  wire [TKW-1:0]  imp_rd_index,
+    output reg             imp_rd_valid,
+    output wire [47:0]     imp_rd_value,
 
     // probabilities of each softmax pass (the last pass of a request is the final one)
     output wire            prob_valid,
@@ -95,9 +116,9 @@ module spk_engine #(
     localparam HW = $clog2(NMAX * BEATS);
     localparam TW = 17;  // top-k value width: probabilities are unsigned 16-bit
     localparam TCW = $clog2(NMAX) + 1;
-    localparam [3:0] S_IDLE = 4'd0, S_KSCALE = 4'd1, S_PASS_START = 4'd3,
+    localparam [3:0] S_IDLE = 4'd0, S_KSCALE = 4'd1, S_QLOAD = 4'd2, S_PASS_START = 4'd3,
                      S_PASS = 4'd4, S_TOPK_WAIT = 4'd5, S_TOPK_START = 4'd6, S_TOPK = 4'd7,
-                     S_VSCAN = 4'd8,
+                     S_VSCAN = 4'd8, S_ZERO = 4'd9,
                      S_VPASS_START = 4'd11, S_VPASS = 4'd12, S_PV_WAIT = 4'd13, S_DONE = 4'd14;
 
     reg [3:0]  state;
@@ -115,30 +136,71 @@ module spk_engine #(
     reg [15:0] idx_cnt;      // row indices given to the fetcher in this pass
     reg [15:0] kept_n;       // kept rows listed so far
     reg [31:0] kscale_addr;  // address of the first K scale word
+    reg [31:0] q_addr;       // address of the first query code
+    reg [15:0] q_blocks;     // 32-byte blocks holding the query (the first reads of KSCALE)
+    reg [BW:0] ql_cnt;       // query beats written into the QK array
+    reg [DMAX*12-1:0] qbuf;  // the query codes as they arrive (12-bit fields)
+    reg        imp_walk;     // adding the final probabilities into the token accumulators
+    reg [15:0] imp_pos;      // key position being added
     reg        fetch_done_seen;
     reg [2:0]  drain;
 
-    reg [23:0]    kscale [0:NMAX-1];
+    reg [NMAX*24-1:0] kscale;  // K scale words, word j in bits [24j, 24j + 24)
     reg [23:0]    vscale [0:NMAX-1];
     reg [15:0]    probs [0:NMAX-1];
     reg [AW-1:0]  kept_list [0:NMAX-1];
     reg [NMAX-1:0] kept_bits;
 
-    assign req_ready = (state == S_IDLE);
+    // ---- descriptor FIFO ------------------------------------------------------------------
+    // Entries are registers without reset: an entry is written before it is read.
+    localparam QPW = (QDEPTH > 1) ? $clog2(QDEPTH) : 1;
+    localparam QCW = $clog2(QDEPTH + 1);
+    localparam integer QLAST_I = QDEPTH - 1;
+    localparam [QPW-1:0] QLAST = QLAST_I[QPW-1:0];
+    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32;
+    reg [DESCW-1:0] fifo [0:QDEPTH-1];
+    reg [QPW-1:0]   fifo_wr, fifo_rd;
+    reg [QCW-1:0]   fifo_n;
+    assign req_ready = (fifo_n != QDEPTH[QCW-1:0]);
+    wire push = req_valid && req_ready;
+    // a request starts when the engine is idle and the importance bank is not being cleared
+    wire pop = (state == S_IDLE) && (fifo_n != {QCW{1'b0}}) && !imp_busy;
+    assign idle = (state == S_IDLE) && (fifo_n == {QCW{1'b0}});
+    always @(posedge clk)
+        if (push)
+            fifo[fifo_wr] <= {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys, key_base,
+                              q_scale, q_base, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base,
+                              k_scale_base, v_scale_base};
+    // the head entry's fields
+    wire [7:0]  h_tag;
+    wire [DW-1:0] h_d;
+    wire [3:0]  h_msb, h_lsb;
+    wire [16:0] h_thr;
+    wire [15:0] h_keep, h_n, h_key_base;
+    wire [23:0] h_q_scale;
+    wire [31:0] h_q_base, h_k_msb, h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale;
+    assign {h_tag, h_d, h_msb, h_lsb, h_thr, h_keep, h_n, h_key_base, h_q_scale, h_q_base, h_k_msb,
+            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale} = fifo[fifo_rd];
 
-    // ---- request check --------------------------------------------------------------------
-    wire [4:0] total_bits = {1'b0, msb_bits} + {1'b0, lsb_bits};
-    wire req_bad = (d == {DW{1'b0}}) || (d > DMAX[DW-1:0]) || (msb_bits < 4'd2) ||
-                   (total_bits > 5'd12) || (n_keys == 16'd0) || (n_keys > NMAX[15:0]);
+    // ---- request check (on the head entry) -------------------------------------------------
+    // n = 0 is valid (zeros out, nothing fetched); a request must fit the token accumulators.
+    wire [4:0]  total_bits = {1'b0, h_msb} + {1'b0, h_lsb};
+    wire [16:0] tok_end = {1'b0, h_key_base} + {1'b0, h_n};
+    wire req_bad = (h_d == {DW{1'b0}}) || (h_d > DMAX[DW-1:0]) || (h_msb < 4'd2) ||
+                   (total_bits > 5'd12) || (h_n > NMAX[15:0]) || h_q_base[0] ||
+                   ((h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
 
-    // 32-byte blocks holding the n K scale words
-    wire [31:0] k_first_word = k_scale_base + {14'd0, key_base, 2'b00};
-    wire [17:0] k_span = {13'd0, k_first_word[4:0]} + {n_keys, 2'b00} + 18'd31;
+    // 32-byte blocks holding the n K scale words and the d query codes
+    wire [31:0] k_first_word = h_k_scale + {14'd0, h_key_base, 2'b00};
+    wire [17:0] k_span = {13'd0, k_first_word[4:0]} + {h_n, 2'b00} + 18'd31;
     wire [15:0] k_blocks = {3'd0, k_span[17:5]};
-    wire        unused_span = &{1'b0, k_first_word[31:5], k_span[4:0]};
+    wire [17:0] q_span = {13'd0, h_q_base[4:0]} + {{(17 - DW) {1'b0}}, h_d, 1'b0} + 18'd31;
+    wire [15:0] q_blocks_h = {3'd0, q_span[17:5]};
+    wire        unused_span = &{1'b0, k_first_word[31:5], k_span[4:0], q_span[4:0]};
 
     // ---- AXI read: own scale-word reads or the fetcher ------------------------------------
-    // K scale words are contiguous: read as whole 32-byte blocks, all requests back to back.
+    // The query and the K scale words are contiguous: read as whole 32-byte blocks, all
+    // requests back to back (the q_blocks query blocks first).
     // V scale words of the kept rows: one request per kept row as soon as VSCAN lists it.
     wire own_r = (state == S_KSCALE) || (state == S_VSCAN);
     wire own_ar = own_r && (ar_cnt < ((state == S_VSCAN) ? kept_n : reads));
@@ -146,8 +208,10 @@ module spk_engine #(
                                                    kept_list[ar_cnt[AW-1:0]]}, 2'b00};
     wire [31:0] v_r_word = v_scale_reg + {14'd0, key_base_reg + {{(16 - AW) {1'b0}},
                                                   kept_list[r_cnt[AW-1:0]]}, 2'b00};
-    wire [31:0] own_addr = (state == S_KSCALE) ? {kscale_addr[31:5] + {11'd0, ar_cnt}, 5'd0}
-                                               : v_ar_word;
+    wire [15:0] k_ar_blk = ar_cnt - q_blocks;
+    wire [31:0] ks_addr = (ar_cnt < q_blocks) ? {q_addr[31:5] + {11'd0, ar_cnt}, 5'd0}
+                                              : {kscale_addr[31:5] + {11'd0, k_ar_blk}, 5'd0};
+    wire [31:0] own_addr = (state == S_KSCALE) ? ks_addr : v_ar_word;
     wire        f_arvalid, f_rready;
     wire [31:0] f_araddr;
     wire [7:0]  f_arlen;
@@ -161,10 +225,36 @@ module spk_engine #(
     assign rready = own_r ? 1'b1 : f_rready;
     wire [31:0] r_word = rdata[{v_r_word[4:2], 5'd0}+:32];
     wire        unused_word = &{1'b0, r_word[31:24], own_addr[4:0], kscale_addr[1:0],
-                              v_r_word[31:5], v_r_word[1:0]};
-    // K scale block beat r_cnt holds words r_cnt*8 + l - kscale_addr[4:2], l = 0..7
-    wire [19:0] k_word0 = {1'b0, r_cnt, 3'd0} - {17'd0, kscale_addr[4:2]};
-    integer l;
+                              v_r_word[31:5], v_r_word[1:0], q_addr[0]};
+    // K scale block beat r_cnt - q_blocks holds words (r_cnt - q_blocks)*8 + l - kscale_addr[4:2]
+    wire        r_query = (r_cnt < q_blocks);
+    wire [15:0] k_r_blk = r_cnt - q_blocks;
+    wire [19:0] k_word0 = {1'b0, k_r_blk, 3'd0} - {17'd0, kscale_addr[4:2]};
+    // query block beat r_cnt holds codes r_cnt*16 + l - q_addr[4:1], l = 0..15
+    wire [19:0] q_word0 = {r_cnt, 4'd0} - {16'd0, q_addr[4:1]};
+    // the K scale block's 8 words rotated so that word j sits at lane j mod 8
+    wire [23:0]  r_kw [0:7];
+    wire [191:0] k_rot;
+    genvar gk;
+    generate
+        for (gk = 0; gk < 8; gk = gk + 1) begin : krot
+            localparam [2:0] KL = gk;
+            assign r_kw[gk] = rdata[gk*32+:24];
+            assign k_rot[gk*24+:24] = r_kw[KL + kscale_addr[4:2]];
+        end
+    endgenerate
+    // the block's 16 codes rotated so that code i of the query sits at lane i mod 16
+    wire [11:0]  r_code [0:15];
+    wire [191:0] q_rot;
+    genvar gq;
+    generate
+        for (gq = 0; gq < 16; gq = gq + 1) begin : qrot
+            localparam [3:0] QL = gq;
+            assign r_code[gq] = rdata[gq*16+:12];
+            assign q_rot[gq*12+:12] = r_code[QL + q_addr[4:1]];
+        end
+    endgenerate
+    integer l, lq;
 
     // ---- fetcher --------------------------------------------------------------------------
     wire f_busy, f_idx_ready, f_out_valid, f_out_first, f_out_last, f_done, f_bad, f_bus_error;
@@ -214,13 +304,17 @@ module spk_engine #(
     endgenerate
 
     // ---- QK ----------------------------------------------------------------------------------
+    // The query goes in M codes per cycle once its blocks are in (during KSCALE or QLOAD).
+    wire ql_we = ((state == S_KSCALE) || (state == S_QLOAD)) && !r_query &&
+                 (ql_cnt != BEATS[BW:0]);
+    wire [M*12-1:0] ql_codes = qbuf[ql_cnt[BW-1:0]*(M*12)+:M*12];
     wire qk_valid;
     wire [23:0] qk_logit;
     spk_qk #(.DMAX(DMAX), .M(M)) qk (
         .clk(clk), .rst(rst), .d(d_reg), .lsb_bits(lsb_reg), .with_lsb(lsb_pass),
-        .q_scale(q_scale_reg), .q_we(q_we && state == S_IDLE), .q_beat(q_beat), .q_codes(q_codes),
+        .q_scale(q_scale_reg), .q_we(ql_we), .q_beat(ql_cnt[BW-1:0]), .q_codes(ql_codes),
         .k_valid(b_valid && !vpass), .k_first(b_first), .k_last(b_last), .k_hi(b_hi),
-        .k_lo(lsb_pass ? b_lo : {(M * 10) {1'b0}}), .k_scale(kscale[b_row]),
+        .k_lo(lsb_pass ? b_lo : {(M * 10) {1'b0}}), .k_scale(kscale[b_row*24+:24]),
         .out_valid(qk_valid), .out_logit(qk_logit));
 
     // ---- softmax and requant decision ------------------------------------------------------
@@ -279,8 +373,9 @@ module spk_engine #(
         end
     endgenerate
     spk_pv #(.DMAX(DMAX), .M(M)) pv (
-        .clk(clk), .rst(rst), .start(state == S_TOPK && tk_done), .d(d_reg),
-        .rows({{(17 - TCW) {1'b0}}, tk_kept}), .busy(pv_busy),
+        .clk(clk), .rst(rst), .start((state == S_TOPK && tk_done) || state == S_ZERO),
+        .d(d_reg),
+        .rows((state == S_ZERO) ? 17'd0 : {{(17 - TCW) {1'b0}}, tk_kept}), .busy(pv_busy),
         .scale_valid(pv_scale_valid), .scale_word(pv_scale_word),
         .beat_valid(b_valid && vpass && (lsb_pass || !v_two)),
         .beat_prob(probs[kept_list[b_row]]), .beat_scale(vscale[b_row]), .beat_codes(v_codes),
@@ -288,12 +383,29 @@ module spk_engine #(
         .out_value(out_value), .done(pv_done), .bad_cmd(pv_bad), .out_exp(pv_exp),
         .head_importance(pv_imp));
 
+    // ---- token importance ----------------------------------------------------------------
+    // After the final softmax pass each probability p[j] is added to token key_base + j, one
+    // per cycle from the probability buffer, while the top-k, VSCAN and V pass run; done waits
+    // for the last add. The host clears the bank at the start of a layer and reads it after the
+    // layer's last request: the spec's per-layer token additions (spk_importance_add).
+    wire         imp_add = imp_walk && (imp_pos < n_reg);
+    wire [47:0]  imp_q;
+    wire [16:0]  imp_token = {1'b0, key_base_reg} + {1'b0, imp_pos};
+    wire         unused_imp = &{1'b0, imp_token[16:TKW]};
+    spk_importance #(.N(NTOK)) token_imp (
+        .clk(clk), .rst(rst), .clear(imp_clear), .busy(imp_busy), .add_valid(imp_add),
+        .add_index(imp_token[TKW-1:0]), .add_amount({32'd0, probs[imp_pos[AW-1:0]]}),
+        .rd_en(imp_rd_en && !imp_add), .rd_index(imp_rd_index), .rd_value(imp_q));
+    // the RAM output is undefined until a read: shown only with imp_rd_valid
+    assign imp_rd_value = imp_rd_valid ? imp_q : 48'd0;
+
     // ---- buffers written from streams (no reset: contents are written before use) ---------
     always @(posedge clk) begin
-        if (state == S_KSCALE && rvalid)
-            for (l = 0; l < 8; l = l + 1)
-                if (k_word0 + l[19:0] < {4'd0, n_reg})
-                    kscale[k_word0[AW-1:0] + l[AW-1:0]] <= rdata[l*32+:24];
+        // word l is in this block when l - k_word0 is 0..7 (one enable per word, as for qbuf)
+        if (state == S_KSCALE && rvalid && !r_query)
+            for (l = 0; l < NMAX; l = l + 1)
+                if (l[19:0] - k_word0 < 20'd8 && l[19:0] < {4'd0, n_reg})
+                    kscale[l*24+:24] <= k_rot[(l%8)*24+:24];
         if (state == S_VSCAN && rvalid) vscale[r_cnt[AW-1:0]] <= r_word[23:0];
         if (prob_valid) probs[prob_index] <= prob_value;
         if (state == S_VSCAN && pos < n_reg && scan_hit)
@@ -339,6 +451,17 @@ module spk_engine #(
             idx_cnt <= 16'd0;
             kept_n <= 16'd0;
             kscale_addr <= 32'd0;
+            q_addr <= 32'd0;
+            q_blocks <= 16'd0;
+            ql_cnt <= {(BW + 1) {1'b0}};
+            qbuf <= {(DMAX * 12) {1'b0}};
+            imp_walk <= 1'b0;
+            imp_pos <= 16'd0;
+            imp_rd_valid <= 1'b0;
+            run_tag <= 8'd0;
+            fifo_wr <= {QPW{1'b0}};
+            fifo_rd <= {QPW{1'b0}};
+            fifo_n <= {QCW{1'b0}};
             ar_cnt <= 16'd0;
             r_cnt <= 16'd0;
             reads <= 16'd0;
@@ -373,6 +496,24 @@ module spk_engine #(
             pv_scale_valid <= 1'b0;
             vkey_valid <= 1'b0;
             tk_load_en <= 1'b0;
+            imp_rd_valid <= imp_rd_en && !imp_add && !imp_busy;
+            if (ql_we) ql_cnt <= ql_cnt + 1'b1;
+            // query code lq is in this block when lq - q_word0 is 0..15 (one enable per code:
+            // a computed part-select position would cost yosys a multiplier and a shifter
+            // over the whole buffer for each of the 16 codes)
+            if (state == S_KSCALE && rvalid && r_query)
+                for (lq = 0; lq < DMAX; lq = lq + 1)
+                    if (lq[19:0] - q_word0 < 20'd16 && lq[19:0] < {{(20 - DW) {1'b0}}, d_reg})
+                        qbuf[lq*12+:12] <= q_rot[(lq%16)*12+:12];
+            if (imp_walk) begin
+                imp_pos <= imp_pos + 16'd1;
+                if (imp_pos + 16'd1 >= n_reg) imp_walk <= 1'b0;
+            end
+            // descriptor FIFO
+            if (push) fifo_wr <= (fifo_wr == QLAST) ? {QPW{1'b0}} : fifo_wr + 1'b1;
+            if (pop) fifo_rd <= (fifo_rd == QLAST) ? {QPW{1'b0}} : fifo_rd + 1'b1;
+            if (push && !pop) fifo_n <= fifo_n + 1'b1;
+            else if (pop && !push) fifo_n <= fifo_n - 1'b1;
             if (f_bus_error || (own_r && rvalid && (rresp != 2'b00 || !rlast))) bus_error <= 1'b1;
 
             // fetched beats: row/beat counters, one-cycle alignment with the HIBUF read
@@ -406,34 +547,44 @@ module spk_engine #(
 
             case (state)
                 S_IDLE: begin
-                    if (req_valid) begin
-                        d_reg <= d;
-                        msb_reg <= msb_bits;
-                        lsb_reg <= lsb_bits;
-                        thr_reg <= threshold;
-                        keep_reg <= v_keep;
-                        n_reg <= n_keys;
-                        key_base_reg <= key_base;
-                        q_scale_reg <= q_scale;
-                        k_msb_reg <= k_msb_base;
-                        k_lsb_reg <= k_lsb_base;
-                        v_msb_reg <= v_msb_base;
-                        v_lsb_reg <= v_lsb_base;
-                        v_scale_reg <= v_scale_base;
+                    if (pop) begin
+                        run_tag <= h_tag;
+                        d_reg <= h_d;
+                        msb_reg <= h_msb;
+                        lsb_reg <= h_lsb;
+                        thr_reg <= h_thr;
+                        keep_reg <= h_keep;
+                        n_reg <= h_n;
+                        key_base_reg <= h_key_base;
+                        q_scale_reg <= h_q_scale;
+                        k_msb_reg <= h_k_msb;
+                        k_lsb_reg <= h_k_lsb;
+                        v_msb_reg <= h_v_msb;
+                        v_lsb_reg <= h_v_lsb;
+                        v_scale_reg <= h_v_scale;
                         bad_cmd <= 1'b0;
                         bus_error <= 1'b0;
                         requant <= 1'b0;
+                        out_exp <= 10'd0;
+                        head_importance <= 48'd0;
+                        keys_fetched <= 16'd0;
+                        values_fetched <= 16'd0;
                         lsb_pass <= 1'b0;
                         vpass <= 1'b0;
                         v_two <= 1'b0;
                         pos <= 16'd0;
-                        kscale_addr <= k_scale_base + {14'd0, key_base, 2'b00};
+                        kscale_addr <= k_first_word;
+                        q_addr <= h_q_base;
+                        q_blocks <= q_blocks_h;
+                        ql_cnt <= {(BW + 1) {1'b0}};
                         ar_cnt <= 16'd0;
                         r_cnt <= 16'd0;
-                        reads <= k_blocks;
+                        reads <= q_blocks_h + k_blocks;
                         if (req_bad) begin
                             bad_cmd <= 1'b1;
                             state <= S_DONE;
+                        end else if (h_n == 16'd0) begin
+                            state <= S_ZERO;
                         end else begin
                             state <= S_KSCALE;
                         end
@@ -443,9 +594,11 @@ module spk_engine #(
                     if (own_ar && arready) ar_cnt <= ar_cnt + 16'd1;
                     if (rvalid) begin
                         r_cnt <= r_cnt + 16'd1;
-                        if (r_cnt + 16'd1 == reads) state <= S_PASS_START;
+                        if (r_cnt + 16'd1 == reads) state <= S_QLOAD;
                     end
                 end
+                S_QLOAD: if (ql_cnt == BEATS[BW:0]) state <= S_PASS_START;
+                S_ZERO: state <= S_PV_WAIT;  // PV starts with no rows: d zeros, out_exp 0
                 S_PASS_START: begin  // fetcher and softmax start
                     idx_cnt <= 16'd0;
                     f_row <= 16'd0;
@@ -459,8 +612,10 @@ module spk_engine #(
                             requant <= 1'b1;
                             lsb_pass <= 1'b1;
                             state <= S_PASS_START;
-                        end else begin
+                        end else begin  // final pass: its probabilities go to importance
                             drain <= 3'd3;
+                            imp_walk <= 1'b1;
+                            imp_pos <= 16'd0;
                             state <= S_TOPK_WAIT;
                         end
                     end
@@ -529,9 +684,11 @@ module spk_engine #(
                         state <= S_DONE;
                     end
                 end
-                default: begin  // S_DONE
-                    done <= 1'b1;
-                    state <= S_IDLE;
+                default: begin  // S_DONE, once the last importance add is issued
+                    if (!imp_walk) begin
+                        done <= 1'b1;
+                        state <= S_IDLE;
+                    end
                 end
             endcase
         end

@@ -116,16 +116,37 @@ module spk_kv_fetch #(
     // field extraction for the current output beat
     wire [BUFW-1:0] e_buf = bufs[e_slot*BUFW+:BUFW];
     wire [4:0]      e_off = offs[e_slot*5+:5];
+    // A lane's field (<= 12 bits) lies in the 32-bit window that starts at the 16-bit word of
+    // its first bit: one word-wide multiplexer per lane, then a shift within the window (a
+    // bit-granular index into the whole slot would cost a 1024-position shifter per bit).
+    localparam NW = BUFW / 16;
+    wire [BUFW+15:0] e_pad = {16'd0, e_buf};
+    wire [31:0]      e_win [0:NW-1];
+    wire [M*PW-1:0]  lane_pos;  // first bit of each lane's field in the slot
+    wire [M*32-1:0]  lane_win;  // the 32-bit window holding it
+    genvar gw;
+    generate
+        for (gw = 0; gw < NW; gw = gw + 1) begin : win
+            assign e_win[gw] = e_pad[gw*16+:32];
+        end
+        for (gw = 0; gw < M; gw = gw + 1) begin : lane_w
+            wire [DW:0] lane_field = {1'b0, emit_base} + gw[DW:0];
+            assign lane_pos[gw*PW+:PW] = {{(PW - 8) {1'b0}}, e_off, 3'd0} + lane_field * bits_reg;
+            assign lane_win[gw*32+:32] = e_win[lane_pos[gw*PW+4+:PW-4]];
+        end
+    endgenerate
     reg [M*12-1:0] fields;
-    reg [PW-1:0]   bitpos;
+    reg [3:0]      bitpos;      // of the field within its window
+    reg [31:0]     window;
     reg [11:0]     raw;
     reg [DW:0]     field;
-    integer        lane, b;
+    integer        lane, b, ws, wb;
     always @* begin
         for (lane = 0; lane < M; lane = lane + 1) begin
             field = {1'b0, emit_base} + lane[DW:0];
-            bitpos = {{(PW - 8) {1'b0}}, e_off, 3'd0} + field * bits_reg;
-            raw = e_buf[bitpos+:12];
+            bitpos = lane_pos[lane*PW+:4];
+            window = lane_win[lane*32+:32];
+            raw = window[{1'b0, bitpos}+:12];
             for (b = 0; b < 12; b = b + 1)
                 if (b >= bits_reg) raw[b] = signed_reg ? raw[bits_reg-1] : 1'b0;
             fields[lane*12+:12] = (field < {1'b0, d_reg}) ? raw : 12'd0;
@@ -225,7 +246,12 @@ module spk_kv_fetch #(
                     end
                     // R side: fill the slots in order
                     if (r_fire) begin
-                        bufs[r_slot*BUFW+r_got*256+:256] <= rdata;
+                        // one enable per 256-bit line (a shifted write mask over all slots
+                        // would cost yosys a bit-granular shifter)
+                        for (ws = 0; ws < SLOTS; ws = ws + 1)
+                            for (wb = 0; wb < BLOCKS; wb = wb + 1)
+                                if (r_slot == ws[SW-1:0] && r_got == wb[BKW-1:0])
+                                    bufs[(ws*BLOCKS+wb)*256+:256] <= rdata;
                         if (rresp != 2'b00 || !rlast) bus_error <= 1'b1;
                         r_got <= r_row_done ? {BKW{1'b0}} : r_got + 1'b1;
                         if (r_row_done) r_slot <= r_slot + SLOT_ONE;

@@ -11,6 +11,10 @@
 //         or rshr(h, -(E_out + 16)). With no non-zero row every output is 0 and out_exp is 0.
 // V codes arrive as the engine computes with them (c, or c_msb when only the MSB plane was
 // fetched); see spk_plane_merge.
+// The accumulators live in M RAM banks (lane l holds dimensions i = l mod M at address i / M;
+// EBR on an iCE40) read one stage ahead of the add; a bank word is 0 until its address is first
+// written in a request (one flag per address, cleared at start), and an add that follows the
+// previous one to the same address takes the value being written (forwarding).
 `default_nettype none
 
 module spk_pv #(
@@ -46,7 +50,7 @@ module spk_pv #(
     output reg  [47:0]    head_importance
 );
     localparam [2:0] S_IDLE = 3'd0, S_SCAN = 3'd1, S_ACC = 3'd2, S_ACC_DRAIN = 3'd3,
-                     S_OUT = 3'd4, S_IMP = 3'd5, S_DONE = 3'd6;
+                     S_OUT = 3'd4, S_IMP = 3'd5, S_DONE = 3'd6, S_OUT_LAST = 3'd7;
     localparam [DW-1:0] DMAX_DW = DMAX[DW-1:0];
     localparam [DW-1:0] M_DW = M[DW-1:0];
     localparam [47:0] IMP_MAX = 48'hFFFF_FFFF_FFFF;
@@ -59,7 +63,6 @@ module spk_pv #(
     reg [7:0]      e_max;       // signed
     reg [1:0]      drain;
     reg [IW-1:0]   out_i;
-    reg [DMAX*64-1:0] acc;
     reg [40:0]     h;           // sum |o[i]| <= 256 * 2^31
 
     assign busy = (state != S_IDLE);
@@ -82,14 +85,12 @@ module spk_pv #(
     reg [M*64-1:0] s2_terms_next;
     reg [DW:0]     lane_dim;
     reg [M-1:0]    lane_we;     // stage 3: lanes below d
-    reg [M*IW-1:0] lane_idx;    // stage 3: their dimensions
     integer        lane;
 
     always @* begin
         for (lane = 0; lane < M; lane = lane + 1) begin
             lane_dim = {1'b0, s2_base} + lane[DW:0];
             lane_we[lane] = s2_valid && (lane_dim < {1'b0, d_reg});
-            lane_idx[lane*IW+:IW] = lane_dim[IW-1:0];
         end
     end
 
@@ -107,8 +108,52 @@ module spk_pv #(
         end
     end
 
+    // ---- accumulator banks ----------------------------------------------------------------
+    // Reads: the beat entering stage 2 (ACC) or the output dimension (OUT); writes: stage 3.
+    localparam ROWS = DMAX / M;
+    localparam RW = (ROWS > 1) ? $clog2(ROWS) : 1;
+    localparam LOGM = $clog2(M);
+    localparam LW = (M > 1) ? LOGM : 1;
+    reg  [ROWS-1:0] written;      // address written in this request
+    reg             s2_written;   // the stage-2 beat's address was written before its read
+    reg             s2_fwd;       // ... and the previous beat (stage 3) writes it meanwhile
+    reg  [M*64-1:0] s3_new;       // the values stage 3 writes (forwarded)
+    wire [M*64-1:0] bank_q;
+    wire [IW:0]     s1_dim = {{(IW + 1 - DW) {1'b0}}, s1_base};
+    wire [IW:0]     s2_dim = {{(IW + 1 - DW) {1'b0}}, s2_base};
+    wire [IW-1:0]   s1_row = s1_dim[IW-1:0] >> LOGM;  // beats start at multiples of M
+    wire [IW-1:0]   s2_row = s2_dim[IW-1:0] >> LOGM;
+    wire [IW-1:0]   out_row = out_i >> LOGM;
+    wire [RW-1:0]   s1_addr = (ROWS > 1) ? s1_row[RW-1:0] : {RW{1'b0}};
+    wire [RW-1:0]   s2_addr = (ROWS > 1) ? s2_row[RW-1:0] : {RW{1'b0}};
+    wire [RW-1:0]   out_addr = (ROWS > 1) ? out_row[RW-1:0] : {RW{1'b0}};
+    wire            out_phase = (state == S_OUT);
+    wire [RW-1:0]   rd_addr = out_phase ? out_addr : s1_addr;
+    wire            unused_dims = &{1'b0, s1_dim[IW], s2_dim[IW], s1_row, s2_row, out_row};
+    reg  [M*64-1:0] acc_sum;
+    integer         bl;
+    always @* begin
+        for (bl = 0; bl < M; bl = bl + 1)
+            acc_sum[bl*64+:64] = (s2_fwd ? s3_new[bl*64+:64] :
+                                  s2_written ? bank_q[bl*64+:64] : 64'd0) +
+                                 (lane_we[bl] ? s2_terms[bl*64+:64] : 64'd0);
+    end
+    genvar gb;
+    generate
+        for (gb = 0; gb < M; gb = gb + 1) begin : bank
+            spk_ram_1r1w #(.DEPTH(ROWS), .WIDTH(64)) acc_ram (
+                .clk(clk), .we(s2_valid), .waddr(s2_addr), .wdata(acc_sum[gb*64+:64]),
+                .re(1'b1), .raddr(rd_addr), .rdata(bank_q[gb*64+:64]));
+        end
+    endgenerate
+
     // ---- output stage: saturation, |o| sum, importance scaling ------------------------------
-    wire [63:0]    acc_i = acc[out_i*64+:64];
+    // OUT reads dimension out_i's bank word; it is emitted the next cycle (o_pend).
+    reg            o_pend;
+    reg [IW-1:0]   o_idx;
+    reg            o_written;
+    wire [LW-1:0]  o_lane = (M > 1) ? o_idx[LW-1:0] : {LW{1'b0}};
+    wire [63:0]    acc_i = o_written ? bank_q[o_lane*64+:64] : 64'd0;
     wire [31:0]    o_sat = ($signed(acc_i) > 64'sd2147483647) ? 32'h7FFF_FFFF :
                            ($signed(acc_i) < -64'sd2147483648) ? 32'h8000_0000 : acc_i[31:0];
     wire [31:0]    o_abs = o_sat[31] ? (32'd0 - o_sat) : o_sat;  // |-2^31| = 2^31 fits unsigned
@@ -139,8 +184,14 @@ module spk_pv #(
             e_max <= 8'd0;
             drain <= 2'd0;
             out_i <= {IW{1'b0}};
-            acc <= {(DMAX * 64) {1'b0}};
             h <= 41'd0;
+            written <= {ROWS{1'b0}};
+            s2_written <= 1'b0;
+            s2_fwd <= 1'b0;
+            s3_new <= {(M * 64) {1'b0}};
+            o_pend <= 1'b0;
+            o_idx <= {IW{1'b0}};
+            o_written <= 1'b0;
             s1_valid <= 1'b0;
             s1_w <= 32'd0;
             s1_shift <= 10'd0;
@@ -170,13 +221,19 @@ module spk_pv #(
             s2_valid <= s1_valid;
             s2_base <= s1_base;
             s2_terms <= s2_terms_next;
-            // stage 3: accumulate the lanes below d
-            if (s2_valid) begin
-                for (lane = 0; lane < M; lane = lane + 1) begin
-                    if (lane_we[lane])
-                        acc[lane_idx[lane*IW+:IW]*64+:64] <= acc[lane_idx[lane*IW+:IW]*64+:64] +
-                                                             s2_terms[lane*64+:64];
-                end
+            // stage 3: the banks add the lanes below d (the read was issued with stage 1)
+            s2_written <= written[s1_addr] || (s2_valid && s2_addr == s1_addr);
+            s2_fwd <= s2_valid && s2_addr == s1_addr;
+            s3_new <= acc_sum;
+            if (s2_valid) written[s2_addr] <= 1'b1;
+            // output: the word read for o_idx
+            o_pend <= 1'b0;
+            o_written <= written[out_addr];
+            if (o_pend) begin
+                out_valid <= 1'b1;
+                out_index <= o_idx;
+                out_value <= have_e ? o_sat : 32'd0;
+                h <= h + (have_e ? {9'd0, o_abs} : 41'd0);
             end
 
             case (state)
@@ -186,7 +243,7 @@ module spk_pv #(
                         rows_left <= rows;
                         have_e <= 1'b0;
                         e_max <= 8'd0;
-                        acc <= {(DMAX * 64) {1'b0}};
+                        written <= {ROWS{1'b0}};
                         h <= 41'd0;
                         bad_cmd <= 1'b0;
                         beat_base <= {DW{1'b0}};
@@ -234,13 +291,12 @@ module spk_pv #(
                     end
                 end
                 S_OUT: begin
-                    out_valid <= 1'b1;
-                    out_index <= out_i;
-                    out_value <= have_e ? o_sat : 32'd0;
-                    h <= h + (have_e ? {9'd0, o_abs} : 41'd0);
+                    o_pend <= 1'b1;
+                    o_idx <= out_i;
                     out_i <= out_i + 1'b1;
-                    if ({1'b0, out_i} == d_reg - 1'b1) state <= S_IMP;
+                    if ({1'b0, out_i} == d_reg - 1'b1) state <= S_OUT_LAST;
                 end
+                S_OUT_LAST: state <= S_IMP;  // the last word is emitted (h is final next cycle)
                 S_IMP: begin
                     out_exp <= have_e ? ({{2{e_max[7]}}, e_max} - 10'd2) : 10'd0;
                     head_importance <= have_e ? importance : 48'd0;

@@ -40,9 +40,13 @@ module spk_qk #(
     reg [DMAX*12-1:0] q;
     reg [BW-1:0]      beat;       // beat index within the current row
 
+    // one enable per beat word (not a shifted write mask: see q_word below)
+    integer qb;
     always @(posedge clk) begin
         if (rst) q <= {(DMAX * 12) {1'b0}};
-        else if (q_we) q[q_beat*M*12+:M*12] <= q_codes;
+        else
+            for (qb = 0; qb < DMAX / M; qb = qb + 1)
+                if (q_we && {{(32 - BW) {1'b0}}, q_beat} == qb) q[qb*M*12+:M*12] <= q_codes;
     end
 
     // ---- stage 1: merge planes, multiply ---------------------------------------------------
@@ -57,6 +61,9 @@ module spk_qk #(
     endgenerate
 
     wire [BW-1:0] cur_beat = k_first ? {BW{1'b0}} : beat;
+    // the beat's M query codes, selected as one word (a per-lane bit index into q would make
+    // yosys build a bit-granular shifter over all DMAX * 12 bits for every lane)
+    wire [M*12-1:0] q_word = q[cur_beat*(M*12)+:M*12];
     reg           s1_valid, s1_first, s1_last;
     reg [23:0]    s1_scale;
     reg [M*24-1:0] s1_prod;
@@ -68,7 +75,7 @@ module spk_qk #(
         for (lane = 0; lane < M; lane = lane + 1) begin
             dim = {{(DW + 1 - BW) {1'b0}}, cur_beat} * M[DW:0] + lane[DW:0];
             if (dim < {1'b0, d})
-                prod[lane*24+:24] = $signed(q[(cur_beat*M+lane)*12+:12]) *
+                prod[lane*24+:24] = $signed(q_word[lane*12+:12]) *
                                     $signed(k_codes[lane*12+:12]);
             else
                 prod[lane*24+:24] = 24'd0;

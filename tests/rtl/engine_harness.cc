@@ -1,8 +1,11 @@
 // Harness of the engine top against the golden head request.
 #include "engine_harness.h"
 
+#include <algorithm>
 #include <deque>
 #include <sstream>
+
+#include "spksim/layer.h"
 
 namespace {
 
@@ -37,20 +40,46 @@ void put_words(std::vector<uint8_t> &mem, uint32_t base, const std::vector<spk_s
         for (int b = 0; b < 4; b++) mem[base + 4 * t + b] = (uint8_t)(w[t] >> (8 * b));
 }
 
+void put_codes(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &q) {
+    for (size_t i = 0; i < q.size(); i++) {
+        const uint16_t u = (uint16_t)q[i];
+        mem[base + 2 * i] = (uint8_t)u;
+        mem[base + 2 * i + 1] = (uint8_t)(u >> 8);
+    }
+}
+
+// Where one request's data lives in the memory model.
+struct CaseLayout {
+    uint32_t q, k_msb, k_lsb, v_msb, v_lsb, k_sc, v_sc;
+};
+
+bool case_arrays_ok(const EngineCase &c) {
+    const uint32_t d = c.cfg.d;
+    return c.q.size() >= d && c.k.size() >= (size_t)c.n_tokens * d &&
+           c.v.size() >= (size_t)c.n_tokens * d && c.k_scales.size() >= c.n_tokens &&
+           c.v_scales.size() >= c.n_tokens;
+}
+
 } // namespace
 
 EngineOutcome EngineHarness::run(const EngineCase &c) {
-    const uint32_t d = c.cfg.d, msb = c.cfg.kv.msb_bits, lsb = c.cfg.kv.lsb_bits;
-    if (c.q.size() < d || c.k.size() < (size_t)c.n_tokens * d ||
-        c.v.size() < (size_t)c.n_tokens * d || c.k_scales.size() < c.n_tokens ||
-        c.v_scales.size() < c.n_tokens) {
-        EngineOutcome bad;
-        bad.protocol_ok = false;
-        bad.protocol_error = "harness: the case's arrays are smaller than d and n_tokens say";
-        return bad;
-    }
-    // Layout: six regions one after the other; planes at any byte alignment, scale words
-    // 4-byte aligned; random bytes everywhere else.
+    return run_burst({c}).front();
+}
+
+std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase> &cases,
+                                                    bool clear_first) {
+    const size_t count = cases.size();
+    std::vector<EngineOutcome> outs(count);
+    for (const EngineCase &c : cases)
+        if (!case_arrays_ok(c)) {
+            for (EngineOutcome &o : outs) {
+                o.protocol_ok = false;
+                o.protocol_error = "harness: a case's arrays are smaller than d and n_tokens say";
+            }
+            return outs;
+        }
+    // Layout: per request seven regions one after the other; query codes 2-byte aligned, planes
+    // at any byte alignment, scale words 4-byte aligned; random bytes everywhere else.
     uint32_t at = 32 + (uint32_t)(rng_() % 64);
     auto place = [&](uint32_t bytes, uint32_t align) {
         at = (at + align - 1) / align * align;
@@ -58,91 +87,125 @@ EngineOutcome EngineHarness::run(const EngineCase &c) {
         at += bytes + (uint32_t)(rng_() % 96);
         return base;
     };
-    const uint32_t k_msb = place(c.n_tokens * plane_row_bytes(d, msb), 1);
-    const uint32_t k_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
-    const uint32_t v_msb = place(c.n_tokens * plane_row_bytes(d, msb), 1);
-    const uint32_t v_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
-    const uint32_t k_sc = place(4 * c.n_tokens, 4);
-    const uint32_t v_sc = place(4 * c.n_tokens, 4);
+    std::vector<CaseLayout> lay(count);
+    for (size_t r = 0; r < count; r++) {
+        const EngineCase &c = cases[r];
+        const uint32_t d = c.cfg.d, msb = c.cfg.kv.msb_bits, lsb = c.cfg.kv.lsb_bits;
+        lay[r].q = place(2 * d, 2);
+        lay[r].k_msb = place(c.n_tokens * plane_row_bytes(d, msb), 1);
+        lay[r].k_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
+        lay[r].v_msb = place(c.n_tokens * plane_row_bytes(d, msb), 1);
+        lay[r].v_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
+        lay[r].k_sc = place(4 * c.n_tokens, 4);
+        lay[r].v_sc = place(4 * c.n_tokens, 4);
+    }
     const size_t mem_bytes = ((size_t)at + 63) / 32 * 32;
     std::vector<uint8_t> mem(mem_bytes);
     for (auto &x : mem) x = (uint8_t)rng_();
-    pack_plane(mem, k_msb, c.k, c.n_tokens, d, c.cfg.kv, false);
-    pack_plane(mem, v_msb, c.v, c.n_tokens, d, c.cfg.kv, false);
-    if (lsb) {
-        pack_plane(mem, k_lsb, c.k, c.n_tokens, d, c.cfg.kv, true);
-        pack_plane(mem, v_lsb, c.v, c.n_tokens, d, c.cfg.kv, true);
+    for (size_t r = 0; r < count; r++) {
+        const EngineCase &c = cases[r];
+        const uint32_t d = c.cfg.d;
+        put_codes(mem, lay[r].q, std::vector<int16_t>(c.q.begin(), c.q.begin() + d));
+        pack_plane(mem, lay[r].k_msb, c.k, c.n_tokens, d, c.cfg.kv, false);
+        pack_plane(mem, lay[r].v_msb, c.v, c.n_tokens, d, c.cfg.kv, false);
+        if (c.cfg.kv.lsb_bits) {
+            pack_plane(mem, lay[r].k_lsb, c.k, c.n_tokens, d, c.cfg.kv, true);
+            pack_plane(mem, lay[r].v_lsb, c.v, c.n_tokens, d, c.cfg.kv, true);
+        }
+        put_words(mem, lay[r].k_sc, c.k_scales);
+        put_words(mem, lay[r].v_sc, c.v_scales);
     }
-    put_words(mem, k_sc, c.k_scales);
-    put_words(mem, v_sc, c.v_scales);
+
+    std::vector<uint32_t> tags(count);
+    std::vector<std::vector<bool>> got_out(count);
+    uint64_t limit = 20000;
+    for (size_t r = 0; r < count; r++) {
+        tags[r] = next_tag_++ & 0xFFu;
+        outs[r].out.assign(cases[r].cfg.d, 0x7EADBEEF);
+        got_out[r].assign(cases[r].cfg.d, false);
+        outs[r].probs.assign(cases[r].n, 0);
+        limit += 5000 + (uint64_t)cases[r].n * (300 + 8 * mem_.latency);
+    }
 
     Vengine &io = sim_.io();
-    // Query codes, M per beat, while idle.
-    for (uint32_t beat = 0; beat < kEngineDmax / kEngineLanes; beat++) {
-        uint32_t words[3] = {0, 0, 0};
-        for (uint32_t l = 0; l < kEngineLanes; l++) {
-            const uint32_t i = beat * kEngineLanes + l;
-            const int32_t code = i < d ? c.q[i] : 0x3C3; // junk past d
-            rtl_set_bits(words, l * 12, 12, (uint64_t)(uint32_t)code);
-        }
-        io.q_we = 1;
-        io.q_beat = beat;
-        rtl_assign(io.q_codes, words);
-        sim_.tick();
-    }
-    io.q_we = 0;
-
-    io.d = d;
-    io.msb_bits = msb;
-    io.lsb_bits = lsb;
-    io.threshold = c.cfg.requant_threshold;
-    io.v_keep = c.keep;
-    io.n_keys = c.n;
-    io.key_base = c.key_base;
-    io.q_scale = c.q_logit & 0xFFFFFFu;
-    io.k_msb_base = k_msb;
-    io.k_lsb_base = k_lsb;
-    io.v_msb_base = v_msb;
-    io.v_lsb_base = v_lsb;
-    io.k_scale_base = k_sc;
-    io.v_scale_base = v_sc;
-    io.req_valid = 1;
-    EngineOutcome out;
-    out.out.assign(d, 0x7EADBEEF);
-    std::vector<bool> got_out(d, false);
-    out.probs.assign(c.n, 0);
-    const uint64_t t0 = sim_.cycles();
-    sim_.tick();
-    io.req_valid = 0;
-
     struct Pending {
         uint32_t addr;
         uint64_t ready_at;
     };
     std::deque<Pending> pending;
     uint64_t reads_answered = 0;
-    const uint64_t limit = 20000 + (uint64_t)c.n * (300 + 8 * mem_.latency);
-    while (!io.done && sim_.cycles() - t0 < limit) {
-        if (io.prob_valid && io.prob_index < c.n)
-            out.probs[io.prob_index] = (uint16_t)io.prob_value;
-        if (io.vkey_valid) out.v_keys.push_back(io.vkey_token);
+    size_t next = 0, cur = 0; // next descriptor to queue, request producing outputs
+    std::vector<uint64_t> accepted_at(count, 0);
+    uint64_t last_done = 0;
+    const uint64_t t0 = sim_.cycles();
+    auto fail = [&](size_t r, const std::string &why) {
+        if (r < count && outs[r].protocol_ok) {
+            outs[r].protocol_ok = false;
+            outs[r].protocol_error = why;
+        }
+    };
+    while (cur < count && sim_.cycles() - t0 < limit) {
+        // streams of the running request, each beat with its tag
+        EngineOutcome &o = outs[cur];
+        const EngineCase &c = cases[cur];
+        if ((io.prob_valid || io.vkey_valid || io.out_valid || io.done) && io.run_tag != tags[cur])
+            fail(cur, "run_tag " + std::to_string(io.run_tag) +
+                          " on a beat of the request tagged " + std::to_string(tags[cur]));
+        if (io.prob_valid && io.prob_index < c.n) o.probs[io.prob_index] = (uint16_t)io.prob_value;
+        if (io.vkey_valid) o.v_keys.push_back(io.vkey_token);
         if (io.out_valid) {
-            if (io.out_index < d && !got_out[io.out_index]) {
-                out.out[io.out_index] = (int32_t)io.out_value;
-                got_out[io.out_index] = true;
+            if (io.out_index < c.cfg.d && !got_out[cur][io.out_index]) {
+                o.out[io.out_index] = (int32_t)io.out_value;
+                got_out[cur][io.out_index] = true;
             } else {
-                out.protocol_ok = false;
-                out.protocol_error = "output index out of range or repeated";
+                fail(cur, "output index out of range or repeated");
             }
         }
+        if (io.done) {
+            o.done = true;
+            o.tag = io.run_tag;
+            o.bad_cmd = io.bad_cmd;
+            o.bus_error = io.bus_error;
+            o.out_exp = (int32_t)rtl_sext(io.out_exp, 10);
+            o.importance = io.head_importance;
+            o.requant = io.requant;
+            o.keys_fetched = io.keys_fetched;
+            o.values_fetched = io.values_fetched;
+            o.cycles = sim_.cycles() - std::max(accepted_at[cur], last_done);
+            last_done = sim_.cycles();
+            if (!pending.empty()) fail(cur, "reads still outstanding at done");
+            cur++;
+            if (cur == count) break;
+        }
+        // descriptors, back to back
+        if (next < count) {
+            const EngineCase &e = cases[next];
+            io.d = e.cfg.d;
+            io.msb_bits = e.cfg.kv.msb_bits;
+            io.lsb_bits = e.cfg.kv.lsb_bits;
+            io.threshold = e.cfg.requant_threshold;
+            io.v_keep = e.keep;
+            io.n_keys = e.n;
+            io.key_base = e.key_base;
+            io.q_scale = e.q_logit & 0xFFFFFFu;
+            io.q_base = lay[next].q;
+            io.k_msb_base = lay[next].k_msb;
+            io.k_lsb_base = lay[next].k_lsb;
+            io.v_msb_base = lay[next].v_msb;
+            io.v_lsb_base = lay[next].v_lsb;
+            io.k_scale_base = lay[next].k_sc;
+            io.v_scale_base = lay[next].v_sc;
+            io.tag = tags[next];
+        }
+        io.req_valid = next < count;
+        const bool desc_taken = io.req_valid && io.req_ready;
+        // memory
         const bool ar_ready = !mem_.random_stalls || rng_() % 3 != 0;
         io.arready = ar_ready;
         if (io.arvalid && ar_ready &&
             (io.araddr % 32 || io.arlen != 0 || io.arsize != 5 || io.arburst != 1 ||
-             io.araddr + 32 > mem_bytes)) {
-            out.protocol_ok = false;
-            out.protocol_error = "bad AR request at address " + std::to_string(io.araddr);
-        }
+             io.araddr + 32 > mem_bytes))
+            fail(cur, "bad AR request at address " + std::to_string(io.araddr));
         const bool r_now = !pending.empty() && pending.front().ready_at <= sim_.cycles() &&
                            (!mem_.random_stalls || rng_() % 4 != 0);
         io.rvalid = r_now;
@@ -158,34 +221,74 @@ EngineOutcome EngineHarness::run(const EngineCase &c) {
         const bool ar_taken = io.arvalid && ar_ready;
         const uint32_t ar_addr = io.araddr;
         const bool r_taken = r_now && io.rready;
+        if (desc_taken) accepted_at[next] = sim_.cycles();
+        io.imp_clear = clear_first && sim_.cycles() == t0;
+        io.imp_rd_en = probe_token >= 0;
+        io.imp_rd_index = probe_token >= 0 ? (uint32_t)probe_token : 0;
         sim_.tick();
+        if (probe_token >= 0) {
+            if (io.imp_rd_valid)
+                probe_values.push_back(io.imp_rd_value);
+            else
+                probe_dropped++;
+        }
+        if (desc_taken) next++;
         if (r_taken) {
             pending.pop_front();
             if ((int64_t)reads_answered == mem_.error_at) mem_.error_at = -1; // one error only
             reads_answered++;
         }
-        if (ar_taken) pending.push_back({ar_addr, sim_.cycles() + mem_.latency});
+        if (ar_taken) {
+            pending.push_back({ar_addr, sim_.cycles() + mem_.latency});
+            outs[cur].reads++;
+        }
     }
+    io.req_valid = 0;
     io.rvalid = 0;
     io.arready = 0;
-    out.cycles = sim_.cycles() - t0;
-    out.done = io.done;
-    out.bad_cmd = io.bad_cmd;
-    out.bus_error = io.bus_error;
-    out.out_exp = (int32_t)rtl_sext(io.out_exp, 10);
-    out.importance = io.head_importance;
-    out.requant = io.requant;
-    out.keys_fetched = io.keys_fetched;
-    out.values_fetched = io.values_fetched;
-    if (!pending.empty() && out.protocol_ok) {
-        out.protocol_ok = false;
-        out.protocol_error = "reads still outstanding at done";
-    }
+    io.imp_rd_en = 0;
+    io.imp_clear = 0;
+    for (size_t r = 0; r < count; r++)
+        if (outs[r].done && outs[r].tag != tags[r])
+            fail(r, "done with tag " + std::to_string(outs[r].tag) + ", want " +
+                        std::to_string(tags[r]));
     sim_.tick(); // back to idle
-    return out;
+    return outs;
 }
 
-std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c) {
+std::string EngineHarness::clear_importance() {
+    Vengine &io = sim_.io();
+    io.imp_clear = 1;
+    sim_.tick();
+    io.imp_clear = 0;
+    for (uint32_t i = 0; io.imp_busy; i++) {
+        if (i > 2 * kEngineNtok) return "imp_busy never dropped after imp_clear";
+        sim_.tick();
+    }
+    return "";
+}
+
+std::string EngineHarness::read_importance(std::vector<uint64_t> &entries) {
+    Vengine &io = sim_.io();
+    if (!io.idle) return "importance read while the engine is not idle";
+    entries.assign(kEngineNtok, 0);
+    for (uint32_t i = 0; i < kEngineNtok; i++) {
+        io.imp_rd_en = 1;
+        io.imp_rd_index = i;
+        sim_.tick();
+        if (!io.imp_rd_valid) {
+            io.imp_rd_en = 0;
+            return "imp_rd_valid low for a read while idle (entry " + std::to_string(i) + ")";
+        }
+        entries[i] = io.imp_rd_value;
+    }
+    io.imp_rd_en = 0;
+    sim_.tick();
+    return "";
+}
+
+std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c, int64_t n,
+                               int64_t key_base) {
     c = EngineCase{};
     static const spk_quant_profile kProfiles[] = {{4, 4}, {6, 4}, {8, 4}, {12, 0}};
     spk_head_config &cfg = c.cfg;
@@ -200,10 +303,9 @@ std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase 
     cfg.requant_threshold = tsel == 0 ? 0 : tsel == 1 ? 65536 : (uint32_t)(rng() % 65537);
     cfg.v_keep_q16 = rng() % 6 == 0 ? 65536 : 1 + (uint32_t)(rng() % 65536);
     cfg.topk_parallelism = kEngineP;
-    c.n = 1 + (uint32_t)(rng() % max_n);
-    c.key_base = (uint32_t)(rng() % 40);
+    c.n = n >= 0 ? (uint32_t)n : 1 + (uint32_t)(rng() % max_n);
+    c.key_base = key_base >= 0 ? (uint32_t)key_base : (uint32_t)(rng() % 40);
     c.n_tokens = c.key_base + c.n + (uint32_t)(rng() % 5);
-    c.keep = spk_keep_count(c.n, cfg.v_keep_q16);
     const uint32_t d = cfg.d;
     const int32_t cmax = (1 << (cfg.kv.msb_bits + cfg.kv.lsb_bits - 1)) - 1;
     c.q.resize(d);
@@ -225,16 +327,27 @@ std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase 
     }
     spk_logit_scale(spk_scale_make(32768 + (uint32_t)(rng() % 32768), -(int32_t)(rng() % 12)), d,
                     &c.q_logit);
+    return engine_golden(c);
+}
 
+std::string engine_golden(EngineCase &c) {
+    const spk_head_config &cfg = c.cfg;
+    const uint32_t d = cfg.d;
+    if ((uint64_t)c.key_base + c.n > c.n_tokens || c.q.size() < d ||
+        c.k.size() < (size_t)c.n_tokens * d || c.v.size() < (size_t)c.n_tokens * d ||
+        c.k_scales.size() < c.n_tokens || c.v_scales.size() < c.n_tokens)
+        return "the case's keys or arrays exceed its n_tokens";
+    c.keep = spk_keep_count(c.n, cfg.v_keep_q16);
     std::vector<uint32_t> keys(c.n);
     for (uint32_t j = 0; j < c.n; j++) keys[j] = c.key_base + j;
     spk_head_request req{c.q.data(), c.q_logit,         keys.data(), c.n,
                          c.k.data(), c.k_scales.data(), c.v.data(),  c.v_scales.data()};
-    spk_workspace *ws = spk_workspace_create(c.n);
+    spk_workspace *ws = spk_workspace_create(c.n ? c.n : 1);
     if (!ws) return "out of memory";
     c.want_out.assign(d, 0);
     c.want_probs.assign(c.n, 0);
     c.want_v_keys.assign(c.n, 0);
+    c.want_v_keys.push_back(0); // a valid pointer when n = 0
     spk_head_result res{};
     res.out = c.want_out.data();
     res.probs = c.want_probs.data();
@@ -280,4 +393,48 @@ std::string engine_check(const EngineCase &c, const EngineOutcome &got) {
     if (got.importance != c.want_importance)
         err << "head importance " << got.importance << " want " << c.want_importance << "; ";
     return err.str();
+}
+
+void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc) {
+    for (uint32_t j = 0; j < c.n && j < c.want_probs.size(); j++) {
+        const uint32_t token = c.key_base + j;
+        if (token >= acc.size()) acc.resize(token + 1, 0);
+        acc[token] = spk_importance_add(acc[token], c.want_probs[j]);
+    }
+}
+
+std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t queries,
+                               std::vector<EngineCase> &cases) {
+    cases.clear();
+    if (queries == 0 || queries > kEngineNmax) return "queries out of range";
+    const uint32_t first = (uint32_t)(rng() % 200);
+    const uint32_t tokens = queries + (uint32_t)(rng() % (kEngineNmax - queries + 1));
+    EngineCase head;
+    for (uint32_t h = 0; h < heads; h++) {
+        // one K/V head per head; the layer's configuration is head 0's
+        std::string err = engine_random_case(rng, kEngineNmax, head, tokens, first);
+        if (!err.empty()) return err;
+        if (h > 0) {
+            const uint32_t d = cases.front().cfg.d;
+            head.cfg = cases.front().cfg;
+            head.q.resize(d);
+            const int32_t cmax = (1 << (head.cfg.kv.msb_bits + head.cfg.kv.lsb_bits - 1)) - 1;
+            head.k.resize((size_t)head.n_tokens * d);
+            head.v.resize((size_t)head.n_tokens * d);
+            for (auto &x : head.k) x = (int16_t)((int32_t)(rng() % (2 * cmax + 1)) - cmax);
+            for (auto &x : head.v) x = (int16_t)((int32_t)(rng() % (2 * cmax + 1)) - cmax);
+        }
+        for (uint32_t i = 0; i < queries; i++) {
+            EngineCase c = head;
+            for (auto &x : c.q) x = (int16_t)((int32_t)(rng() % 4095) - 2047);
+            spk_logit_scale(
+                spk_scale_make(32768 + (uint32_t)(rng() % 32768), -(int32_t)(rng() % 12)), c.cfg.d,
+                &c.q_logit);
+            c.n = tokens - queries + i + 1; // causal: query i sees the tokens up to its own
+            err = engine_golden(c);
+            if (!err.empty()) return err;
+            cases.push_back(std::move(c));
+        }
+    }
+    return "";
 }

@@ -1,6 +1,9 @@
-// Harness of the engine top (rtl/engine/spk_engine.v): a random head request is laid out in a
-// C++ memory model (planes packed as the spec says, scale words as 4-byte words), the engine
-// runs it through an AXI4 read port, and every output is compared with the golden spk_head_run.
+// Harness of the engine top (rtl/engine/spk_engine.v): random head requests are laid out in a
+// C++ memory model (query codes as int16 words, planes packed as the spec says, scale words as
+// 4-byte words), queued back to back in the engine's descriptor FIFO, run through an AXI4 read
+// port, and every output is compared with the golden spk_head_run; the token-importance bank is
+// compared with the golden per-layer accumulation (spk_importance_add of the final
+// probabilities).
 #ifndef SPK_TESTS_RTL_ENGINE_HARNESS_H
 #define SPK_TESTS_RTL_ENGINE_HARNESS_H
 
@@ -13,8 +16,10 @@
 #include "rtl_sim.h"
 #include "spksim/datapath.h"
 
-// The engine model is built with DMAX = 64, M = 8 multipliers, NMAX = 512 keys, P = 8.
+// The engine model is built with DMAX = 64, M = 8 multipliers, NMAX = 512 keys, P = 8, a
+// descriptor FIFO of 4 and 1024 token-importance accumulators.
 constexpr uint32_t kEngineDmax = 64, kEngineLanes = 8, kEngineNmax = 512, kEngineP = 8;
+constexpr uint32_t kEngineQdepth = 4, kEngineNtok = 1024;
 
 // How the memory model answers: fixed latency, optionally with random AR and R stalls.
 struct EngineMemory {
@@ -42,6 +47,8 @@ struct EngineCase {
 
 struct EngineOutcome {
     bool done = false, bad_cmd = false, bus_error = false, protocol_ok = true;
+    uint32_t tag = 0;   // run_tag at done (the harness checks it on every stream beat too)
+    uint64_t reads = 0; // AR requests accepted while this request ran
     std::string protocol_error;
     std::vector<int32_t> out;
     int32_t out_exp = 0;
@@ -50,7 +57,7 @@ struct EngineOutcome {
     uint64_t importance = 0;
     bool requant = false;
     uint32_t keys_fetched = 0, values_fetched = 0;
-    uint64_t cycles = 0; // from the descriptor's cycle to done
+    uint64_t cycles = 0; // from the descriptor's cycle (or the previous done) to done
 };
 
 class EngineHarness {
@@ -61,16 +68,43 @@ class EngineHarness {
     }
     RtlSim<Vengine> &sim() { return sim_; }
     EngineOutcome run(const EngineCase &c);
+    // Queues every case back to back (as fast as req_ready allows) and returns their outcomes
+    // in order; each request gets the next tag (mod 256).
+    // With clear_first, imp_clear is pulsed in the cycle the first descriptor is offered.
+    std::vector<EngineOutcome> run_burst(const std::vector<EngineCase> &cases,
+                                         bool clear_first = false);
+    // Token-importance bank: clear it (waits for imp_busy to drop), read all kEngineNtok
+    // entries (""/what went wrong).
+    std::string clear_importance();
+    std::string read_importance(std::vector<uint64_t> &entries);
+    // While run_burst runs, read this token's importance entry every cycle (-1: off); the reads
+    // answered (imp_rd_valid) are collected, the others counted.
+    int64_t probe_token = -1;
+    std::vector<uint64_t> probe_values;
+    uint64_t probe_dropped = 0;
 
   private:
     RtlSim<Vengine> sim_;
     EngineMemory mem_;
     std::mt19937_64 rng_;
+    uint32_t next_tag_ = 0x5A;
 };
 
 // A random request (D <= 64, n <= max_n, profiles 4+4/6+4/8+4/12+0 and others, random threshold
-// and V keep ratio) with its golden result. Returns "" or what went wrong.
-std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c);
+// and V keep ratio) with its golden result. `n` and `key_base` >= 0 fix them (n may be 0).
+// Returns "" or what went wrong.
+std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c, int64_t n = -1,
+                               int64_t key_base = -1);
+// The golden results of c's inputs (spk_head_run), into c.want_*.
+std::string engine_golden(EngineCase &c);
 std::string engine_check(const EngineCase &c, const EngineOutcome &got);
+// The golden token-importance additions of one request (spec "Importance": each final
+// probability to its token, saturating): acc[key_base + j] = spk_importance_add(.., p[j]).
+void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc);
+// A layer's worth of requests: `heads` x `queries` requests over tokens first .. first + L - 1,
+// causal (query i sees the first L - queries + i + 1 tokens), each head with its own random
+// profile, threshold and V ratio.
+std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t queries,
+                               std::vector<EngineCase> &cases);
 
 #endif

@@ -1,8 +1,9 @@
 // 4-state reset/X test of the engine top (Icarus): spk_engine with DMAX = 8, M = 4, NMAX = 16,
-// P = 4. Every input except the clock is X while reset is held and every buffer starts as X.
-// After the first reset edge no output may be X or Z, through idle cycles and two whole
-// requests from a behavioural AXI4 memory (one that refetches LSBs and fetches V with both
-// planes, one with a single plane). Prints "PASS engine_reset_tb" or "FAIL ..." lines.
+// P = 4, QDEPTH = 2, NTOK = 32. Every input except the clock is X while reset is held and every
+// buffer starts as X. After the first reset edge no output may be X or Z, through idle cycles,
+// an importance clear, three requests queued back to back from a behavioural AXI4 memory (one
+// that refetches LSBs and fetches V with both planes, one with a single plane, one with n = 0)
+// and the read-back of every importance entry. Prints "PASS engine_reset_tb" or "FAIL ..." lines.
 `default_nettype none
 
 module engine_reset_tb;
@@ -10,9 +11,10 @@ module engine_reset_tb;
     reg rst;
     always #5 clk = ~clk;
 
-    reg         q_we, req_valid;
-    reg         q_beat;
-    reg [47:0]  q_codes;
+    reg         req_valid, imp_clear, imp_rd_en;
+    reg [7:0]   tag;
+    reg [4:0]   imp_rd_index;
+    reg [31:0]  q_base;
     reg [3:0]   d, msb_bits, lsb_bits;
     reg [16:0]  threshold;
     reg [15:0]  v_keep, n_keys, key_base;
@@ -22,7 +24,9 @@ module engine_reset_tb;
     reg [255:0] rdata;
     reg [1:0]   rresp;
     wire        req_ready, arvalid, rready, prob_valid, vkey_valid, out_valid, done, bad_cmd;
-    wire        bus_error, requant;
+    wire        bus_error, requant, idle, imp_busy, imp_rd_valid;
+    wire [7:0]  run_tag;
+    wire [47:0] imp_rd_value;
     wire [31:0] araddr, out_value;
     wire [7:0]  arlen;
     wire [2:0]  arsize, out_index;
@@ -32,26 +36,29 @@ module engine_reset_tb;
     wire [9:0]  out_exp;
     wire [47:0] head_importance;
 
-    spk_engine #(.DMAX(8), .M(4), .NMAX(16), .P(4)) dut (
-        .clk(clk), .rst(rst), .q_we(q_we), .q_beat(q_beat), .q_codes(q_codes),
-        .req_valid(req_valid), .req_ready(req_ready), .d(d), .msb_bits(msb_bits),
+    spk_engine #(.DMAX(8), .M(4), .NMAX(16), .P(4), .QDEPTH(2), .NTOK(32)) dut (
+        .clk(clk), .rst(rst),
+        .req_valid(req_valid), .req_ready(req_ready), .tag(tag), .d(d), .msb_bits(msb_bits),
         .lsb_bits(lsb_bits), .threshold(threshold), .v_keep(v_keep), .n_keys(n_keys),
-        .key_base(key_base), .q_scale(q_scale), .k_msb_base(k_msb_base),
+        .key_base(key_base), .q_scale(q_scale), .q_base(q_base), .k_msb_base(k_msb_base),
         .k_lsb_base(k_lsb_base), .v_msb_base(v_msb_base), .v_lsb_base(v_lsb_base),
         .k_scale_base(k_scale_base), .v_scale_base(v_scale_base),
         .arvalid(arvalid), .arready(arready), .araddr(araddr), .arlen(arlen), .arsize(arsize),
         .arburst(arburst), .rvalid(rvalid), .rready(rready), .rdata(rdata), .rresp(rresp),
-        .rlast(rlast), .prob_valid(prob_valid), .prob_index(prob_index),
+        .rlast(rlast), .idle(idle), .run_tag(run_tag), .imp_clear(imp_clear),
+        .imp_busy(imp_busy), .imp_rd_en(imp_rd_en), .imp_rd_index(imp_rd_index),
+        .imp_rd_valid(imp_rd_valid), .imp_rd_value(imp_rd_value), .prob_valid(prob_valid), .prob_index(prob_index),
         .prob_value(prob_value), .vkey_valid(vkey_valid), .vkey_token(vkey_token),
         .out_valid(out_valid), .out_index(out_index), .out_value(out_value), .done(done),
         .bad_cmd(bad_cmd), .bus_error(bus_error), .out_exp(out_exp),
         .head_importance(head_importance), .requant(requant), .keys_fetched(keys_fetched),
         .values_fetched(values_fetched));
 
-    wire [255:0] outs = {req_ready, arvalid, rready, prob_valid, vkey_valid, out_valid, done,
+    wire [319:0] outs = {req_ready, arvalid, rready, prob_valid, vkey_valid, out_valid, done,
                          bad_cmd, bus_error, requant, araddr, out_value, arlen, arsize, out_index,
                          arburst, prob_index, prob_value, vkey_token, keys_fetched,
-                         values_fetched, out_exp, head_importance};
+                         values_fetched, out_exp, head_importance, idle, run_tag, imp_busy,
+                         imp_rd_valid, imp_rd_value};
 
     integer errors = 0, cycle = 0, checking = 0, outs_seen = 0, requests_done = 0;
     always @(posedge clk) begin
@@ -97,26 +104,21 @@ module engine_reset_tb;
         end
     end
 
-    task request(input [3:0] msb, input [3:0] lsb, input [16:0] t);
-        integer wait_cycles;
+    // queue one request (waits for req_ready)
+    task request(input [3:0] msb, input [3:0] lsb, input [16:0] t, input [15:0] n);
         begin
             @(negedge clk);
-            q_we = 1'b1;
-            q_beat = 1'b0;
-            q_codes = 48'h7FF_801_123_ABC;
-            @(negedge clk);
-            q_beat = 1'b1;
-            q_codes = 48'h001_FFF_400_C00;
-            @(negedge clk);
-            q_we = 1'b0;
+            while (!req_ready) @(negedge clk);
+            tag = {msb, lsb};
             d = 4'd6;
             msb_bits = msb;
             lsb_bits = lsb;
             threshold = t;
             v_keep = 16'd3;
-            n_keys = 16'd11;
+            n_keys = n;
             key_base = 16'd2;
             q_scale = 24'hF8_9000;
+            q_base = 32'd998;
             k_msb_base = 32'd1000;
             k_lsb_base = 32'd1203;
             v_msb_base = 32'd2001;
@@ -125,23 +127,16 @@ module engine_reset_tb;
             v_scale_base = 32'd3200;
             req_valid = 1'b1;
             @(negedge clk);
+            while (!req_ready) @(negedge clk);
             req_valid = 1'b0;
-            wait_cycles = 0;
-            while (!done && wait_cycles < 5000) begin
-                @(negedge clk);
-                wait_cycles = wait_cycles + 1;
-            end
-            if (!done) begin
-                errors = errors + 1;
-                $display("FAIL engine_reset_tb: request %0d+%0d never finished", msb, lsb);
-            end
-            @(negedge clk);
         end
     endtask
 
+    integer wait_cycles, i, reads_ok = 0;
     initial begin
         arready = 1'bx;
-        {q_we, req_valid, q_beat, q_codes, d, msb_bits, lsb_bits, threshold, v_keep, n_keys} = 'bx;
+        {req_valid, tag, q_base, d, msb_bits, lsb_bits, threshold, v_keep, n_keys} = 'bx;
+        {imp_clear, imp_rd_en, imp_rd_index} = 'bx;
         {key_base, q_scale, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base} = 'bx;
         {k_scale_base, v_scale_base} = 'bx;
         rst = 1'b1;
@@ -149,17 +144,34 @@ module engine_reset_tb;
         #1 checking = 1;
         repeat (4) @(negedge clk);
         arready = 1'b1;
-        q_we = 1'b0;
         req_valid = 1'b0;
+        imp_rd_en = 1'b0;
+        imp_clear = 1'b1;
         rst = 1'b0;
+        @(negedge clk);
+        imp_clear = 1'b0;
         repeat (5) @(negedge clk);
-        request(4'd4, 4'd4, 17'd65536);  // always refetches: both K passes, V with both planes
-        request(4'd12, 4'd0, 17'd0);     // one plane
+        request(4'd4, 4'd4, 17'd65536, 16'd11);  // always refetches: K twice, V both planes
+        request(4'd12, 4'd0, 17'd0, 16'd11);     // one plane
+        request(4'd6, 4'd4, 17'd0, 16'd0);       // n = 0: d zeros, nothing fetched
+        wait_cycles = 0;
+        while (requests_done < 3 && wait_cycles < 10000) begin
+            @(negedge clk);
+            wait_cycles = wait_cycles + 1;
+        end
+        repeat (3) @(negedge clk);
+        for (i = 0; i < 32; i = i + 1) begin
+            imp_rd_en = 1'b1;
+            imp_rd_index = i[4:0];
+            @(negedge clk);
+            if (imp_rd_valid) reads_ok = reads_ok + 1;
+        end
+        imp_rd_en = 1'b0;
         repeat (10) @(negedge clk);
-        if (requests_done != 2 || outs_seen != 12) begin
+        if (requests_done != 3 || outs_seen != 18 || reads_ok != 32 || !idle) begin
             errors = errors + 1;
-            $display("FAIL engine_reset_tb: %0d requests done, %0d outputs (want 2, 12)",
-                     requests_done, outs_seen);
+            $display("FAIL engine_reset_tb: %0d requests done, %0d outputs, %0d reads (want 3, 18, 32)",
+                     requests_done, outs_seen, reads_ok);
         end
         if (errors == 0) $display("PASS engine_reset_tb");
         $finish;
