@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Title: RTL on an iCE40 UP5K (make synth)
-# Runs the iCE40 flow of the RTL (`make synth`: yosys, nextpnr-ice40, icepack, icetime, for the
-# top-k engine, the softmax and the whole engine with its on-chip memory; then `make
-# synth-blocks`: yosys cell counts of each engine block) and prints every report (resources,
-# Fmax or why it does not fit, run times, tool versions) for docs/benchmarks.md. Takes about
+# Title: RTL: engine cycles against the cycle simulator, iCE40 UP5K build (make synth)
+# First times 1,000 random head requests per seed on the Verilated engine against the cycle
+# simulator (`rtl-engine --memory cycles`: its serial `rtl-engine` preset and the overlapped
+# pipeline). Then runs the iCE40 flow of the RTL (`make synth`: yosys, nextpnr-ice40, icepack,
+# icetime, for the top-k engine, the softmax and the whole engine with its on-chip memory; then
+# `make synth-blocks`: yosys cell counts of each engine block) and prints every report
+# (resources, Fmax or why it does not fit, run times, tool versions) for docs/benchmarks.md. Takes about
 # 8 minutes on the 2-core build machine (yosys on the whole engine: about 5).
 # Usage: scripts/bench-rtl.sh [IGNORED_DATA_DIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+make --no-print-directory -j"$(nproc)" build/bin/rtl-engine >/tmp/spk-bench-rtl.log 2>&1 || {
+    tail -n 30 /tmp/spk-bench-rtl.log
+    exit 1
+}
+echo "### Engine cycles against the cycle simulator"
+echo
+echo "Fixed-latency memory (8 cycles), bursts of one request; every output also checked bit for bit."
+echo
+for seed in 3 11 777; do
+    echo '```'
+    build/bin/rtl-engine --memory cycles --seed "$seed" --cases 1000 | grep -v '^case '
+    echo '```'
+done
 make --no-print-directory synth synth-blocks >/tmp/spk-bench-rtl.log 2>&1 || {
     tail -n 30 /tmp/spk-bench-rtl.log
     exit 1
