@@ -3,6 +3,7 @@
 #include "device.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,13 +445,23 @@ static const char *energy_path(const spk_device_options *opts) {
     return access(SPK_ENERGY_DEFAULT_PATH, R_OK) == 0 ? SPK_ENERGY_DEFAULT_PATH : NULL;
 }
 
+/* The sim backend's cycle-simulator configuration: explicit option (driver 1.2 options only),
+ * $SPK_SIM_CONFIG, else the "eighth" SpAtten preset. */
+static const char *sim_config(const spk_device_options *opts) {
+    if (opts && opts->size >= sizeof(spk_device_options) && opts->sim_config)
+        return opts->sim_config;
+    const char *env = getenv("SPK_SIM_CONFIG");
+    return env && *env ? env : "eighth";
+}
+
 static spk_status open_backend(spk_device *dev, const char *name, const spk_device_options *opts) {
     if (strcmp(name, "model") == 0) {
         dev->timing = 0;
     } else if (strcmp(name, "sim") == 0) {
         char err[256] = "";
         dev->timing = 1;
-        dev->engine.timing = spk_timing_create(energy_path(opts), err, sizeof(err));
+        dev->engine.timing =
+            spk_timing_create(sim_config(opts), energy_path(opts), err, sizeof(err));
         if (!dev->engine.timing) return spk_fail(SPK_E_BACKEND, "sim backend: %s", err);
     } else if (strcmp(name, "rtl") == 0 || strncmp(name, "fpga:", 5) == 0) {
         return spk_fail(SPK_E_BACKEND, "backend '%s' is not available in this build", name);
@@ -478,9 +489,11 @@ spk_status spk_device_close(spk_device *dev) {
 spk_status spk_device_open(const char *backend, const spk_device_options *opts, spk_device **out) {
     if (!out) return spk_fail(SPK_E_ARG, "spk_device_open: NULL output pointer");
     *out = NULL;
-    if (opts && opts->size < sizeof(spk_device_options))
+    /* Options of driver 1.1 end before sim_config; they are still accepted. */
+    const size_t min_size = SPK_DEVICE_OPTIONS_SIZE_V1_1;
+    if (opts && opts->size < min_size)
         return spk_fail(SPK_E_ARG, "spk_device_open: options.size %zu, expected >= %zu", opts->size,
-                        sizeof(spk_device_options));
+                        min_size);
     if (!backend || !*backend) backend = getenv("SPK_BACKEND");
     if (!backend || !*backend) backend = "model";
     uint64_t dram = opts && opts->dram_bytes ? opts->dram_bytes : DEFAULT_DRAM_BYTES;

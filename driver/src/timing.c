@@ -18,14 +18,16 @@ struct spk_timing {
     size_t n, cap;
 };
 
-spk_timing *spk_timing_create(const char *energy_path, char *err, size_t err_len) {
+spk_timing *spk_timing_create(const char *config, const char *energy_path, char *err,
+                              size_t err_len) {
     spk_timing *t = calloc(1, sizeof(*t));
     if (!t) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    if (spk_config_preset("eighth", &t->cfg) != 0) {
-        snprintf(err, err_len, "cycle simulator has no 'eighth' configuration");
+    char why[200] = "";
+    if (spk_config_load(config, &t->cfg, why, sizeof(why)) != 0) {
+        snprintf(err, err_len, "cycle-simulator configuration '%s': %s", config, why);
         free(t);
         return NULL;
     }

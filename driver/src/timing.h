@@ -13,7 +13,8 @@ typedef struct spk_timing spk_timing;
 /* A recorder for the "eighth" SpAtten configuration (the device's register defaults). With an
  * energy constants file (sim/configs/energy.cfg format) it also prices each layer; a path that
  * cannot be loaded is an error (message in @p err), a NULL path means no energy. */
-spk_timing *spk_timing_create(const char *energy_path, char *err, size_t err_len);
+spk_timing *spk_timing_create(const char *config, const char *energy_path, char *err,
+                              size_t err_len);
 void spk_timing_destroy(spk_timing *t);
 /* Forget the recorded requests (a new layer). */
 void spk_timing_reset(spk_timing *t);

@@ -186,10 +186,11 @@ struct DeviceRun {
 };
 
 DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step> &steps,
-                     const std::vector<std::vector<Inputs>> &inputs, Reference *ref) {
+                     const std::vector<std::vector<Inputs>> &inputs, Reference *ref,
+                     const char *sim_config = nullptr) {
     DeviceRun run;
     std::string path = fw_path("spk-fw.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, SPK_TEST_ENERGY};
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, SPK_TEST_ENERGY, sim_config};
     spk_device *dev = nullptr;
     EXPECT_EQ(spk_device_open(backend, &opt, &dev), SPK_OK) << spk_last_error();
     if (!dev) return run;
@@ -278,6 +279,30 @@ TEST(Attn, MatchesGoldenModelBitForBitOnBothBackends) {
     EXPECT_EQ(ref_model.alive_heads(), 3u);
 }
 
+// The sim backend's cycle-simulator configuration changes the time, never the bits.
+TEST(Attn, SimConfigChangesCyclesNotResults) {
+    Shape s;
+    std::vector<Step> steps = {{24, 24, 1}, {1, 1, 0}};
+    auto inputs = make_inputs(s, steps);
+    DeviceRun eighth = run_device("sim", s, steps, inputs, nullptr);
+    DeviceRun full = run_device("sim", s, steps, inputs, nullptr, "full");
+    DeviceRun serial = run_device("sim", s, steps, inputs, nullptr, "rtl-engine");
+    ASSERT_EQ(eighth.outputs.size(), steps.size() * s.layers);
+    ASSERT_EQ(full.outputs.size(), eighth.outputs.size());
+    ASSERT_EQ(serial.outputs.size(), eighth.outputs.size());
+    uint64_t c_eighth = 0, c_full = 0, c_serial = 0;
+    for (size_t i = 0; i < eighth.outputs.size(); i++) {
+        EXPECT_EQ(full.outputs[i], eighth.outputs[i]) << "layer run " << i;
+        EXPECT_EQ(serial.outputs[i], eighth.outputs[i]) << "layer run " << i;
+        EXPECT_EQ(full.stats[i].dram_bytes, eighth.stats[i].dram_bytes);
+        c_eighth += eighth.stats[i].engine_cycles;
+        c_full += full.stats[i].engine_cycles;
+        c_serial += serial.stats[i].engine_cycles;
+    }
+    EXPECT_LT(c_full, c_eighth) << "the full configuration has 8x the units and channels";
+    EXPECT_NE(c_serial, c_eighth) << "the serial rtl-engine preset times differently";
+}
+
 // MIT's last-step policy: per-(layer, K/V head) token sets ranked by the last logits, with a
 // fixed budget (sinks + important + recent) and a budget that is a ratio of the context.
 TEST(Attn, LastStepPolicyMatchesGoldenModelBitForBitOnBothBackends) {
@@ -313,7 +338,7 @@ class AttnErrors : public ::testing::Test {
   protected:
     void SetUp() override {
         path = fw_path("spk-fw.elf");
-        spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr};
+        spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr, nullptr};
         ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
         cfg = {sizeof(cfg), 2, 2, 2, 8, 16, 8, 4, 0, 65536};
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
@@ -512,7 +537,7 @@ TEST(Attn, ContextsOnOneDeviceStayIndependent) {
     DeviceRun alone_b = run_device("model", s, steps, in_b, nullptr);
 
     std::string path = fw_path("spk-fw.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr};
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
     spk_device *dev = nullptr;
     ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
     spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
@@ -539,7 +564,7 @@ TEST(Attn, ContextsOnOneDeviceStayIndependent) {
 // Through the public API: a firmware that never completes gives bounded, diagnosable errors.
 TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
     std::string path = fw_path("spk-fw-hang.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr};
+    spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr, nullptr};
     spk_device *dev = nullptr;
     ASSERT_EQ(spk_device_open("sim", &opt, &dev), SPK_OK) << spk_last_error();
     spk_attn_config cfg = {sizeof(cfg), 1, 2, 2, 8, 16, 8, 4, 0, 65536};
@@ -570,7 +595,7 @@ TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
 // must still match the golden model (the engine resizes its per-layer arrays for each).
 TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
     std::string path = fw_path("spk-fw.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr};
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
     spk_device *dev = nullptr;
     ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
     Shape wide, tall;

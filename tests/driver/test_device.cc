@@ -20,7 +20,7 @@ namespace {
 
 spk_device *open_dev(const char *backend, const char *fw = "spk-fw.elf") {
     std::string path = fw_path(fw);
-    spk_device_options opt = {sizeof(opt), path.c_str(), 16u << 20, nullptr};
+    spk_device_options opt = {sizeof(opt), path.c_str(), 16u << 20, nullptr, nullptr};
     spk_device *dev = nullptr;
     spk_status st = spk_device_open(backend, &opt, &dev);
     EXPECT_EQ(st, SPK_OK) << spk_last_error();
@@ -57,7 +57,7 @@ TEST(Device, BothBackendsOpenAndReadInfoFromRegisters) {
 TEST(Device, BackendSelection) {
     spk_device *dev = nullptr;
     std::string path = fw_path("spk-fw.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr};
+    spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr, nullptr};
     EXPECT_EQ(spk_device_open("nope", &opt, &dev), SPK_E_BACKEND);
     EXPECT_NE(last().find("unknown backend 'nope'"), std::string::npos) << last();
     EXPECT_EQ(dev, nullptr);
@@ -84,21 +84,35 @@ TEST(Device, BadOpenArguments) {
     spk_device *dev = nullptr;
     std::string path = fw_path("spk-fw.elf");
     EXPECT_EQ(spk_device_open("model", nullptr, nullptr), SPK_E_ARG);
-    spk_device_options opt = {4, path.c_str(), 0, nullptr};
+    spk_device_options opt = {4, path.c_str(), 0, nullptr, nullptr};
     EXPECT_EQ(spk_device_open("model", &opt, &dev), SPK_E_ARG);
-    opt = {sizeof(opt), path.c_str(), 1, nullptr};
+    opt = {sizeof(opt), path.c_str(), 1, nullptr, nullptr};
     EXPECT_EQ(spk_device_open("model", &opt, &dev), SPK_E_ARG);
     opt.dram_bytes = 1ull << 40;
     EXPECT_EQ(spk_device_open("model", &opt, &dev), SPK_E_ARG);
     EXPECT_NE(last().find("dram_bytes"), std::string::npos);
-    opt = {sizeof(opt), "/nonexistent/fw.elf", 0, nullptr};
+    opt = {sizeof(opt), "/nonexistent/fw.elf", 0, nullptr, nullptr};
     EXPECT_EQ(spk_device_open("model", &opt, &dev), SPK_E_IO);
     EXPECT_NE(last().find("/nonexistent/fw.elf"), std::string::npos);
     // a host executable is an ELF, but not for this core
-    opt = {sizeof(opt), path.c_str(), 0, "/nonexistent/energy.cfg"};
+    opt = {sizeof(opt), path.c_str(), 0, "/nonexistent/energy.cfg", nullptr};
     EXPECT_EQ(spk_device_open("sim", &opt, &dev), SPK_E_BACKEND);
     EXPECT_NE(last().find("/nonexistent/energy.cfg"), std::string::npos) << last();
-    opt = {sizeof(opt), "/proc/self/exe", 0, nullptr};
+    opt = {sizeof(opt), path.c_str(), 0, nullptr, "no-such-preset"};
+    EXPECT_EQ(spk_device_open("sim", &opt, &dev), SPK_E_BACKEND);
+    EXPECT_NE(last().find("no-such-preset"), std::string::npos) << last();
+    ASSERT_EQ(setenv("SPK_SIM_CONFIG", "/nonexistent/sim.cfg", 1), 0);
+    opt.sim_config = nullptr;
+    EXPECT_EQ(spk_device_open("sim", &opt, &dev), SPK_E_BACKEND);
+    EXPECT_NE(last().find("/nonexistent/sim.cfg"), std::string::npos) << last();
+    unsetenv("SPK_SIM_CONFIG");
+    // options of driver 1.1 (without sim_config) are still accepted
+    opt.size = SPK_DEVICE_OPTIONS_SIZE_V1_1;
+    opt.sim_config = "no-such-preset"; /* beyond .size: must not be read */
+    EXPECT_EQ(spk_device_open("sim", &opt, &dev), SPK_OK) << last();
+    spk_device_close(dev);
+    dev = nullptr;
+    opt = {sizeof(opt), "/proc/self/exe", 0, nullptr, nullptr};
     EXPECT_EQ(spk_device_open("model", &opt, &dev), SPK_E_FW);
     EXPECT_NE(last().find("class 2"), std::string::npos) << last();
     EXPECT_EQ(dev, nullptr);

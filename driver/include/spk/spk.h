@@ -64,7 +64,14 @@ typedef struct spk_device_options {
     uint64_t dram_bytes;       /**< device DRAM to model; 0: 256 MiB */
     const char *energy_path;   /**< sim: energy constants; NULL: $SPK_ENERGY, else the installed
                                     share/spk/energy.cfg if present, else no energy figures */
+    /* Added in driver 1.2 (a smaller .size ends before this field; it then takes its default). */
+    const char *sim_config; /**< sim: cycle-simulator configuration, a preset name ("eighth",
+                                 "full", "rtl-engine") or a key = value file (docs/simulator.md);
+                                 NULL: $SPK_SIM_CONFIG, else "eighth" */
 } spk_device_options;
+
+/** @brief options.size of a spk_device_options without the 1.2 field sim_config (accepted). */
+#define SPK_DEVICE_OPTIONS_SIZE_V1_1 offsetof(spk_device_options, sim_config)
 
 /**
  * @brief Open a device.
