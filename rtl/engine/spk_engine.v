@@ -19,8 +19,14 @@
 //           merged with it), PV multiply-accumulate;
 //   done    outputs on the out_* stream, out_exp, head importance and the events.
 // n = 0 fetches nothing and outputs d zeros with out_exp = 0 (the golden model's result).
-// The key index list is the contiguous range key_base .. key_base + n - 1 (token = key_base +
-// key position). Scale words are 4-byte little-endian words at scale_base + 4 * token (4-byte
+// Keys: with key_list = 0 the contiguous range key_base .. key_base + n - 1 (token = key_base +
+// key position); with key_list = 1 a list of n tokens in memory at keys_base, token j the
+// little-endian uint16 at keys_base + 2j (2-byte aligned; any order, each < NTOK, the golden
+// layer's ALIVE list is strictly increasing), read as whole 32-byte blocks after the query
+// blocks; then each key's K scale word is read on its own (one 32-byte read per key, issued
+// once the whole list is in). Every per-key access (K scale words, K rows, V rows, V scale
+// words, V-key tokens, importance adds) uses token(j); prob_index stays the key position.
+// Scale words are 4-byte little-endian words at scale_base + 4 * token (4-byte
 // aligned); query code i is the little-endian int16 at q_base + 2i (2-byte aligned).
 `default_nettype none
 
@@ -52,7 +58,9 @@ module spk_engine #(
     input  wire [16:0]     threshold,     // requant threshold T, UQ0.16
     input  wire [15:0]     v_keep,        // V rows to keep (spk_keep_count of the ratio)
     input  wire [15:0]     n_keys,        // 0..NMAX (0: d zeros, nothing fetched)
-    input  wire [15:0]     key_base,      // token of key position 0
+    input  wire [15:0]     key_base,      // token of key position 0 (key_list = 0)
+    input  wire            key_list,      // 1: the keys are the uint16 token list at keys_base
+    input  wire [31:0]     keys_base,     // n uint16 tokens, little-endian, 2-byte aligned
     input  wire [23:0]     q_scale,       // the query's logit scale word
     input  wire [31:0]     q_base,        // d query codes, int16 little-endian, 2-byte aligned
     input  wire [31:0]     k_msb_base,
@@ -126,6 +134,10 @@ module spk_engine #(
     reg [3:0]  msb_reg, lsb_reg;
     reg [16:0] thr_reg;
     reg [15:0] keep_reg, n_reg, key_base_reg;
+    reg        list_reg;     // key_list of the running request
+    reg [31:0] keys_addr;    // address of the first listed token
+    reg [15:0] l_blocks;     // 32-byte blocks holding the key list (after the query blocks)
+    reg [NMAX*16-1:0] ktok;  // listed tokens, token j in bits [16j, 16j + 16)
     reg [23:0] q_scale_reg;
     reg [31:0] k_msb_reg, k_lsb_reg, v_msb_reg, v_lsb_reg, v_scale_reg;
     reg        lsb_pass;     // the current K or V pass merges the LSB plane with HIBUF
@@ -157,7 +169,7 @@ module spk_engine #(
     localparam QCW = $clog2(QDEPTH + 1);
     localparam integer QLAST_I = QDEPTH - 1;
     localparam [QPW-1:0] QLAST = QLAST_I[QPW-1:0];
-    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32;
+    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32 + 1 + 32;
     reg [DESCW-1:0] fifo [0:QDEPTH-1];
     reg [QPW-1:0]   fifo_wr, fifo_rd;
     reg [QCW-1:0]   fifo_n;
@@ -170,7 +182,7 @@ module spk_engine #(
         if (push)
             fifo[fifo_wr] <= {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys, key_base,
                               q_scale, q_base, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base,
-                              k_scale_base, v_scale_base};
+                              k_scale_base, v_scale_base, key_list, keys_base};
     // the head entry's fields
     wire [7:0]  h_tag;
     wire [DW-1:0] h_d;
@@ -178,17 +190,20 @@ module spk_engine #(
     wire [16:0] h_thr;
     wire [15:0] h_keep, h_n, h_key_base;
     wire [23:0] h_q_scale;
-    wire [31:0] h_q_base, h_k_msb, h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale;
+    wire [31:0] h_q_base, h_k_msb, h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_keys;
+    wire        h_list;
     assign {h_tag, h_d, h_msb, h_lsb, h_thr, h_keep, h_n, h_key_base, h_q_scale, h_q_base, h_k_msb,
-            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale} = fifo[fifo_rd];
+            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys} = fifo[fifo_rd];
 
     // ---- request check (on the head entry) -------------------------------------------------
-    // n = 0 is valid (zeros out, nothing fetched); a request must fit the token accumulators.
+    // n = 0 is valid (zeros out, nothing fetched); a contiguous request must fit the token
+    // accumulators (a listed token >= NTOK gets no importance add: it is known only later).
     wire [4:0]  total_bits = {1'b0, h_msb} + {1'b0, h_lsb};
     wire [16:0] tok_end = {1'b0, h_key_base} + {1'b0, h_n};
     wire req_bad = (h_d == {DW{1'b0}}) || (h_d > DMAX[DW-1:0]) || (h_msb < 4'd2) ||
                    (total_bits > 5'd12) || (h_n > NMAX[15:0]) || h_q_base[0] ||
-                   ((h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
+                   (h_list && h_keys[0]) ||
+                   (!h_list && (h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
 
     // 32-byte blocks holding the n K scale words and the d query codes
     wire [31:0] k_first_word = h_k_scale + {14'd0, h_key_base, 2'b00};
@@ -196,22 +211,38 @@ module spk_engine #(
     wire [15:0] k_blocks = {3'd0, k_span[17:5]};
     wire [17:0] q_span = {13'd0, h_q_base[4:0]} + {{(17 - DW) {1'b0}}, h_d, 1'b0} + 18'd31;
     wire [15:0] q_blocks_h = {3'd0, q_span[17:5]};
-    wire        unused_span = &{1'b0, k_first_word[31:5], k_span[4:0], q_span[4:0]};
+    wire [17:0] l_span = {13'd0, h_keys[4:0]} + {1'b0, h_n, 1'b0} + 18'd31;
+    wire [15:0] l_blocks_h = {3'd0, l_span[17:5]};
+    wire        unused_span = &{1'b0, k_first_word[31:5], k_span[4:0], q_span[4:0], l_span[4:0]};
 
     // ---- AXI read: own scale-word reads or the fetcher ------------------------------------
-    // The query and the K scale words are contiguous: read as whole 32-byte blocks, all
-    // requests back to back (the q_blocks query blocks first).
+    // The query and (contiguous mode) the K scale words are contiguous: read as whole 32-byte
+    // blocks, all requests back to back (the q_blocks query blocks first).
     // V scale words of the kept rows: one request per kept row as soon as VSCAN lists it.
     wire own_r = (state == S_KSCALE) || (state == S_VSCAN);
-    wire own_ar = own_r && (ar_cnt < ((state == S_VSCAN) ? kept_n : reads));
-    wire [31:0] v_ar_word = v_scale_reg + {14'd0, key_base_reg + {{(16 - AW) {1'b0}},
-                                                   kept_list[ar_cnt[AW-1:0]]}, 2'b00};
-    wire [31:0] v_r_word = v_scale_reg + {14'd0, key_base_reg + {{(16 - AW) {1'b0}},
-                                                  kept_list[r_cnt[AW-1:0]]}, 2'b00};
+    // List mode: the list blocks follow the query blocks, then one read per key's K scale word
+    // (its token must be in: issued once every list block has returned).
+    wire [15:0] lq_blocks = q_blocks + l_blocks;  // l_blocks = 0 in contiguous mode
+    wire        k_words_wait = (state == S_KSCALE) && list_reg && (ar_cnt >= lq_blocks) &&
+                               (r_cnt < lq_blocks);
+    wire own_ar = own_r && (ar_cnt < ((state == S_VSCAN) ? kept_n : reads)) && !k_words_wait;
+    // single scale words: the kept rows' V words (VSCAN) or the listed keys' K words (KSCALE)
+    wire        vs = (state == S_VSCAN);
+    wire [31:0] word_base = vs ? v_scale_reg : kscale_addr;
+    wire [15:0] ar_pos = vs ? {{(16 - AW) {1'b0}}, kept_list[ar_cnt[AW-1:0]]} : ar_cnt - lq_blocks;
+    wire [15:0] r_pos = vs ? {{(16 - AW) {1'b0}}, kept_list[r_cnt[AW-1:0]]} : r_cnt - lq_blocks;
+    // token of a key position: key_base + position, or the listed token (plain wires, not a
+    // function: a simulator need not re-evaluate a function call when ktok changes)
+    wire [15:0] ar_tok = list_reg ? ktok[ar_pos[AW-1:0]*16+:16] : key_base_reg + ar_pos;
+    wire [15:0] r_tok_w = list_reg ? ktok[r_pos[AW-1:0]*16+:16] : key_base_reg + r_pos;
+    wire [31:0] ar_word = word_base + {14'd0, ar_tok, 2'b00};
+    wire [31:0] r_word_addr = word_base + {14'd0, r_tok_w, 2'b00};
     wire [15:0] k_ar_blk = ar_cnt - q_blocks;
     wire [31:0] ks_addr = (ar_cnt < q_blocks) ? {q_addr[31:5] + {11'd0, ar_cnt}, 5'd0}
-                                              : {kscale_addr[31:5] + {11'd0, k_ar_blk}, 5'd0};
-    wire [31:0] own_addr = (state == S_KSCALE) ? ks_addr : v_ar_word;
+                        : (ar_cnt < lq_blocks) ? {keys_addr[31:5] + {11'd0, k_ar_blk}, 5'd0}
+                        : list_reg ? ar_word
+                                   : {kscale_addr[31:5] + {11'd0, k_ar_blk}, 5'd0};
+    wire [31:0] own_addr = (state == S_KSCALE) ? ks_addr : ar_word;
     wire        f_arvalid, f_rready;
     wire [31:0] f_araddr;
     wire [7:0]  f_arlen;
@@ -223,11 +254,17 @@ module spk_engine #(
     assign arsize = own_ar ? 3'd5 : f_arsize;
     assign arburst = own_ar ? 2'b01 : f_arburst;
     assign rready = own_r ? 1'b1 : f_rready;
-    wire [31:0] r_word = rdata[{v_r_word[4:2], 5'd0}+:32];
+    wire [31:0] r_word = rdata[{r_word_addr[4:2], 5'd0}+:32];
     wire        unused_word = &{1'b0, r_word[31:24], own_addr[4:0], kscale_addr[1:0],
-                              v_r_word[31:5], v_r_word[1:0], q_addr[0]};
+                              r_word_addr[31:5], r_word_addr[1:0], q_addr[0], keys_addr[0]};
     // K scale block beat r_cnt - q_blocks holds words (r_cnt - q_blocks)*8 + l - kscale_addr[4:2]
     wire        r_query = (r_cnt < q_blocks);
+    wire        r_list = !r_query && (r_cnt < lq_blocks);   // a key-list block
+    wire        r_kword = list_reg && (r_cnt >= lq_blocks); // key r_pos's K scale word
+    // key-list block beat r_cnt - q_blocks holds tokens (r_cnt - q_blocks)*16 + l -
+    // keys_addr[4:1], l = 0..15
+    wire [15:0] l_r_blk = r_cnt - q_blocks;
+    wire [19:0] l_word0 = {l_r_blk, 4'd0} - {16'd0, keys_addr[4:1]};
     wire [15:0] k_r_blk = r_cnt - q_blocks;
     wire [19:0] k_word0 = {1'b0, k_r_blk, 3'd0} - {17'd0, kscale_addr[4:2]};
     // query block beat r_cnt holds codes r_cnt*16 + l - q_addr[4:1], l = 0..15
@@ -254,6 +291,18 @@ module spk_engine #(
             assign q_rot[gq*12+:12] = r_code[QL + q_addr[4:1]];
         end
     endgenerate
+    // the list block's 16 tokens rotated so that token j sits at lane j mod 16
+    wire [15:0]  r_tok [0:15];
+    wire [255:0] l_rot;
+    genvar gl;
+    generate
+        for (gl = 0; gl < 16; gl = gl + 1) begin : lrot
+            localparam [3:0] LL = gl;
+            wire [3:0] lane = LL + keys_addr[4:1];  // wraps mod 16 in every simulator
+            assign r_tok[gl] = rdata[gl*16+:16];
+            assign l_rot[gl*16+:16] = r_tok[lane];
+        end
+    endgenerate
     integer l, lq;
 
     // ---- fetcher --------------------------------------------------------------------------
@@ -266,8 +315,8 @@ module spk_engine #(
     wire [15:0] f_rows = vpass ? kept_n : n_reg;
     wire        pass_state = (state == S_PASS) || (state == S_VPASS);
     wire        f_idx_valid = pass_state && (idx_cnt < f_rows);
-    wire [15:0] f_idx = vpass ? key_base_reg + {{(16 - AW) {1'b0}}, kept_list[idx_cnt[AW-1:0]]}
-                              : key_base_reg + idx_cnt;
+    wire [15:0] f_pos = vpass ? {{(16 - AW) {1'b0}}, kept_list[idx_cnt[AW-1:0]]} : idx_cnt;
+    wire [15:0] f_idx = list_reg ? ktok[f_pos[AW-1:0]*16+:16] : key_base_reg + f_pos;
     wire        unused_fetch = &{1'b0, f_busy, f_bad};
 
     spk_kv_fetch #(.DMAX(DMAX), .M(M)) fetch (
@@ -388,10 +437,10 @@ module spk_engine #(
     // per cycle from the probability buffer, while the top-k, VSCAN and V pass run; done waits
     // for the last add. The host clears the bank at the start of a layer and reads it after the
     // layer's last request: the spec's per-layer token additions (spk_importance_add).
-    wire         imp_add = imp_walk && (imp_pos < n_reg);
+    // (a contiguous request's tokens are all < NTOK; a listed token >= NTOK is skipped)
+    wire [15:0]  imp_token = list_reg ? ktok[imp_pos[AW-1:0]*16+:16] : key_base_reg + imp_pos;
+    wire         imp_add = imp_walk && (imp_pos < n_reg) && ({16'd0, imp_token} < NTOK);
     wire [47:0]  imp_q;
-    wire [16:0]  imp_token = {1'b0, key_base_reg} + {1'b0, imp_pos};
-    wire         unused_imp = &{1'b0, imp_token[16:TKW]};
     spk_importance #(.N(NTOK)) token_imp (
         .clk(clk), .rst(rst), .clear(imp_clear), .busy(imp_busy), .add_valid(imp_add),
         .add_index(imp_token[TKW-1:0]), .add_amount({32'd0, probs[imp_pos[AW-1:0]]}),
@@ -402,10 +451,19 @@ module spk_engine #(
     // ---- buffers written from streams (no reset: contents are written before use) ---------
     always @(posedge clk) begin
         // word l is in this block when l - k_word0 is 0..7 (one enable per word, as for qbuf)
-        if (state == S_KSCALE && rvalid && !r_query)
+        if (state == S_KSCALE && rvalid && !r_query && !list_reg)
             for (l = 0; l < NMAX; l = l + 1)
                 if (l[19:0] - k_word0 < 20'd8 && l[19:0] < {4'd0, n_reg})
                     kscale[l*24+:24] <= k_rot[(l%8)*24+:24];
+        // list mode: token l is in this list block when l - l_word0 is 0..15; then one K
+        // scale word per key
+        if (state == S_KSCALE && rvalid && r_list)
+            for (l = 0; l < NMAX; l = l + 1)
+                if (l[19:0] - l_word0 < 20'd16 && l[19:0] < {4'd0, n_reg})
+                    ktok[l*16+:16] <= l_rot[(l%16)*16+:16];
+        if (state == S_KSCALE && rvalid && r_kword)
+            for (l = 0; l < NMAX; l = l + 1)
+                if (l[15:0] == r_pos) kscale[l*24+:24] <= r_word[23:0];
         if (state == S_VSCAN && rvalid) vscale[r_cnt[AW-1:0]] <= r_word[23:0];
         if (prob_valid) probs[prob_index] <= prob_value;
         if (state == S_VSCAN && pos < n_reg && scan_hit)
@@ -425,6 +483,7 @@ module spk_engine #(
     end
     wire        scan_hit = (|scan_line) && (scan_pos < n_reg);
     wire [15:0] scan_pos = {pos[15:LP], scan_lane};
+    wire [15:0] scan_token = list_reg ? ktok[scan_pos[AW-1:0]*16+:16] : key_base_reg + scan_pos;
 
     // ---- control ---------------------------------------------------------------------------
     wire pass_end = fetch_done_seen && !b_valid && drain == 3'd0;
@@ -438,6 +497,9 @@ module spk_engine #(
             keep_reg <= 16'd0;
             n_reg <= 16'd0;
             key_base_reg <= 16'd0;
+            list_reg <= 1'b0;
+            keys_addr <= 32'd0;
+            l_blocks <= 16'd0;
             q_scale_reg <= 24'd0;
             k_msb_reg <= 32'd0;
             k_lsb_reg <= 32'd0;
@@ -556,6 +618,9 @@ module spk_engine #(
                         keep_reg <= h_keep;
                         n_reg <= h_n;
                         key_base_reg <= h_key_base;
+                        list_reg <= h_list;
+                        keys_addr <= h_keys;
+                        l_blocks <= h_list ? l_blocks_h : 16'd0;
                         q_scale_reg <= h_q_scale;
                         k_msb_reg <= h_k_msb;
                         k_lsb_reg <= h_k_lsb;
@@ -573,13 +638,13 @@ module spk_engine #(
                         vpass <= 1'b0;
                         v_two <= 1'b0;
                         pos <= 16'd0;
-                        kscale_addr <= k_first_word;
+                        kscale_addr <= h_list ? h_k_scale : k_first_word;
                         q_addr <= h_q_base;
                         q_blocks <= q_blocks_h;
                         ql_cnt <= {(BW + 1) {1'b0}};
                         ar_cnt <= 16'd0;
                         r_cnt <= 16'd0;
-                        reads <= q_blocks_h + k_blocks;
+                        reads <= q_blocks_h + (h_list ? l_blocks_h + h_n : k_blocks);
                         if (req_bad) begin
                             bad_cmd <= 1'b1;
                             state <= S_DONE;
@@ -651,7 +716,7 @@ module spk_engine #(
                         end
                     end else if (scan_hit) begin
                         vkey_valid <= 1'b1;
-                        vkey_token <= key_base_reg + scan_pos;
+                        vkey_token <= scan_token;
                         kept_n <= kept_n + 16'd1;
                         pos <= scan_pos + 16'd1;
                     end else begin

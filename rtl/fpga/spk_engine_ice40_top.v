@@ -94,7 +94,7 @@ module spk_engine_ice40_top #(
         .key_base(d_key_base), .q_scale(d_q_scale), .q_base({HI0, d_q}),
         .k_msb_base({HI0, d_k_msb}), .k_lsb_base({HI0, d_k_lsb}), .v_msb_base({HI0, d_v_msb}),
         .v_lsb_base({HI0, d_v_lsb}), .k_scale_base({HI0, d_k_scale}),
-        .v_scale_base({HI0, d_v_scale}),
+        .v_scale_base({HI0, d_v_scale}), .key_list(1'b0), .keys_base(32'd0),  // contiguous only
         .arvalid(arvalid), .arready(arready), .araddr(araddr), .arlen(arlen), .arsize(arsize),
         .arburst(arburst), .rvalid(rvalid), .rready(rready), .rdata(rdata), .rresp(rresp),
         .rlast(rlast), .idle(e_idle), .run_tag(run_tag), .imp_clear(clear_pulse),

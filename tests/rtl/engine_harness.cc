@@ -50,14 +50,14 @@ void put_codes(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16
 
 // Where one request's data lives in the memory model.
 struct CaseLayout {
-    uint32_t q, k_msb, k_lsb, v_msb, v_lsb, k_sc, v_sc;
+    uint32_t q, k_msb, k_lsb, v_msb, v_lsb, k_sc, v_sc, keys;
 };
 
 bool case_arrays_ok(const EngineCase &c) {
     const uint32_t d = c.cfg.d;
     return c.q.size() >= d && c.k.size() >= (size_t)c.n_tokens * d &&
            c.v.size() >= (size_t)c.n_tokens * d && c.k_scales.size() >= c.n_tokens &&
-           c.v_scales.size() >= c.n_tokens;
+           c.v_scales.size() >= c.n_tokens && (c.keys.empty() || c.keys.size() == c.n);
 }
 
 } // namespace
@@ -98,6 +98,7 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
         lay[r].v_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
         lay[r].k_sc = place(4 * c.n_tokens, 4);
         lay[r].v_sc = place(4 * c.n_tokens, 4);
+        lay[r].keys = c.keys.empty() ? 0 : place(2 * c.n, 2); // uint16 tokens, 2-byte aligned
     }
     const size_t mem_bytes = ((size_t)at + 63) / 32 * 32;
     std::vector<uint8_t> mem(mem_bytes);
@@ -114,6 +115,10 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
         }
         put_words(mem, lay[r].k_sc, c.k_scales);
         put_words(mem, lay[r].v_sc, c.v_scales);
+        for (size_t j = 0; j < c.keys.size(); j++) {
+            mem[lay[r].keys + 2 * j] = (uint8_t)c.keys[j];
+            mem[lay[r].keys + 2 * j + 1] = (uint8_t)(c.keys[j] >> 8);
+        }
     }
 
     std::vector<uint32_t> tags(count);
@@ -187,6 +192,8 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
             io.v_keep = e.keep;
             io.n_keys = e.n;
             io.key_base = e.key_base;
+            io.key_list = !e.keys.empty();
+            io.keys_base = lay[next].keys;
             io.q_scale = e.q_logit & 0xFFFFFFu;
             io.q_base = lay[next].q;
             io.k_msb_base = lay[next].k_msb;
@@ -288,7 +295,7 @@ std::string EngineHarness::read_importance(std::vector<uint64_t> &entries) {
 }
 
 std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c, int64_t n,
-                               int64_t key_base) {
+                               int64_t key_base, bool list) {
     c = EngineCase{};
     static const spk_quant_profile kProfiles[] = {{4, 4}, {6, 4}, {8, 4}, {12, 0}};
     spk_head_config &cfg = c.cfg;
@@ -306,6 +313,16 @@ std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase 
     c.n = n >= 0 ? (uint32_t)n : 1 + (uint32_t)(rng() % max_n);
     c.key_base = key_base >= 0 ? (uint32_t)key_base : (uint32_t)(rng() % 40);
     c.n_tokens = c.key_base + c.n + (uint32_t)(rng() % 5);
+    if (list) {
+        // n of n_tokens tokens (gaps of random length), sorted: the ALIVE tokens after pruning
+        c.key_base = 0;
+        c.n_tokens = std::min(kEngineNtok, c.n + 1 + (uint32_t)(rng() % (c.n + 40)));
+        std::vector<uint32_t> all(c.n_tokens);
+        for (uint32_t t = 0; t < c.n_tokens; t++) all[t] = t;
+        std::shuffle(all.begin(), all.end(), rng);
+        c.keys.assign(all.begin(), all.begin() + c.n);
+        std::sort(c.keys.begin(), c.keys.end());
+    }
     const uint32_t d = cfg.d;
     const int32_t cmax = (1 << (cfg.kv.msb_bits + cfg.kv.lsb_bits - 1)) - 1;
     c.q.resize(d);
@@ -333,13 +350,17 @@ std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase 
 std::string engine_golden(EngineCase &c) {
     const spk_head_config &cfg = c.cfg;
     const uint32_t d = cfg.d;
-    if ((uint64_t)c.key_base + c.n > c.n_tokens || c.q.size() < d ||
+    bool keys_ok = c.keys.empty() || c.keys.size() == c.n;
+    for (uint32_t j = 0; j < c.keys.size(); j++)
+        keys_ok = keys_ok && c.keys[j] < c.n_tokens && (j == 0 || c.keys[j] > c.keys[j - 1]);
+    if (!keys_ok) return "the case's key list is not n strictly increasing tokens below n_tokens";
+    if ((c.keys.empty() && (uint64_t)c.key_base + c.n > c.n_tokens) || c.q.size() < d ||
         c.k.size() < (size_t)c.n_tokens * d || c.v.size() < (size_t)c.n_tokens * d ||
         c.k_scales.size() < c.n_tokens || c.v_scales.size() < c.n_tokens)
         return "the case's keys or arrays exceed its n_tokens";
     c.keep = spk_keep_count(c.n, cfg.v_keep_q16);
     std::vector<uint32_t> keys(c.n);
-    for (uint32_t j = 0; j < c.n; j++) keys[j] = c.key_base + j;
+    for (uint32_t j = 0; j < c.n; j++) keys[j] = engine_case_token(c, j);
     spk_head_request req{c.q.data(), c.q_logit,         keys.data(), c.n,
                          c.k.data(), c.k_scales.data(), c.v.data(),  c.v_scales.data()};
     spk_workspace *ws = spk_workspace_create(c.n ? c.n : 1);
@@ -395,9 +416,13 @@ std::string engine_check(const EngineCase &c, const EngineOutcome &got) {
     return err.str();
 }
 
+uint32_t engine_case_token(const EngineCase &c, uint32_t j) {
+    return c.keys.empty() ? c.key_base + j : c.keys[j];
+}
+
 void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc) {
     for (uint32_t j = 0; j < c.n && j < c.want_probs.size(); j++) {
-        const uint32_t token = c.key_base + j;
+        const uint32_t token = engine_case_token(c, j);
         if (token >= acc.size()) acc.resize(token + 1, 0);
         acc[token] = spk_importance_add(acc[token], c.want_probs[j]);
     }

@@ -31,7 +31,10 @@ struct EngineMemory {
 struct EngineCase {
     spk_head_config cfg{};
     uint32_t n = 0, key_base = 0, keep = 0;
-    uint32_t n_tokens = 0;        // tokens in memory (key_base + n + a few)
+    uint32_t n_tokens = 0; // tokens in memory (key_base + n + a few)
+    // Non-empty: key-list mode, the n tokens of the keys (a uint16 list in memory; key_base is
+    // then unused). Empty: the contiguous keys key_base .. key_base + n - 1.
+    std::vector<uint32_t> keys;
     std::vector<int16_t> q, k, v; // q: d codes; k, v: n_tokens x d full codes
     std::vector<spk_scale> k_scales, v_scales;
     spk_scale q_logit = 0;
@@ -92,14 +95,18 @@ class EngineHarness {
 
 // A random request (D <= 64, n <= max_n, profiles 4+4/6+4/8+4/12+0 and others, random threshold
 // and V keep ratio) with its golden result. `n` and `key_base` >= 0 fix them (n may be 0).
+// With `list`, the keys are a key list instead (key_base ignored): n random tokens, strictly
+// increasing with random gaps, all below kEngineNtok, as the golden layer's ALIVE lists.
 // Returns "" or what went wrong.
 std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c, int64_t n = -1,
-                               int64_t key_base = -1);
+                               int64_t key_base = -1, bool list = false);
+// Token of key position j of c (listed or contiguous).
+uint32_t engine_case_token(const EngineCase &c, uint32_t j);
 // The golden results of c's inputs (spk_head_run), into c.want_*.
 std::string engine_golden(EngineCase &c);
 std::string engine_check(const EngineCase &c, const EngineOutcome &got);
 // The golden token-importance additions of one request (spec "Importance": each final
-// probability to its token, saturating): acc[key_base + j] = spk_importance_add(.., p[j]).
+// probability to its token, saturating): acc[token(j)] = spk_importance_add(.., p[j]).
 void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc);
 // A layer's worth of requests: `heads` x `queries` requests over tokens first .. first + L - 1,
 // causal (query i sees the first L - queries + i + 1 tokens), each head with its own random

@@ -1,9 +1,11 @@
 // 4-state reset/X test of the engine top (Icarus): spk_engine with DMAX = 8, M = 4, NMAX = 16,
 // P = 4, QDEPTH = 2, NTOK = 32. Every input except the clock is X while reset is held and every
 // buffer starts as X. After the first reset edge no output may be X or Z, through idle cycles,
-// an importance clear, three requests queued back to back from a behavioural AXI4 memory (one
-// that refetches LSBs and fetches V with both planes, one with a single plane, one with n = 0)
-// and the read-back of every importance entry. Prints "PASS engine_reset_tb" or "FAIL ..." lines.
+// an importance clear, four requests queued back to back from a behavioural AXI4 memory (one
+// that refetches LSBs and fetches V with both planes, one with a single plane, one with n = 0,
+// one in key-list mode: its tokens come from the memory's data, mostly >= NTOK, which only
+// skips their importance adds) and the read-back of every importance entry.
+// Prints "PASS engine_reset_tb" or "FAIL ..." lines.
 `default_nettype none
 
 module engine_reset_tb;
@@ -18,6 +20,8 @@ module engine_reset_tb;
     reg [3:0]   d, msb_bits, lsb_bits;
     reg [16:0]  threshold;
     reg [15:0]  v_keep, n_keys, key_base;
+    reg         key_list;
+    reg [31:0]  keys_base;
     reg [23:0]  q_scale;
     reg [31:0]  k_msb_base, k_lsb_base, v_msb_base, v_lsb_base, k_scale_base, v_scale_base;
     reg         arready, rvalid, rlast;
@@ -42,7 +46,8 @@ module engine_reset_tb;
         .lsb_bits(lsb_bits), .threshold(threshold), .v_keep(v_keep), .n_keys(n_keys),
         .key_base(key_base), .q_scale(q_scale), .q_base(q_base), .k_msb_base(k_msb_base),
         .k_lsb_base(k_lsb_base), .v_msb_base(v_msb_base), .v_lsb_base(v_lsb_base),
-        .k_scale_base(k_scale_base), .v_scale_base(v_scale_base),
+        .k_scale_base(k_scale_base), .v_scale_base(v_scale_base), .key_list(key_list),
+        .keys_base(keys_base),
         .arvalid(arvalid), .arready(arready), .araddr(araddr), .arlen(arlen), .arsize(arsize),
         .arburst(arburst), .rvalid(rvalid), .rready(rready), .rdata(rdata), .rresp(rresp),
         .rlast(rlast), .idle(idle), .run_tag(run_tag), .imp_clear(imp_clear),
@@ -105,7 +110,8 @@ module engine_reset_tb;
     end
 
     // queue one request (waits for req_ready)
-    task request(input [3:0] msb, input [3:0] lsb, input [16:0] t, input [15:0] n);
+    task request(input [3:0] msb, input [3:0] lsb, input [16:0] t, input [15:0] n,
+                 input list);
         begin
             @(negedge clk);
             while (!req_ready) @(negedge clk);
@@ -117,6 +123,8 @@ module engine_reset_tb;
             v_keep = 16'd3;
             n_keys = n;
             key_base = 16'd2;
+            key_list = list;
+            keys_base = 32'd3402;
             q_scale = 24'hF8_9000;
             q_base = 32'd998;
             k_msb_base = 32'd1000;
@@ -138,7 +146,7 @@ module engine_reset_tb;
         {req_valid, tag, q_base, d, msb_bits, lsb_bits, threshold, v_keep, n_keys} = 'bx;
         {imp_clear, imp_rd_en, imp_rd_index} = 'bx;
         {key_base, q_scale, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base} = 'bx;
-        {k_scale_base, v_scale_base} = 'bx;
+        {k_scale_base, v_scale_base, key_list, keys_base} = 'bx;
         rst = 1'b1;
         @(posedge clk);
         #1 checking = 1;
@@ -151,11 +159,12 @@ module engine_reset_tb;
         @(negedge clk);
         imp_clear = 1'b0;
         repeat (5) @(negedge clk);
-        request(4'd4, 4'd4, 17'd65536, 16'd11);  // always refetches: K twice, V both planes
-        request(4'd12, 4'd0, 17'd0, 16'd11);     // one plane
-        request(4'd6, 4'd4, 17'd0, 16'd0);       // n = 0: d zeros, nothing fetched
+        request(4'd4, 4'd4, 17'd65536, 16'd11, 1'b0);  // always refetches: K twice, V both planes
+        request(4'd12, 4'd0, 17'd0, 16'd11, 1'b0);     // one plane
+        request(4'd6, 4'd4, 17'd0, 16'd0, 1'b0);       // n = 0: d zeros, nothing fetched
+        request(4'd4, 4'd4, 17'd65536, 16'd13, 1'b1);  // key list, both planes
         wait_cycles = 0;
-        while (requests_done < 3 && wait_cycles < 10000) begin
+        while (requests_done < 4 && wait_cycles < 10000) begin
             @(negedge clk);
             wait_cycles = wait_cycles + 1;
         end
@@ -168,10 +177,10 @@ module engine_reset_tb;
         end
         imp_rd_en = 1'b0;
         repeat (10) @(negedge clk);
-        if (requests_done != 3 || outs_seen != 18 || reads_ok != 32 || !idle) begin
+        if (requests_done != 4 || outs_seen != 24 || reads_ok != 32 || !idle) begin
             errors = errors + 1;
-            $display("FAIL engine_reset_tb: %0d requests done, %0d outputs, %0d reads (want 3, 18, 32)",
-                     requests_done, outs_seen, reads_ok);
+            $display("FAIL engine_reset_tb: %0d requests done, %0d outputs, %0d reads %s",
+                     requests_done, outs_seen, reads_ok, "(want 4, 24, 32)");
         end
         if (errors == 0) $display("PASS engine_reset_tb");
         $finish;

@@ -78,6 +78,37 @@ TEST(RtlEngine, WorksWithoutMemoryStallsAndAtFullDepth) {
             << "request " << r << " " << describe(burst[r]);
 }
 
+// Key-list mode (key_list = 1): the keys are a uint16 token list in memory, sorted with gaps
+// as the golden layer's ALIVE tokens; mixed in the same bursts with contiguous requests, with
+// one list at NMAX keys and an empty list, and the token importance checked after each burst.
+TEST(RtlEngine, KeyListRequestsMixedWithContiguousMatchTheGoldenModel) {
+    EngineHarness h;
+    ASSERT_EQ(h.clear_importance(), "");
+    std::mt19937_64 rng(4711);
+    std::vector<uint64_t> want_imp, got_imp;
+    int lists = 0, gapped = 0, done = 0;
+    for (int b = 0; b < 12; b++) {
+        std::vector<EngineCase> burst(1 + rng() % 6);
+        for (size_t r = 0; r < burst.size(); r++) {
+            const bool list = (b + r) % 2 == 0;
+            const int64_t n = b == 3 && r == 0 ? (int64_t)kEngineNmax : b == 5 && r == 0 ? 0 : -1;
+            ASSERT_EQ(engine_random_case(rng, 300, burst[r], n, -1, list), "");
+            lists += list;
+            gapped += list && burst[r].n > 0 && burst[r].keys.back() >= burst[r].n;
+            engine_add_importance(burst[r], want_imp);
+        }
+        std::vector<EngineOutcome> got = h.run_burst(burst);
+        for (size_t r = 0; r < burst.size(); r++, done++)
+            ASSERT_EQ(engine_check(burst[r], got[r]), "")
+                << "case " << done << (burst[r].keys.empty() ? " contiguous " : " key list ")
+                << describe(burst[r]);
+        ASSERT_EQ(h.read_importance(got_imp), "");
+        ASSERT_EQ(compare_importance(want_imp, got_imp), "") << "after case " << done;
+    }
+    EXPECT_GT(lists, 10);
+    EXPECT_GT(gapped, 5) << "the lists should skip tokens (not be a contiguous range)";
+}
+
 TEST(RtlEngine, EmptyRequestsOutputZerosAndFetchNothing) {
     EngineHarness h;
     ASSERT_EQ(h.clear_importance(), "");

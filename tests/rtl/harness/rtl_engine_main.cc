@@ -26,8 +26,9 @@ const char kHelp[] =
     "  one random head request (D <= 64, 1..300 keys; 1 in 40 with none) per case, queued in\n"
     "  bursts of 1..7; the token importance is compared after every burst\n"
     "  stall: memory latency 8 with random AR/R stalls; fixed: latency 8, no stalls;\n"
-    "  cycles: as fixed, one request per burst, never empty, and compare each request's\n"
-    "  cycles with the cycle simulator\n";
+    "  (stall and fixed: 1 in 3 requests with a key list of sorted tokens with gaps)\n"
+    "  cycles: as fixed, one request per burst, never empty, contiguous keys, and compare\n"
+    "  each request's cycles with the cycle simulator\n";
 
 constexpr uint32_t kLatency = 8;
 
@@ -129,7 +130,10 @@ int main(int argc, char **argv) {
             burst_err.assign(size, "");
             for (size_t r = 0; r < size; r++) {
                 const bool empty = !compare && rng() % 40 == 0;
-                burst_err[r] = engine_random_case(rng, 300, burst[r], empty ? 0 : -1);
+                // stall/fixed: a third of the requests in key-list mode (the cycle simulator's
+                // preset models the contiguous mode: cycles keeps to it)
+                const bool list = !compare && rng() % 3 == 0;
+                burst_err[r] = engine_random_case(rng, 300, burst[r], empty ? 0 : -1, -1, list);
                 engine_add_importance(burst[r], want_imp);
             }
             burst_got = h.run_burst(burst);
