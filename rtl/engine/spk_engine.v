@@ -263,10 +263,10 @@ module spk_engine #(
     wire        r_kword = list_reg && (r_cnt >= lq_blocks); // key r_pos's K scale word
     // key-list block beat r_cnt - q_blocks holds tokens (r_cnt - q_blocks)*16 + l -
     // keys_addr[4:1], l = 0..15
-    wire [15:0] l_r_blk = r_cnt - q_blocks;
-    wire [19:0] l_word0 = {l_r_blk, 4'd0} - {16'd0, keys_addr[4:1]};
-    wire [15:0] k_r_blk = r_cnt - q_blocks;
-    wire [19:0] k_word0 = {1'b0, k_r_blk, 3'd0} - {17'd0, kscale_addr[4:2]};
+    // blocks read since the query's (the key list's in list mode, else the K scale words')
+    wire [15:0] post_q_blk = r_cnt - q_blocks;
+    wire [19:0] l_word0 = {post_q_blk, 4'd0} - {16'd0, keys_addr[4:1]};
+    wire [19:0] k_word0 = {1'b0, post_q_blk, 3'd0} - {17'd0, kscale_addr[4:2]};
     // query block beat r_cnt holds codes r_cnt*16 + l - q_addr[4:1], l = 0..15
     wire [19:0] q_word0 = {r_cnt, 4'd0} - {16'd0, q_addr[4:1]};
     // the K scale block's 8 words rotated so that word j sits at lane j mod 8
@@ -276,8 +276,9 @@ module spk_engine #(
     generate
         for (gk = 0; gk < 8; gk = gk + 1) begin : krot
             localparam [2:0] KL = gk;
+            wire [2:0] lane = KL + kscale_addr[4:2];  // wraps mod 8 in every simulator
             assign r_kw[gk] = rdata[gk*32+:24];
-            assign k_rot[gk*24+:24] = r_kw[KL + kscale_addr[4:2]];
+            assign k_rot[gk*24+:24] = r_kw[lane];
         end
     endgenerate
     // the block's 16 codes rotated so that code i of the query sits at lane i mod 16
@@ -287,8 +288,9 @@ module spk_engine #(
     generate
         for (gq = 0; gq < 16; gq = gq + 1) begin : qrot
             localparam [3:0] QL = gq;
+            wire [3:0] lane = QL + q_addr[4:1];  // wraps mod 16 in every simulator
             assign r_code[gq] = rdata[gq*16+:12];
-            assign q_rot[gq*12+:12] = r_code[QL + q_addr[4:1]];
+            assign q_rot[gq*12+:12] = r_code[lane];
         end
     endgenerate
     // the list block's 16 tokens rotated so that token j sits at lane j mod 16

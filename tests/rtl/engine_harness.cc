@@ -7,18 +7,16 @@
 
 #include "spksim/layer.h"
 
-namespace {
-
-uint32_t plane_row_bytes(uint32_t d, uint32_t bits) {
+uint32_t engine_plane_row_bytes(uint32_t d, uint32_t bits) {
     return (d * bits + 7) / 8;
 }
 
 // Pack one plane of `codes` (n_tokens x d) at `base`: field i of a row in bits [i*b, (i+1)*b),
 // little-endian, byte 0 bit 0 first (spec: "MSB and LSB planes").
-void pack_plane(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &codes,
-                uint32_t n_tokens, uint32_t d, spk_quant_profile prof, bool lsb_plane) {
+void engine_pack_plane(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &codes,
+                       uint32_t n_tokens, uint32_t d, spk_quant_profile prof, bool lsb_plane) {
     const uint32_t bits = lsb_plane ? prof.lsb_bits : prof.msb_bits;
-    const uint32_t rb = plane_row_bytes(d, bits);
+    const uint32_t rb = engine_plane_row_bytes(d, bits);
     for (uint32_t t = 0; t < n_tokens; t++) {
         uint8_t *row = &mem[base + (size_t)t * rb];
         for (uint32_t i = 0; i < rb; i++) row[i] = 0;
@@ -35,10 +33,12 @@ void pack_plane(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int1
     }
 }
 
-void put_words(std::vector<uint8_t> &mem, uint32_t base, const std::vector<spk_scale> &w) {
+void engine_put_words(std::vector<uint8_t> &mem, uint32_t base, const std::vector<spk_scale> &w) {
     for (size_t t = 0; t < w.size(); t++)
         for (int b = 0; b < 4; b++) mem[base + 4 * t + b] = (uint8_t)(w[t] >> (8 * b));
 }
+
+namespace {
 
 void put_codes(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &q) {
     for (size_t i = 0; i < q.size(); i++) {
@@ -92,10 +92,10 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
         const EngineCase &c = cases[r];
         const uint32_t d = c.cfg.d, msb = c.cfg.kv.msb_bits, lsb = c.cfg.kv.lsb_bits;
         lay[r].q = place(2 * d, 2);
-        lay[r].k_msb = place(c.n_tokens * plane_row_bytes(d, msb), 1);
-        lay[r].k_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
-        lay[r].v_msb = place(c.n_tokens * plane_row_bytes(d, msb), 1);
-        lay[r].v_lsb = place(c.n_tokens * plane_row_bytes(d, lsb), 1);
+        lay[r].k_msb = place(c.n_tokens * engine_plane_row_bytes(d, msb), 1);
+        lay[r].k_lsb = place(c.n_tokens * engine_plane_row_bytes(d, lsb), 1);
+        lay[r].v_msb = place(c.n_tokens * engine_plane_row_bytes(d, msb), 1);
+        lay[r].v_lsb = place(c.n_tokens * engine_plane_row_bytes(d, lsb), 1);
         lay[r].k_sc = place(4 * c.n_tokens, 4);
         lay[r].v_sc = place(4 * c.n_tokens, 4);
         lay[r].keys = c.keys.empty() ? 0 : place(2 * c.n, 2); // uint16 tokens, 2-byte aligned
@@ -107,14 +107,14 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
         const EngineCase &c = cases[r];
         const uint32_t d = c.cfg.d;
         put_codes(mem, lay[r].q, std::vector<int16_t>(c.q.begin(), c.q.begin() + d));
-        pack_plane(mem, lay[r].k_msb, c.k, c.n_tokens, d, c.cfg.kv, false);
-        pack_plane(mem, lay[r].v_msb, c.v, c.n_tokens, d, c.cfg.kv, false);
+        engine_pack_plane(mem, lay[r].k_msb, c.k, c.n_tokens, d, c.cfg.kv, false);
+        engine_pack_plane(mem, lay[r].v_msb, c.v, c.n_tokens, d, c.cfg.kv, false);
         if (c.cfg.kv.lsb_bits) {
-            pack_plane(mem, lay[r].k_lsb, c.k, c.n_tokens, d, c.cfg.kv, true);
-            pack_plane(mem, lay[r].v_lsb, c.v, c.n_tokens, d, c.cfg.kv, true);
+            engine_pack_plane(mem, lay[r].k_lsb, c.k, c.n_tokens, d, c.cfg.kv, true);
+            engine_pack_plane(mem, lay[r].v_lsb, c.v, c.n_tokens, d, c.cfg.kv, true);
         }
-        put_words(mem, lay[r].k_sc, c.k_scales);
-        put_words(mem, lay[r].v_sc, c.v_scales);
+        engine_put_words(mem, lay[r].k_sc, c.k_scales);
+        engine_put_words(mem, lay[r].v_sc, c.v_scales);
         for (size_t j = 0; j < c.keys.size(); j++) {
             mem[lay[r].keys + 2 * j] = (uint8_t)c.keys[j];
             mem[lay[r].keys + 2 * j + 1] = (uint8_t)(c.keys[j] >> 8);

@@ -100,6 +100,13 @@ class EngineHarness {
 // Returns "" or what went wrong.
 std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase &c, int64_t n = -1,
                                int64_t key_base = -1, bool list = false);
+// Bytes of one plane row of d fields of `bits` bits (spec "MSB and LSB planes").
+uint32_t engine_plane_row_bytes(uint32_t d, uint32_t bits);
+// Pack one plane of `codes` (n_tokens x d) at `base` as the spec lays it out.
+void engine_pack_plane(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &codes,
+                       uint32_t n_tokens, uint32_t d, spk_quant_profile prof, bool lsb_plane);
+// Scale words `w` at `base`, 4-byte little-endian each.
+void engine_put_words(std::vector<uint8_t> &mem, uint32_t base, const std::vector<spk_scale> &w);
 // Token of key position j of c (listed or contiguous).
 uint32_t engine_case_token(const EngineCase &c, uint32_t j);
 // The golden results of c's inputs (spk_head_run), into c.want_*.

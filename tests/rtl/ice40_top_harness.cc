@@ -14,30 +14,6 @@ uint64_t field(const std::vector<uint8_t> &bits, uint32_t lo, uint32_t width) {
     return v;
 }
 
-uint32_t row_bytes(uint32_t d, uint32_t bits) {
-    return (d * bits + 7) / 8;
-}
-
-// One plane of n_tokens x d codes at `base` (spec "MSB and LSB planes": field i of a row in bits
-// [i*b, (i+1)*b), little-endian).
-void put_plane(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &codes,
-               uint32_t n_tokens, uint32_t d, spk_quant_profile prof, bool lsb_plane) {
-    const uint32_t bits = lsb_plane ? prof.lsb_bits : prof.msb_bits;
-    for (uint32_t t = 0; t < n_tokens; t++) {
-        const uint32_t row = base + t * row_bytes(d, bits);
-        for (uint32_t i = 0; i < row_bytes(d, bits); i++) mem[row + i] = 0;
-        for (uint32_t i = 0; i < d; i++) {
-            int32_t hi = 0;
-            uint32_t lo = 0;
-            spk_code_split(codes[(size_t)t * d + i], prof, &hi, &lo);
-            const uint32_t f = (lsb_plane ? lo : (uint32_t)hi) & ((1u << bits) - 1u);
-            for (uint32_t b = 0; b < bits; b++)
-                if ((f >> b) & 1u)
-                    mem[row + (i * bits + b) / 8] |= (uint8_t)(1u << ((i * bits + b) % 8));
-        }
-    }
-}
-
 } // namespace
 
 void Ice40TopHarness::shift(uint64_t value, uint32_t bits) {
@@ -111,10 +87,10 @@ EngineOutcome Ice40TopHarness::run(const EngineCase &c, uint32_t tag) {
         return base;
     };
     const uint32_t q = place(2 * d, 2);
-    const uint32_t k_msb = place(c.n_tokens * row_bytes(d, msb), 1);
-    const uint32_t k_lsb = place(c.n_tokens * row_bytes(d, lsb), 1);
-    const uint32_t v_msb = place(c.n_tokens * row_bytes(d, msb), 1);
-    const uint32_t v_lsb = place(c.n_tokens * row_bytes(d, lsb), 1);
+    const uint32_t k_msb = place(c.n_tokens * engine_plane_row_bytes(d, msb), 1);
+    const uint32_t k_lsb = place(c.n_tokens * engine_plane_row_bytes(d, lsb), 1);
+    const uint32_t v_msb = place(c.n_tokens * engine_plane_row_bytes(d, msb), 1);
+    const uint32_t v_lsb = place(c.n_tokens * engine_plane_row_bytes(d, lsb), 1);
     const uint32_t k_sc = place(4 * c.n_tokens, 4);
     const uint32_t v_sc = place(4 * c.n_tokens, 4);
     if (at + 64 > kIce40MemBytes || c.q.size() < d || c.k.size() < (size_t)c.n_tokens * d ||
@@ -130,17 +106,14 @@ EngineOutcome Ice40TopHarness::run(const EngineCase &c, uint32_t tag) {
         mem[q + 2 * i] = (uint8_t)(uint16_t)c.q[i];
         mem[q + 2 * i + 1] = (uint8_t)((uint16_t)c.q[i] >> 8);
     }
-    put_plane(mem, k_msb, c.k, c.n_tokens, d, c.cfg.kv, false);
-    put_plane(mem, v_msb, c.v, c.n_tokens, d, c.cfg.kv, false);
+    engine_pack_plane(mem, k_msb, c.k, c.n_tokens, d, c.cfg.kv, false);
+    engine_pack_plane(mem, v_msb, c.v, c.n_tokens, d, c.cfg.kv, false);
     if (lsb) {
-        put_plane(mem, k_lsb, c.k, c.n_tokens, d, c.cfg.kv, true);
-        put_plane(mem, v_lsb, c.v, c.n_tokens, d, c.cfg.kv, true);
+        engine_pack_plane(mem, k_lsb, c.k, c.n_tokens, d, c.cfg.kv, true);
+        engine_pack_plane(mem, v_lsb, c.v, c.n_tokens, d, c.cfg.kv, true);
     }
-    for (uint32_t t = 0; t < c.n_tokens; t++)
-        for (uint32_t b = 0; b < 4; b++) {
-            mem[k_sc + 4 * t + b] = (uint8_t)(c.k_scales[t] >> (8 * b));
-            mem[v_sc + 4 * t + b] = (uint8_t)(c.v_scales[t] >> (8 * b));
-        }
+    engine_put_words(mem, k_sc, c.k_scales);
+    engine_put_words(mem, v_sc, c.v_scales);
     for (uint32_t w = 0; w < mem.size() / 8; w++) {
         uint64_t word = 0;
         for (uint32_t b = 0; b < 8; b++) word |= (uint64_t)mem[8 * w + b] << (8 * b);
