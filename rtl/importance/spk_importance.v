@@ -8,6 +8,7 @@
 
 module spk_importance #(
     parameter N  = 1024,  // entries
+    parameter FORWARD = 1,  // 0: no forwarding; adds to one entry must then be >= 2 cycles apart
     // derived, do not override:
     parameter AW = (N > 1) ? $clog2(N) : 1
 ) (
@@ -39,7 +40,7 @@ module spk_importance #(
     reg [AW-1:0] w_index;
     reg [47:0]   w_value;
     wire [47:0]  ram_rdata;
-    wire [47:0]  old = (w_valid && w_index == s1_index) ? w_value : ram_rdata;
+    wire [47:0]  old = (FORWARD != 0 && w_valid && w_index == s1_index) ? w_value : ram_rdata;
     wire [48:0]  sum = {1'b0, old} + {1'b0, s1_amount};
     wire [47:0]  new_value = sum[48] ? 48'hFFFF_FFFF_FFFF : sum[47:0];
 
