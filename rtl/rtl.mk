@@ -79,7 +79,10 @@ $(eval $(call rtl_model,Vengine,spk_engine,$(RTL_ENGINE_SRCS),-GDMAX=64 -GM=8 -G
 
 # The UP5K build's top (rtl/fpga/spk_engine_ice40_top.v) at its synthesis parameters
 # (tests/rtl/ice40_top_harness.h assumes the wrapper's defaults).
-RTL_ICE40_TOP_SRCS := $(RTL_ENGINE_SRCS) rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v
+RTL_ICE40_TOP_SRCS := rtl/common/spk_ram_1r1w.v rtl/importance/spk_importance.v \
+                      rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v \
+                      rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v \
+                      rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v
 $(eval $(call rtl_model,Vice40top,spk_engine_ice40_top,$(RTL_ICE40_TOP_SRCS),))
 
 # Icarus 4-state reset/X test benches, run by the test suite.
@@ -141,3 +144,21 @@ synth: ## iCE40 UP5K build of the RTL (yosys + nextpnr + icepack + icetime), rep
 
 synth-blocks: ## yosys-only iCE40 cell counts of each engine block at the UP5K build's parameters
 	@scripts/synth-ice40.sh $(BUILD)/synth blocks
+
+# ---- The compact engine (rtl/engine/spk_engine_compact.v) -------------------------------------
+# spk_engine's port list in a sequential microarchitecture sized for the UP5K (no M, no P): its
+# Verilated model (tests/rtl/engine_harness.h assumes these parameters), its lint entry and its
+# Icarus reset/X bench (tests/rtl/engine_reset_tb.v compiled with ENGINE_COMPACT: DMAX 8,
+# NMAX 16, QDEPTH 2, NTOK 32).
+RTL_ENGINE_COMPACT_SRCS := rtl/common/spk_ram_1r1w.v rtl/importance/spk_importance.v \
+                           rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v \
+                           rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v
+$(eval $(call rtl_model,Vengine_compact,spk_engine_compact,$(RTL_ENGINE_COMPACT_SRCS), \
+    -GDMAX=64 -GNMAX=512 -GQDEPTH=4 -GNTOK=1024))
+RTL_LINT_TOPS += spk_engine_compact
+RTL_LINT_SRCS_spk_engine_compact := -Irtl/common $(RTL_ENGINE_COMPACT_SRCS)
+RTL_ICARUS_ENGINE_COMPACT := $(BUILD)/rtl/icarus/engine_compact_reset_tb.vvp
+$(RTL_ICARUS_ENGINE_COMPACT): $(RTL_ENGINE_COMPACT_SRCS) tests/rtl/engine_reset_tb.v
+	@mkdir -p $(@D)
+	$(IVERILOG) -g2005 -Wall -Irtl/common -DENGINE_COMPACT -o $@ -s engine_reset_tb $^
+RTL_HARNESS_CPPFLAGS += -DSPK_RTL_ICARUS_ENGINE_COMPACT='"$(RTL_ICARUS_ENGINE_COMPACT)"'

@@ -5,11 +5,11 @@ RTL_TEST_SRCS := tests/rtl/test_rtl_topk.cc tests/rtl/topk_check.cc tests/rtl/te
                  tests/rtl/test_rtl_qk.cc tests/rtl/qk_harness.cc \
                  tests/rtl/test_rtl_fetch.cc tests/rtl/fetch_harness.cc \
                  tests/rtl/test_rtl_engine.cc tests/rtl/engine_harness.cc \
-                 tests/rtl/test_rtl_engine_cycles.cc \
+                 tests/rtl/test_rtl_engine_cycles.cc tests/rtl/test_rtl_engine_compact.cc \
                  tests/rtl/test_rtl_ice40.cc tests/rtl/ice40_top_harness.cc
 $(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkcycle spkgolden,$(RTL_LINK_LIBS)))
 $(BUILD)/bin/test-rtl: $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) $(RTL_ICARUS_TOPK) \
-                       $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE)
+                       $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE) $(RTL_ICARUS_ENGINE_COMPACT)
 
 # rtl-topk --seed N --cases M [--config p16|p3] [--trace FILE.fst]
 RTL_TOPK_MAIN_SRCS := tests/rtl/harness/rtl_topk_main.cc tests/rtl/topk_check.cc
@@ -31,7 +31,8 @@ $(BUILD)/bin/rtl-datapath: $(call obj_of,$(RTL_DATAPATH_MAIN_SRCS)) $(BUILD)/lib
 	    $(RTL_LINK_LIBS) $(LDLIBS)
 ALL_BINS += $(BUILD)/bin/rtl-datapath
 
-# rtl-engine --seed N --cases M [--memory stall|fixed|cycles] [--trace FILE.fst]
+# rtl-engine --seed N --cases M [--engine full|compact] [--memory stall|fixed|cycles]
+#            [--trace FILE.fst]
 RTL_ENGINE_MAIN_SRCS := tests/rtl/harness/rtl_engine_main.cc tests/rtl/engine_harness.cc
 $(BUILD)/bin/rtl-engine: $(call obj_of,$(RTL_ENGINE_MAIN_SRCS)) $(BUILD)/lib/libspkcycle.a \
                          $(BUILD)/lib/libspkgolden.a $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB)

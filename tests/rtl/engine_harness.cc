@@ -1,10 +1,11 @@
-// Harness of the engine top against the golden head request.
+// Harness of the engine tops against the golden head request.
 #include "engine_harness.h"
 
 #include <algorithm>
 #include <deque>
 #include <sstream>
 
+#include "Vengine_compact.h"
 #include "spksim/layer.h"
 
 uint32_t engine_plane_row_bytes(uint32_t d, uint32_t bits) {
@@ -62,12 +63,13 @@ bool case_arrays_ok(const EngineCase &c) {
 
 } // namespace
 
-EngineOutcome EngineHarness::run(const EngineCase &c) {
+template <class Model> EngineOutcome EngineHarness<Model>::run(const EngineCase &c) {
     return run_burst({c}).front();
 }
 
-std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase> &cases,
-                                                    bool clear_first) {
+template <class Model>
+std::vector<EngineOutcome> EngineHarness<Model>::run_burst(const std::vector<EngineCase> &cases,
+                                                           bool clear_first) {
     const size_t count = cases.size();
     std::vector<EngineOutcome> outs(count);
     for (const EngineCase &c : cases)
@@ -123,22 +125,25 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
 
     std::vector<uint32_t> tags(count);
     std::vector<std::vector<bool>> got_out(count);
-    uint64_t limit = 20000;
+    uint64_t limit = limits_.base;
     for (size_t r = 0; r < count; r++) {
         tags[r] = next_tag_++ & 0xFFu;
         outs[r].out.assign(cases[r].cfg.d, 0x7EADBEEF);
         got_out[r].assign(cases[r].cfg.d, false);
         outs[r].probs.assign(cases[r].n, 0);
-        limit += 5000 + (uint64_t)cases[r].n * (300 + 8 * mem_.latency);
+        limit += limits_.per_request +
+                 (uint64_t)cases[r].n * (limits_.per_key + limits_.per_key_dim * cases[r].cfg.d +
+                                         limits_.per_key_latency * mem_.latency);
     }
 
-    Vengine &io = sim_.io();
+    Model &io = sim_.io();
     struct Pending {
         uint32_t addr;
         uint64_t ready_at;
     };
     std::deque<Pending> pending;
     uint64_t reads_answered = 0;
+    bool r_shown = false;     // the front beat was valid last cycle and not taken: it stays valid
     size_t next = 0, cur = 0; // next descriptor to queue, request producing outputs
     std::vector<uint64_t> accepted_at(count, 0);
     uint64_t last_done = 0;
@@ -213,8 +218,9 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
             (io.araddr % 32 || io.arlen != 0 || io.arsize != 5 || io.arburst != 1 ||
              io.araddr + 32 > mem_bytes))
             fail(cur, "bad AR request at address " + std::to_string(io.araddr));
-        const bool r_now = !pending.empty() && pending.front().ready_at <= sim_.cycles() &&
-                           (!mem_.random_stalls || rng_() % 4 != 0);
+        const bool r_now =
+            r_shown || (!pending.empty() && pending.front().ready_at <= sim_.cycles() &&
+                        (!mem_.random_stalls || rng_() % 4 != 0));
         io.rvalid = r_now;
         io.rlast = r_now;
         io.rresp = r_now && (int64_t)reads_answered == mem_.error_at ? 2 : 0;
@@ -228,6 +234,7 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
         const bool ar_taken = io.arvalid && ar_ready;
         const uint32_t ar_addr = io.araddr;
         const bool r_taken = r_now && io.rready;
+        r_shown = r_now && !r_taken;
         if (desc_taken) accepted_at[next] = sim_.cycles();
         io.imp_clear = clear_first && sim_.cycles() == t0;
         io.imp_rd_en = probe_token >= 0;
@@ -263,20 +270,21 @@ std::vector<EngineOutcome> EngineHarness::run_burst(const std::vector<EngineCase
     return outs;
 }
 
-std::string EngineHarness::clear_importance() {
-    Vengine &io = sim_.io();
+template <class Model> std::string EngineHarness<Model>::clear_importance() {
+    Model &io = sim_.io();
     io.imp_clear = 1;
     sim_.tick();
     io.imp_clear = 0;
     for (uint32_t i = 0; io.imp_busy; i++) {
-        if (i > 2 * kEngineNtok) return "imp_busy never dropped after imp_clear";
+        if (i > 4 * kEngineNtok) return "imp_busy never dropped after imp_clear";
         sim_.tick();
     }
     return "";
 }
 
-std::string EngineHarness::read_importance(std::vector<uint64_t> &entries) {
-    Vengine &io = sim_.io();
+template <class Model>
+std::string EngineHarness<Model>::read_importance(std::vector<uint64_t> &entries) {
+    Model &io = sim_.io();
     if (!io.idle) return "importance read while the engine is not idle";
     entries.assign(kEngineNtok, 0);
     for (uint32_t i = 0; i < kEngineNtok; i++) {
@@ -429,11 +437,12 @@ void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc) {
 }
 
 std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t queries,
-                               std::vector<EngineCase> &cases) {
+                               std::vector<EngineCase> &cases, uint32_t max_tokens) {
     cases.clear();
-    if (queries == 0 || queries > kEngineNmax) return "queries out of range";
+    if (max_tokens > kEngineNmax) return "max_tokens above NMAX";
+    if (queries == 0 || queries > max_tokens) return "queries out of range";
     const uint32_t first = (uint32_t)(rng() % 200);
-    const uint32_t tokens = queries + (uint32_t)(rng() % (kEngineNmax - queries + 1));
+    const uint32_t tokens = queries + (uint32_t)(rng() % (max_tokens - queries + 1));
     EngineCase head;
     for (uint32_t h = 0; h < heads; h++) {
         // one K/V head per head; the layer's configuration is head 0's
@@ -463,3 +472,6 @@ std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t qu
     }
     return "";
 }
+
+template class EngineHarness<Vengine>;
+template class EngineHarness<Vengine_compact>;

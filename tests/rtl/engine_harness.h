@@ -1,9 +1,12 @@
-// Harness of the engine top (rtl/engine/spk_engine.v): random head requests are laid out in a
-// C++ memory model (query codes as int16 words, planes packed as the spec says, scale words as
-// 4-byte words), queued back to back in the engine's descriptor FIFO, run through an AXI4 read
+// Harness of the engine tops (rtl/engine/spk_engine.v and its sequential microarchitecture
+// rtl/engine/spk_engine_compact.v, which share one port list): random head requests are laid out
+// in a C++ memory model (query codes as int16 words, planes packed as the spec says, scale words
+// as 4-byte words), queued back to back in the engine's descriptor FIFO, run through an AXI4 read
 // port, and every output is compared with the golden spk_head_run; the token-importance bank is
 // compared with the golden per-layer accumulation (spk_importance_add of the final
-// probabilities).
+// probabilities). EngineHarness is a template over the Verilated model: EngineHarness<Vengine>
+// (spk_engine) and EngineHarness<Vengine_compact> (spk_engine_compact), both instantiated in
+// engine_harness.cc; a user of the compact one includes "Vengine_compact.h" itself.
 #ifndef SPK_TESTS_RTL_ENGINE_HARNESS_H
 #define SPK_TESTS_RTL_ENGINE_HARNESS_H
 
@@ -17,15 +20,43 @@
 #include "spksim/datapath.h"
 
 // The engine model is built with DMAX = 64, M = 8 multipliers, NMAX = 512 keys, P = 8, a
-// descriptor FIFO of 4 and 1024 token-importance accumulators.
+// descriptor FIFO of 4 and 1024 token-importance accumulators; the compact engine model with the
+// same DMAX, NMAX, QDEPTH and NTOK (it has no M and no P: kEngineLanes and kEngineP are
+// spk_engine's only).
 constexpr uint32_t kEngineDmax = 64, kEngineLanes = 8, kEngineNmax = 512, kEngineP = 8;
 constexpr uint32_t kEngineQdepth = 4, kEngineNtok = 1024;
 
 // How the memory model answers: fixed latency, optionally with random AR and R stalls.
+// (A beat, once valid, stays valid with the same data until it is taken, as AXI requires: the
+// compact engine holds rready low while it uses the words of a beat.)
 struct EngineMemory {
     uint32_t latency = 8;      // cycles from an accepted AR to its R beat (at the earliest)
-    bool random_stalls = true; // AR ready and R valid dropped at random
+    bool random_stalls = true; // AR ready dropped, and R valid raised late, at random
     int64_t error_at = -1;     // answer the R beat of this read (0 = first) with SLVERR, once
+};
+
+// How long run_burst waits before it calls a request hung. The burst's budget is `base` plus,
+// per request, per_request + n * (per_key + per_key_dim * d + per_key_latency * latency) cycles;
+// a request that has not signalled done within the budget comes back with done = false.
+struct EngineLimits {
+    uint64_t base = 20000, per_request = 5000;
+    uint64_t per_key = 300, per_key_dim = 0, per_key_latency = 8;
+};
+
+class Vengine_compact; // the Verilated spk_engine_compact (build/rtl/Vengine_compact/)
+
+// What differs between the engine models for the harness: the name and the cycle budget.
+template <class Model> struct EngineModel;
+template <> struct EngineModel<Vengine> {
+    static constexpr const char *kName = "spk_engine";
+    static EngineLimits limits() { return EngineLimits{}; }
+};
+template <> struct EngineModel<Vengine_compact> {
+    static constexpr const char *kName = "spk_engine_compact";
+    // One multiplier path: a few hundred to a couple of thousand cycles per key (growing with
+    // d), and up to a dozen single-beat reads per key (planes, scale words, a requant refetch,
+    // V), each with the latency and the random stalls.
+    static EngineLimits limits() { return EngineLimits{40000, 20000, 2000, 40, 24}; }
 };
 
 struct EngineCase {
@@ -63,13 +94,14 @@ struct EngineOutcome {
     uint64_t cycles = 0; // from the descriptor's cycle (or the previous done) to done
 };
 
-class EngineHarness {
+template <class Model> class EngineHarness {
   public:
-    explicit EngineHarness(const std::string &trace = "", EngineMemory mem = EngineMemory{})
-        : sim_(trace), mem_(mem), rng_(4242) {
+    explicit EngineHarness(const std::string &trace = "", EngineMemory mem = EngineMemory{},
+                           const EngineLimits &limits = EngineModel<Model>::limits())
+        : sim_(trace), mem_(mem), limits_(limits), rng_(4242) {
         sim_.reset();
     }
-    RtlSim<Vengine> &sim() { return sim_; }
+    RtlSim<Model> &sim() { return sim_; }
     EngineOutcome run(const EngineCase &c);
     // Queues every case back to back (as fast as req_ready allows) and returns their outcomes
     // in order; each request gets the next tag (mod 256).
@@ -87,8 +119,9 @@ class EngineHarness {
     uint64_t probe_dropped = 0;
 
   private:
-    RtlSim<Vengine> sim_;
+    RtlSim<Model> sim_;
     EngineMemory mem_;
+    EngineLimits limits_;
     std::mt19937_64 rng_;
     uint32_t next_tag_ = 0x5A;
 };
@@ -115,10 +148,10 @@ std::string engine_check(const EngineCase &c, const EngineOutcome &got);
 // The golden token-importance additions of one request (spec "Importance": each final
 // probability to its token, saturating): acc[token(j)] = spk_importance_add(.., p[j]).
 void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc);
-// A layer's worth of requests: `heads` x `queries` requests over tokens first .. first + L - 1,
-// causal (query i sees the first L - queries + i + 1 tokens), each head with its own random
-// profile, threshold and V ratio.
+// A layer's worth of requests: `heads` x `queries` requests over tokens first .. first + L - 1
+// (L <= max_tokens), causal (query i sees the first L - queries + i + 1 tokens), each head with
+// its own random profile, threshold and V ratio.
 std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t queries,
-                               std::vector<EngineCase> &cases);
+                               std::vector<EngineCase> &cases, uint32_t max_tokens = kEngineNmax);
 
 #endif

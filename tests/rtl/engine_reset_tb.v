@@ -1,12 +1,22 @@
 // 4-state reset/X test of the engine top (Icarus): spk_engine with DMAX = 8, M = 4, NMAX = 16,
-// P = 4, QDEPTH = 2, NTOK = 32. Every input except the clock is X while reset is held and every
+// P = 4, QDEPTH = 2, NTOK = 32, or, compiled with ENGINE_COMPACT defined, spk_engine_compact
+// (the same ports; no M, no P) with DMAX = 8, NMAX = 16, QDEPTH = 2, NTOK = 32 and a longer
+// wait for its requests. Every input except the clock is X while reset is held and every
 // buffer starts as X. After the first reset edge no output may be X or Z, through idle cycles,
 // an importance clear, four requests queued back to back from a behavioural AXI4 memory (one
 // that refetches LSBs and fetches V with both planes, one with a single plane, one with n = 0,
 // one in key-list mode: its tokens come from the memory's data, mostly >= NTOK, which only
 // skips their importance adds) and the read-back of every importance entry.
-// Prints "PASS engine_reset_tb" or "FAIL ..." lines.
+// Prints "PASS engine_reset_tb" (compact: "PASS engine_compact_reset_tb") or "FAIL ..." lines.
 `default_nettype none
+
+`ifdef ENGINE_COMPACT
+`define BENCH "engine_compact_reset_tb"
+`define WAIT_CYCLES 400000
+`else
+`define BENCH "engine_reset_tb"
+`define WAIT_CYCLES 10000
+`endif
 
 module engine_reset_tb;
     reg clk = 1'b0;
@@ -40,7 +50,11 @@ module engine_reset_tb;
     wire [9:0]  out_exp;
     wire [47:0] head_importance;
 
+`ifdef ENGINE_COMPACT
+    spk_engine_compact #(.DMAX(8), .NMAX(16), .QDEPTH(2), .NTOK(32)) dut (
+`else
     spk_engine #(.DMAX(8), .M(4), .NMAX(16), .P(4), .QDEPTH(2), .NTOK(32)) dut (
+`endif
         .clk(clk), .rst(rst),
         .req_valid(req_valid), .req_ready(req_ready), .tag(tag), .d(d), .msb_bits(msb_bits),
         .lsb_bits(lsb_bits), .threshold(threshold), .v_keep(v_keep), .n_keys(n_keys),
@@ -71,7 +85,7 @@ module engine_reset_tb;
         if (checking && ^outs === 1'bx) begin
             errors = errors + 1;
             if (errors < 5)
-                $display("FAIL engine_reset_tb: X/Z on an output at cycle %0d: %b", cycle, outs);
+                $display("FAIL %s: X/Z on an output at cycle %0d: %b", `BENCH, cycle, outs);
         end
         if (out_valid) outs_seen = outs_seen + 1;
         if (done) requests_done = requests_done + 1;
@@ -164,7 +178,7 @@ module engine_reset_tb;
         request(4'd6, 4'd4, 17'd0, 16'd0, 1'b0);       // n = 0: d zeros, nothing fetched
         request(4'd4, 4'd4, 17'd65536, 16'd13, 1'b1);  // key list, both planes
         wait_cycles = 0;
-        while (requests_done < 4 && wait_cycles < 10000) begin
+        while (requests_done < 4 && wait_cycles < `WAIT_CYCLES) begin
             @(negedge clk);
             wait_cycles = wait_cycles + 1;
         end
@@ -179,12 +193,14 @@ module engine_reset_tb;
         repeat (10) @(negedge clk);
         if (requests_done != 4 || outs_seen != 24 || reads_ok != 32 || !idle) begin
             errors = errors + 1;
-            $display("FAIL engine_reset_tb: %0d requests done, %0d outputs, %0d reads %s",
+            $display("FAIL %s: %0d requests done, %0d outputs, %0d reads %s", `BENCH,
                      requests_done, outs_seen, reads_ok, "(want 4, 24, 32)");
         end
-        if (errors == 0) $display("PASS engine_reset_tb");
+        if (errors == 0) $display("PASS %s", `BENCH);
         $finish;
     end
 endmodule
 
+`undef BENCH
+`undef WAIT_CYCLES
 `default_nettype wire

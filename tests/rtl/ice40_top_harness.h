@@ -14,7 +14,8 @@
 #include "engine_harness.h"
 #include "rtl_sim.h"
 
-// The model is built with the UP5K parameters: DMAX = 64, M = 2, NMAX = 128, P = 4, NTOK = 256.
+// The model is built with the UP5K parameters: DMAX = 64, NMAX = 128, NTOK = 256, the compact
+// engine with QDEPTH = 0, ABITS = 17 and a 64-bit data bus.
 constexpr uint32_t kIce40Dmax = 64, kIce40Nmax = 128, kIce40Ntok = 256;
 constexpr uint32_t kIce40MemBytes = 128 * 1024; // the on-chip memory
 

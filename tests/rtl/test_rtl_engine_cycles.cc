@@ -49,7 +49,7 @@ TEST(RtlEngineCycles, SerialModelAgreesWithinTwoPercent) {
     EngineMemory mem;
     mem.random_stalls = false;
     mem.latency = serial.dram_latency;
-    EngineHarness h("", mem);
+    EngineHarness<Vengine> h("", mem);
     std::mt19937_64 rng(4041);
     uint64_t rtl = 0, model = 0, paper = 0;
     int within = 0;
@@ -85,7 +85,7 @@ TEST(RtlEngineCycles, QueuedBurstIsTheSumOfItsRequests) {
     EngineMemory mem;
     mem.random_stalls = false;
     mem.latency = serial.dram_latency;
-    EngineHarness h("", mem);
+    EngineHarness<Vengine> h("", mem);
     std::mt19937_64 rng(4042);
     std::vector<EngineCase> burst(kCases / 8);
     std::vector<spk_cycle_request> reqs(burst.size());

@@ -43,4 +43,9 @@ TEST(RtlIcarus, EngineResetLeavesNoXOnOutputs) {
     expect_pass(SPK_RTL_ICARUS_ENGINE, "engine_reset_tb");
 }
 
+// The same bench with the compact engine (engine_reset_tb.v compiled with ENGINE_COMPACT).
+TEST(RtlIcarus, EngineCompactResetLeavesNoXOnOutputs) {
+    expect_pass(SPK_RTL_ICARUS_ENGINE_COMPACT, "engine_compact_reset_tb");
+}
+
 } // namespace

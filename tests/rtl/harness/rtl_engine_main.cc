@@ -1,6 +1,9 @@
-// rtl-engine: seeded random head requests through the Verilated engine top with an AXI4 memory
+// rtl-engine: seeded random head requests through a Verilated engine top with an AXI4 memory
 // model, compared with the golden spk_head_run bit for bit.
-//   rtl-engine [--memory stall|fixed|cycles] [--seed N] [--cases M] [--trace FILE.fst]
+//   rtl-engine [--engine full|compact] [--memory stall|fixed|cycles] [--seed N] [--cases M]
+//              [--trace FILE.fst]
+// --engine full (the default) runs spk_engine, compact the sequential spk_engine_compact (same
+// ports, same DMAX, NMAX, QDEPTH and NTOK; much slower per key); --memory cycles is for full only.
 // `cycles` runs the fixed-latency memory and also times each request on the cycle simulator
 // (spk_cycle_request_from_head + spk_cycle_run) with the preset rtl-engine, the model of this
 // engine, and with the paper-like overlapped pipeline of the same units, and prints the
@@ -14,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include <cstring>
+
+#include "Vengine_compact.h"
 #include "cli_options.h"
 #include "engine_harness.h"
 #include "spksim/cycle.h"
@@ -22,13 +28,16 @@
 namespace {
 
 const char kHelp[] =
-    "usage: rtl-engine [--memory stall|fixed|cycles] [--seed N] [--cases M] [--trace FILE.fst]\n"
+    "usage: rtl-engine [--engine full|compact] [--memory stall|fixed|cycles] [--seed N] "
+    "[--cases M]\n"
+    "                  [--trace FILE.fst]\n"
+    "  full: spk_engine (default); compact: spk_engine_compact, the sequential engine\n"
     "  one random head request (D <= 64, 1..300 keys; 1 in 40 with none) per case, queued in\n"
     "  bursts of 1..7; the token importance is compared after every burst\n"
     "  stall: memory latency 8 with random AR/R stalls; fixed: latency 8, no stalls;\n"
     "  (stall and fixed: 1 in 3 requests with a key list of sorted tokens with gaps)\n"
     "  cycles: as fixed, one request per burst, never empty, contiguous keys, and compare\n"
-    "  each request's cycles with the cycle simulator\n";
+    "  each request's cycles with the cycle simulator (full only)\n";
 
 constexpr uint32_t kLatency = 8;
 
@@ -96,13 +105,8 @@ struct Agreement {
     }
 };
 
-} // namespace
-
-int main(int argc, char **argv) {
-    CliOptions o;
-    int rc =
-        cli_parse(argc, argv, "rtl-engine", "--memory", {"stall", "fixed", "cycles"}, kHelp, &o);
-    if (rc) return rc == 1 ? 0 : rc;
+// Runs the cases on one engine model (`engine` names it in the summary line).
+template <class Model> int run_cases(const CliOptions &o, const char *engine) {
     const bool compare = o.choice == "cycles";
     spk_config serial_cfg{}, overlapped_cfg{};
     if (compare && !engine_cycle_configs(&serial_cfg, &overlapped_cfg)) return 3;
@@ -110,7 +114,7 @@ int main(int argc, char **argv) {
     EngineMemory mem;
     mem.random_stalls = o.choice == "stall";
     mem.latency = kLatency;
-    EngineHarness h(o.trace, mem);
+    EngineHarness<Model> h(o.trace, mem);
     std::mt19937_64 rng(o.seed);
     EngineCase c;
     uint64_t failures = 0;
@@ -184,9 +188,9 @@ int main(int argc, char **argv) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const uint64_t cycles = h.sim().cycles();
-    std::printf("rtl-engine memory=%s seed=%llu: %llu cases, %llu mismatches\n", o.choice.c_str(),
-                (unsigned long long)o.seed, (unsigned long long)o.cases,
-                (unsigned long long)failures);
+    std::printf("rtl-engine engine=%s (%s) memory=%s seed=%llu: %llu cases, %llu mismatches\n",
+                engine, EngineModel<Model>::kName, o.choice.c_str(), (unsigned long long)o.seed,
+                (unsigned long long)o.cases, (unsigned long long)failures);
     if (compare) {
         serial.print("serial engine model (preset rtl-engine)");
         overlapped.print("overlapped pipeline (eighth with the RTL's units)");
@@ -194,4 +198,40 @@ int main(int argc, char **argv) {
     std::printf("cycles: %llu in %.3f s = %.0f cycles/s%s\n", (unsigned long long)cycles, secs,
                 secs > 0 ? (double)cycles / secs : 0.0, o.trace.empty() ? "" : " (tracing)");
     return failures ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    // --engine is taken out here; cli_parse handles the rest (it knows one choice flag).
+    std::string engine = "full";
+    std::vector<char *> args;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && !std::strcmp(argv[i], "--engine")) {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "rtl-engine: --engine needs a value (full or compact)\n");
+                return 2;
+            }
+            engine = argv[++i];
+            continue;
+        }
+        args.push_back(argv[i]);
+    }
+    CliOptions o;
+    int rc = cli_parse((int)args.size(), args.data(), "rtl-engine", "--memory",
+                       {"stall", "fixed", "cycles"}, kHelp, &o);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (engine == "full") return run_cases<Vengine>(o, "full");
+    if (engine != "compact") {
+        std::fprintf(stderr, "rtl-engine: unknown --engine '%s' (full or compact)\n%s",
+                     engine.c_str(), kHelp);
+        return 2;
+    }
+    if (o.choice == "cycles") {
+        std::fprintf(stderr,
+                     "rtl-engine: --memory cycles compares spk_engine with its cycle model; "
+                     "it is not available with --engine compact\n");
+        return 2;
+    }
+    return run_cases<Vengine_compact>(o, "compact");
 }
