@@ -3,8 +3,9 @@
 # report of logic cells, DSPs, EBR, SPRAM and Fmax (nextpnr's JSON report and icetime).
 #   scripts/synth-ice40.sh OUT_DIR [TOP]
 # TOP is one of
-#   spk_engine_ice40_top   the whole engine (DMAX=64 M=2 NMAX=128 P=4, 256 token accumulators)
-#                          with its memory in the SPRAMs and a serial host port (the default);
+#   spk_engine_ice40_top   the whole engine in its compact microarchitecture (spk_engine_compact,
+#                          DMAX=64 NMAX=128, 256 token accumulators) with its memory in the
+#                          SPRAMs and a serial host port (the default);
 #   spk_topk_ice40_top     the top-k engine alone (W=16 NMAX=1024 P=4) behind a shift register;
 #   spk_softmax_ice40_top  the softmax alone (NMAX=1024);
 #   blocks                 yosys only: each engine block on its own at the engine build's
@@ -38,6 +39,7 @@ if [ "$top" = blocks ]; then
         "spk_kv_fetch|-set DMAX 64 -set M 2|rtl/fetch/spk_kv_fetch.v"
         "spk_importance|-set N 256|${common[*]} rtl/importance/spk_importance.v"
         "spk_axi_spram||rtl/fpga/spk_axi_spram.v"
+        "spk_engine_compact|-set DMAX 64 -set NMAX 128 -set QDEPTH 0 -set NTOK 256 -set ABITS 17 -set BUSW 64|${common[*]} rtl/importance/spk_importance.v rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v"
     )
     for b in "${blocks[@]}"; do
         IFS='|' read -r name params files <<<"$b"
@@ -75,9 +77,9 @@ fi
 
 case "$top" in
 spk_engine_ice40_top)
-    srcs=("${common[@]}" "${topk[@]}" "${softmax[@]}" rtl/qk/spk_plane_merge.v rtl/qk/spk_logit.v
-        rtl/qk/spk_qk.v rtl/pv/spk_pv.v rtl/fetch/spk_kv_fetch.v rtl/importance/spk_importance.v
-        rtl/engine/spk_engine.v rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v)
+    srcs=("${common[@]}" rtl/importance/spk_importance.v rtl/qk/spk_plane_merge.v
+        rtl/engine/spk_axi_word_reader.v rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v
+        rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v)
     ;;
 spk_topk_ice40_top)
     srcs=("${common[@]}" "${topk[@]}" rtl/fpga/spk_topk_ice40_top.v)

@@ -102,6 +102,7 @@ module spk_engine_compact #(
     // softmax sum: at most NMAX exponentials of at most 2^23
     localparam SUMW = 24 + AW;
     localparam RBW = $clog2(DMAX * 12 / 8 + 2);  // bytes of one plane row
+    localparam CW = $clog2(NMAX + 1);             // key counts 0..NMAX
     localparam [ABITS-1:0] TWO = 2;
 
     // ---- descriptor FIFO (the running request reads the head entry until done) -----------
@@ -157,7 +158,7 @@ module spk_engine_compact #(
         S_OUT0 = 7'd48, S_OUT1 = 7'd49, S_HIMP = 7'd50, S_HLSH = 7'd51, S_HRSH0 = 7'd52,
         S_HRSH1 = 7'd53, S_FLUSH = 7'd54, S_DONE = 7'd55, S_RSH2 = 7'd56, S_PVE4 = 7'd57,
         S_HRSH2 = 7'd58, S_HWAIT = 7'd59, S_LWAIT = 7'd60, S_CHECK = 7'd61, S_PWAIT = 7'd62,
-        S_KADDR = 7'd63, S_V1BA = 7'd64, S_EXP4 = 7'd65;
+        S_KADDR = 7'd63, S_V1BA = 7'd64, S_EXP4 = 7'd65, S_PVW = 7'd66;
     reg [6:0] state;
     wire      vscale_rd = (state == S_V1BA);  // the scale word read is a V one
     wire      imp_busy_w;
@@ -170,7 +171,7 @@ module spk_engine_compact #(
     reg        lsb_pass;           // K: the requant pass; V: both planes are fetched
     reg        vmode;              // the field loop feeds PV (else QK)
     reg        fill;               // the field loop fills the row buffer with MSB fields
-    reg [15:0] j;                  // key position (K pass, softmax, top-k passes)
+    reg [CW-1:0] j;                // key position (K pass, softmax, top-k passes)
     reg [15:0] tok;                // token of the current key or kept row
     reg [DW-1:0] i;                // field index / output index
     reg [ABITS-1:0] ra;            // word read address
@@ -190,9 +191,10 @@ module spk_engine_compact #(
     reg [24:0] recip;
     reg [15:0] pmax;
     reg [3:0]  tk_b;               // top-k: threshold bit being decided
-    reg [15:0] tk_t, tk_cand, tk_cnt, tk_k, quota, kn, r;
+    reg [15:0] tk_t, tk_cand;
+    reg [CW-1:0] tk_cnt, tk_k, quota, kn, r;
     reg        tk_all, tk_rv, tk_gt;
-    reg [15:0] tk_rj;              // key position of the probability being read
+    reg [CW-1:0] tk_rj;            // key position of the probability being read
     reg [7:0]  emax;
     reg        anynz;
     reg [9:0]  vshift;             // 14 + emax - e of the current kept row
@@ -262,9 +264,9 @@ module spk_engine_compact #(
     wire [31:0] f_window = fx ? {rd_word, w_lo} : {16'd0, rd_word};
     wire [31:0] f_shifted = f_window >> bit_addr[3:0];
     wire [11:0] f_mask = ~(12'hFFF << f_bits);
-    wire [11:0] f_raw = f_shifted[11:0] & f_mask;
-    wire        f_sign = !plane_lsb && f_raw[f_bits - 4'd1];
-    wire [11:0] f_field = f_raw | (f_sign ? ~f_mask : 12'd0);
+    // the field's bits, zero-extended; MSB fields are sign-extended a cycle later (msb_ext),
+    // which keeps the word-to-field path short
+    wire [11:0] f_field = f_shifted[11:0] & f_mask;
     wire        in_fields = (state == S_FIELDS);
     wire        f_emit = in_fields && rd_ok && (fx || !f_two);
     wire        f_last = (i == h_d - 1'b1);
@@ -277,11 +279,20 @@ module spk_engine_compact #(
     // accumulator read in the emit cycle
     reg         e_valid, e_fill, e_lsb, e_last;
     reg [11:0]  e_field;
+    // an MSB-plane field of `bits` bits, sign-extended to 12
+    function [11:0] msb_ext;
+        input [11:0] raw;
+        input [3:0]  bits;
+        begin
+            msb_ext = raw[bits - 4'd1] ? (raw | (12'hFFF << bits)) : raw;
+        end
+    endfunction
     reg [DW-1:0] e_i;
     wire [11:0] q_q, hi_q;
     wire [11:0] e_code;
     spk_plane_merge merge (
-        .hi(e_lsb ? hi_q : e_field), .lo(e_field[9:0]), .lsb_bits(h_lsb), .with_lsb(e_lsb),
+        .hi(msb_ext(e_lsb ? hi_q : e_field, h_msb)), .lo(e_field[9:0]), .lsb_bits(h_lsb),
+        .with_lsb(e_lsb),
         .code(e_code));
     reg signed [23:0] qk_p;
     reg         qk_pv, c_valid;
@@ -360,8 +371,10 @@ module spk_engine_compact #(
     // ---- derived values -------------------------------------------------------------------
     // token of a key position (the key list's entry, read a cycle before, or key_base + it):
     // j in the K pass and the importance adds, the listed row in top-k, the kept row in V
-    wire [15:0] tok_pos = (state == S_EMIT) ? tk_rj :
-                          (state == S_V1B || state == S_V2B) ? {{(16 - AW) {1'b0}}, kl_q} : j;
+    wire [15:0] tok_pos = (state == S_EMIT) ? {{(16 - CW) {1'b0}}, tk_rj} :
+                          (state == S_V1B || state == S_V2B) ? {{(16 - AW) {1'b0}}, kl_q}
+                                                             : {{(16 - CW) {1'b0}}, j};
+    wire [CW-1:0] n_c = h_n[CW-1:0];  // n <= NMAX in every request that runs
     wire [15:0] key_tok = h_list ? kt_q : h_key_base + tok_pos;
     // its scale word (K, or V while the kept rows' words are read), 4-byte aligned
     wire [31:0] scale_base = vscale_rd ? h_v_scale : h_k_scale;
@@ -483,7 +496,7 @@ module spk_engine_compact #(
             lsb_pass <= 1'b0;
             vmode <= 1'b0;
             fill <= 1'b0;
-            j <= 16'd0;
+            j <= {CW{1'b0}};
             tok <= 16'd0;
             i <= {DW{1'b0}};
             ra <= {ABITS{1'b0}};
@@ -507,15 +520,15 @@ module spk_engine_compact #(
             tk_b <= 4'd0;
             tk_t <= 16'd0;
             tk_cand <= 16'd0;
-            tk_cnt <= 16'd0;
-            tk_k <= 16'd0;
+            tk_cnt <= {CW{1'b0}};
+            tk_k <= {CW{1'b0}};
             tk_all <= 1'b0;
             tk_rv <= 1'b0;
             tk_gt <= 1'b0;
-            tk_rj <= 16'd0;
-            quota <= 16'd0;
-            kn <= 16'd0;
-            r <= 16'd0;
+            tk_rj <= {CW{1'b0}};
+            quota <= {CW{1'b0}};
+            kn <= {CW{1'b0}};
+            r <= {CW{1'b0}};
             emax <= 8'd0;
             anynz <= 1'b0;
             vshift <= 10'd0;
@@ -572,7 +585,7 @@ module spk_engine_compact #(
             shf_t <= shf_rounding ? shf_round : shf_y;
             bad_r <= req_bad;
             f_bits <= plane_lsb ? h_lsb : h_msb;
-            j_end_r <= (j + 16'd1 == h_n);
+            j_end_r <= (j + 1'b1 == n_c);
             tk_reach_r <= (tk_cnt >= tk_k);
             conf_low_r <= ({1'b0, pmax} < h_thr);
             tk_none_r <= (tk_k_w == 16'd0);
@@ -630,7 +643,7 @@ module spk_engine_compact #(
                         anynz <= 1'b0;
                         habs <= 48'd0;
                         i <= {DW{1'b0}};
-                        j <= 16'd0;
+                        j <= {CW{1'b0}};
                         ra <= h_q_base[ABITS-1:0];
                         state <= S_CHECK;
                     end
@@ -661,9 +674,9 @@ module spk_engine_compact #(
                 end
                 S_LRD: if (rd_ok) begin  // listed token j (written to ktok)
                     ra <= ra + TWO;
-                    j <= j + 16'd1;
-                    if (j + 16'd1 == h_n) begin
-                        j <= 16'd0;
+                    j <= j + 1'b1;
+                    if (j + 1'b1 == n_c) begin
+                        j <= {CW{1'b0}};
                         rd_req <= 1'b0;
                         state <= S_KEY;
                     end
@@ -725,7 +738,7 @@ module spk_engine_compact #(
                             state <= S_ROW0;
                         end else if (vmode && !fill) begin
                             rd_req <= 1'b0;
-                            state <= S_PVE0;
+                            state <= S_PVW;
                         end else if (f_last_fld) begin
                             state <= S_KDRAIN;
                         end
@@ -793,10 +806,10 @@ module spk_engine_compact #(
                     state <= S_LSTORE;
                 end
                 S_LSTORE: begin  // lbuf[j] <= logit (lb_we)
-                    if (j == 16'd0 || logit > lmax) lmax <= logit;
-                    j <= j + 16'd1;
+                    if (j == {CW{1'b0}} || logit > lmax) lmax <= logit;
+                    j <= j + 1'b1;
                     if (j_end_r) begin
-                        j <= 16'd0;
+                        j <= {CW{1'b0}};
                         sum <= {SUMW{1'b0}};
                         state <= S_EXP0;
                     end else begin
@@ -818,9 +831,9 @@ module spk_engine_compact #(
                 S_EXP3: state <= S_EXP4;  // shf_t <= the shifted LUT value
                 S_EXP4: begin  // lbuf[j] <= exponential (lb_we)
                     sum <= sum + ((cnt6 == 6'd63) ? {SUMW{1'b0}} : exp_x);
-                    j <= j + 16'd1;
+                    j <= j + 1'b1;
                     if (j_end_r) begin
-                        j <= 16'd0;
+                        j <= {CW{1'b0}};
                         rem <= {SUMW{1'b0}};
                         recip <= 25'd0;
                         cnt6 <= 6'd47;
@@ -855,12 +868,12 @@ module spk_engine_compact #(
                     prob_index <= j_a;
                     prob_value <= prob_sat;
                     if (prob_sat > pmax) pmax <= prob_sat;
-                    j <= j + 16'd1;
+                    j <= j + 1'b1;
                     state <= j_end_r ? S_PWAIT : S_PROB0;
                 end
                 S_PWAIT: state <= S_PEND;  // the confidence check of the final pmax
                 S_PEND: begin
-                    j <= 16'd0;
+                    j <= {CW{1'b0}};
                     if (!lsb_pass && h_lsb != 4'd0 && conf_low_r) begin
                         requant <= 1'b1;
                         lsb_pass <= 1'b1;
@@ -875,9 +888,9 @@ module spk_engine_compact #(
                 S_IMP1: begin
                     imp_add <= ({16'd0, key_tok} < NTOK);
                     imp_tok <= key_tok[TKW-1:0];
-                    j <= j + 16'd1;
+                    j <= j + 1'b1;
                     if (j_end_r) begin
-                        j <= 16'd0;
+                        j <= {CW{1'b0}};
                         state <= S_TK;
                     end else begin
                         state <= S_IMP0;
@@ -886,41 +899,41 @@ module spk_engine_compact #(
 
                 // ---- local V top-k ----
                 S_TK: begin
-                    tk_k <= tk_k_w;
+                    tk_k <= tk_k_w[CW-1:0];
                     tk_all <= tk_all_r;
                     tk_gt <= 1'b0;
                     tk_t <= 16'd0;
                     tk_b <= 4'd15;
-                    quota <= 16'd0;
-                    kn <= 16'd0;
+                    quota <= {CW{1'b0}};
+                    kn <= {CW{1'b0}};
                     if (tk_none_r) begin
                         state <= S_V1;  // nothing kept
-                        r <= 16'd0;
+                        r <= {CW{1'b0}};
                     end else if (tk_all_r) begin
                         state <= S_EMIT;
                     end else begin
                         tk_cand <= 16'h8000;
                         state <= S_TKP0;
                     end
-                    j <= 16'd0;
+                    j <= {CW{1'b0}};
                     tk_rv <= 1'b0;
                 end
                 S_TKP0: begin  // a counting pass: how many probabilities are >= tk_cand
-                    tk_cnt <= 16'd0;
-                    j <= 16'd0;
+                    tk_cnt <= {CW{1'b0}};
+                    j <= {CW{1'b0}};
                     tk_rv <= 1'b0;
                     state <= S_TKP;
                 end
                 S_TKP: begin  // one read per cycle; compared a cycle later
-                    tk_rv <= (j < h_n);
-                    if (j < h_n) j <= j + 16'd1;
-                    if (tk_rv && pb_q >= tk_cand) tk_cnt <= tk_cnt + 16'd1;
-                    if (!tk_rv && j == h_n) state <= S_TKEND;
+                    tk_rv <= (j < n_c);
+                    if (j < n_c) j <= j + 1'b1;
+                    if (tk_rv && pb_q >= tk_cand) tk_cnt <= tk_cnt + 1'b1;
+                    if (!tk_rv && j == n_c) state <= S_TKEND;
                 end
                 S_TKEND: begin
                     if (tk_gt) begin  // the values above the threshold: the rest is equal ones
                         quota <= tk_k - tk_cnt;
-                        j <= 16'd0;
+                        j <= {CW{1'b0}};
                         tk_rv <= 1'b0;
                         state <= S_EMIT;
                     end else begin
@@ -931,7 +944,7 @@ module spk_engine_compact #(
                             state <= S_TKP0;
                         end else if (tk_t_next == 16'hFFFF) begin
                             quota <= tk_k;  // nothing is above 65535
-                            j <= 16'd0;
+                            j <= {CW{1'b0}};
                             tk_rv <= 1'b0;
                             state <= S_EMIT;
                         end else begin  // one more pass: count the values >= threshold + 1
@@ -942,26 +955,26 @@ module spk_engine_compact #(
                     end
                 end
                 S_EMIT: begin  // kept rows in index order (kl_we), their tokens on vkey
-                    tk_rv <= (j < h_n);
+                    tk_rv <= (j < n_c);
                     tk_rj <= j;
-                    if (j < h_n) j <= j + 16'd1;
+                    if (j < n_c) j <= j + 1'b1;
                     if (kl_we) begin
-                        kn <= kn + 16'd1;
+                        kn <= kn + 1'b1;
                         vkey_valid <= 1'b1;
                         vkey_token <= key_tok;
-                        if (!tk_all && pb_q == tk_t) quota <= quota - 16'd1;
+                        if (!tk_all && pb_q == tk_t) quota <= quota - 1'b1;
                     end
-                    if (!tk_rv && j == h_n) begin
-                        r <= 16'd0;
+                    if (!tk_rv && j == n_c) begin
+                        r <= {CW{1'b0}};
                         state <= S_V1;
                     end
                 end
 
                 // ---- V: the kept rows' scale words and the largest exponent ----
                 S_V1: begin  // klist read of r
-                    values_fetched <= kn;
+                    values_fetched <= {{(16 - CW) {1'b0}}, kn};
                     if (r == kn) begin
-                        r <= 16'd0;
+                        r <= {CW{1'b0}};
                         i <= {DW{1'b0}};
                         state <= anynz ? S_VCLR : S_OUT0;
                     end else begin
@@ -989,7 +1002,7 @@ module spk_engine_compact #(
                         anynz <= 1'b1;
                         if (!anynz || $signed(rd_word[7:0]) > $signed(emax)) emax <= rd_word[7:0];
                     end
-                    r <= r + 16'd1;
+                    r <= r + 1'b1;
                     state <= S_V1;
                 end
                 S_VCLR: begin  // acc[i] <= 0 (acc_we)
@@ -1012,7 +1025,7 @@ module spk_engine_compact #(
                 S_V2B: begin
                     tok <= key_tok;
                     if (vs_q[15:0] == 16'd0 || vshift >= 10'd49) begin
-                        r <= r + 16'd1;  // a zero scale or a shift that leaves nothing
+                        r <= r + 1'b1;  // a zero scale or a shift that leaves nothing
                         state <= S_V2;
                     end else begin
                         mul_go <= 1'b1;
@@ -1026,11 +1039,12 @@ module spk_engine_compact #(
                     fill <= lsb_pass;
                     state <= S_ROW0;
                 end
-                S_PVE0: begin  // the field's code is in (merge): |code| * w
+                S_PVW: state <= S_PVE0;  // the field's code (merge) into c_code
+                S_PVE0: begin  // |code| * w
                     mul_go <= 1'b1;
                     mul_a <= w;
-                    mul_b <= e_code[11] ? {20'd0, 12'd0 - e_code} : {20'd0, e_code};
-                    mul_neg <= e_code[11];
+                    mul_b <= c_code[11] ? {20'd0, 12'd0 - c_code} : {20'd0, c_code};
+                    mul_neg <= c_code[11];
                     state <= S_PVE1;
                 end
                 S_PVE1: if (mul_done) begin
@@ -1042,7 +1056,7 @@ module spk_engine_compact #(
                 S_PVE3: state <= S_PVE4;  // shf_t <= rounded term
                 S_PVE4: begin  // acc[e_i] += rounded term (acc_we)
                     if (e_last) begin
-                        r <= r + 16'd1;
+                        r <= r + 1'b1;
                         state <= S_V2;
                     end else begin
                         rd_req <= 1'b1;

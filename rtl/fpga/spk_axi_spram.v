@@ -1,12 +1,13 @@
 // spk_axi_spram: the on-chip memory of the UP5K engine build. 128 KiB as 16K words of 64 bits in
 // one single-port RAM (synth_ice40 -spram maps it to the four 16K x 16 SB_SPRAM256KA blocks),
-// with a write port for the host's loader and an AXI4 read slave for the engine's 256-bit beats.
+// with a write port for the host's loader and an AXI4 read slave with a 64-bit data bus.
 //
-// AXI reads: one request at a time (arready only while idle); a 32-byte beat is read as four
-// 64-bit words over four cycles (bytes 8w .. 8w + 7 little-endian in rdata[64w +: 64]) and held
-// on R until rready, always OKAY. It serves only what spk_engine issues: single-beat INCR bursts
-// of 32 bytes; araddr[16:5] selects the block (the wrapper ties the upper address bits to 0).
-// A host write takes the RAM port for its cycle; a read waits for it.
+// AXI reads: one request at a time (arready only while idle); each is a single 8-byte beat
+// (ARLEN = 0, ARSIZE = 3, what spk_engine_compact issues with BUSW = 64): the RAM word at
+// araddr[16:3] goes out on rdata straight from the RAM's output register and stays there until
+// rready (the RAM is not read again meanwhile), always OKAY. The wrapper ties the upper address
+// bits to 0. A host write takes the RAM port for its cycle (the output register keeps its
+// word); a read waits for it.
 `default_nettype none
 
 module spk_axi_spram (
@@ -25,58 +26,47 @@ module spk_axi_spram (
     input  wire [1:0]   arburst,
     output reg          rvalid,
     input  wire         rready,
-    output reg  [255:0] rdata,
+    output wire [63:0]  rdata,
     output wire [1:0]   rresp,
     output wire         rlast
 );
     localparam [1:0] S_IDLE = 2'd0, S_READ = 2'd1, S_RESP = 2'd2;
 
     reg [1:0]  state;
-    reg [11:0] blk;       // 32-byte block being read
-    reg [2:0]  issued;    // words read from the RAM so far (0..4)
-    reg        pend;      // the RAM output holds the word read last cycle
-    reg [1:0]  pend_word; // its position in the beat
+    reg [13:0] word_addr;  // word being read
 
-    // ---- the RAM: one port, write or read (the read word holds while the port writes) -------
+    // ---- the RAM: one port, write or read ---------------------------------------------------
     // One address for both (SB_SPRAM256KA has a single port; yosys maps only this shape).
     reg  [63:0] mem [0:16383];
     reg  [63:0] mem_q;
-    wire        rd_issue = (state == S_READ) && !issued[2] && !wr_en;
-    wire [13:0] addr = wr_en ? wr_addr : {blk, issued[1:0]};
+    wire        rd_issue = (state == S_READ) && !wr_en;
+    wire [13:0] addr = wr_en ? wr_addr : word_addr;
     always @(posedge clk) begin
         if (wr_en) mem[addr] <= wr_data;
         else if (rd_issue) mem_q <= mem[addr];
     end
 
     assign arready = (state == S_IDLE);
+    assign rdata = mem_q;
     assign rlast = 1'b1;
     assign rresp = 2'b00;
-    wire unused_ar = &{1'b0, araddr[31:17], araddr[4:0], arlen, arsize, arburst};
+    wire unused_ar = &{1'b0, araddr[31:17], araddr[2:0], arlen, arsize, arburst};
 
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
-            blk <= 12'd0;
-            issued <= 3'd0;
-            pend <= 1'b0;
-            pend_word <= 2'd0;
+            word_addr <= 14'd0;
             rvalid <= 1'b0;
-            rdata <= 256'd0;
         end else begin
-            pend <= rd_issue;
-            pend_word <= issued[1:0];
-            if (pend) rdata[{pend_word, 6'd0}+:64] <= mem_q;
             case (state)
                 S_IDLE: begin
                     if (arvalid) begin
-                        blk <= araddr[16:5];
-                        issued <= 3'd0;
+                        word_addr <= araddr[16:3];
                         state <= S_READ;
                     end
                 end
                 S_READ: begin
-                    if (rd_issue) issued <= issued + 3'd1;
-                    if (issued[2] && !pend) begin  // the fourth word is in
+                    if (rd_issue) begin  // the word is in mem_q next cycle
                         rvalid <= 1'b1;
                         state <= S_RESP;
                     end

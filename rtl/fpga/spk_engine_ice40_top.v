@@ -1,6 +1,9 @@
-// spk_engine_ice40_top: the whole engine (spk_engine) on an iCE40 UP5K for `make synth`, behind
-// a pin-limited serial interface, with its memory on chip (spk_axi_spram: 128 KiB in the four
-// SPRAMs, serving the engine's AXI4 reads). See docs/rtl.md, "iCE40 UP5K build".
+// spk_engine_ice40_top: the whole engine on an iCE40 UP5K for `make synth`, in its compact
+// microarchitecture (spk_engine_compact: spk_engine's results, sequential datapath), behind a
+// pin-limited serial interface, with its memory on chip (spk_axi_spram: 128 KiB in the four
+// SPRAMs, serving the engine's AXI4 reads over a 64-bit data bus). The engine has no descriptor
+// FIFO here (QDEPTH = 0): it reads the descriptor from the command register, which the host
+// leaves alone until `done`. See docs/rtl.md, "iCE40 UP5K build".
 //
 // Host protocol (all synchronous to clk):
 //   - while `sh_en` is high, `sh_din` shifts into the command register CMD, MSB first: the last
@@ -11,24 +14,24 @@
 //                 for `done` (sticky, cleared here) before it reads results or starts another;
 //       OP_READ   load the readout register RD with CMD[10:8] = kind, CMD[7:0] = index:
 //                 0 output o[index], 1 the index-th kept V token, 2 final probability p[index],
-//                 3 status, 4 token-importance accumulator [index] (only while idle);
+//                 3 status bits [48 * index, 48 * index + 48) (index 0..2),
+//                 4 token-importance accumulator [index] (only while idle);
 //                 RD is ready three cycles after `go`;
 //       OP_CLEAR  clear the token-importance accumulators (idle drops while they clear).
 //   - while `sh_en` is high, RD shifts out LSB first on `sh_dout` (sh_dout = RD[0]).
 // Descriptor: CMD[DESC_BITS-1:0] = {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys,
 // key_base, q_scale, q_base, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base, k_scale_base,
 // v_scale_base} (tag's MSB shifted first), every base address 17 bits wide (128 KiB memory).
-// Status (RD, LSB first): vkey count (16), values_fetched (16), keys_fetched (16),
-// head_importance (48), out_exp (10), requant, bus_error, bad_cmd, run_tag (8).
+// Status (117 bits, LSB first, read as three 48-bit parts so that RD is only 48 bits):
+// vkey count (16), values_fetched (16), keys_fetched (16), head_importance (48), out_exp (10),
+// requant, bus_error, bad_cmd, run_tag (8).
 // Outputs, kept tokens and probabilities of the last request are captured into small RAMs as
 // the engine streams them (one beat per cycle), so the host can read them at its own pace.
 `default_nettype none
 
 module spk_engine_ice40_top #(
     parameter DMAX = 64,
-    parameter M    = 2,
     parameter NMAX = 128,
-    parameter P    = 4,
     parameter NTOK = 256
 ) (
     input  wire       clk,
@@ -48,7 +51,7 @@ module spk_engine_ice40_top #(
     localparam A = 17;  // memory address bits
     localparam DESC_BITS = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * A;
     localparam CMD_BITS = (DESC_BITS > 78) ? DESC_BITS : 78;
-    localparam RD_BITS = 3 * 16 + 48 + 10 + 3 + 8;
+    localparam RD_BITS = 48;
     localparam [1:0] OP_WRITE = 2'd0, OP_START = 2'd1, OP_READ = 2'd2, OP_CLEAR = 2'd3;
 
     reg  [CMD_BITS-1:0] cmd;
@@ -76,7 +79,7 @@ module spk_engine_ice40_top #(
     wire [7:0]   arlen;
     wire [2:0]   arsize;
     wire [1:0]   arburst, rresp;
-    wire [255:0] rdata;
+    wire [63:0]  rdata;
     wire         imp_busy, imp_rd_valid, prob_valid, vkey_valid, out_valid;
     wire [47:0]  imp_rd_value, head_importance;
     wire [7:0]   run_tag;
@@ -88,7 +91,8 @@ module spk_engine_ice40_top #(
     wire [9:0]   out_exp;
     wire         unused_imp = &{1'b0, imp_busy};
 
-    spk_engine #(.DMAX(DMAX), .M(M), .NMAX(NMAX), .P(P), .QDEPTH(1), .NTOK(NTOK)) engine (
+    spk_engine_compact #(.DMAX(DMAX), .NMAX(NMAX), .QDEPTH(0), .NTOK(NTOK), .ABITS(A),
+                         .BUSW(64)) engine (
         .clk(clk), .rst(rst), .req_valid(req_pend), .req_ready(req_ready), .tag(d_tag), .d(d_d),
         .msb_bits(d_msb), .lsb_bits(d_lsb), .threshold(d_thr), .v_keep(d_keep), .n_keys(d_n),
         .key_base(d_key_base), .q_scale(d_q_scale), .q_base({HI0, d_q}),
@@ -127,7 +131,9 @@ module spk_engine_ice40_top #(
 
     assign idle = e_idle && !req_pend && !clear_pulse && !imp_busy;
     assign sh_dout = rd[0];
-    localparam PAD = RD_BITS - 48;
+    wire [143:0] status = {27'd0, run_tag, bad_cmd, bus_error, requant, out_exp,
+                           head_importance, keys_fetched, values_fetched, vkey_count};
+    reg  [1:0]   rd_part;  // the status part a status read asked for
 
     always @(posedge clk) begin
         if (rst) begin
@@ -136,6 +142,7 @@ module spk_engine_ice40_top #(
             req_pend <= 1'b0;
             clear_pulse <= 1'b0;
             rd_kind <= 3'd0;
+            rd_part <= 2'd0;
             vkey_count <= 16'd0;
             done <= 1'b0;
         end else begin
@@ -152,13 +159,14 @@ module spk_engine_ice40_top #(
 
             // readout: the buffers' read data is there the cycle after `go`
             rd_kind <= (go && op == OP_READ && cmd[10:8] < 3'd4) ? cmd[10:8] + 3'd1 : 3'd0;
+            rd_part <= cmd[1:0];
             if (rd_kind == 3'd1) rd <= {{(RD_BITS - 32) {1'b0}}, out_q};
             else if (rd_kind == 3'd2) rd <= {{(RD_BITS - 16) {1'b0}}, vkey_q};
             else if (rd_kind == 3'd3) rd <= {{(RD_BITS - 16) {1'b0}}, prob_q};
             else if (rd_kind == 3'd4)
-                rd <= {run_tag, bad_cmd, bus_error, requant, out_exp, head_importance,
-                       keys_fetched, values_fetched, vkey_count};
-            else if (imp_rd_valid) rd <= {{PAD{1'b0}}, imp_rd_value};
+                rd <= (rd_part == 2'd0) ? status[47:0] : (rd_part == 2'd1) ? status[95:48]
+                                                                            : status[143:96];
+            else if (imp_rd_valid) rd <= imp_rd_value;
             else if (sh_en) rd <= {1'b0, rd[RD_BITS-1:1]};
         end
     end

@@ -145,7 +145,12 @@ EngineOutcome Ice40TopHarness::run(const EngineCase &c, uint32_t tag) {
     out.done = sim_.io().done;
     if (!out.done) return out;
 
-    const std::vector<uint8_t> st = read_bits(kReadStatus, 0, kStatusBits);
+    // the status word, read in three 48-bit parts
+    std::vector<uint8_t> st;
+    for (uint32_t part = 0; part * 48 < kStatusBits; part++) {
+        const std::vector<uint8_t> bits = read_bits(kReadStatus, part, 48);
+        st.insert(st.end(), bits.begin(), bits.end());
+    }
     const uint32_t vkeys = (uint32_t)field(st, 0, 16);
     out.values_fetched = (uint32_t)field(st, 16, 16);
     out.keys_fetched = (uint32_t)field(st, 32, 16);
