@@ -37,13 +37,14 @@ module spk_engine #(
     parameter P    = 8,    // top-k comparators (a power of two)
     parameter QDEPTH = 4,  // descriptor FIFO entries (>= 1)
     parameter NTOK = 1024, // token-importance accumulators (tokens 0 .. NTOK - 1), <= 65536
+    parameter NHEAD = 16,  // head-importance accumulators (heads 0 .. NHEAD - 1), <= 256
     // derived, do not override
     parameter DW   = $clog2(DMAX + 1),
     parameter BW   = (DMAX / M > 1) ? $clog2(DMAX / M) : 1,
     parameter AW   = $clog2(NMAX),
     parameter CW   = $clog2(NMAX + 1),
     parameter IW   = $clog2(DMAX),
-    parameter TKW  = (NTOK > 1) ? $clog2(NTOK) : 1
+    parameter TKW  = $clog2(NTOK + NHEAD)
 ) (
     input  wire            clk,
     input  wire            rst,
@@ -52,6 +53,7 @@ module spk_engine #(
     input  wire            req_valid,
     output wire            req_ready,
     input  wire [7:0]      tag,           // returned on run_tag with the request's results
+    input  wire [7:0]      head,          // head-importance accumulator of the request (< NHEAD)
     input  wire [DW-1:0]   d,
     input  wire [3:0]      msb_bits,
     input  wire [3:0]      lsb_bits,
@@ -87,9 +89,10 @@ module spk_engine #(
     output wire            idle,
     output reg  [7:0]      run_tag,       // tag of the request whose streams and done are out
 
-    // token-importance accumulators: clear (NTOK cycles, imp_busy meanwhile; issue while idle,
-    // requests wait for it), read port (value on imp_rd_value with imp_rd_valid one cycle
-    // after imp_rd_en; a read issued while the engine adds is dropped: imp_rd_valid stays low)
+    // importance accumulators, one bank: entry t < NTOK is token t's, entry NTOK + h head h's.
+    // Clear (NTOK + NHEAD cycles, imp_busy meanwhile; issue while idle, requests wait for it),
+    // read port (value on imp_rd_value with imp_rd_valid one cycle after imp_rd_en; a read
+    // issued while the engine adds is dropped: imp_rd_valid stays low)
     input  wire            imp_clear,
     output wire            imp_busy,
     input  wire            imp_rd_en,
@@ -152,6 +155,9 @@ module spk_engine #(
     reg [15:0] q_blocks;     // 32-byte blocks holding the query (the first reads of KSCALE)
     reg [BW:0] ql_cnt;       // query beats written into the QK array
     reg [DMAX*12-1:0] qbuf;  // the query codes as they arrive (12-bit fields)
+    reg [7:0]  head_reg;     // head-importance accumulator of the running request
+    reg        head_add;     // adding the request's head importance (one cycle)
+    reg [1:0]  head_wait;    // cycles until that add is written (done waits for it)
     reg        imp_walk;     // adding the final probabilities into the token accumulators
     reg [15:0] imp_pos;      // key position being added
     reg        fetch_done_seen;
@@ -169,7 +175,7 @@ module spk_engine #(
     localparam QCW = $clog2(QDEPTH + 1);
     localparam integer QLAST_I = QDEPTH - 1;
     localparam [QPW-1:0] QLAST = QLAST_I[QPW-1:0];
-    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32 + 1 + 32;
+    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32 + 1 + 32 + 8;
     reg [DESCW-1:0] fifo [0:QDEPTH-1];
     reg [QPW-1:0]   fifo_wr, fifo_rd;
     reg [QCW-1:0]   fifo_n;
@@ -182,7 +188,7 @@ module spk_engine #(
         if (push)
             fifo[fifo_wr] <= {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys, key_base,
                               q_scale, q_base, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base,
-                              k_scale_base, v_scale_base, key_list, keys_base};
+                              k_scale_base, v_scale_base, key_list, keys_base, head};
     // the head entry's fields
     wire [7:0]  h_tag;
     wire [DW-1:0] h_d;
@@ -192,8 +198,10 @@ module spk_engine #(
     wire [23:0] h_q_scale;
     wire [31:0] h_q_base, h_k_msb, h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_keys;
     wire        h_list;
+    wire [7:0]  h_head;
     assign {h_tag, h_d, h_msb, h_lsb, h_thr, h_keep, h_n, h_key_base, h_q_scale, h_q_base, h_k_msb,
-            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys} = fifo[fifo_rd];
+            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys,
+            h_head} = fifo[fifo_rd];
 
     // ---- request check (on the head entry) -------------------------------------------------
     // n = 0 is valid (zeros out, nothing fetched); a contiguous request must fit the token
@@ -202,7 +210,7 @@ module spk_engine #(
     wire [16:0] tok_end = {1'b0, h_key_base} + {1'b0, h_n};
     wire req_bad = (h_d == {DW{1'b0}}) || (h_d > DMAX[DW-1:0]) || (h_msb < 4'd2) ||
                    (total_bits > 5'd12) || (h_n > NMAX[15:0]) || h_q_base[0] ||
-                   (h_list && h_keys[0]) ||
+                   (h_list && h_keys[0]) || ({24'd0, h_head} >= NHEAD) ||
                    (!h_list && (h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
 
     // 32-byte blocks holding the n K scale words and the d query codes
@@ -443,10 +451,20 @@ module spk_engine #(
     wire [15:0]  imp_token = list_reg ? ktok[imp_pos[AW-1:0]*16+:16] : key_base_reg + imp_pos;
     wire         imp_add = imp_walk && (imp_pos < n_reg) && ({16'd0, imp_token} < NTOK);
     wire [47:0]  imp_q;
-    spk_importance #(.N(NTOK)) token_imp (
-        .clk(clk), .rst(rst), .clear(imp_clear), .busy(imp_busy), .add_valid(imp_add),
-        .add_index(imp_token[TKW-1:0]), .add_amount({32'd0, probs[imp_pos[AW-1:0]]}),
-        .rd_en(imp_rd_en && !imp_add), .rd_index(imp_rd_index), .rd_value(imp_q));
+    // at the end of a request its head importance goes to entry NTOK + head (spec
+    // "Importance"; the token adds are over by then)
+    localparam integer HEAD0_I = NTOK;
+    localparam [TKW-1:0] HEAD0 = HEAD0_I[TKW-1:0];
+    wire [TKW+15:0] imp_token_x = {{TKW{1'b0}}, imp_token};
+    wire [TKW+7:0]  head_x = {{TKW{1'b0}}, head_reg};
+    wire [TKW-1:0] imp_index = head_add ? HEAD0 + head_x[TKW-1:0] : imp_token_x[TKW-1:0];
+    wire         unused_imp_x = &{1'b0, imp_token_x[TKW+15:TKW], head_x[TKW+7:TKW]};
+    wire         imp_any = imp_add || head_add;
+    spk_importance #(.N(NTOK + NHEAD)) token_imp (
+        .clk(clk), .rst(rst), .clear(imp_clear), .busy(imp_busy), .add_valid(imp_any),
+        .add_index(imp_index),
+        .add_amount(head_add ? head_importance : {32'd0, probs[imp_pos[AW-1:0]]}),
+        .rd_en(imp_rd_en && !imp_any), .rd_index(imp_rd_index), .rd_value(imp_q));
     // the RAM output is undefined until a read: shown only with imp_rd_valid
     assign imp_rd_value = imp_rd_valid ? imp_q : 48'd0;
 
@@ -522,6 +540,9 @@ module spk_engine #(
             imp_walk <= 1'b0;
             imp_pos <= 16'd0;
             imp_rd_valid <= 1'b0;
+            head_reg <= 8'd0;
+            head_add <= 1'b0;
+            head_wait <= 2'd0;
             run_tag <= 8'd0;
             fifo_wr <= {QPW{1'b0}};
             fifo_rd <= {QPW{1'b0}};
@@ -560,7 +581,8 @@ module spk_engine #(
             pv_scale_valid <= 1'b0;
             vkey_valid <= 1'b0;
             tk_load_en <= 1'b0;
-            imp_rd_valid <= imp_rd_en && !imp_add && !imp_busy;
+            imp_rd_valid <= imp_rd_en && !imp_any && !imp_busy;
+            head_add <= 1'b0;
             if (ql_we) ql_cnt <= ql_cnt + 1'b1;
             // query code lq is in this block when lq - q_word0 is 0..15 (one enable per code:
             // a computed part-select position would cost yosys a multiplier and a shifter
@@ -613,6 +635,8 @@ module spk_engine #(
                 S_IDLE: begin
                     if (pop) begin
                         run_tag <= h_tag;
+                        head_reg <= h_head;
+                        head_wait <= 2'd0;
                         d_reg <= h_d;
                         msb_reg <= h_msb;
                         lsb_reg <= h_lsb;
@@ -751,10 +775,17 @@ module spk_engine #(
                         state <= S_DONE;
                     end
                 end
-                default: begin  // S_DONE, once the last importance add is issued
+                default: begin  // S_DONE: after the last token add the head add, then done
                     if (!imp_walk) begin
-                        done <= 1'b1;
-                        state <= S_IDLE;
+                        if (bad_cmd || head_wait == 2'd1) begin  // the head add is written
+                            done <= 1'b1;
+                            state <= S_IDLE;
+                        end else if (head_wait == 2'd0) begin
+                            head_add <= 1'b1;
+                            head_wait <= 2'd3;
+                        end else begin
+                            head_wait <= head_wait - 2'd1;
+                        end
                     end
                 end
             endcase

@@ -29,6 +29,7 @@ module spk_engine_compact #(
     parameter QDEPTH = 4,  // descriptor FIFO entries; 0: no FIFO, the descriptor ports are
                            // read while the request runs (held from req_valid until done)
     parameter NTOK = 1024, // token-importance accumulators (tokens 0 .. NTOK - 1), <= 65536
+    parameter NHEAD = 16,  // head-importance accumulators (heads 0 .. NHEAD - 1), <= 256
     parameter ABITS = 32,  // byte address bits used (6..32); the base addresses' upper bits
                            // must be zero (a smaller memory needs narrower address adders)
     parameter BUSW = 256,  // AXI data bus bits (256 as spk_engine; 64 or 128 for a small memory:
@@ -37,13 +38,14 @@ module spk_engine_compact #(
     parameter DW   = $clog2(DMAX + 1),
     parameter AW   = $clog2(NMAX),
     parameter IW   = $clog2(DMAX),
-    parameter TKW  = (NTOK > 1) ? $clog2(NTOK) : 1
+    parameter TKW  = $clog2(NTOK + NHEAD)
 ) (
     input  wire            clk,
     input  wire            rst,
     input  wire            req_valid,
     output wire            req_ready,
     input  wire [7:0]      tag,
+    input  wire [7:0]      head,
     input  wire [DW-1:0]   d,
     input  wire [3:0]      msb_bits,
     input  wire [3:0]      lsb_bits,
@@ -101,6 +103,7 @@ module spk_engine_compact #(
     localparam ACCW = 31 + AW;
     // softmax sum: at most NMAX exponentials of at most 2^23
     localparam SUMW = 24 + AW;
+    localparam HABW = 33 + IW;  // sum of d magnitudes of at most 2^31
     localparam RBW = $clog2(DMAX * 12 / 8 + 2);  // bytes of one plane row
     localparam CW = $clog2(NMAX + 1);             // key counts 0..NMAX
     localparam [ABITS-1:0] TWO = 2;
@@ -111,17 +114,17 @@ module spk_engine_compact #(
     localparam QCW = $clog2(QD + 1);
     localparam integer QLAST_I = QD - 1;
     localparam [QPW-1:0] QLAST = QLAST_I[QPW-1:0];
-    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32 + 1 + 32;
+    localparam DESCW = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * 32 + 1 + 32 + 8;
     reg [DESCW-1:0] fifo [0:QD-1];
     reg [QPW-1:0]   fifo_wr, fifo_rd;
     reg [QCW-1:0]   fifo_n;
     wire push = req_valid && req_ready && (QDEPTH > 0);
     wire [DESCW-1:0] desc_in = {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys, key_base,
                                 q_scale, q_base, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base,
-                                k_scale_base, v_scale_base, key_list, keys_base};
+                                k_scale_base, v_scale_base, key_list, keys_base, head};
     always @(posedge clk)
         if (push) fifo[fifo_wr] <= desc_in;
-    wire [DESCW-1:0] head = (QDEPTH > 0) ? fifo[fifo_rd] : desc_in;
+    wire [DESCW-1:0] entry = (QDEPTH > 0) ? fifo[fifo_rd] : desc_in;
     wire [7:0]  h_tag;
     wire [DW-1:0] h_d;
     wire [3:0]  h_msb, h_lsb;
@@ -130,15 +133,16 @@ module spk_engine_compact #(
     wire [23:0] h_q_scale;
     wire [31:0] h_q_base, h_k_msb, h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_keys;
     wire        h_list;
+    wire [7:0]  h_head;
     assign {h_tag, h_d, h_msb, h_lsb, h_thr, h_keep, h_n, h_key_base, h_q_scale, h_q_base, h_k_msb,
-            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys} = head;
+            h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys, h_head} = entry;
 
     // the same descriptor check as spk_engine
     wire [4:0]  total_bits = {1'b0, h_msb} + {1'b0, h_lsb};
     wire [16:0] tok_end = {1'b0, h_key_base} + {1'b0, h_n};
     wire req_bad = (h_d == {DW{1'b0}}) || (h_d > DMAX[DW-1:0]) || (h_msb < 4'd2) ||
                    (total_bits > 5'd12) || (h_n > NMAX[15:0]) || h_q_base[0] ||
-                   (h_list && h_keys[0]) ||
+                   (h_list && h_keys[0]) || ({24'd0, h_head} >= NHEAD) ||
                    (!h_list && (h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
 
     // ---- states ---------------------------------------------------------------------------
@@ -158,7 +162,8 @@ module spk_engine_compact #(
         S_OUT0 = 7'd48, S_OUT1 = 7'd49, S_HIMP = 7'd50, S_HLSH = 7'd51, S_HRSH0 = 7'd52,
         S_HRSH1 = 7'd53, S_FLUSH = 7'd54, S_DONE = 7'd55, S_RSH2 = 7'd56, S_PVE4 = 7'd57,
         S_HRSH2 = 7'd58, S_HWAIT = 7'd59, S_LWAIT = 7'd60, S_CHECK = 7'd61, S_PWAIT = 7'd62,
-        S_KADDR = 7'd63, S_V1BA = 7'd64, S_EXP4 = 7'd65, S_PVW = 7'd66;
+        S_KADDR = 7'd63, S_V1BA = 7'd64, S_EXP4 = 7'd65, S_PVW = 7'd66,
+        S_HADD = 7'd67, S_HADD1 = 7'd68, S_HADD2 = 7'd69;
     reg [6:0] state;
     wire      vscale_rd = (state == S_V1BA);  // the scale word read is a V one
     wire      imp_busy_w;
@@ -198,8 +203,7 @@ module spk_engine_compact #(
     reg [7:0]  emax;
     reg        anynz;
     reg [9:0]  vshift;             // 14 + emax - e of the current kept row
-    reg [31:0] w;                  // p * mant of the current kept row
-    reg [47:0] habs;               // sum of |out|
+    reg [HABW-1:0] habs;           // sum of |out|, below DMAX * 2^31
 
     // ---- memory: words from the held AXI beat ---------------------------------------------
     reg         rd_req, rd_flush;
@@ -357,9 +361,15 @@ module spk_engine_compact #(
     reg [TKW-1:0] imp_tok;
     wire [47:0] imp_q;
     // (adds are two cycles apart: the RAM has the previous sum when the next add reads it)
-    spk_importance #(.N(NTOK), .FORWARD(0)) token_imp (
+    // one bank: entry t < NTOK is token t's, entry NTOK + h head h's (the request's head
+    // importance is added after its outputs, imp_head)
+    reg         imp_head;
+    localparam integer HEAD0_I = NTOK;
+    localparam [TKW-1:0] HEAD0 = HEAD0_I[TKW-1:0];
+    wire [TKW+7:0] head_x = {{TKW{1'b0}}, h_head};
+    spk_importance #(.N(NTOK + NHEAD), .FORWARD(0)) token_imp (
         .clk(clk), .rst(rst), .clear(imp_clear), .busy(imp_busy_w), .add_valid(imp_add),
-        .add_index(imp_tok), .add_amount({32'd0, pb_q}),
+        .add_index(imp_tok), .add_amount(imp_head ? head_importance : {32'd0, pb_q}),
         .rd_en(imp_rd_en && !imp_add), .rd_index(imp_rd_index), .rd_value(imp_q));
     assign imp_rd_value = imp_rd_valid ? imp_q : 48'd0;
     assign imp_busy = imp_busy_w;
@@ -405,7 +415,7 @@ module spk_engine_compact #(
     wire signed [ACCW-1:0] acc_s = acc_q;
     localparam signed [ACCW-1:0] O_MAX = 2147483647, O_MIN = ~O_MAX;
     wire signed [ACCW-1:0] out_sat = (acc_s > O_MAX) ? O_MAX : (acc_s < O_MIN) ? O_MIN : acc_s;
-    wire [47:0] out_ext = {{16{out_value[31]}}, out_value};
+    wire [HABW-1:0] out_ext = {{(HABW - 32) {out_value[31]}}, out_value};
     wire [9:0]  sh_imp = {{2{emax[7]}}, emax} + 10'd14;            // out_exp + 16
     localparam signed [49:0] T_MAX = 50'sd8388607, T_MIN = -50'sd8388608;
     localparam [48:0] IMP_MAX = 49'h0_FFFF_FFFF_FFFF;
@@ -532,9 +542,8 @@ module spk_engine_compact #(
             emax <= 8'd0;
             anynz <= 1'b0;
             vshift <= 10'd0;
-            w <= 32'd0;
             mul_neg <= 1'b0;
-            habs <= 48'd0;
+            habs <= {HABW{1'b0}};
             shf_x <= 50'sd0;
             shf_s <= 6'd0;
             shf_t <= 50'sd0;
@@ -574,6 +583,7 @@ module spk_engine_compact #(
             rd_flush <= 1'b0;
             imp_add <= 1'b0;
             imp_tok <= {TKW{1'b0}};
+            imp_head <= 1'b0;
         end else begin
             done <= 1'b0;
             prob_valid <= 1'b0;
@@ -641,7 +651,7 @@ module spk_engine_compact #(
                         vmode <= 1'b0;
                         fill <= 1'b0;
                         anynz <= 1'b0;
-                        habs <= 48'd0;
+                        habs <= {HABW{1'b0}};
                         i <= {DW{1'b0}};
                         j <= {CW{1'b0}};
                         ra <= h_q_base[ABITS-1:0];
@@ -1035,14 +1045,13 @@ module spk_engine_compact #(
                     end
                 end
                 S_V2C: if (mul_done) begin  // w = p * mant; then the row's fields
-                    w <= mul_p[31:0];
+                    mul_a <= mul_p[31:0];  // w = p * mant stays there for the row
                     fill <= lsb_pass;
                     state <= S_ROW0;
                 end
                 S_PVW: state <= S_PVE0;  // the field's code (merge) into c_code
-                S_PVE0: begin  // |code| * w
+                S_PVE0: begin  // |code| * w (w in mul_a)
                     mul_go <= 1'b1;
-                    mul_a <= w;
                     mul_b <= c_code[11] ? {20'd0, 12'd0 - c_code} : {20'd0, c_code};
                     mul_neg <= c_code[11];
                     state <= S_PVE1;
@@ -1075,7 +1084,7 @@ module spk_engine_compact #(
                 end
                 S_HWAIT: state <= S_HIMP;  // the last |out| goes into habs
                 S_HIMP: begin
-                    shf_x <= $signed({2'b00, habs});
+                    shf_x <= $signed({{(50 - HABW) {1'b0}}, habs});
                     lsh_wait <= 1'b1;  // S_HLSH waits for the range check of h
                     cnt6 <= shi_r[5:0];
                     keys_fetched <= h_n;
@@ -1124,7 +1133,18 @@ module spk_engine_compact #(
                 end
                 S_FLUSH: begin  // take the held beat: nothing outstanding at done
                     rd_flush <= !rd_empty;
-                    if (rd_empty && !rd_flush) state <= S_DONE;
+                    if (rd_empty && !rd_flush) state <= S_HADD;
+                end
+                S_HADD: begin  // the head importance into entry NTOK + head
+                    imp_add <= 1'b1;
+                    imp_head <= 1'b1;
+                    imp_tok <= HEAD0 + head_x[TKW-1:0];
+                    state <= S_HADD1;
+                end
+                S_HADD1: state <= S_HADD2;  // the bank reads the entry
+                S_HADD2: begin  // and writes it at the end of this cycle
+                    imp_head <= 1'b0;
+                    state <= S_DONE;
                 end
                 default: begin  // S_DONE: the head entry leaves the FIFO
                     rd_flush <= 1'b0;
@@ -1142,7 +1162,8 @@ module spk_engine_compact #(
                     h_k_scale[1:0], h_v_scale[1:0], vshift[9:6], f_shifted[31:12],
                     prob_round[18], prob_round[0], mul_p[29:0], scale_base,
                     row_off_x[ABITS+RBW+15:ABITS],
-                    key_tok_x, h_q_base, h_keys, f_base32};
+                    key_tok_x, h_q_base, h_keys, f_base32,
+                    head_x[TKW+7:TKW]};
 endmodule
 
 `default_nettype wire

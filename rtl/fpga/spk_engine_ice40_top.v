@@ -12,16 +12,18 @@
 //       OP_WRITE  memory word: CMD[77:64] word address (byte address / 8), CMD[63:0] the word;
 //       OP_START  a request descriptor (layout below) into the engine's queue; the host waits
 //                 for `done` (sticky, cleared here) before it reads results or starts another;
-//       OP_READ   load the readout register RD with CMD[10:8] = kind, CMD[7:0] = index:
+//       OP_READ   load the readout register RD with CMD[11:9] = kind, CMD[8:0] = index:
 //                 0 output o[index], 1 the index-th kept V token, 2 final probability p[index],
 //                 3 status bits [48 * index, 48 * index + 48) (index 0..2),
-//                 4 token-importance accumulator [index] (only while idle);
+//                 4 importance accumulator [index] (only while idle): token t at t, head h
+//                 at NTOK + h;
 //                 RD is ready three cycles after `go`;
-//       OP_CLEAR  clear the token-importance accumulators (idle drops while they clear).
+//       OP_CLEAR  clear the importance accumulators (idle drops while they clear).
 //   - while `sh_en` is high, RD shifts out LSB first on `sh_dout` (sh_dout = RD[0]).
 // Descriptor: CMD[DESC_BITS-1:0] = {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys,
 // key_base, q_scale, q_base, k_msb_base, k_lsb_base, v_msb_base, v_lsb_base, k_scale_base,
-// v_scale_base} (tag's MSB shifted first), every base address 17 bits wide (128 KiB memory).
+// v_scale_base, head} (tag's MSB shifted first), every base address 17 bits wide (128 KiB
+// memory), head 8 bits.
 // Status (117 bits, LSB first, read as three 48-bit parts so that RD is only 48 bits):
 // vkey count (16), values_fetched (16), keys_fetched (16), head_importance (48), out_exp (10),
 // requant, bus_error, bad_cmd, run_tag (8).
@@ -32,7 +34,8 @@
 module spk_engine_ice40_top #(
     parameter DMAX = 64,
     parameter NMAX = 128,
-    parameter NTOK = 256
+    parameter NTOK = 256,
+    parameter NHEAD = 16
 ) (
     input  wire       clk,
     input  wire       rst,
@@ -47,9 +50,9 @@ module spk_engine_ice40_top #(
     localparam DW = $clog2(DMAX + 1);
     localparam AW = $clog2(NMAX);
     localparam IW = $clog2(DMAX);
-    localparam TKW = (NTOK > 1) ? $clog2(NTOK) : 1;
+    localparam TKW = $clog2(NTOK + NHEAD);
     localparam A = 17;  // memory address bits
-    localparam DESC_BITS = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * A;
+    localparam DESC_BITS = 8 + DW + 4 + 4 + 17 + 3 * 16 + 24 + 7 * A + 8;
     localparam CMD_BITS = (DESC_BITS > 78) ? DESC_BITS : 78;
     localparam RD_BITS = 48;
     localparam [1:0] OP_WRITE = 2'd0, OP_START = 2'd1, OP_READ = 2'd2, OP_CLEAR = 2'd3;
@@ -67,10 +70,11 @@ module spk_engine_ice40_top #(
     wire [3:0]   d_msb, d_lsb;
     wire [16:0]  d_thr;
     wire [15:0]  d_keep, d_n, d_key_base;
+    wire [7:0]   d_head;
     wire [23:0]  d_q_scale;
     wire [A-1:0] d_q, d_k_msb, d_k_lsb, d_v_msb, d_v_lsb, d_k_scale, d_v_scale;
     assign {d_tag, d_d, d_msb, d_lsb, d_thr, d_keep, d_n, d_key_base, d_q_scale, d_q, d_k_msb,
-            d_k_lsb, d_v_msb, d_v_lsb, d_k_scale, d_v_scale} = cmd[DESC_BITS-1:0];
+            d_k_lsb, d_v_msb, d_v_lsb, d_k_scale, d_v_scale, d_head} = cmd[DESC_BITS-1:0];
     localparam [31-A:0] HI0 = 0;
 
     // ---- engine and its memory ----------------------------------------------------------------
@@ -91,9 +95,10 @@ module spk_engine_ice40_top #(
     wire [9:0]   out_exp;
     wire         unused_imp = &{1'b0, imp_busy};
 
-    spk_engine_compact #(.DMAX(DMAX), .NMAX(NMAX), .QDEPTH(0), .NTOK(NTOK), .ABITS(A),
-                         .BUSW(64)) engine (
-        .clk(clk), .rst(rst), .req_valid(req_pend), .req_ready(req_ready), .tag(d_tag), .d(d_d),
+    spk_engine_compact #(.DMAX(DMAX), .NMAX(NMAX), .QDEPTH(0), .NTOK(NTOK), .NHEAD(NHEAD),
+                         .ABITS(A), .BUSW(64)) engine (
+        .clk(clk), .rst(rst), .req_valid(req_pend), .req_ready(req_ready), .tag(d_tag),
+        .head(d_head), .d(d_d),
         .msb_bits(d_msb), .lsb_bits(d_lsb), .threshold(d_thr), .v_keep(d_keep), .n_keys(d_n),
         .key_base(d_key_base), .q_scale(d_q_scale), .q_base({HI0, d_q}),
         .k_msb_base({HI0, d_k_msb}), .k_lsb_base({HI0, d_k_lsb}), .v_msb_base({HI0, d_v_msb}),
@@ -102,7 +107,7 @@ module spk_engine_ice40_top #(
         .arvalid(arvalid), .arready(arready), .araddr(araddr), .arlen(arlen), .arsize(arsize),
         .arburst(arburst), .rvalid(rvalid), .rready(rready), .rdata(rdata), .rresp(rresp),
         .rlast(rlast), .idle(e_idle), .run_tag(run_tag), .imp_clear(clear_pulse),
-        .imp_busy(imp_busy), .imp_rd_en(go && op == OP_READ && cmd[10:8] == 3'd4),
+        .imp_busy(imp_busy), .imp_rd_en(go && op == OP_READ && cmd[11:9] == 3'd4),
         .imp_rd_index(cmd[TKW-1:0]), .imp_rd_valid(imp_rd_valid), .imp_rd_value(imp_rd_value),
         .prob_valid(prob_valid), .prob_index(prob_index), .prob_value(prob_value),
         .vkey_valid(vkey_valid), .vkey_token(vkey_token), .out_valid(out_valid),
@@ -158,7 +163,7 @@ module spk_engine_ice40_top #(
             if (vkey_valid) vkey_count <= vkey_count + 16'd1;
 
             // readout: the buffers' read data is there the cycle after `go`
-            rd_kind <= (go && op == OP_READ && cmd[10:8] < 3'd4) ? cmd[10:8] + 3'd1 : 3'd0;
+            rd_kind <= (go && op == OP_READ && cmd[11:9] < 3'd4) ? cmd[11:9] + 3'd1 : 3'd0;
             rd_part <= cmd[1:0];
             if (rd_kind == 3'd1) rd <= {{(RD_BITS - 32) {1'b0}}, out_q};
             else if (rd_kind == 3'd2) rd <= {{(RD_BITS - 16) {1'b0}}, vkey_q};

@@ -54,6 +54,7 @@ static const key_desc keys[] = {
     KEY(topk_latency, KEY_U32),
     KEY(output_per_cycle, KEY_U32),
     KEY(step_latency, KEY_U32),
+    KEY(head_add_latency, KEY_U32),
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -127,7 +128,8 @@ static void preset_rtl_engine(spk_config *c) {
                              (an output is read from its bank a cycle before it leaves) */
     c->output_per_cycle = 1; /* spk_pv OUT: one output a cycle */
     c->output_latency = 0;
-    c->step_latency = 1; /* one state of spk_engine between two steps */
+    c->step_latency = 1;     /* one state of spk_engine between two steps */
+    c->head_add_latency = 3; /* DONE: the head-importance add, then 2 cycles until it is written */
 }
 
 int spk_config_preset(const char *name, spk_config *cfg) {
@@ -305,11 +307,12 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
              (c->fetch_slots || c->fetch_row_overhead || c->fetch_done_latency ||
               c->unaligned_regions || c->query_load_cycles || c->importance_per_cycle ||
               c->value_scale_per_row || c->kept_scan || c->topk_emit_pass || c->topk_latency ||
-              c->output_per_cycle || c->step_latency))
+              c->output_per_cycle || c->step_latency || c->head_add_latency))
         bad = "fetch_slots, fetch_row_overhead, fetch_done_latency, unaligned_regions, "
               "query_load_cycles, importance_per_cycle, "
               "value_scale_per_row, kept_scan, topk_emit_pass, "
-              "topk_latency, output_per_cycle and step_latency are knobs of the serial engine: "
+              "topk_latency, output_per_cycle, step_latency and head_add_latency are knobs of the "
+              "serial engine: "
               "set step_overlap = 0 or leave them at 0";
     if (!bad) return 0;
     set_err(err, err_len, "configuration '%s': %s", c->name, bad);

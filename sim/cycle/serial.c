@@ -133,7 +133,7 @@ static double finish_output(const spk_config *c, const spk_cycle_request *r, dou
         const double adds_done = adds_from + (double)div_up(n, c->importance_per_cycle);
         if (adds_done > t) t = adds_done;
     }
-    t += c->step_latency;
+    t += c->head_add_latency + c->step_latency;
     s->output = t - t0;
     if (steps) *steps = *s;
     return t;

@@ -194,6 +194,8 @@ TEST(Serial, OutputStreamAndStepHandOffs) {
     // A requant pass and a second V plane add one hand-off each.
     const spk_cycle_request both = request(64, 64, 16, true, true);
     EXPECT_EQ(delta(cfg, both, [](spk_config &c) { c.step_latency += 2; }), 7 * 2);
+    // The head-importance add before DONE, once per request.
+    EXPECT_EQ(delta(cfg, kDirected, [](spk_config &c) { c.head_add_latency += 2; }), 2);
 }
 
 TEST(Serial, RequantAddsAnLsbPass) {
@@ -253,10 +255,11 @@ TEST(Serial, ImportanceAddsCanHoldDone) {
     EXPECT_EQ(cycles(cfg, directed), cycles(cfg, kDirected));
 }
 
-// No keys: nothing is fetched, PV outputs d zeros (accept, ZERO, PV drain and output, done).
+// No keys: nothing is fetched, PV outputs d zeros (accept, ZERO, PV drain and output, the
+// head-importance add, done).
 TEST(Serial, NoKeysOnlyOutputsZeros) {
     const spk_config cfg = rtl_engine();
     const spk_cycle_request none = request(64, 0, 0);
     EXPECT_EQ(cycles(cfg, none), 3 * cfg.step_latency + cfg.pv_latency + cfg.output_latency +
-                                     64 / cfg.output_per_cycle);
+                                     64 / cfg.output_per_cycle + cfg.head_add_latency);
 }

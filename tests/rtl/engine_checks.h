@@ -274,6 +274,11 @@ template <class Model> void engine_expect_bad_descriptors_refused(uint64_t seed)
     got = h.run(bad);
     EXPECT_TRUE(got.bad_cmd) << "key_base + n > NTOK must be refused";
     EXPECT_EQ(got.reads, 0u) << "a refused request reads nothing";
+    bad = c;
+    bad.head = kEngineNhead; // no head-importance accumulator
+    got = h.run(bad);
+    EXPECT_TRUE(got.bad_cmd) << "head >= NHEAD must be refused";
+    EXPECT_EQ(got.reads, 0u) << "a refused request reads nothing";
     EXPECT_EQ(engine_check(c, h.run(c)), "") << "a good request after refused ones";
 }
 

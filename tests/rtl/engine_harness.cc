@@ -208,6 +208,7 @@ std::vector<EngineOutcome> EngineHarness<Model>::run_burst(const std::vector<Eng
             io.k_scale_base = lay[next].k_sc;
             io.v_scale_base = lay[next].v_sc;
             io.tag = tags[next];
+            io.head = e.head;
         }
         io.req_valid = next < count;
         const bool desc_taken = io.req_valid && io.req_ready;
@@ -276,7 +277,7 @@ template <class Model> std::string EngineHarness<Model>::clear_importance() {
     sim_.tick();
     io.imp_clear = 0;
     for (uint32_t i = 0; io.imp_busy; i++) {
-        if (i > 4 * kEngineNtok) return "imp_busy never dropped after imp_clear";
+        if (i > 4 * (kEngineNtok + kEngineNhead)) return "imp_busy never dropped after imp_clear";
         sim_.tick();
     }
     return "";
@@ -286,8 +287,8 @@ template <class Model>
 std::string EngineHarness<Model>::read_importance(std::vector<uint64_t> &entries) {
     Model &io = sim_.io();
     if (!io.idle) return "importance read while the engine is not idle";
-    entries.assign(kEngineNtok, 0);
-    for (uint32_t i = 0; i < kEngineNtok; i++) {
+    entries.assign(kEngineNtok + kEngineNhead, 0);
+    for (uint32_t i = 0; i < kEngineNtok + kEngineNhead; i++) {
         io.imp_rd_en = 1;
         io.imp_rd_index = i;
         sim_.tick();
@@ -352,6 +353,7 @@ std::string engine_random_case(std::mt19937_64 &rng, uint32_t max_n, EngineCase 
     }
     spk_logit_scale(spk_scale_make(32768 + (uint32_t)(rng() % 32768), -(int32_t)(rng() % 12)), d,
                     &c.q_logit);
+    c.head = (uint32_t)(rng() % kEngineNhead);
     return engine_golden(c);
 }
 
@@ -428,12 +430,15 @@ uint32_t engine_case_token(const EngineCase &c, uint32_t j) {
     return c.keys.empty() ? c.key_base + j : c.keys[j];
 }
 
-void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc) {
+void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc, uint32_t ntok) {
     for (uint32_t j = 0; j < c.n && j < c.want_probs.size(); j++) {
         const uint32_t token = engine_case_token(c, j);
         if (token >= acc.size()) acc.resize(token + 1, 0);
         acc[token] = spk_importance_add(acc[token], c.want_probs[j]);
     }
+    const uint32_t entry = ntok + c.head;
+    if (entry >= acc.size()) acc.resize(entry + 1, 0);
+    acc[entry] = spk_importance_add(acc[entry], c.want_importance);
 }
 
 std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t queries,
@@ -465,6 +470,7 @@ std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t qu
                 spk_scale_make(32768 + (uint32_t)(rng() % 32768), -(int32_t)(rng() % 12)), c.cfg.d,
                 &c.q_logit);
             c.n = tokens - queries + i + 1; // causal: query i sees the tokens up to its own
+            c.head = h % kEngineNhead;
             err = engine_golden(c);
             if (!err.empty()) return err;
             cases.push_back(std::move(c));

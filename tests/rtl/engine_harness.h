@@ -25,6 +25,8 @@
 // spk_engine's only).
 constexpr uint32_t kEngineDmax = 64, kEngineLanes = 8, kEngineNmax = 512, kEngineP = 8;
 constexpr uint32_t kEngineQdepth = 4, kEngineNtok = 1024;
+// Head-importance accumulators (NHEAD, the engines' default): bank entries NTOK .. NTOK + 15.
+constexpr uint32_t kEngineNhead = 16;
 
 // How the memory model answers: fixed latency, optionally with random AR and R stalls.
 // (A beat, once valid, stays valid with the same data until it is taken, as AXI requires: the
@@ -62,6 +64,7 @@ template <> struct EngineModel<Vengine_compact> {
 struct EngineCase {
     spk_head_config cfg{};
     uint32_t n = 0, key_base = 0, keep = 0;
+    uint32_t head = 0;     // head-importance accumulator (< kEngineNhead)
     uint32_t n_tokens = 0; // tokens in memory (key_base + n + a few)
     // Non-empty: key-list mode, the n tokens of the keys (a uint16 list in memory; key_base is
     // then unused). Empty: the contiguous keys key_base .. key_base + n - 1.
@@ -108,8 +111,8 @@ template <class Model> class EngineHarness {
     // With clear_first, imp_clear is pulsed in the cycle the first descriptor is offered.
     std::vector<EngineOutcome> run_burst(const std::vector<EngineCase> &cases,
                                          bool clear_first = false);
-    // Token-importance bank: clear it (waits for imp_busy to drop), read all kEngineNtok
-    // entries (""/what went wrong).
+    // Importance bank: clear it (waits for imp_busy to drop), read all kEngineNtok token and
+    // kEngineNhead head entries (""/what went wrong).
     std::string clear_importance();
     std::string read_importance(std::vector<uint64_t> &entries);
     // While run_burst runs, read this token's importance entry every cycle (-1: off); the reads
@@ -147,7 +150,9 @@ std::string engine_golden(EngineCase &c);
 std::string engine_check(const EngineCase &c, const EngineOutcome &got);
 // The golden token-importance additions of one request (spec "Importance": each final
 // probability to its token, saturating): acc[token(j)] = spk_importance_add(.., p[j]).
-void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc);
+// The head importance goes to entry ntok + c.head (the bank's head entries follow its tokens).
+void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc,
+                           uint32_t ntok = kEngineNtok);
 // A layer's worth of requests: `heads` x `queries` requests over tokens first .. first + L - 1
 // (L <= max_tokens), causal (query i sees the first L - queries + i + 1 tokens), each head with
 // its own random profile, threshold and V ratio.

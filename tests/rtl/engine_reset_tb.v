@@ -25,7 +25,7 @@ module engine_reset_tb;
 
     reg         req_valid, imp_clear, imp_rd_en;
     reg [7:0]   tag;
-    reg [4:0]   imp_rd_index;
+    reg [5:0]   imp_rd_index;  // 32 token + 16 head entries
     reg [31:0]  q_base;
     reg [3:0]   d, msb_bits, lsb_bits;
     reg [16:0]  threshold;
@@ -56,7 +56,8 @@ module engine_reset_tb;
     spk_engine #(.DMAX(8), .M(4), .NMAX(16), .P(4), .QDEPTH(2), .NTOK(32)) dut (
 `endif
         .clk(clk), .rst(rst),
-        .req_valid(req_valid), .req_ready(req_ready), .tag(tag), .d(d), .msb_bits(msb_bits),
+        .req_valid(req_valid), .req_ready(req_ready), .tag(tag), .head(8'd3), .d(d),
+        .msb_bits(msb_bits),
         .lsb_bits(lsb_bits), .threshold(threshold), .v_keep(v_keep), .n_keys(n_keys),
         .key_base(key_base), .q_scale(q_scale), .q_base(q_base), .k_msb_base(k_msb_base),
         .k_lsb_base(k_lsb_base), .v_msb_base(v_msb_base), .v_lsb_base(v_lsb_base),
@@ -66,7 +67,8 @@ module engine_reset_tb;
         .arburst(arburst), .rvalid(rvalid), .rready(rready), .rdata(rdata), .rresp(rresp),
         .rlast(rlast), .idle(idle), .run_tag(run_tag), .imp_clear(imp_clear),
         .imp_busy(imp_busy), .imp_rd_en(imp_rd_en), .imp_rd_index(imp_rd_index),
-        .imp_rd_valid(imp_rd_valid), .imp_rd_value(imp_rd_value), .prob_valid(prob_valid), .prob_index(prob_index),
+        .imp_rd_valid(imp_rd_valid), .imp_rd_value(imp_rd_value), .prob_valid(prob_valid),
+        .prob_index(prob_index),
         .prob_value(prob_value), .vkey_valid(vkey_valid), .vkey_token(vkey_token),
         .out_valid(out_valid), .out_index(out_index), .out_value(out_value), .done(done),
         .bad_cmd(bad_cmd), .bus_error(bus_error), .out_exp(out_exp),
@@ -183,15 +185,15 @@ module engine_reset_tb;
             wait_cycles = wait_cycles + 1;
         end
         repeat (3) @(negedge clk);
-        for (i = 0; i < 32; i = i + 1) begin
+        for (i = 0; i < 48; i = i + 1) begin
             imp_rd_en = 1'b1;
-            imp_rd_index = i[4:0];
+            imp_rd_index = i[5:0];
             @(negedge clk);
             if (imp_rd_valid) reads_ok = reads_ok + 1;
         end
         imp_rd_en = 1'b0;
         repeat (10) @(negedge clk);
-        if (requests_done != 4 || outs_seen != 24 || reads_ok != 32 || !idle) begin
+        if (requests_done != 4 || outs_seen != 24 || reads_ok != 48 || !idle) begin
             errors = errors + 1;
             $display("FAIL %s: %0d requests done, %0d outputs, %0d reads %s", `BENCH,
                      requests_done, outs_seen, reads_ok, "(want 4, 24, 32)");

@@ -49,7 +49,7 @@ void Ice40TopHarness::write_word(uint32_t word_addr, uint64_t value) {
 std::vector<uint8_t> Ice40TopHarness::read_bits(uint32_t kind, uint32_t index, uint32_t bits) {
     Vice40top &io = sim_.io();
     shift(kind, 3);
-    shift(index, 8);
+    shift(index, 9);
     op(kOpRead);
     for (int i = 0; i < 3; i++) sim_.tick(); // RD is loaded within three cycles
     std::vector<uint8_t> out(bits);
@@ -64,13 +64,14 @@ std::vector<uint8_t> Ice40TopHarness::read_bits(uint32_t kind, uint32_t index, u
 
 std::string Ice40TopHarness::clear_importance() {
     op(kOpClear);
-    return wait_idle(4 * kIce40Ntok + 100) ? "" : "importance clear never finished";
+    return wait_idle(4 * (kIce40Ntok + kIce40Nhead) + 100) ? "" : "importance clear never finished";
 }
 
 std::string Ice40TopHarness::read_importance(std::vector<uint64_t> &entries) {
     if (!wait_idle(1000)) return "engine not idle";
-    entries.assign(kIce40Ntok, 0);
-    for (uint32_t t = 0; t < kIce40Ntok; t++) entries[t] = field(read_bits(kReadImp, t, 48), 0, 48);
+    entries.assign(kIce40Ntok + kIce40Nhead, 0);
+    for (uint32_t t = 0; t < kIce40Ntok + kIce40Nhead; t++)
+        entries[t] = field(read_bits(kReadImp, t, 48), 0, 48);
     return "";
 }
 
@@ -136,7 +137,8 @@ EngineOutcome Ice40TopHarness::run(const EngineCase &c, uint32_t tag) {
                                   {v_msb, kAddrBits},
                                   {v_lsb, kAddrBits},
                                   {k_sc, kAddrBits},
-                                  {v_sc, kAddrBits}};
+                                  {v_sc, kAddrBits},
+                                  {c.head, 8}};
     for (const auto &f : fields) shift(f[0], (uint32_t)f[1]);
     op(kOpStart);
     const uint64_t t0 = sim_.cycles(), limit = 40000 + (uint64_t)c.n * 2000;

@@ -16,7 +16,7 @@
 
 // The model is built with the UP5K parameters: DMAX = 64, NMAX = 128, NTOK = 256, the compact
 // engine with QDEPTH = 0, ABITS = 17 and a 64-bit data bus.
-constexpr uint32_t kIce40Dmax = 64, kIce40Nmax = 128, kIce40Ntok = 256;
+constexpr uint32_t kIce40Dmax = 64, kIce40Nmax = 128, kIce40Ntok = 256, kIce40Nhead = 16;
 constexpr uint32_t kIce40MemBytes = 128 * 1024; // the on-chip memory
 
 class Ice40TopHarness {
@@ -25,7 +25,8 @@ class Ice40TopHarness {
     RtlSim<Vice40top> &sim() { return sim_; }
     // Lays c out in the on-chip memory, runs it, reads every result back.
     EngineOutcome run(const EngineCase &c, uint32_t tag);
-    // Token-importance bank: clear it, read all kIce40Ntok entries (""/what went wrong).
+    // Importance bank: clear it, read all kIce40Ntok + kIce40Nhead entries (""/what went
+    // wrong).
     std::string clear_importance();
     std::string read_importance(std::vector<uint64_t> &entries);
     // One raw memory word write and one readout (kind and index as the wrapper's OP_READ).

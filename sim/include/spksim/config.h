@@ -78,6 +78,7 @@ typedef struct spk_config {
     uint32_t output_per_cycle;     /**< serial: outputs streamed per cycle (0: output_latency
                                         only) */
     uint32_t step_latency;         /**< serial: cycles of a hand-off between two steps */
+    uint32_t head_add_latency;     /**< serial: cycles of the head-importance add before DONE */
 } spk_config;
 
 /**
