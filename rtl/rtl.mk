@@ -20,7 +20,12 @@ RTL_PV_SRCS     := $(RTL_COMMON_SRCS) rtl/pv/spk_pv.v
 RTL_IMPORTANCE_SRCS := $(RTL_COMMON_SRCS) rtl/importance/spk_importance.v
 RTL_FETCH_SRCS  := rtl/fetch/spk_kv_fetch.v
 RTL_ENGINE_SRCS := $(sort $(RTL_TOPK_SRCS) $(RTL_SOFTMAX_SRCS) $(RTL_QK_SRCS) $(RTL_PV_SRCS) \
-                   $(RTL_FETCH_SRCS) $(RTL_IMPORTANCE_SRCS)) rtl/engine/spk_engine.v
+                   $(RTL_FETCH_SRCS) $(RTL_IMPORTANCE_SRCS)) rtl/engine/spk_desc_check.v \
+                   rtl/engine/spk_engine.v
+RTL_ENGINE_COMPACT_SRCS := $(RTL_COMMON_SRCS) rtl/importance/spk_importance.v \
+                           rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v \
+                           rtl/engine/spk_mul32.v rtl/engine/spk_desc_check.v \
+                           rtl/engine/spk_engine_compact.v
 RTL_LINT_WAIVERS := rtl/lint.vlt
 
 # Verilator's fast simulation flags (docs/rtl.md); the models have no delays, hence --no-timing.
@@ -79,10 +84,8 @@ $(eval $(call rtl_model,Vengine,spk_engine,$(RTL_ENGINE_SRCS),-GDMAX=64 -GM=8 -G
 
 # The UP5K build's top (rtl/fpga/spk_engine_ice40_top.v) at its synthesis parameters
 # (tests/rtl/ice40_top_harness.h assumes the wrapper's defaults).
-RTL_ICE40_TOP_SRCS := rtl/common/spk_ram_1r1w.v rtl/importance/spk_importance.v \
-                      rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v \
-                      rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v \
-                      rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v
+RTL_ICE40_TOP_SRCS := $(RTL_ENGINE_COMPACT_SRCS) rtl/fpga/spk_axi_spram.v \
+                      rtl/fpga/spk_engine_ice40_top.v
 $(eval $(call rtl_model,Vice40top,spk_engine_ice40_top,$(RTL_ICE40_TOP_SRCS),))
 
 # Icarus 4-state reset/X test benches, run by the test suite.
@@ -150,9 +153,6 @@ synth-blocks: ## yosys-only iCE40 cell counts of each engine block at the UP5K b
 # Verilated model (tests/rtl/engine_harness.h assumes these parameters), its lint entry and its
 # Icarus reset/X bench (tests/rtl/engine_reset_tb.v compiled with ENGINE_COMPACT: DMAX 8,
 # NMAX 16, QDEPTH 2, NTOK 32).
-RTL_ENGINE_COMPACT_SRCS := rtl/common/spk_ram_1r1w.v rtl/importance/spk_importance.v \
-                           rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v \
-                           rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v
 $(eval $(call rtl_model,Vengine_compact,spk_engine_compact,$(RTL_ENGINE_COMPACT_SRCS), \
     -GDMAX=64 -GNMAX=512 -GQDEPTH=4 -GNTOK=1024))
 RTL_LINT_TOPS += spk_engine_compact

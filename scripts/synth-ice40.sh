@@ -21,6 +21,8 @@ freq=${SYNTH_FREQ_MHZ:-25}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 common=(rtl/common/spk_ram_1r1w.v)
+compact=(rtl/importance/spk_importance.v rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v
+    rtl/engine/spk_mul32.v rtl/engine/spk_desc_check.v rtl/engine/spk_engine_compact.v)
 topk=(rtl/topk/spk_topk_append.v rtl/topk/spk_topk.v)
 softmax=(rtl/softmax/spk_softmax_exp.v rtl/softmax/spk_requant.v rtl/softmax/spk_softmax.v)
 # `blocks`: yosys only, each engine block on its own at the UP5K build's parameters, one table
@@ -39,7 +41,7 @@ if [ "$top" = blocks ]; then
         "spk_kv_fetch|-set DMAX 64 -set M 2|rtl/fetch/spk_kv_fetch.v"
         "spk_importance|-set N 256|${common[*]} rtl/importance/spk_importance.v"
         "spk_axi_spram||rtl/fpga/spk_axi_spram.v"
-        "spk_engine_compact|-set DMAX 64 -set NMAX 128 -set QDEPTH 0 -set NTOK 256 -set ABITS 17 -set BUSW 64|${common[*]} rtl/importance/spk_importance.v rtl/qk/spk_plane_merge.v rtl/engine/spk_axi_word_reader.v rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v"
+        "spk_engine_compact|-set DMAX 64 -set NMAX 128 -set QDEPTH 0 -set NTOK 256 -set ABITS 17 -set BUSW 64|${common[*]} ${compact[*]}"
     )
     for b in "${blocks[@]}"; do
         IFS='|' read -r name params files <<<"$b"
@@ -77,9 +79,7 @@ fi
 
 case "$top" in
 spk_engine_ice40_top)
-    srcs=("${common[@]}" rtl/importance/spk_importance.v rtl/qk/spk_plane_merge.v
-        rtl/engine/spk_axi_word_reader.v rtl/engine/spk_mul32.v rtl/engine/spk_engine_compact.v
-        rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v)
+    srcs=("${common[@]}" "${compact[@]}" rtl/fpga/spk_axi_spram.v rtl/fpga/spk_engine_ice40_top.v)
     ;;
 spk_topk_ice40_top)
     srcs=("${common[@]}" "${topk[@]}" rtl/fpga/spk_topk_ice40_top.v)

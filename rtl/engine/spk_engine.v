@@ -203,15 +203,12 @@ module spk_engine #(
             h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys,
             h_head} = fifo[fifo_rd];
 
-    // ---- request check (on the head entry) -------------------------------------------------
-    // n = 0 is valid (zeros out, nothing fetched); a contiguous request must fit the token
-    // accumulators (a listed token >= NTOK gets no importance add: it is known only later).
-    wire [4:0]  total_bits = {1'b0, h_msb} + {1'b0, h_lsb};
-    wire [16:0] tok_end = {1'b0, h_key_base} + {1'b0, h_n};
-    wire req_bad = (h_d == {DW{1'b0}}) || (h_d > DMAX[DW-1:0]) || (h_msb < 4'd2) ||
-                   (total_bits > 5'd12) || (h_n > NMAX[15:0]) || h_q_base[0] ||
-                   (h_list && h_keys[0]) || ({24'd0, h_head} >= NHEAD) ||
-                   (!h_list && (h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
+    // ---- request check (on the head entry; n = 0 is valid: zeros out, nothing fetched) ----
+    wire req_bad;
+    spk_desc_check #(.DMAX(DMAX), .NMAX(NMAX), .NTOK(NTOK), .NHEAD(NHEAD)) check (
+        .d(h_d), .msb_bits(h_msb), .lsb_bits(h_lsb), .n_keys(h_n), .key_base(h_key_base),
+        .key_list(h_list), .q_base_odd(h_q_base[0]), .keys_base_odd(h_keys[0]), .head(h_head),
+        .bad(req_bad));
 
     // 32-byte blocks holding the n K scale words and the d query codes
     wire [31:0] k_first_word = h_k_scale + {14'd0, h_key_base, 2'b00};

@@ -29,7 +29,7 @@
 
 module spk_engine_compact #(
     parameter DMAX = 64,   // largest head dimension
-    parameter NMAX = 512,  // most keys per request (>= 2)
+    parameter NMAX = 512,  // most keys per request (>= 4)
     parameter QDEPTH = 4,  // descriptor FIFO entries; 0: no FIFO, the descriptor ports are
                            // read while the request runs (held from req_valid until done)
     parameter NTOK = 1024, // token-importance accumulators (tokens 0 .. NTOK - 1), <= 65536
@@ -106,7 +106,7 @@ module spk_engine_compact #(
     // PV accumulators: each rounded term is below 2^29 in magnitude, at most NMAX of them
     localparam ACCW = 31 + AW;
     // softmax sum: at most NMAX exponentials of at most 2^23
-    localparam SUMW = 24 + AW;
+    localparam SUMW = 25 + AW;  // (one bit spare, so that its high part is never empty)
     localparam HABW = 33 + IW;  // sum of d magnitudes of at most 2^31
     localparam RBW = $clog2(DMAX * 12 / 8 + 2);  // bytes of one plane row
     localparam CW = $clog2(NMAX + 1);             // key counts 0..NMAX
@@ -141,13 +141,12 @@ module spk_engine_compact #(
     assign {h_tag, h_d, h_msb, h_lsb, h_thr, h_keep, h_n, h_key_base, h_q_scale, h_q_base, h_k_msb,
             h_k_lsb, h_v_msb, h_v_lsb, h_k_scale, h_v_scale, h_list, h_keys, h_head} = entry;
 
-    // the same descriptor check as spk_engine
-    wire [4:0]  total_bits = {1'b0, h_msb} + {1'b0, h_lsb};
-    wire [16:0] tok_end = {1'b0, h_key_base} + {1'b0, h_n};
-    wire req_bad = (h_d == {DW{1'b0}}) || (h_d > DMAX[DW-1:0]) || (h_msb < 4'd2) ||
-                   (total_bits > 5'd12) || (h_n > NMAX[15:0]) || h_q_base[0] ||
-                   (h_list && h_keys[0]) || ({24'd0, h_head} >= NHEAD) ||
-                   (!h_list && (h_n != 16'd0) && ({15'd0, tok_end} > NTOK));
+    // the descriptor check (the same module as spk_engine's)
+    wire req_bad;
+    spk_desc_check #(.DMAX(DMAX), .NMAX(NMAX), .NTOK(NTOK), .NHEAD(NHEAD)) check (
+        .d(h_d), .msb_bits(h_msb), .lsb_bits(h_lsb), .n_keys(h_n), .key_base(h_key_base),
+        .key_list(h_list), .q_base_odd(h_q_base[0]), .keys_base_odd(h_keys[0]), .head(h_head),
+        .bad(req_bad));
 
     // ---- states ---------------------------------------------------------------------------
     localparam [6:0]
@@ -167,7 +166,7 @@ module spk_engine_compact #(
         S_HRSH1 = 7'd53, S_FLUSH = 7'd54, S_DONE = 7'd55, S_RSH2 = 7'd56, S_PVE4 = 7'd57,
         S_HRSH2 = 7'd58, S_HWAIT = 7'd59, S_LWAIT = 7'd60, S_CHECK = 7'd61, S_PWAIT = 7'd62,
         S_KADDR = 7'd63, S_V1BA = 7'd64, S_EXP4 = 7'd65, S_PVW = 7'd66,
-        S_HADD = 7'd67, S_HADD1 = 7'd68, S_HADD2 = 7'd69;
+        S_HADD = 7'd67, S_HADD1 = 7'd68, S_HADD2 = 7'd69, S_PROB3 = 7'd70, S_SUMC = 7'd71;
     reg [6:0] state;
     wire      vscale_rd = (state == S_V1BA);  // the scale word read is a V one
     wire      imp_busy_w;
@@ -195,10 +194,16 @@ module spk_engine_compact #(
     reg [31:0] mul_a, mul_b;
     reg [5:0]  cnt6;
     reg signed [23:0] logit, lmax;
-    reg [SUMW-1:0] sum;
+    // the exponentials' sum in two parts: the low 24 bits take each exponential, their carry
+    // goes into the high part one add later (a 31-bit add in one cycle was the critical path)
+    reg [23:0]      sum_lo;
+    reg [SUMW-25:0] sum_hi;
+    reg             sum_c;
+    wire [SUMW-1:0] sum = {sum_hi, sum_lo};
     reg [SUMW-1:0] rem;
     reg [24:0] recip;
     reg [15:0] pmax;
+    reg [15:0] p_r;                // the probability of key j
     reg [3:0]  tk_b;               // top-k: threshold bit being decided
     reg [15:0] tk_t, tk_cand;
     reg [CW-1:0] tk_cnt, tk_k, quota, kn, r;
@@ -385,9 +390,11 @@ module spk_engine_compact #(
     // ---- derived values -------------------------------------------------------------------
     // token of a key position (the key list's entry, read a cycle before, or key_base + it):
     // j in the K pass and the importance adds, the listed row in top-k, the kept row in V
-    wire [15:0] tok_pos = (state == S_EMIT) ? {{(16 - CW) {1'b0}}, tk_rj} :
-                          (state == S_V1B || state == S_V2B) ? {{(16 - AW) {1'b0}}, kl_q}
-                                                             : {{(16 - CW) {1'b0}}, j};
+    // (selected by flags registered from the state: S_V1B and S_V2B always follow S_V1A and
+    // S_V2A, and S_EMIT uses its token from its second cycle on)
+    reg         tok_of_emit, tok_of_kept;
+    wire [15:0] tok_pos = tok_of_emit ? {{(16 - CW) {1'b0}}, tk_rj} :
+                          tok_of_kept ? {{(16 - AW) {1'b0}}, kl_q} : {{(16 - CW) {1'b0}}, j};
     wire [CW-1:0] n_c = h_n[CW-1:0];  // n <= NMAX in every request that runs
     wire [15:0] key_tok = h_list ? kt_q : h_key_base + tok_pos;
     // its scale word (K, or V while the kept rows' words are read), 4-byte aligned
@@ -399,8 +406,7 @@ module spk_engine_compact #(
     wire [15:0] tk_t_next = tk_reach_r ? tk_cand : tk_t;
     wire [9:0]  sh_logit = {{2{h_q_scale[23]}}, h_q_scale[23:16]} + {{2{ks_exp[7]}}, ks_exp}
                            + 10'd24;
-    wire [SUMW+23:0] exp_x_w = {{SUMW{1'b0}}, shf_t[23:0]};
-    wire [SUMW-1:0] exp_x = exp_x_w[SUMW-1:0];  // the exponential, widened to the sum
+    wire [24:0] sum_lo_next = {1'b0, sum_lo} + {1'b0, shf_t[23:0]};  // + the exponential
     wire [23:0] exp_delta = lmax - lb_q;                           // M - t, in [0, 2^24)
     // the softmax's exponential table, read a cycle after its address
 `include "spk_exp2_lut.vh"
@@ -436,7 +442,7 @@ module spk_engine_compact #(
         pb_we = 1'b0;
         pb_re = 1'b0;
         pb_raddr = j_a;
-        pb_wdata = prob_sat;
+        pb_wdata = p_r;
         kl_we = 1'b0;
         vs_we = 1'b0;
         acc_we = 1'b0;
@@ -447,9 +453,9 @@ module spk_engine_compact #(
             S_EXP0, S_PROB0: lb_re = 1'b1;
             S_EXP4: begin
                 lb_we = 1'b1;
-                lb_wdata = (cnt6 == 6'd63) ? 24'd0 : shf_t[23:0];
+                lb_wdata = shf_t[23:0];
             end
-            S_PROB2: pb_we = mul_done;
+            S_PROB3: pb_we = 1'b1;
             S_IMP0: begin
                 pb_re = 1'b1;
                 kt_re = 1'b1;
@@ -527,10 +533,13 @@ module spk_engine_compact #(
             cnt6 <= 6'd0;
             logit <= 24'sd0;
             lmax <= 24'sd0;
-            sum <= {SUMW{1'b0}};
+            sum_lo <= 24'd0;
+            sum_hi <= {(SUMW - 24) {1'b0}};
+            sum_c <= 1'b0;
             rem <= {SUMW{1'b0}};
             recip <= 25'd0;
             pmax <= 16'd0;
+            p_r <= 16'd0;
             tk_b <= 4'd0;
             tk_t <= 16'd0;
             tk_cand <= 16'd0;
@@ -553,6 +562,8 @@ module spk_engine_compact #(
             shf_t <= 50'sd0;
             sx_zero <= 1'b0;
             bad_r <= 1'b0;
+            tok_of_emit <= 1'b0;
+            tok_of_kept <= 1'b0;
             f_bits <= 4'd0;
             f_two <= 1'b0;
             f_last_fld <= 1'b0;
@@ -598,6 +609,8 @@ module spk_engine_compact #(
             imp_rd_valid <= imp_rd_en && !imp_add && !imp_busy_w;
             shf_t <= shf_rounding ? shf_round : shf_y;
             bad_r <= req_bad;
+            tok_of_emit <= (state == S_EMIT);
+            tok_of_kept <= (state == S_V1A) || (state == S_V2A);
             f_bits <= plane_lsb ? h_lsb : h_msb;
             j_end_r <= (j + 1'b1 == n_c);
             tk_reach_r <= (tk_cnt >= tk_k);
@@ -824,7 +837,9 @@ module spk_engine_compact #(
                     j <= j + 1'b1;
                     if (j_end_r) begin
                         j <= {CW{1'b0}};
-                        sum <= {SUMW{1'b0}};
+                        sum_lo <= 24'd0;
+                        sum_hi <= {(SUMW - 24) {1'b0}};
+                        sum_c <= 1'b0;
                         state <= S_EXP0;
                     end else begin
                         state <= S_KEY;
@@ -844,17 +859,24 @@ module spk_engine_compact #(
                 end
                 S_EXP3: state <= S_EXP4;  // shf_t <= the shifted LUT value
                 S_EXP4: begin  // lbuf[j] <= exponential (lb_we)
-                    sum <= sum + ((cnt6 == 6'd63) ? {SUMW{1'b0}} : exp_x);
+                    sum_lo <= sum_lo_next[23:0];  // (a shift by 63 left 0)
+                    sum_c <= sum_lo_next[24];
+                    sum_hi <= sum_hi + {{(SUMW - 25) {1'b0}}, sum_c};
                     j <= j + 1'b1;
                     if (j_end_r) begin
                         j <= {CW{1'b0}};
-                        rem <= {SUMW{1'b0}};
-                        recip <= 25'd0;
-                        cnt6 <= 6'd47;
-                        state <= S_DIV;
+                        state <= S_SUMC;
                     end else begin
                         state <= S_EXP0;
                     end
+                end
+                S_SUMC: begin  // the last carry into the sum
+                    sum_hi <= sum_hi + {{(SUMW - 25) {1'b0}}, sum_c};
+                    sum_c <= 1'b0;
+                    rem <= {SUMW{1'b0}};
+                    recip <= 25'd0;
+                    cnt6 <= 6'd47;
+                    state <= S_DIV;
                 end
                 S_DIV: begin  // recip = 2^47 / sum, one quotient bit per cycle
                     if (!rem_sub[SUMW+1]) begin
@@ -877,11 +899,15 @@ module spk_engine_compact #(
                     mul_b <= {7'd0, recip};
                     state <= S_PROB2;
                 end
-                S_PROB2: if (mul_done) begin  // probs[j] <= p (pb_we)
+                S_PROB2: if (mul_done) begin  // the probability, registered
+                    p_r <= prob_sat;
+                    state <= S_PROB3;
+                end
+                S_PROB3: begin  // probs[j] <= p (pb_we)
                     prob_valid <= 1'b1;
                     prob_index <= j_a;
-                    prob_value <= prob_sat;
-                    if (prob_sat > pmax) pmax <= prob_sat;
+                    prob_value <= p_r;
+                    if (p_r > pmax) pmax <= p_r;
                     j <= j + 1'b1;
                     state <= j_end_r ? S_PWAIT : S_PROB0;
                 end
@@ -1161,7 +1187,7 @@ module spk_engine_compact #(
     end
 
     wire unused = &{1'b0, e_i, h_keep[15], rb_msb_w[RBW+3], rb_lsb_w[RBW+3], rb_msb_w[2:0],
-                    rb_lsb_w[2:0], rem_sub[SUMW], exp_x_w, shf_round[49],
+                    rb_lsb_w[2:0], rem_sub[SUMW], shf_round[49],
                     out_sat[ACCW-1:32], tok[15],
                     h_k_scale[1:0], h_v_scale[1:0], vshift[9:6], f_shifted[31:12],
                     prob_round[18], prob_round[0], mul_p[29:0], scale_base,
