@@ -110,15 +110,7 @@ for s in "${srcs[@]}"; do srcs_abs+=("$root/$s"); done
 
 echo "synth: yosys synth_ice40 ($top)"
 t0=$SECONDS
-# synth_ice40's last step, `autoname` (readable names for auto-generated cells), takes yosys
-# 0.23 many minutes on the whole engine; it only renames, so that top runs the steps up to it and
-# the rest of the step by hand.
-if [ "$top" = spk_engine_ice40_top ]; then
-    flow="synth_ice40 -dsp -spram -top $top -run :check; hierarchy -check; check -noinit; \
-        blackbox =A:whitebox; write_json $dir/$top.json"
-else
-    flow="synth_ice40 -dsp -spram -top $top -json $dir/$top.json"
-fi
+flow="synth_ice40 -dsp -spram -top $top -json $dir/$top.json"
 yosys -q -l "$dir/yosys.log" -p "read_verilog -I$root/rtl/common ${srcs_abs[*]}; $flow; \
     tee -o $dir/yosys-stat.txt stat"
 echo "yosys $((SECONDS - t0))" >"$dir/times.txt"

@@ -300,7 +300,7 @@ module spk_engine_compact #(
             msb_ext = raw[bits - 4'd1] ? (raw | (12'hFFF << bits)) : raw;
         end
     endfunction
-    reg [DW-1:0] e_i;
+    reg [IW-1:0] e_i;
     wire [11:0] q_q, hi_q;
     wire [11:0] e_code;
     spk_plane_merge merge (
@@ -362,7 +362,7 @@ module spk_engine_compact #(
     reg [ACCW-1:0] acc_wdata;
     wire [ACCW-1:0] acc_q;
     spk_ram_1r1w #(.DEPTH(DMAX), .WIDTH(ACCW)) accbuf (
-        .clk(clk), .we(acc_we), .waddr((state == S_PVE4) ? e_i[IW-1:0] : f_i), .wdata(acc_wdata),
+        .clk(clk), .we(acc_we), .waddr((state == S_PVE4) ? e_i : f_i), .wdata(acc_wdata),
         .re(f_emit || state == S_OUT0), .raddr(f_i), .rdata(acc_q));
 
     // ---- token importance -----------------------------------------------------------------
@@ -588,7 +588,7 @@ module spk_engine_compact #(
             e_lsb <= 1'b0;
             e_last <= 1'b0;
             e_field <= 12'd0;
-            e_i <= {DW{1'b0}};
+            e_i <= {IW{1'b0}};
             qk_p <= 24'sd0;
             qk_pv <= 1'b0;
             c_valid <= 1'b0;
@@ -643,7 +643,7 @@ module spk_engine_compact #(
                 e_lsb <= plane_lsb;
                 e_last <= f_last_fld;
                 e_field <= f_field;
-                e_i <= i;
+                e_i <= f_i;
             end
             c_valid <= e_valid && !e_fill && !vmode;  // code and query code registered
             c_code <= e_code;
@@ -1186,13 +1186,10 @@ module spk_engine_compact #(
         end
     end
 
-    wire unused = &{1'b0, e_i, h_keep[15], rb_msb_w[RBW+3], rb_lsb_w[RBW+3], rb_msb_w[2:0],
-                    rb_lsb_w[2:0], rem_sub[SUMW], shf_round[49],
-                    out_sat[ACCW-1:32], tok[15],
-                    h_k_scale[1:0], h_v_scale[1:0], vshift[9:6], f_shifted[31:12],
-                    prob_round[18], prob_round[0], mul_p[29:0], scale_base,
-                    row_off_x[ABITS+RBW+15:ABITS],
-                    key_tok_x, h_q_base, h_keys, f_base32,
+    wire unused = &{1'b0, rb_msb_w[RBW+3], rb_lsb_w[RBW+3], rb_msb_w[2:0], rb_lsb_w[2:0],
+                    rem_sub[SUMW], shf_round[49], out_sat[ACCW-1:32], vshift[9:6],
+                    f_shifted[31:12], prob_round[18], prob_round[0], mul_p[29:0], scale_base,
+                    row_off_x[ABITS+RBW+15:ABITS], key_tok_x, h_q_base, h_keys, f_base32,
                     head_x[TKW+7:TKW]};
 endmodule
 

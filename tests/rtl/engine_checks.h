@@ -181,6 +181,9 @@ void engine_expect_layer_importance(uint64_t seed, uint32_t heads, uint32_t quer
         uint64_t total = 0;
         for (uint64_t x : got) total += x;
         EXPECT_GT(total, 0u) << "the probabilities must have been added";
+        uint64_t heads_total = 0;
+        for (size_t e = kEngineNtok; e < got.size(); e++) heads_total += got[e];
+        EXPECT_GT(heads_total, 0u) << "the head importances must have been added";
     }
     ASSERT_EQ(h.clear_importance(), "");
     ASSERT_EQ(h.read_importance(got), "");
