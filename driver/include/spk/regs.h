@@ -22,7 +22,7 @@
 /** Register map major version; a change breaks firmware/driver compatibility. */
 #define SPK_VERSION_MAJOR 0x00000001u
 /** Register map minor version; additive changes only. */
-#define SPK_VERSION_MINOR 0x00000000u
+#define SPK_VERSION_MINOR 0x00000001u
 /** Control core instruction memory base (core address). */
 #define SPK_MEM_IMEM_BASE 0x00000000u
 /** Instruction memory size: 64 KiB. */
@@ -49,22 +49,24 @@
 #define SPK_ERR_DMA 0x00000004u
 /** ERR_STATUS.CODE: the engine rejected a request (bad parameters). */
 #define SPK_ERR_ENGINE 0x00000005u
+/** ERR_STATUS.CODE: this backend's engine cannot execute the operation (CAUSE = operation). */
+#define SPK_ERR_UNSUPPORTED 0x00000006u
 
-/** Identification magic; reads SPK_ID_MAGIC. (read-only) */
+/** Identification magic; reads SPK_ID_MAGIC. (read-only; host ro, core ro, hw none) */
 #define SPK_ID_REG_OFFSET 0x000u
 #define SPK_ID_REG_RESVAL 0x53504b31u
 #define SPK_ID_MAGIC_MASK 0xffffffffu
 #define SPK_ID_MAGIC_OFFSET 0u
 
-/** Register map version. (read-only) */
+/** Register map version. (read-only; host ro, core ro, hw none) */
 #define SPK_VERSION_REG_OFFSET 0x004u
-#define SPK_VERSION_REG_RESVAL 0x00010000u
+#define SPK_VERSION_REG_RESVAL 0x00010001u
 #define SPK_VERSION_MINOR_MASK 0xffffu
 #define SPK_VERSION_MINOR_OFFSET 0u
 #define SPK_VERSION_MAJOR_MASK 0xffffu
 #define SPK_VERSION_MAJOR_OFFSET 16u
 
-/** Capability bits of this engine. (read-only) */
+/** Capability bits of this engine. (read-only; host ro, core ro, hw none) */
 #define SPK_CAPS_REG_OFFSET 0x008u
 #define SPK_CAPS_REG_RESVAL 0x0000001fu
 #define SPK_CAPS_TOKEN_PRUNE_MASK 0x1u
@@ -83,7 +85,7 @@
 #define SPK_CAPS_CONTROL_CORE_OFFSET 4u
 #define SPK_CAPS_CONTROL_CORE_BIT 4u
 
-/** Multiplier counts of the datapath. (read-only) */
+/** Multiplier counts of the datapath. (read-only; host ro, core ro, hw none) */
 #define SPK_PARAM_MULT_REG_OFFSET 0x00cu
 #define SPK_PARAM_MULT_REG_RESVAL 0x00400040u
 #define SPK_PARAM_MULT_QK_MASK 0xffffu
@@ -91,13 +93,13 @@
 #define SPK_PARAM_MULT_PV_MASK 0xffffu
 #define SPK_PARAM_MULT_PV_OFFSET 16u
 
-/** Top-k engine parameters. (read-only) */
+/** Top-k engine parameters. (read-only; host ro, core ro, hw none) */
 #define SPK_PARAM_TOPK_REG_OFFSET 0x010u
 #define SPK_PARAM_TOPK_REG_RESVAL 0x00000010u
 #define SPK_PARAM_TOPK_PARALLELISM_MASK 0xffu
 #define SPK_PARAM_TOPK_PARALLELISM_OFFSET 0u
 
-/** DRAM interface parameters. (read-only) */
+/** DRAM interface parameters. (read-only; host ro, core ro, hw none) */
 #define SPK_PARAM_DRAM_REG_OFFSET 0x014u
 #define SPK_PARAM_DRAM_REG_RESVAL 0x00200002u
 #define SPK_PARAM_DRAM_CHANNELS_MASK 0xffu
@@ -105,19 +107,22 @@
 #define SPK_PARAM_DRAM_BYTES_PER_CYCLE_MASK 0xffu
 #define SPK_PARAM_DRAM_BYTES_PER_CYCLE_OFFSET 16u
 
-/** Largest head dimension the engine accepts. (read-only) */
+/** Largest head dimension the engine accepts. (read-only; host ro, core ro, hw none) */
 #define SPK_PARAM_MAX_D_REG_OFFSET 0x018u
 #define SPK_PARAM_MAX_D_REG_RESVAL 0x00000080u
 #define SPK_PARAM_MAX_D_VALUE_MASK 0xffffu
 #define SPK_PARAM_MAX_D_VALUE_OFFSET 0u
 
-/** Largest number of keys per request (K/V buffer capacity). (read-only) */
+/**
+ * Largest number of keys per request (K/V buffer capacity). (read-only; host ro, core ro, hw
+ * none)
+ */
 #define SPK_PARAM_MAX_KEYS_REG_OFFSET 0x01cu
 #define SPK_PARAM_MAX_KEYS_REG_RESVAL 0x00000c00u
 #define SPK_PARAM_MAX_KEYS_VALUE_MASK 0xffffffffu
 #define SPK_PARAM_MAX_KEYS_VALUE_OFFSET 0u
 
-/** Control of the control core. (read/write) */
+/** Control of the control core. (read/write; host rw, core ro, hw read) */
 #define SPK_CTRL_REG_OFFSET 0x020u
 #define SPK_CTRL_REG_RESVAL 0x00000000u
 #define SPK_CTRL_RUN_MASK 0x1u
@@ -127,7 +132,7 @@
 #define SPK_CTRL_IRQ_EN_OFFSET 1u
 #define SPK_CTRL_IRQ_EN_BIT 1u
 
-/** Firmware-maintained status. (read/write) */
+/** Firmware-maintained status. (read/write; host ro, core rw, hw write) */
 #define SPK_STATUS_REG_OFFSET 0x024u
 #define SPK_STATUS_REG_RESVAL 0x00000000u
 #define SPK_STATUS_FW_READY_MASK 0x1u
@@ -142,44 +147,62 @@
 
 /**
  * Host writes the new ring tail here after queuing commands; the firmware clears it.
- * (read/write)
+ * (read/write; host rw, core rw, hw read)
  */
 #define SPK_DOORBELL_REG_OFFSET 0x028u
 #define SPK_DOORBELL_REG_RESVAL 0x00000000u
 #define SPK_DOORBELL_TAIL_MASK 0xffffffffu
 #define SPK_DOORBELL_TAIL_OFFSET 0u
 
-/** Device DRAM offset of the command ring (64-byte aligned). (read/write) */
+/**
+ * Device DRAM offset of the command ring (64-byte aligned). (read/write; host rw, core ro,
+ * hw none)
+ */
 #define SPK_RING_BASE_REG_OFFSET 0x02cu
 #define SPK_RING_BASE_REG_RESVAL 0x00000000u
 #define SPK_RING_BASE_ADDR_MASK 0xffffffffu
 #define SPK_RING_BASE_ADDR_OFFSET 0u
 
-/** Number of 64-byte entries in the ring (power of two). (read/write) */
+/**
+ * Number of 64-byte entries in the ring (power of two). (read/write; host rw, core ro, hw
+ * none)
+ */
 #define SPK_RING_SIZE_REG_OFFSET 0x030u
 #define SPK_RING_SIZE_REG_RESVAL 0x00000000u
 #define SPK_RING_SIZE_ENTRIES_MASK 0xffffu
 #define SPK_RING_SIZE_ENTRIES_OFFSET 0u
 
-/** Next entry the firmware will consume (written by the firmware). (read/write) */
+/**
+ * Next entry the firmware will consume (written by the firmware). (read/write; host ro, core
+ * rw, hw none)
+ */
 #define SPK_RING_HEAD_REG_OFFSET 0x034u
 #define SPK_RING_HEAD_REG_RESVAL 0x00000000u
 #define SPK_RING_HEAD_INDEX_MASK 0xffffffffu
 #define SPK_RING_HEAD_INDEX_OFFSET 0u
 
-/** Next entry the host will fill (written by the host). (read/write) */
+/**
+ * Next entry the host will fill (written by the host). (read/write; host rw, core ro, hw
+ * none)
+ */
 #define SPK_RING_TAIL_REG_OFFSET 0x038u
 #define SPK_RING_TAIL_REG_RESVAL 0x00000000u
 #define SPK_RING_TAIL_INDEX_MASK 0xffffffffu
 #define SPK_RING_TAIL_INDEX_OFFSET 0u
 
-/** Fence value of the last completed command (written by the firmware). (read/write) */
+/**
+ * Fence value of the last completed command (written by the firmware). (read/write; host ro,
+ * core rw, hw none)
+ */
 #define SPK_FENCE_DONE_REG_OFFSET 0x03cu
 #define SPK_FENCE_DONE_REG_RESVAL 0x00000000u
 #define SPK_FENCE_DONE_VALUE_MASK 0xffffffffu
 #define SPK_FENCE_DONE_VALUE_OFFSET 0u
 
-/** Interrupt status; write 1 to clear. (read, write 1 to clear) */
+/**
+ * Interrupt status; write 1 to clear. (read, write 1 to clear; host rw1c, core rw1s, hw
+ * readwrite)
+ */
 #define SPK_INTR_STATE_REG_OFFSET 0x040u
 #define SPK_INTR_STATE_REG_RESVAL 0x00000000u
 #define SPK_INTR_STATE_DONE_MASK 0x1u
@@ -189,7 +212,7 @@
 #define SPK_INTR_STATE_ERROR_OFFSET 1u
 #define SPK_INTR_STATE_ERROR_BIT 1u
 
-/** First error recorded since reset. (read/write) */
+/** First error recorded since reset. (read/write; host rw, core rw, hw write) */
 #define SPK_ERR_STATUS_REG_OFFSET 0x044u
 #define SPK_ERR_STATUS_REG_RESVAL 0x00000000u
 #define SPK_ERR_STATUS_CODE_MASK 0xffu
@@ -197,57 +220,95 @@
 #define SPK_ERR_STATUS_CAUSE_MASK 0xffu
 #define SPK_ERR_STATUS_CAUSE_OFFSET 8u
 
-/** Control core PC at the error. (read/write) */
+/** Control core PC at the error. (read/write; host ro, core rw, hw write) */
 #define SPK_ERR_PC_REG_OFFSET 0x048u
 #define SPK_ERR_PC_REG_RESVAL 0x00000000u
 #define SPK_ERR_PC_PC_MASK 0xffffffffu
 #define SPK_ERR_PC_PC_OFFSET 0u
 
-/** Faulting address or value (RISC-V mtval) of the error. (read/write) */
+/**
+ * Faulting address or value (RISC-V mtval) of the error. (read/write; host ro, core rw, hw
+ * write)
+ */
 #define SPK_ERR_ADDR_REG_OFFSET 0x04cu
 #define SPK_ERR_ADDR_REG_RESVAL 0x00000000u
 #define SPK_ERR_ADDR_VALUE_MASK 0xffffffffu
 #define SPK_ERR_ADDR_VALUE_OFFSET 0u
 
-/** Incremented by the firmware each main-loop iteration (liveness). (read/write) */
+/**
+ * Incremented by the firmware each main-loop iteration (liveness). (read/write; host ro,
+ * core rw, hw none)
+ */
 #define SPK_FW_HEARTBEAT_REG_OFFSET 0x050u
 #define SPK_FW_HEARTBEAT_REG_RESVAL 0x00000000u
 #define SPK_FW_HEARTBEAT_COUNT_MASK 0xffffffffu
 #define SPK_FW_HEARTBEAT_COUNT_OFFSET 0u
 
-/** Control core cycles (low 32 bits). (read-only) */
+/**
+ * Clock of the engine and the device's time base (PERF_TIME_*), in kHz; 1 GHz on the
+ * emulated backends. (read-only; host ro, core ro, hw none)
+ */
+#define SPK_PARAM_CLOCK_KHZ_REG_OFFSET 0x054u
+#define SPK_PARAM_CLOCK_KHZ_REG_RESVAL 0x000f4240u
+#define SPK_PARAM_CLOCK_KHZ_VALUE_MASK 0xffffffffu
+#define SPK_PARAM_CLOCK_KHZ_VALUE_OFFSET 0u
+
+/** Control core cycles (low 32 bits). (read-only; host ro, core ro, hw write) */
 #define SPK_PERF_CORE_CYCLES_REG_OFFSET 0x060u
 #define SPK_PERF_CORE_CYCLES_REG_RESVAL 0x00000000u
 #define SPK_PERF_CORE_CYCLES_COUNT_MASK 0xffffffffu
 #define SPK_PERF_CORE_CYCLES_COUNT_OFFSET 0u
 
-/** Control core retired instructions (low 32 bits). (read-only) */
+/** Control core retired instructions (low 32 bits). (read-only; host ro, core ro, hw write) */
 #define SPK_PERF_CORE_INSTRET_REG_OFFSET 0x064u
 #define SPK_PERF_CORE_INSTRET_REG_RESVAL 0x00000000u
 #define SPK_PERF_CORE_INSTRET_COUNT_MASK 0xffffffffu
 #define SPK_PERF_CORE_INSTRET_COUNT_OFFSET 0u
 
-/** Engine head requests executed. (read-only) */
+/** Engine head requests executed. (read-only; host ro, core ro, hw write) */
 #define SPK_PERF_ENG_REQUESTS_REG_OFFSET 0x068u
 #define SPK_PERF_ENG_REQUESTS_REG_RESVAL 0x00000000u
 #define SPK_PERF_ENG_REQUESTS_COUNT_MASK 0xffffffffu
 #define SPK_PERF_ENG_REQUESTS_COUNT_OFFSET 0u
 
-/** Engine cycles (low 32 bits; 0 on the functional model). (read-only) */
+/**
+ * Engine cycles (low 32 bits; 0 on the functional model). (read-only; host ro, core ro, hw
+ * write)
+ */
 #define SPK_PERF_ENG_CYCLES_REG_OFFSET 0x06cu
 #define SPK_PERF_ENG_CYCLES_REG_RESVAL 0x00000000u
 #define SPK_PERF_ENG_CYCLES_COUNT_MASK 0xffffffffu
 #define SPK_PERF_ENG_CYCLES_COUNT_OFFSET 0u
 
-/** Engine DRAM bytes moved (low 32 bits). (read-only) */
+/** Engine DRAM bytes moved (low 32 bits). (read-only; host ro, core ro, hw write) */
 #define SPK_PERF_DRAM_BYTES_REG_OFFSET 0x070u
 #define SPK_PERF_DRAM_BYTES_REG_RESVAL 0x00000000u
 #define SPK_PERF_DRAM_BYTES_COUNT_MASK 0xffffffffu
 #define SPK_PERF_DRAM_BYTES_COUNT_OFFSET 0u
 
 /**
+ * Device clock cycles since reset (PARAM_CLOCK_KHZ), low 32 bits. Reading LO does not latch
+ * HI: read HI, LO, then HI again and retry if HI changed. (read-only; host ro, core ro, hw
+ * write)
+ */
+#define SPK_PERF_TIME_LO_REG_OFFSET 0x074u
+#define SPK_PERF_TIME_LO_REG_RESVAL 0x00000000u
+#define SPK_PERF_TIME_LO_COUNT_MASK 0xffffffffu
+#define SPK_PERF_TIME_LO_COUNT_OFFSET 0u
+
+/**
+ * Device clock cycles since reset, high 32 bits (see PERF_TIME_LO for a consistent 64-bit
+ * read). (read-only; host ro, core ro, hw write)
+ */
+#define SPK_PERF_TIME_HI_REG_OFFSET 0x078u
+#define SPK_PERF_TIME_HI_REG_RESVAL 0x00000000u
+#define SPK_PERF_TIME_HI_COUNT_MASK 0xffffffffu
+#define SPK_PERF_TIME_HI_COUNT_OFFSET 0u
+
+/**
  * Engine operation launch. Writing GO=1 runs operation OP on the layer descriptor at
- * ENG_DESC; the write completes when the operation has finished (ENG_STATUS). (read/write)
+ * ENG_DESC; the write completes when the operation has finished (ENG_STATUS). (read/write;
+ * host ro, core rw, hw read)
  */
 #define SPK_ENG_CMD_REG_OFFSET 0x100u
 #define SPK_ENG_CMD_REG_RESVAL 0x00000000u
@@ -257,7 +318,7 @@
 #define SPK_ENG_CMD_OP_MASK 0xfu
 #define SPK_ENG_CMD_OP_OFFSET 4u
 
-/** Engine request status. (read-only) */
+/** Engine request status. (read-only; host ro, core ro, hw write) */
 #define SPK_ENG_STATUS_REG_OFFSET 0x104u
 #define SPK_ENG_STATUS_REG_RESVAL 0x00000000u
 #define SPK_ENG_STATUS_BUSY_MASK 0x1u
@@ -272,37 +333,46 @@
 #define SPK_ENG_STATUS_REASON_MASK 0xffu
 #define SPK_ENG_STATUS_REASON_OFFSET 8u
 
-/** Device DRAM offset of the layer descriptor the request belongs to. (read/write) */
+/**
+ * Device DRAM offset of the layer descriptor the request belongs to. (read/write; host ro,
+ * core rw, hw read)
+ */
 #define SPK_ENG_DESC_REG_OFFSET 0x108u
 #define SPK_ENG_DESC_REG_RESVAL 0x00000000u
 #define SPK_ENG_DESC_ADDR_MASK 0xffffffffu
 #define SPK_ENG_DESC_ADDR_OFFSET 0u
 
-/** Head index of the request. (read/write) */
+/** Head index of the request. (read/write; host ro, core rw, hw read) */
 #define SPK_ENG_HEAD_REG_OFFSET 0x10cu
 #define SPK_ENG_HEAD_REG_RESVAL 0x00000000u
 #define SPK_ENG_HEAD_INDEX_MASK 0xffffu
 #define SPK_ENG_HEAD_INDEX_OFFSET 0u
 
-/** Tokens the cascade policy keeps (prune operation). (read/write) */
+/** Tokens the cascade policy keeps (prune operation). (read/write; host ro, core rw, hw read) */
 #define SPK_ENG_KEEP_TOKENS_REG_OFFSET 0x110u
 #define SPK_ENG_KEEP_TOKENS_REG_RESVAL 0x00000000u
 #define SPK_ENG_KEEP_TOKENS_COUNT_MASK 0xffffffffu
 #define SPK_ENG_KEEP_TOKENS_COUNT_OFFSET 0u
 
-/** Heads the cascade policy keeps (prune operation). (read/write) */
+/** Heads the cascade policy keeps (prune operation). (read/write; host ro, core rw, hw read) */
 #define SPK_ENG_KEEP_HEADS_REG_OFFSET 0x114u
 #define SPK_ENG_KEEP_HEADS_REG_RESVAL 0x00000000u
 #define SPK_ENG_KEEP_HEADS_COUNT_MASK 0xffffu
 #define SPK_ENG_KEEP_HEADS_COUNT_OFFSET 0u
 
-/** Tokens alive in the pruning state of the current context. (read-only) */
+/**
+ * Tokens alive in the pruning state of the current context. (read-only; host ro, core ro, hw
+ * write)
+ */
 #define SPK_ENG_ALIVE_TOKENS_REG_OFFSET 0x118u
 #define SPK_ENG_ALIVE_TOKENS_REG_RESVAL 0x00000000u
 #define SPK_ENG_ALIVE_TOKENS_COUNT_MASK 0xffffffffu
 #define SPK_ENG_ALIVE_TOKENS_COUNT_OFFSET 0u
 
-/** Heads alive in the pruning state of the current context. (read-only) */
+/**
+ * Heads alive in the pruning state of the current context. (read-only; host ro, core ro, hw
+ * write)
+ */
 #define SPK_ENG_ALIVE_HEADS_REG_OFFSET 0x11cu
 #define SPK_ENG_ALIVE_HEADS_REG_RESVAL 0x00000000u
 #define SPK_ENG_ALIVE_HEADS_COUNT_MASK 0xffffu
@@ -331,11 +401,14 @@
     X(ERR_PC, 0x048u, RW)                                                                          \
     X(ERR_ADDR, 0x04cu, RW)                                                                        \
     X(FW_HEARTBEAT, 0x050u, RW)                                                                    \
+    X(PARAM_CLOCK_KHZ, 0x054u, RO)                                                                 \
     X(PERF_CORE_CYCLES, 0x060u, RO)                                                                \
     X(PERF_CORE_INSTRET, 0x064u, RO)                                                               \
     X(PERF_ENG_REQUESTS, 0x068u, RO)                                                               \
     X(PERF_ENG_CYCLES, 0x06cu, RO)                                                                 \
     X(PERF_DRAM_BYTES, 0x070u, RO)                                                                 \
+    X(PERF_TIME_LO, 0x074u, RO)                                                                    \
+    X(PERF_TIME_HI, 0x078u, RO)                                                                    \
     X(ENG_CMD, 0x100u, RW)                                                                         \
     X(ENG_STATUS, 0x104u, RO)                                                                      \
     X(ENG_DESC, 0x108u, RW)                                                                        \
@@ -344,5 +417,66 @@
     X(ENG_KEEP_HEADS, 0x114u, RW)                                                                  \
     X(ENG_ALIVE_TOKENS, 0x118u, RO)                                                                \
     X(ENG_ALIVE_HEADS, 0x11cu, RO)
+
+/** @name Access codes of SPK_REG_ACCESS_TABLE
+ * SPK_ACC_*: host or control-core access through the register window (RW1C: write 1
+ * clears, RW1S: write 1 sets). SPK_HW_*: what the device hardware does with the
+ * register (a mask: READ uses the value, WRITE updates it).
+ * @{
+ */
+#define SPK_ACC_NONE 0
+#define SPK_ACC_RO 1
+#define SPK_ACC_RW 2
+#define SPK_ACC_RW1C 3
+#define SPK_ACC_RW1S 4
+#define SPK_ACC_WO 5
+#define SPK_HW_NONE 0
+#define SPK_HW_READ 1
+#define SPK_HW_WRITE 2
+#define SPK_HW_RW 3
+/** @} */
+
+/**
+ * X-macro over every register with its access by each side: X(NAME, OFFSET, HOST, CORE,
+ * HW), HOST and CORE SPK_ACC_* codes, HW an SPK_HW_* code.
+ */
+#define SPK_REG_ACCESS_TABLE(X)                                                                    \
+    X(ID, 0x000u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                             \
+    X(VERSION, 0x004u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                        \
+    X(CAPS, 0x008u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                           \
+    X(PARAM_MULT, 0x00cu, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                     \
+    X(PARAM_TOPK, 0x010u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                     \
+    X(PARAM_DRAM, 0x014u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                     \
+    X(PARAM_MAX_D, 0x018u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                    \
+    X(PARAM_MAX_KEYS, 0x01cu, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                 \
+    X(CTRL, 0x020u, SPK_ACC_RW, SPK_ACC_RO, SPK_HW_READ)                                           \
+    X(STATUS, 0x024u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_WRITE)                                        \
+    X(DOORBELL, 0x028u, SPK_ACC_RW, SPK_ACC_RW, SPK_HW_READ)                                       \
+    X(RING_BASE, 0x02cu, SPK_ACC_RW, SPK_ACC_RO, SPK_HW_NONE)                                      \
+    X(RING_SIZE, 0x030u, SPK_ACC_RW, SPK_ACC_RO, SPK_HW_NONE)                                      \
+    X(RING_HEAD, 0x034u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_NONE)                                      \
+    X(RING_TAIL, 0x038u, SPK_ACC_RW, SPK_ACC_RO, SPK_HW_NONE)                                      \
+    X(FENCE_DONE, 0x03cu, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_NONE)                                     \
+    X(INTR_STATE, 0x040u, SPK_ACC_RW1C, SPK_ACC_RW1S, SPK_HW_RW)                                   \
+    X(ERR_STATUS, 0x044u, SPK_ACC_RW, SPK_ACC_RW, SPK_HW_WRITE)                                    \
+    X(ERR_PC, 0x048u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_WRITE)                                        \
+    X(ERR_ADDR, 0x04cu, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_WRITE)                                      \
+    X(FW_HEARTBEAT, 0x050u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_NONE)                                   \
+    X(PARAM_CLOCK_KHZ, 0x054u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_NONE)                                \
+    X(PERF_CORE_CYCLES, 0x060u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                              \
+    X(PERF_CORE_INSTRET, 0x064u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                             \
+    X(PERF_ENG_REQUESTS, 0x068u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                             \
+    X(PERF_ENG_CYCLES, 0x06cu, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                               \
+    X(PERF_DRAM_BYTES, 0x070u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                               \
+    X(PERF_TIME_LO, 0x074u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                                  \
+    X(PERF_TIME_HI, 0x078u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                                  \
+    X(ENG_CMD, 0x100u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_READ)                                        \
+    X(ENG_STATUS, 0x104u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                                    \
+    X(ENG_DESC, 0x108u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_READ)                                       \
+    X(ENG_HEAD, 0x10cu, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_READ)                                       \
+    X(ENG_KEEP_TOKENS, 0x110u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_READ)                                \
+    X(ENG_KEEP_HEADS, 0x114u, SPK_ACC_RO, SPK_ACC_RW, SPK_HW_READ)                                 \
+    X(ENG_ALIVE_TOKENS, 0x118u, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)                              \
+    X(ENG_ALIVE_HEADS, 0x11cu, SPK_ACC_RO, SPK_ACC_RO, SPK_HW_WRITE)
 
 #endif
