@@ -2,36 +2,25 @@
 #include "engine_harness.h"
 
 #include <algorithm>
-#include <deque>
 #include <sstream>
 
+#include "../../rtl/sim/axi_mem.h"
 #include "Vengine_compact.h"
 #include "spksim/layer.h"
 
 uint32_t engine_plane_row_bytes(uint32_t d, uint32_t bits) {
-    return (d * bits + 7) / 8;
+    return spk_plane_row_bytes(d, bits);
 }
 
-// Pack one plane of `codes` (n_tokens x d) at `base`: field i of a row in bits [i*b, (i+1)*b),
-// little-endian, byte 0 bit 0 first (spec: "MSB and LSB planes").
+// Pack one plane of `codes` (n_tokens x d) at `base`, row by row with the golden model's
+// spk_plane_pack_row (spec: "MSB and LSB planes").
 void engine_pack_plane(std::vector<uint8_t> &mem, uint32_t base, const std::vector<int16_t> &codes,
                        uint32_t n_tokens, uint32_t d, spk_quant_profile prof, bool lsb_plane) {
-    const uint32_t bits = lsb_plane ? prof.lsb_bits : prof.msb_bits;
-    const uint32_t rb = engine_plane_row_bytes(d, bits);
-    for (uint32_t t = 0; t < n_tokens; t++) {
-        uint8_t *row = &mem[base + (size_t)t * rb];
-        for (uint32_t i = 0; i < rb; i++) row[i] = 0;
-        for (uint32_t i = 0; i < d; i++) {
-            int32_t hi = 0;
-            uint32_t lo = 0;
-            spk_code_split(codes[(size_t)t * d + i], prof, &hi, &lo);
-            const uint32_t f = (lsb_plane ? lo : (uint32_t)hi) & ((1u << bits) - 1u);
-            for (uint32_t b = 0; b < bits; b++) {
-                const uint32_t at = i * bits + b;
-                if ((f >> b) & 1u) row[at / 8] |= (uint8_t)(1u << (at % 8));
-            }
-        }
-    }
+    const uint32_t rb = spk_plane_row_bytes(d, lsb_plane ? prof.lsb_bits : prof.msb_bits);
+    if (rb == 0) return;
+    for (uint32_t t = 0; t < n_tokens; t++)
+        spk_plane_pack_row(&codes[(size_t)t * d], d, prof, lsb_plane ? 1 : 0,
+                           &mem[base + (size_t)t * rb]);
 }
 
 void engine_put_words(std::vector<uint8_t> &mem, uint32_t base, const std::vector<spk_scale> &w) {
@@ -137,13 +126,20 @@ std::vector<EngineOutcome> EngineHarness<Model>::run_burst(const std::vector<Eng
     }
 
     Model &io = sim_.io();
-    struct Pending {
-        uint32_t addr;
-        uint64_t ready_at;
-    };
-    std::deque<Pending> pending;
-    uint64_t reads_answered = 0;
-    bool r_shown = false;     // the front beat was valid last cycle and not taken: it stays valid
+    // The AXI4 read slave (rtl/sim/axi_mem.h) over `mem`, its stalls drawn from rng_; the one
+    // injected error of mem_.error_at is used up across runs.
+    spkrtl::AxiMemConfig axi_cfg;
+    axi_cfg.latency = mem_.latency;
+    axi_cfg.random_stalls = mem_.random_stalls;
+    axi_cfg.error_at = mem_.error_at;
+    spkrtl::AxiMem axi(
+        axi_cfg,
+        [&mem, mem_bytes](uint64_t addr, void *dst, uint32_t bytes) {
+            uint8_t *out = static_cast<uint8_t *>(dst);
+            for (uint32_t b = 0; b < bytes; b++) out[b] = mem[(addr + b) % mem_bytes];
+            return 0;
+        },
+        &rng_);
     size_t next = 0, cur = 0; // next descriptor to queue, request producing outputs
     std::vector<uint64_t> accepted_at(count, 0);
     uint64_t last_done = 0;
@@ -183,7 +179,7 @@ std::vector<EngineOutcome> EngineHarness<Model>::run_burst(const std::vector<Eng
             o.values_fetched = io.values_fetched;
             o.cycles = sim_.cycles() - std::max(accepted_at[cur], last_done);
             last_done = sim_.cycles();
-            if (!pending.empty()) fail(cur, "reads still outstanding at done");
+            if (axi.outstanding()) fail(cur, "reads still outstanding at done");
             cur++;
             if (cur == count) break;
         }
@@ -212,35 +208,18 @@ std::vector<EngineOutcome> EngineHarness<Model>::run_burst(const std::vector<Eng
         }
         io.req_valid = next < count;
         const bool desc_taken = io.req_valid && io.req_ready;
-        // memory
-        const bool ar_ready = !mem_.random_stalls || rng_() % 3 != 0;
-        io.arready = ar_ready;
-        if (io.arvalid && ar_ready &&
-            (io.araddr % 32 || io.arlen != 0 || io.arsize != 5 || io.arburst != 1 ||
-             io.araddr + 32 > mem_bytes))
-            fail(cur, "bad AR request at address " + std::to_string(io.araddr));
-        const bool r_now =
-            r_shown || (!pending.empty() && pending.front().ready_at <= sim_.cycles() &&
-                        (!mem_.random_stalls || rng_() % 4 != 0));
-        io.rvalid = r_now;
-        io.rlast = r_now;
-        io.rresp = r_now && (int64_t)reads_answered == mem_.error_at ? 2 : 0;
-        uint32_t words[8] = {0};
-        if (r_now)
-            for (int w = 0; w < 8; w++)
-                for (int b = 0; b < 4; b++)
-                    words[w] |= (uint32_t)mem[(pending.front().addr + w * 4 + b) % mem_bytes]
-                                << (8 * b);
-        rtl_assign(io.rdata, words);
-        const bool ar_taken = io.arvalid && ar_ready;
+        // memory: the AR request of this cycle, checked once it is taken
+        const bool arvalid = io.arvalid;
         const uint32_t ar_addr = io.araddr;
-        const bool r_taken = r_now && io.rready;
-        r_shown = r_now && !r_taken;
+        const bool ar_bad = ar_addr % 32 || io.arlen != 0 || io.arsize != 5 || io.arburst != 1 ||
+                            ar_addr + 32 > mem_bytes;
         if (desc_taken) accepted_at[next] = sim_.cycles();
         io.imp_clear = clear_first && sim_.cycles() == t0;
         io.imp_rd_en = probe_token >= 0;
         io.imp_rd_index = probe_token >= 0 ? (uint32_t)probe_token : 0;
-        sim_.tick();
+        const spkrtl::AxiSlave s = spkrtl::axi_mem_cycle(axi, sim_);
+        const bool ar_taken = arvalid && s.arready;
+        if (ar_taken && ar_bad) fail(cur, "bad AR request at address " + std::to_string(ar_addr));
         if (probe_token >= 0) {
             if (io.imp_rd_valid)
                 probe_values.push_back(io.imp_rd_value);
@@ -248,16 +227,9 @@ std::vector<EngineOutcome> EngineHarness<Model>::run_burst(const std::vector<Eng
                 probe_dropped++;
         }
         if (desc_taken) next++;
-        if (r_taken) {
-            pending.pop_front();
-            if ((int64_t)reads_answered == mem_.error_at) mem_.error_at = -1; // one error only
-            reads_answered++;
-        }
-        if (ar_taken) {
-            pending.push_back({ar_addr, sim_.cycles() + mem_.latency});
-            outs[cur].reads++;
-        }
+        if (ar_taken) outs[cur].reads++;
     }
+    if (axi.config().error_at < 0) mem_.error_at = -1; // one error only
     io.req_valid = 0;
     io.rvalid = 0;
     io.arready = 0;

@@ -28,7 +28,8 @@ constexpr uint32_t kEngineQdepth = 4, kEngineNtok = 1024;
 // Head-importance accumulators (NHEAD, the engines' default): bank entries NTOK .. NTOK + 15.
 constexpr uint32_t kEngineNhead = 16;
 
-// How the memory model answers: fixed latency, optionally with random AR and R stalls.
+// How the memory model (rtl/sim/axi_mem.h, AxiMem, drawing its stalls from the harness's
+// generator) answers: fixed latency, optionally with random AR and R stalls.
 // (A beat, once valid, stays valid with the same data until it is taken, as AXI requires: the
 // compact engine holds rready low while it uses the words of a beat.)
 struct EngineMemory {

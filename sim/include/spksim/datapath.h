@@ -102,6 +102,32 @@ void spk_code_split(int32_t code, spk_quant_profile p, int32_t *msb, uint32_t *l
 /** @brief The value the engine computes with when only the MSB plane was fetched. */
 int32_t spk_code_msb_only(int32_t code, spk_quant_profile p);
 
+/**
+ * @brief Bytes of one plane row of @p d fields of @p bits bits: ceil(d * bits / 8)
+ * (spec: "MSB and LSB planes"; 0 for bits = 0, the LSB plane of a profile without one).
+ */
+uint32_t spk_plane_row_bytes(uint32_t d, uint32_t bits);
+/**
+ * @brief Pack one plane row of @p d codes as the spec lays it out (spec: "MSB and LSB planes").
+ *
+ * Field i takes bits [i*b, (i+1)*b) of a little-endian bit stream, byte 0 bit 0 first, with
+ * b = p.msb_bits (@p lsb_plane = 0: the signed high part of spk_code_split() in b-bit two's
+ * complement) or b = p.lsb_bits (@p lsb_plane = 1: the unsigned low part).
+ * @param row out, spk_plane_row_bytes(d, b) bytes, all of them written (padding bits zero).
+ */
+void spk_plane_pack_row(const int16_t *codes, uint32_t d, spk_quant_profile p, int lsb_plane,
+                        uint8_t *row);
+/**
+ * @brief The full codes of one row from its MSB row and its LSB row: code = hi * 2^lsb + lo,
+ * hi the sign-extended MSB field, lo the LSB field (spec: "MSB and LSB planes").
+ *
+ * The inverse of spk_plane_pack_row() for every code of the profile's msb + lsb bits.
+ * @param lsb_row ignored (may be NULL) when p.lsb_bits is 0.
+ * @param codes out, d codes.
+ */
+void spk_plane_unpack_row(const uint8_t *msb_row, const uint8_t *lsb_row, uint32_t d,
+                          spk_quant_profile p, int16_t *codes);
+
 /** @brief The QK logit of one key in base-2 units with SPK_LOGIT_FRAC fractional bits. */
 int32_t spk_logit(int64_t dot, spk_scale q_logit_scale, spk_scale k_scale);
 
