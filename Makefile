@@ -19,7 +19,8 @@ AR         ?= ar
 # -ffp-contract=off: the golden model's float->fixed conversions must not change with FMA
 # contraction, or the host and device sides of the bit-exactness contract would drift apart.
 OPT        ?= -O2 -g
-CPPFLAGS   += -MMD -MP -D_POSIX_C_SOURCE=200809L -Isim/include -Idriver/include -Imodels/include
+CPPFLAGS   += -MMD -MP -D_POSIX_C_SOURCE=200809L -Isim/include -Idriver/include -Imodels/include \
+              -Idevice/include
 CFLAGS     += -std=c11 $(OPT) -Wall -Wextra -Werror -ffp-contract=off -fPIC
 CXXFLAGS   += -std=c++17 $(OPT) -Wall -Wextra -Werror -ffp-contract=off -fPIC
 LDFLAGS    +=
@@ -92,7 +93,8 @@ $(BUILD)/obj/%.o: %.cc
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
 # ---- the areas ------------------------------------------------------------------------------
-include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk firmware/*.mk rtl/*.mk tests/*.mk))
+include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk device/*.mk firmware/*.mk \
+    rtl/*.mk tests/*.mk))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -132,7 +134,7 @@ lint: lint-rtl ## clang-format check and cppcheck on all C/C++ sources (plus Ver
 	@clang-format --dry-run --Werror $(FORMAT_SRCS)
 	@cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Isim/include -Idriver/include \
-	    -Imodels/include $(sort $(LINT_C_SRCS))
+	    -Imodels/include -Idevice/include -Idevice -Irtl/sim/include $(sort $(LINT_C_SRCS))
 	@echo "lint: clean"
 
 format: ## Reformat all C/C++ sources with clang-format

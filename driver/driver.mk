@@ -1,7 +1,8 @@
 # libspk, the host driver (static library for the in-tree tools and tests; the shared library
 # and `make install-driver` are below).
 SPK_DRIVER_SRCS := $(wildcard driver/src/*.c)
-$(eval $(call c_lib,spk,$(SPK_DRIVER_SRCS)))
+# The emulated device behind the model/sim/rtl backends (device/device.mk) is part of libspk.
+$(eval $(call c_lib,spk,$(SPK_DRIVER_SRCS) $(wildcard device/*.c)))
 
 # The firmware the driver loads when neither the options nor $SPK_FIRMWARE name one.
 $(BUILD)/obj/driver/src/device.o: CPPFLAGS += -DSPK_FW_DEFAULT_PATH='"$(PREFIX)/share/spk/spk-fw.elf"' \
@@ -13,7 +14,7 @@ $(BUILD)/obj/driver/src/device.o: CPPFLAGS += -DSPK_FW_DEFAULT_PATH='"$(PREFIX)/
 SPK_SOVERSION   := 1
 SPK_VERSION     := 1.0.0
 # (This fragment is read before sim/*.mk and firmware/*.mk, so it names their sources itself.)
-SPK_BUNDLED_OBJS := $(call obj_of,$(SPK_DRIVER_SRCS) $(wildcard sim/golden/*.c sim/iss/*.c) \
+SPK_BUNDLED_OBJS := $(call obj_of,$(SPK_DRIVER_SRCS) $(wildcard device/*.c sim/golden/*.c sim/iss/*.c) \
                     $(filter-out sim/cycle/main.c,$(wildcard sim/cycle/*.c)))
 SPK_FW_ELF      := $(BUILD)/firmware/spk-fw.elf
 SPK_SO          := $(BUILD)/lib/libspk.so.$(SPK_VERSION)

@@ -12,8 +12,9 @@ __attribute__((section(SPK_FW_INFO_SECTION), used)) const spk_fw_info spk_fw_inf
     .abi_version = SPK_FW_ABI_VERSION,
     .regmap_major = SPK_VERSION_MAJOR,
     .regmap_minor = SPK_VERSION_MINOR,
-    .fw_version = 1u << 16 | 1u, /* 1.1: the last-step token policy */
-    .commands = 1u << SPK_CMD_NOP | 1u << SPK_CMD_LAYER,
+    .fw_version = 2u << 16 | 0u, /* 2.0: device-side contexts, polled engine operations */
+    .commands = 1u << SPK_CMD_NOP | 1u << SPK_CMD_LAYER | 1u << SPK_CMD_CONTEXT_OPEN |
+                1u << SPK_CMD_CONTEXT_CLOSE,
     .reserved = 0,
     .name = SPK_FW_BUILD_NAME,
 };

@@ -23,11 +23,15 @@ static void report_error(uint32_t code, uint32_t cause, uint32_t pc, uint32_t va
     csr_write(SPK_INTR_STATE_REG_OFFSET, 1u << SPK_INTR_STATE_ERROR_BIT);
 }
 
-/* Run one engine operation; returns 0 or reports the engine's reject reason and returns -1. */
-__attribute__((unused)) static int engine(uint32_t op, uint32_t desc) {
+/* Run one engine operation: start it, then poll ENG_STATUS until the engine is no longer busy
+ * (operations are asynchronous; a hung engine is the watchdog's to catch). Returns 0, or
+ * reports the engine's reject reason and returns -1. */
+static int engine(uint32_t op, uint32_t desc) {
     csr_write(SPK_ENG_DESC_REG_OFFSET, desc);
     csr_write(SPK_ENG_CMD_REG_OFFSET, op << SPK_ENG_CMD_OP_OFFSET | 1u << SPK_ENG_CMD_GO_BIT);
-    uint32_t status = csr_read(SPK_ENG_STATUS_REG_OFFSET);
+    uint32_t status;
+    do status = csr_read(SPK_ENG_STATUS_REG_OFFSET);
+    while (status & (1u << SPK_ENG_STATUS_BUSY_BIT));
     if (status & (1u << SPK_ENG_STATUS_ERROR_BIT)) {
         uint32_t reason = (status >> SPK_ENG_STATUS_REASON_OFFSET) & SPK_ENG_STATUS_REASON_MASK;
         report_error(reason, op, current_pc(), desc);
@@ -95,6 +99,13 @@ static void execute(uint32_t cmd_addr) {
         break;
     case SPK_CMD_LAYER:
         run_layer(arg0);
+        break;
+    case SPK_CMD_CONTEXT_OPEN:
+        engine(SPK_ENG_OP_CONTEXT_OPEN, arg0);
+        break;
+    case SPK_CMD_CONTEXT_CLOSE:
+        csr_write(SPK_ENG_HEAD_REG_OFFSET, arg0);
+        engine(SPK_ENG_OP_CONTEXT_CLOSE, 0);
         break;
     default:
         report_error(SPK_ERR_BAD_COMMAND, SPK_FW_REJECT_OPCODE, current_pc(), opcode);

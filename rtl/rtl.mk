@@ -162,3 +162,45 @@ $(RTL_ICARUS_ENGINE_COMPACT): $(RTL_ENGINE_COMPACT_SRCS) tests/rtl/engine_reset_
 	@mkdir -p $(@D)
 	$(IVERILOG) -g2005 -Wall -Irtl/common -DENGINE_COMPACT -o $@ -s engine_reset_tb $^
 RTL_HARNESS_CPPFLAGS += -DSPK_RTL_ICARUS_ENGINE_COMPACT='"$(RTL_ICARUS_ENGINE_COMPACT)"'
+
+# ---- The prune unit (rtl/prune/spk_prune.v) ---------------------------------------------------
+# Cascade pruning (spk_prune_keep_window) on the unit's token and head entries: its Verilated
+# model (tests/rtl/prune_harness.h assumes these parameters) and its lint entry.
+RTL_PRUNE_SRCS := $(RTL_COMMON_SRCS) rtl/prune/spk_prune.v
+$(eval $(call rtl_model,Vprune,spk_prune,$(RTL_PRUNE_SRCS),-GNTOK=256 -GNHEAD=16 -GP=4))
+RTL_LINT_TOPS += spk_prune
+RTL_LINT_SRCS_spk_prune := $(RTL_PRUNE_SRCS)
+
+# ---- The RTL engine plugin (rtl/sim/): $(BUILD)/lib/libspk-rtl.so ----------------------------
+# The Verilated spk_engine ("full") and spk_engine_compact ("compact") above, behind the C
+# function table of rtl/sim/include/spkrtl/rtl_engine.h, for the driver's `rtl` backend, which
+# dlopens it (programs that never open it need no Verilator runtime). It exports one symbol,
+# spk_rtl_api_v1 (version script rtl/sim/libspk-rtl.map; its copies of the models and of the
+# Verilator runtime stay private, so a program that links its own, like test-rtl, can load it).
+# For the integrator: SPK_RTL_PLUGIN (path of the .so; empty without Verilator, and then nothing
+# here is built) and SPK_RTL_CPPFLAGS (include path of spkrtl/rtl_engine.h).
+# SAN=1: the plugin's own sources (rtl/sim/*.cc) are instrumented like the rest of our code (the
+# pattern rule's CXXFLAGS), the Verilated models and the runtime are not (see above). The
+# instrumented .so needs the sanitizer runtime of the process that loads it, which every program
+# of a SAN=1 build has (LDFLAGS); a build-asan plugin is for build-asan programs only.
+SPK_RTL_CPPFLAGS := -Irtl/sim/include
+ifneq ($(VERILATOR_ROOT_DIR),)
+SPK_RTL_PLUGIN  := $(BUILD)/lib/libspk-rtl.so
+SPK_RTL_SRCS    := $(wildcard rtl/sim/*.cc)
+SPK_RTL_OBJS    := $(call obj_of,$(SPK_RTL_SRCS))
+SPK_RTL_MODELS  := $(BUILD)/rtl/Vengine/Vengine__ALL.a \
+                   $(BUILD)/rtl/Vengine_compact/Vengine_compact__ALL.a
+$(SPK_RTL_OBJS): CPPFLAGS += $(RTL_VDEFS) -isystem $(VERILATOR_INC) \
+    -isystem $(VERILATOR_INC)/vltstd -isystem $(BUILD)/rtl/Vengine \
+    -isystem $(BUILD)/rtl/Vengine_compact -Irtl/sim -Irtl/sim/include
+$(SPK_RTL_OBJS): CXXFLAGS += -fvisibility=hidden
+$(SPK_RTL_OBJS): | $(BUILD)/rtl/Vengine/Vengine.h $(BUILD)/rtl/Vengine_compact/Vengine_compact.h
+$(SPK_RTL_PLUGIN): $(SPK_RTL_OBJS) $(SPK_RTL_MODELS) $(RTL_RUNTIME_LIB) rtl/sim/libspk-rtl.map
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -shared -fPIC -Wl,--no-undefined \
+	    -Wl,--version-script=rtl/sim/libspk-rtl.map -o $@ $(SPK_RTL_OBJS) $(SPK_RTL_MODELS) \
+	    $(RTL_RUNTIME_LIB) -lz -lpthread
+ALL_BINS += $(SPK_RTL_PLUGIN)
+else
+SPK_RTL_PLUGIN  :=
+endif

@@ -5,7 +5,10 @@ $(eval $(call gtest_prog,test-driver,$(wildcard tests/driver/*.cc),spk spkcycle 
 # The driver tests load the firmware ELFs (white-box tests also see driver/src).
 $(BUILD)/obj/tests/driver/%.o: CPPFLAGS += -Idriver/src -DSPK_TEST_FW_DIR='"$(abspath $(FW_DIR))"' \
     -DSPK_TEST_ENERGY='"$(abspath sim/configs/energy.cfg)"'
-$(BUILD)/bin/test-driver: $(FIRMWARE_ELFS)
+$(BUILD)/bin/test-driver: $(FIRMWARE_ELFS) $(SPK_RTL_PLUGIN)
+# The backend suite runs on rtl and rtl-compact too when the RTL plugin is built (Verilator).
+$(BUILD)/obj/tests/driver/%.o: CPPFLAGS += \
+    -DSPK_TEST_RTL_PLUGIN='"$(if $(SPK_RTL_PLUGIN),$(abspath $(SPK_RTL_PLUGIN)))"'
 
 # test-iss also runs tests/iss/prog/kernel.c cross-compiled for RV32IM (when the cross compiler
 # is installed) and compares it with the same file compiled for the host.

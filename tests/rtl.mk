@@ -6,7 +6,9 @@ RTL_TEST_SRCS := tests/rtl/test_rtl_topk.cc tests/rtl/topk_check.cc tests/rtl/te
                  tests/rtl/test_rtl_fetch.cc tests/rtl/fetch_harness.cc \
                  tests/rtl/test_rtl_engine.cc tests/rtl/engine_harness.cc \
                  tests/rtl/test_rtl_engine_cycles.cc tests/rtl/test_rtl_engine_compact.cc \
-                 tests/rtl/test_rtl_ice40.cc tests/rtl/ice40_top_harness.cc
+                 tests/rtl/test_rtl_prune.cc tests/rtl/prune_harness.cc \
+                 tests/rtl/test_rtl_ice40.cc tests/rtl/ice40_top_harness.cc \
+                 tests/rtl/test_rtl_plugin.cc rtl/sim/axi_mem.cc
 $(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkcycle spkgolden,$(RTL_LINK_LIBS)))
 $(BUILD)/bin/test-rtl: $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) $(RTL_ICARUS_TOPK) \
                        $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE) $(RTL_ICARUS_ENGINE_COMPACT)
@@ -33,7 +35,8 @@ ALL_BINS += $(BUILD)/bin/rtl-datapath
 
 # rtl-engine --seed N --cases M [--engine full|compact] [--memory stall|fixed|cycles]
 #            [--trace FILE.fst]
-RTL_ENGINE_MAIN_SRCS := tests/rtl/harness/rtl_engine_main.cc tests/rtl/engine_harness.cc
+RTL_ENGINE_MAIN_SRCS := tests/rtl/harness/rtl_engine_main.cc tests/rtl/engine_harness.cc \
+                        rtl/sim/axi_mem.cc
 $(BUILD)/bin/rtl-engine: $(call obj_of,$(RTL_ENGINE_MAIN_SRCS)) $(BUILD)/lib/libspkcycle.a \
                          $(BUILD)/lib/libspkgolden.a $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB)
 	@mkdir -p $(@D)
@@ -46,3 +49,11 @@ ALL_BINS += $(BUILD)/bin/rtl-engine
 $(call obj_of,$(sort $(RTL_TEST_SRCS) $(RTL_TOPK_MAIN_SRCS) $(RTL_DATAPATH_MAIN_SRCS) \
     $(RTL_ENGINE_MAIN_SRCS))): | \
     $(RTL_MODEL_HDRS)
+
+# ---- The RTL engine plugin's suite (tests/rtl/test_rtl_plugin.cc, in RTL_TEST_SRCS above) -----
+# (The engine harness serves its AXI reads with the plugin's rtl/sim/axi_mem.cc, also listed.)
+# It dlopens $(SPK_RTL_PLUGIN) (rtl/rtl.mk) by its absolute path; without Verilator the path is
+# empty and its tests skip.
+$(BUILD)/obj/tests/rtl/test_rtl_plugin.o: CPPFLAGS += $(SPK_RTL_CPPFLAGS) \
+    -DSPK_RTL_PLUGIN_PATH='"$(if $(SPK_RTL_PLUGIN),$(abspath $(SPK_RTL_PLUGIN)))"'
+$(BUILD)/bin/test-rtl: $(SPK_RTL_PLUGIN)

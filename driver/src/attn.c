@@ -1,6 +1,8 @@
-/* Attention contexts: KV cache and query/output buffers in device memory, the pruning state the
- * engine updates, and layer submission through the command ring. Inputs are quantized on the
- * host with the golden model's rules, so every backend sees the same codes. */
+/* Attention contexts: the KV cache as packed MSB/LSB planes, query and output buffers in device
+ * memory, and layer submission through the command ring. The pruning state is the device's: it
+ * is created by a CONTEXT_OPEN command and reported in a status record the device writes.
+ * Inputs are quantized on the host with the golden model's rules, so every backend sees the same
+ * codes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +10,11 @@
 #include "attn.h"
 #include "error.h"
 #include "spk/fw_abi.h"
+#include "spksim/datapath.h"
 
 #define Q_BITS 12u
+/* Device milliseconds to wait for a context command (open, close). */
+#define CONTEXT_CMD_TIMEOUT_MS 10000u
 
 struct spk_fence {
     spk_device *dev;
@@ -25,23 +30,19 @@ static spk_status attn_usable(const spk_attn *attn, const char *fn) {
     return SPK_OK;
 }
 
-spk_attn *spk_attn_by_id(spk_device *dev, uint32_t id) {
-    for (spk_attn *a = dev->contexts; a; a = a->next)
-        if (a->id == id) return a;
-    return NULL;
-}
-
 static void free_buffers(spk_attn *a) {
     if (a->kv)
         for (uint32_t l = 0; l < a->cfg.n_layers; l++) {
-            spk_bo_free(a->kv[l].k);
-            spk_bo_free(a->kv[l].k_scales);
-            spk_bo_free(a->kv[l].v);
-            spk_bo_free(a->kv[l].v_scales);
+            spk_kv_cache *kv = &a->kv[l];
+            spk_bo *bos[] = {kv->k_msb, kv->k_lsb, kv->k_scales,
+                             kv->v_msb, kv->v_lsb, kv->v_scales};
+            for (size_t i = 0; i < sizeof(bos) / sizeof(bos[0]); i++) spk_bo_free(bos[i]);
         }
-    spk_bo *bos[] = {a->q, a->q_scales, a->out, a->out_exp, a->desc};
+    spk_bo *bos[] = {a->q,    a->q_scales, a->out,    a->out_exp,
+                     a->desc, a->ctx_desc, a->status, a->scratch};
     for (size_t i = 0; i < sizeof(bos) / sizeof(bos[0]); i++) spk_bo_free(bos[i]);
-    a->q = a->q_scales = a->out = a->out_exp = a->desc = NULL;
+    a->q = a->q_scales = a->out = a->out_exp = a->desc = a->ctx_desc = a->status = a->scratch =
+        NULL;
 }
 
 void spk_attn_orphan_all(spk_device *dev) {
@@ -52,6 +53,25 @@ void spk_attn_orphan_all(spk_device *dev) {
         a->dev = NULL;
     }
     dev->contexts = NULL;
+}
+
+/* Queue a context command and wait for it (context open and close are synchronous). */
+static spk_status context_command(spk_attn *a, uint32_t opcode, uint32_t arg0, uint32_t arg1) {
+    uint32_t fence;
+    spk_status st = spk_dev_queue(a->dev, opcode, arg0, arg1, &fence);
+    return st == SPK_OK ? spk_dev_wait(a->dev, fence, CONTEXT_CMD_TIMEOUT_MS) : st;
+}
+
+/* The device's status record of the context and the statistics of its last layer. */
+static spk_status read_status(spk_attn *a, spk_fw_context_status *status,
+                              spk_fw_layer_stats *stats) {
+    spk_status st = spk_bo_sync(a->status, SPK_SYNC_FROM_DEVICE, 0, a->status->bytes);
+    if (st != SPK_OK) return st;
+    const uint8_t *p;
+    spk_bo_map(a->status, (void **)&p);
+    if (status) memcpy(status, p, sizeof(*status));
+    if (stats) memcpy(stats, p + sizeof(*status), sizeof(*stats));
+    return SPK_OK;
 }
 
 static spk_status check_config(spk_device *dev, const spk_attn_config *c) {
@@ -84,6 +104,27 @@ static spk_status check_config(spk_device *dev, const spk_attn_config *c) {
     return SPK_OK;
 }
 
+/* Describe the context to the device and let it create the pruning state. */
+static spk_status open_on_device(spk_attn *a) {
+    const spk_attn_config *c = &a->cfg;
+    spk_fw_context_desc *d;
+    spk_bo_map(a->ctx_desc, (void **)&d);
+    *d = (spk_fw_context_desc){.size = sizeof(*d),
+                               .context = a->id,
+                               .n_layers = c->n_layers,
+                               .n_heads = c->n_heads,
+                               .n_kv_heads = c->n_kv_heads,
+                               .max_tokens = c->max_tokens,
+                               .status_addr = (uint32_t)a->status->addr,
+                               .scratch_addr = (uint32_t)a->scratch->addr,
+                               .scratch_bytes = (uint32_t)a->scratch->bytes};
+    spk_status st = spk_bo_sync(a->ctx_desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
+    if (st == SPK_OK)
+        st = context_command(a, SPK_CMD_CONTEXT_OPEN, (uint32_t)a->ctx_desc->addr, sizeof(*d));
+    a->opened = st == SPK_OK;
+    return st;
+}
+
 spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_attn **out) {
     if (out) *out = NULL;
     if (!dev || !config || !out) return spk_fail(SPK_E_ARG, "spk_attn_create: NULL argument");
@@ -97,39 +138,44 @@ spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_a
     a->cfg.size = sizeof(a->cfg);
     if (!a->cfg.n_kv_heads) a->cfg.n_kv_heads = a->cfg.n_heads;
     const spk_attn_config *c = &a->cfg;
-    a->prune = spk_prune_create(c->n_heads, c->max_tokens);
-    /* Per-(layer, K/V head) token sets for the last-step policy; unused sets change nothing. */
-    if (a->prune && spk_prune_enable_kv(a->prune, c->n_layers, c->n_kv_heads) != SPKSIM_OK) {
-        spk_prune_destroy(a->prune);
-        a->prune = NULL;
-    }
-    a->ws = spk_workspace_create(c->max_tokens);
+    a->row_msb = spk_plane_row_bytes(c->head_dim, c->msb_bits);
+    a->row_lsb = spk_plane_row_bytes(c->head_dim, c->lsb_bits);
     a->kv = calloc(c->n_layers, sizeof(*a->kv));
     a->layer_tokens = calloc(c->n_layers, sizeof(*a->layer_tokens));
-    st = a->prune && a->ws && a->kv && a->layer_tokens
-             ? SPK_OK
-             : spk_fail(SPK_E_NOMEM, "spk_attn_create: out of memory");
+    st =
+        a->kv && a->layer_tokens ? SPK_OK : spk_fail(SPK_E_NOMEM, "spk_attn_create: out of memory");
     const size_t rows = (size_t)c->n_kv_heads * c->max_tokens;
+    /* A profile without LSBs has empty LSB planes; they still get a (small) buffer. */
+    const size_t lsb_bytes = a->row_lsb ? rows * a->row_lsb : SPK_BO_ALIGN;
     for (uint32_t l = 0; st == SPK_OK && l < c->n_layers; l++) {
-        st = spk_bo_alloc(dev, rows * c->head_dim * 2, &a->kv[l].k);
-        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &a->kv[l].k_scales);
-        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * c->head_dim * 2, &a->kv[l].v);
-        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &a->kv[l].v_scales);
+        spk_kv_cache *kv = &a->kv[l];
+        st = spk_bo_alloc(dev, rows * a->row_msb, &kv->k_msb);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, lsb_bytes, &kv->k_lsb);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &kv->k_scales);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * a->row_msb, &kv->v_msb);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, lsb_bytes, &kv->v_lsb);
+        if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &kv->v_scales);
     }
     if (st == SPK_OK) st = spk_bo_alloc(dev, sizeof(spk_fw_layer_desc), &a->desc);
+    if (st == SPK_OK) st = spk_bo_alloc(dev, sizeof(spk_fw_context_desc), &a->ctx_desc);
+    if (st == SPK_OK)
+        st = spk_bo_alloc(dev, sizeof(spk_fw_context_status) + sizeof(spk_fw_layer_stats),
+                          &a->status);
+    if (st == SPK_OK)
+        st = spk_bo_alloc(dev, SPK_FW_CONTEXT_SCRATCH_BYTES(c->max_tokens), &a->scratch);
+    if (st == SPK_OK) {
+        a->id = ++dev->next_context_id;
+        st = open_on_device(a);
+    }
     if (st != SPK_OK) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s", spk_last_error());
-        a->next = NULL;
         free_buffers(a);
-        spk_prune_destroy(a->prune);
-        spk_workspace_destroy(a->ws);
         free(a->kv);
         free(a->layer_tokens);
         free(a);
         return spk_fail(st, "spk_attn_create: %s", msg);
     }
-    a->id = ++dev->next_context_id;
     a->next = dev->contexts;
     dev->contexts = a;
     *out = a;
@@ -138,20 +184,27 @@ spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_a
 
 spk_status spk_attn_destroy(spk_attn *a) {
     if (!a) return spk_ok();
+    spk_status st = SPK_OK;
     if (a->dev && spk_dev_live(a->dev)) {
         spk_attn **link = &a->dev->contexts;
         while (*link && *link != a) link = &(*link)->next;
         if (*link) *link = a->next;
-        if (a->dev->engine.ctx == a) a->dev->engine.ctx = NULL, a->dev->engine.in_layer = ENG_IDLE;
+        /* The device forgets the pruning state (after any layer still queued for it). */
+        if (a->opened && !a->dev->halted) {
+            st = context_command(a, SPK_CMD_CONTEXT_CLOSE, a->id, 0);
+            if (st != SPK_OK) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "%s", spk_last_error());
+                st = spk_fail(st, "spk_attn_destroy: %s (the context is freed anyway)", msg);
+            }
+        }
         free_buffers(a);
     }
     if (a->pending_fence_obj) a->pending_fence_obj->attn = NULL;
-    spk_prune_destroy(a->prune);
-    spk_workspace_destroy(a->ws);
     free(a->kv);
     free(a->layer_tokens);
     free(a);
-    return spk_ok();
+    return st == SPK_OK ? spk_ok() : st;
 }
 
 /* (Re)size the per-submission buffers for @p nq queries per head. */
@@ -190,7 +243,7 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
     if (s->layer >= c->n_layers)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: layer %u >= n_layers %u", s->layer,
                         c->n_layers);
-    const uint32_t state_tokens = spk_prune_tokens(a->prune);
+    const uint32_t state_tokens = a->n_tokens;
     const uint32_t after = a->layer_tokens[s->layer] + s->n_new_tokens;
     if (s->n_new_tokens > c->max_tokens || after > c->max_tokens)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: %u new tokens overflow the %u-token cache",
@@ -226,33 +279,48 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
     return SPK_OK;
 }
 
-/* Quantize and upload the new K/V rows of one layer at cache rows [first, first + n). */
-static spk_status append_kv(spk_attn *a, const spk_layer_submit *s, uint32_t first) {
+/* Quantize the new K/V rows of one layer, pack them into the MSB and LSB planes of cache rows
+ * [first, first + n) and upload them with their scale words. */
+static spk_status append_rows(spk_attn *a, const float *x, spk_bo *msb, spk_bo *lsb, spk_bo *scales,
+                              uint32_t first, uint32_t n, const char *what) {
     const spk_attn_config *c = &a->cfg;
-    const uint32_t d = c->head_dim, n = s->n_new_tokens, bits = c->msb_bits + c->lsb_bits;
-    spk_kv_cache *kv = &a->kv[s->layer];
-    int16_t *k, *v;
-    uint32_t *ks, *vs;
-    spk_bo_map(kv->k, (void **)&k);
-    spk_bo_map(kv->v, (void **)&v);
-    spk_bo_map(kv->k_scales, (void **)&ks);
-    spk_bo_map(kv->v_scales, (void **)&vs);
+    const uint32_t d = c->head_dim, bits = c->msb_bits + c->lsb_bits;
+    const spk_quant_profile prof = {(uint8_t)c->msb_bits, (uint8_t)c->lsb_bits};
+    uint8_t *hi, *lo;
+    uint32_t *sc;
+    spk_bo_map(msb, (void **)&hi);
+    spk_bo_map(lsb, (void **)&lo);
+    spk_bo_map(scales, (void **)&sc);
+    int16_t codes[SPK_MAX_D];
     for (uint32_t h = 0; h < c->n_kv_heads; h++) {
-        const size_t row = (size_t)h * c->max_tokens + first, src = (size_t)h * n * d;
-        spk_status st = quantize_rows(s->k_new + src, n, d, bits, k + row * d, ks + row, "k_new");
-        if (st == SPK_OK)
-            st = quantize_rows(s->v_new + src, n, d, bits, v + row * d, vs + row, "v_new");
-        if (st == SPK_OK)
-            st = spk_bo_sync(kv->k, SPK_SYNC_TO_DEVICE, row * d * 2, (size_t)n * d * 2);
-        if (st == SPK_OK)
-            st = spk_bo_sync(kv->v, SPK_SYNC_TO_DEVICE, row * d * 2, (size_t)n * d * 2);
-        if (st == SPK_OK)
-            st = spk_bo_sync(kv->k_scales, SPK_SYNC_TO_DEVICE, row * 4, (size_t)n * 4);
-        if (st == SPK_OK)
-            st = spk_bo_sync(kv->v_scales, SPK_SYNC_TO_DEVICE, row * 4, (size_t)n * 4);
+        const size_t row0 = (size_t)h * c->max_tokens + first;
+        for (uint32_t t = 0; t < n; t++) {
+            const size_t row = row0 + t;
+            spk_scale s;
+            if (spk_quantize_row(x + ((size_t)h * n + t) * d, d, bits, codes, &s) != SPKSIM_OK)
+                return spk_fail(SPK_E_ARG, "spk_attn_submit: %s row %zu is not finite", what,
+                                (size_t)h * n + t);
+            sc[row] = s;
+            spk_plane_pack_row(codes, d, prof, 0, hi + row * a->row_msb);
+            if (a->row_lsb) spk_plane_pack_row(codes, d, prof, 1, lo + row * a->row_lsb);
+        }
+        spk_status st =
+            spk_bo_sync(msb, SPK_SYNC_TO_DEVICE, row0 * a->row_msb, (size_t)n * a->row_msb);
+        if (st == SPK_OK && a->row_lsb)
+            st = spk_bo_sync(lsb, SPK_SYNC_TO_DEVICE, row0 * a->row_lsb, (size_t)n * a->row_lsb);
+        if (st == SPK_OK) st = spk_bo_sync(scales, SPK_SYNC_TO_DEVICE, row0 * 4, (size_t)n * 4);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
+}
+
+static spk_status append_kv(spk_attn *a, const spk_layer_submit *s, uint32_t first) {
+    spk_kv_cache *kv = &a->kv[s->layer];
+    const uint32_t n = s->n_new_tokens;
+    spk_status st = append_rows(a, s->k_new, kv->k_msb, kv->k_lsb, kv->k_scales, first, n, "k_new");
+    return st == SPK_OK
+               ? append_rows(a, s->v_new, kv->v_msb, kv->v_lsb, kv->v_scales, first, n, "v_new")
+               : st;
 }
 
 static spk_status upload_queries(spk_attn *a, const spk_layer_submit *s) {
@@ -295,9 +363,11 @@ static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint3
         .head_keep_q16 = s->head_keep_q16,
         .q_addr = (uint32_t)a->q->addr,
         .q_scale_addr = (uint32_t)a->q_scales->addr,
-        .k_addr = (uint32_t)kv->k->addr,
+        .k_msb_addr = (uint32_t)kv->k_msb->addr,
+        .k_lsb_addr = (uint32_t)kv->k_lsb->addr,
         .k_scale_addr = (uint32_t)kv->k_scales->addr,
-        .v_addr = (uint32_t)kv->v->addr,
+        .v_msb_addr = (uint32_t)kv->v_msb->addr,
+        .v_lsb_addr = (uint32_t)kv->v_lsb->addr,
         .v_scale_addr = (uint32_t)kv->v_scales->addr,
         .out_addr = (uint32_t)a->out->addr,
         .out_exp_addr = (uint32_t)a->out_exp->addr,
@@ -326,16 +396,14 @@ spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **f
     if (st == SPK_OK) st = upload_queries(a, s);
     if (st == SPK_OK) st = write_descriptor(a, s, first + s->n_new_tokens);
     if (st == SPK_OK) {
-        a->core_cycles_at_submit = spk_iss_cycles(a->dev->core);
-        a->core_instret_at_submit = spk_iss_instret(a->dev->core);
+        a->core_cycles_at_submit = spk_dev_reg_read(a->dev, SPK_PERF_CORE_CYCLES_REG_OFFSET);
+        a->core_instret_at_submit = spk_dev_reg_read(a->dev, SPK_PERF_CORE_INSTRET_REG_OFFSET);
         st = spk_dev_queue(a->dev, SPK_CMD_LAYER, (uint32_t)a->desc->addr,
                            sizeof(spk_fw_layer_desc), &f->value);
     }
-    /* Commit the token bookkeeping only once the command is queued (the engine reads the
-     * pruning state when it executes it; check_submit() made sure the tokens fit). */
-    if (st == SPK_OK && s->layer == 0 && s->n_new_tokens &&
-        spk_prune_append(a->prune, s->n_new_tokens) != SPKSIM_OK)
-        st = spk_fail(SPK_E_STATE, "spk_attn_submit: pruning state full");
+    /* Commit the token bookkeeping only once the command is queued (the device appends the
+     * tokens to its pruning state in layer 0; check_submit() made sure they fit). */
+    if (st == SPK_OK && s->layer == 0) a->n_tokens += s->n_new_tokens;
     if (st != SPK_OK) {
         free(f);
         return st;
@@ -369,8 +437,10 @@ spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
     a->pending = 0;
     a->pending_fence_obj = NULL;
     f->attn = NULL;
-    a->core_cycles = spk_iss_cycles(f->dev->core) - a->core_cycles_at_submit;
-    a->core_instret = spk_iss_instret(f->dev->core) - a->core_instret_at_submit;
+    a->core_cycles = (uint32_t)(spk_dev_reg_read(f->dev, SPK_PERF_CORE_CYCLES_REG_OFFSET) -
+                                a->core_cycles_at_submit);
+    a->core_instret = (uint32_t)(spk_dev_reg_read(f->dev, SPK_PERF_CORE_INSTRET_REG_OFFSET) -
+                                 a->core_instret_at_submit);
     a->have_output = st == SPK_OK;
     return st;
 }
@@ -403,29 +473,37 @@ spk_status spk_attn_read_output(spk_attn *a, float *out, size_t count) {
     return spk_ok();
 }
 
+static uint64_t get64(const uint32_t w[2]) {
+    return (uint64_t)w[0] | (uint64_t)w[1] << 32;
+}
+
 spk_status spk_attn_read_stats(spk_attn *a, spk_attn_stats *stats) {
     spk_status st = attn_usable(a, "spk_attn_read_stats");
     if (st != SPK_OK) return st;
     if (!stats || stats->size < sizeof(*stats))
         return spk_fail(SPK_E_ARG, "spk_attn_read_stats: NULL stats or stats.size too small");
     if (!a->have_output) return spk_fail(SPK_E_STATE, "spk_attn_read_stats: no completed layer");
-    const spk_layer_stats *e = &a->engine_stats;
+    spk_fw_layer_stats e;
+    if ((st = read_status(a, NULL, &e)) != SPK_OK) return st;
     const size_t size = stats->size;
     memset(stats, 0, sizeof(*stats));
     stats->size = size;
-    stats->layer = a->last_layer;
-    stats->heads_computed = e->heads_computed;
-    stats->tokens_alive = e->tokens_alive;
-    stats->requests = e->requests;
-    stats->keys_fetched = e->keys_fetched;
-    stats->values_fetched = e->values_fetched;
-    stats->requant_requests = e->requant_requests;
-    stats->dram_bytes = e->dram_bytes;
+    stats->layer = e.layer;
+    stats->heads_computed = e.heads_computed;
+    stats->tokens_alive = e.tokens_alive;
+    stats->requests = get64(e.requests);
+    stats->keys_fetched = get64(e.keys_fetched);
+    stats->values_fetched = get64(e.values_fetched);
+    stats->requant_requests = get64(e.requant_requests);
+    stats->dram_bytes = get64(e.dram_bytes);
     stats->core_cycles = a->core_cycles;
     stats->core_instret = a->core_instret;
-    stats->engine_cycles = a->engine_cycles;
-    stats->has_energy = a->energy_pj >= 0.0;
-    stats->energy_pj = stats->has_energy ? a->energy_pj : 0.0;
+    stats->engine_cycles = get64(e.engine_cycles);
+    stats->has_energy = e.has_energy != 0;
+    if (stats->has_energy) {
+        const uint64_t bits = get64(e.energy_pj_bits);
+        memcpy(&stats->energy_pj, &bits, sizeof(bits));
+    }
     return spk_ok();
 }
 
@@ -433,7 +511,9 @@ spk_status spk_attn_alive(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
     spk_status st = attn_usable(a, "spk_attn_alive");
     if (st != SPK_OK) return st;
     if (!tokens || !heads) return spk_fail(SPK_E_ARG, "spk_attn_alive: NULL argument");
-    *tokens = spk_prune_alive_tokens(a->prune);
-    *heads = spk_prune_alive_heads(a->prune);
+    spk_fw_context_status s;
+    if ((st = read_status(a, &s, NULL)) != SPK_OK) return st;
+    *tokens = s.alive_tokens;
+    *heads = s.alive_heads;
     return spk_ok();
 }

@@ -1,5 +1,6 @@
-/* Devices of the model and sim backends: register file, device DRAM with buffer objects, the
- * control core (RV32IM simulator) running the firmware, and the command ring. */
+/* The host side of a device: opening a backend, the buffer-object allocator over device DRAM,
+ * firmware loading, the command ring and bounded waits. Everything goes through the backend
+ * interface (backend.h); docs/device.md is the contract on the other side. */
 #include "device.h"
 
 #include <pthread.h>
@@ -10,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "attn.h"
 #include "error.h"
 #include "spk/fw_abi.h"
+#include "spksim/iss.h"
 
 #ifndef SPK_FW_DEFAULT_PATH
 #define SPK_FW_DEFAULT_PATH "/usr/local/share/spk/spk-fw.elf"
@@ -24,16 +25,10 @@
 #define DEFAULT_DRAM_BYTES (256ull << 20)
 #define MIN_DRAM_BYTES (1ull << 20)
 #define RING_ENTRIES 64u
-/* Instructions per simulator slice between checks of the fence and the clock. */
-#define RUN_SLICE 20000u
-/* The firmware must reach its idle loop within this many instructions after reset. */
-#define BOOT_BUDGET 1000000u
-/* Control-core watchdog: instructions without an engine operation or a new command after which
- * the firmware is declared hung (the firmware runs tens of instructions between operations; the
- * simulator executes about 80 M instructions/s, so this fires within a fraction of a second). */
-#define WATCHDOG_INSTRUCTIONS 10000000u
-/* Core clock for converting timeouts to device time (1 GHz, like the engine). */
-#define CORE_CYCLES_PER_MS 1000000ull
+/* Device cycles per wait slice between checks of the fence and the host clock. */
+#define WAIT_SLICE_CYCLES 50000u
+/* The firmware must reach its idle loop within this many device cycles after reset. */
+#define BOOT_CYCLES 2000000u
 
 /* ---- registry of open devices: lets every call reject a closed handle without touching it */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -65,100 +60,32 @@ int spk_dev_live(const spk_device *dev) {
     return live;
 }
 
-/* ---- registers ---------------------------------------------------------------------------- */
-enum reg_access { RO, RW, RW1C };
-
-static int reg_access(uint32_t offset, enum reg_access *access) {
-#define REG_CASE(name, off, acc)                                                                   \
-    case off:                                                                                      \
-        *access = acc;                                                                             \
-        return 0;
-    switch (offset) {
-        SPK_REG_TABLE(REG_CASE)
-    default:
-        return -1;
-    }
-#undef REG_CASE
-}
-
+/* ---- registers and device memory through the backend ------------------------------------ */
 uint32_t spk_dev_reg_read(spk_device *dev, uint32_t offset) {
-    switch (offset) {
-    case SPK_PERF_CORE_CYCLES_REG_OFFSET:
-        return (uint32_t)spk_iss_cycles(dev->core);
-    case SPK_PERF_CORE_INSTRET_REG_OFFSET:
-        return (uint32_t)spk_iss_instret(dev->core);
-    case SPK_ENG_STATUS_REG_OFFSET:
-        return dev->engine.status;
-    case SPK_ENG_ALIVE_TOKENS_REG_OFFSET:
-        return dev->engine.ctx && dev->engine.in_layer
-                   ? spk_prune_alive_tokens(dev->engine.ctx->prune)
-                   : 0;
-    case SPK_ENG_ALIVE_HEADS_REG_OFFSET:
-        return dev->engine.ctx && dev->engine.in_layer
-                   ? spk_prune_alive_heads(dev->engine.ctx->prune)
-                   : 0;
-    default:
-        return offset < SPK_REG_WINDOW_BYTES ? dev->csr[offset / 4] : 0;
-    }
+    return dev->be->ops->reg_read(dev->be, offset);
 }
 
-/* The host's write. INTR_STATE is write-1-to-clear for the host. Read-only and unmapped
- * registers ignore the write, as the hardware block does. */
 void spk_dev_reg_write(spk_device *dev, uint32_t offset, uint32_t value) {
-    enum reg_access access;
-    if (offset % 4 || reg_access(offset, &access) || access == RO) return;
-    if (access == RW1C)
-        dev->csr[offset / 4] &= ~value;
-    else
-        dev->csr[offset / 4] = value;
+    dev->be->ops->reg_write(dev->be, offset, value);
 }
 
-/* The control core's side of the register window. Unlike the host, the firmware gets an access
- * fault for unmapped or read-only registers (that is a firmware bug worth stopping on), and
- * its writes to INTR_STATE raise bits (the hardware event inputs). */
-static int core_reg_read(void *ctx, uint32_t offset, unsigned size, uint32_t *value) {
-    enum reg_access access;
-    if (size != 4 || reg_access(offset, &access)) return -1;
-    *value = spk_dev_reg_read(ctx, offset);
-    return 0;
+static int dram_write(spk_device *dev, uint64_t addr, const void *src, size_t bytes) {
+    return dev->be->ops->mem_write(dev->be, SPK_MEM_DRAM_BASE + addr, src, bytes);
 }
 
-static int core_reg_write(void *ctx, uint32_t offset, unsigned size, uint32_t value) {
-    spk_device *dev = ctx;
-    enum reg_access access;
-    if (size != 4 || reg_access(offset, &access) || access == RO) return -1;
-    if (access == RW1C)
-        dev->csr[offset / 4] |= value;
-    else
-        dev->csr[offset / 4] = value;
-    if (offset == SPK_ENG_CMD_REG_OFFSET) {
-        spk_engine_command(dev, value);
-        spk_iss_kick_watchdog(dev->core); /* the engine made progress */
+static int dram_read(spk_device *dev, uint64_t addr, void *dst, size_t bytes) {
+    return dev->be->ops->mem_read(dev->be, SPK_MEM_DRAM_BASE + addr, dst, bytes);
+}
+
+/* Zero [addr, addr + bytes) of device DRAM. */
+static int dram_zero(spk_device *dev, uint64_t addr, size_t bytes) {
+    static const uint8_t zeros[4096];
+    while (bytes) {
+        const size_t n = bytes < sizeof(zeros) ? bytes : sizeof(zeros);
+        if (dram_write(dev, addr, zeros, n)) return -1;
+        addr += n;
+        bytes -= n;
     }
-    return 0;
-}
-
-/* ---- device DRAM ------------------------------------------------------------------------- */
-uint8_t *spk_dev_dram(spk_device *dev, uint64_t addr, uint64_t bytes) {
-    for (const spk_bo *bo = dev->bos; bo && bo->addr <= addr; bo = bo->next)
-        if (addr - bo->addr <= bo->bytes && bytes <= bo->bytes - (addr - bo->addr))
-            return dev->dram + addr;
-    return NULL;
-}
-
-static int core_dram_read(void *ctx, uint32_t offset, unsigned size, uint32_t *value) {
-    const uint8_t *p = spk_dev_dram(ctx, offset, size);
-    if (!p) return -1;
-    uint32_t v = 0;
-    for (unsigned i = 0; i < size; i++) v |= (uint32_t)p[i] << (8 * i);
-    *value = v;
-    return 0;
-}
-
-static int core_dram_write(void *ctx, uint32_t offset, unsigned size, uint32_t value) {
-    uint8_t *p = spk_dev_dram(ctx, offset, size);
-    if (!p) return -1;
-    for (unsigned i = 0; i < size; i++) p[i] = (uint8_t)(value >> (8 * i));
     return 0;
 }
 
@@ -192,9 +119,14 @@ spk_status spk_bo_alloc(spk_device *dev, size_t bytes, spk_bo **out) {
     bo->addr = at;
     bo->bytes = bytes;
     bo->host = host;
+    if (dram_zero(dev, at, bytes)) {
+        free(bo);
+        free(host);
+        return spk_fail(SPK_E_DEVICE, "spk_bo_alloc: device memory at 0x%llx not writable",
+                        (unsigned long long)at);
+    }
     bo->next = *link;
     *link = bo;
-    memset(dev->dram + at, 0, bytes);
     *out = bo;
     return spk_ok();
 }
@@ -232,13 +164,16 @@ spk_status spk_bo_sync(spk_bo *bo, spk_sync_dir dir, size_t offset, size_t bytes
     if (offset > bo->bytes || bytes > bo->bytes - offset)
         return spk_fail(SPK_E_RANGE, "spk_bo_sync: [%zu, +%zu) outside the %zu-byte buffer", offset,
                         bytes, bo->bytes);
-    uint8_t *dev_mem = bo->dev->dram + bo->addr + offset;
+    int rc;
     if (dir == SPK_SYNC_TO_DEVICE)
-        memcpy(dev_mem, bo->host + offset, bytes);
+        rc = dram_write(bo->dev, bo->addr + offset, bo->host + offset, bytes);
     else if (dir == SPK_SYNC_FROM_DEVICE)
-        memcpy(bo->host + offset, dev_mem, bytes);
+        rc = dram_read(bo->dev, bo->addr + offset, bo->host + offset, bytes);
     else
         return spk_fail(SPK_E_ARG, "spk_bo_sync: bad direction %d", (int)dir);
+    if (rc)
+        return spk_fail(SPK_E_DEVICE, "spk_bo_sync: the device refused [0x%llx, +%zu)",
+                        (unsigned long long)(bo->addr + offset), bytes);
     return spk_ok();
 }
 
@@ -250,61 +185,73 @@ spk_status spk_bo_device_addr(const spk_bo *bo, uint64_t *addr) {
     return spk_ok();
 }
 
-/* ---- the control core -------------------------------------------------------------------- */
-static void record_error(spk_device *dev, uint32_t code, uint32_t cause, uint32_t pc,
-                         uint32_t value) {
-    dev->csr[SPK_ERR_STATUS_REG_OFFSET / 4] =
-        code << SPK_ERR_STATUS_CODE_OFFSET | (cause & 0xffu) << SPK_ERR_STATUS_CAUSE_OFFSET;
-    dev->csr[SPK_ERR_PC_REG_OFFSET / 4] = pc;
-    dev->csr[SPK_ERR_ADDR_REG_OFFSET / 4] = value;
-    dev->csr[SPK_INTR_STATE_REG_OFFSET / 4] |= 1u << SPK_INTR_STATE_ERROR_BIT;
-    dev->csr[SPK_STATUS_REG_OFFSET / 4] |= 1u << SPK_STATUS_HALTED_BIT;
-    dev->halted = 1;
+/* ---- errors, waits and the ring --------------------------------------------------------- */
+static uint32_t reg(spk_device *dev, uint32_t offset) {
+    return spk_dev_reg_read(dev, offset);
+}
+
+static int device_halted(spk_device *dev) {
+    if (!dev->halted && (reg(dev, SPK_STATUS_REG_OFFSET) & (1u << SPK_STATUS_HALTED_BIT)))
+        dev->halted = 1;
+    return dev->halted;
 }
 
 static spk_status halted_error(spk_device *dev) {
-    uint32_t err = dev->csr[SPK_ERR_STATUS_REG_OFFSET / 4];
+    uint32_t err = reg(dev, SPK_ERR_STATUS_REG_OFFSET);
     uint32_t code = err & SPK_ERR_STATUS_CODE_MASK;
     uint32_t cause = (err >> SPK_ERR_STATUS_CAUSE_OFFSET) & SPK_ERR_STATUS_CAUSE_MASK;
-    uint32_t pc = dev->csr[SPK_ERR_PC_REG_OFFSET / 4];
-    uint32_t addr = dev->csr[SPK_ERR_ADDR_REG_OFFSET / 4];
+    uint32_t pc = reg(dev, SPK_ERR_PC_REG_OFFSET);
+    uint32_t addr = reg(dev, SPK_ERR_ADDR_REG_OFFSET);
     if (code == SPK_ERR_TRAP)
         return spk_fail(SPK_E_DEVICE, "firmware fault: %s at pc 0x%08x (value 0x%08x)",
                         spk_iss_cause_str(cause), pc, addr);
     if (code == SPK_ERR_WATCHDOG)
         return spk_fail(SPK_E_TIMEOUT,
-                        "firmware watchdog: no engine progress in %u instructions, core stopped "
-                        "at pc 0x%08x",
-                        WATCHDOG_INSTRUCTIONS, pc);
+                        "firmware watchdog: no engine progress for too long, core stopped at "
+                        "pc 0x%08x",
+                        pc);
     return spk_fail(SPK_E_DEVICE, "device halted (error code %u at pc 0x%08x)", code, pc);
+}
+
+static const char *engine_op_name(uint32_t op) {
+    static const char *const names[] = {"?",     "LAYER_BEGIN",  "HEAD",         "LAYER_END",
+                                        "PRUNE", "CONTEXT_OPEN", "CONTEXT_CLOSE"};
+    return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
 /* A firmware-reported (non-fatal) error: turn it into a status and clear it for the next
  * command. */
 static spk_status reported_error(spk_device *dev) {
-    uint32_t err = dev->csr[SPK_ERR_STATUS_REG_OFFSET / 4];
+    uint32_t err = reg(dev, SPK_ERR_STATUS_REG_OFFSET);
     uint32_t code = err & SPK_ERR_STATUS_CODE_MASK;
     uint32_t cause = (err >> SPK_ERR_STATUS_CAUSE_OFFSET) & SPK_ERR_STATUS_CAUSE_MASK;
-    uint32_t pc = dev->csr[SPK_ERR_PC_REG_OFFSET / 4];
-    uint32_t addr = dev->csr[SPK_ERR_ADDR_REG_OFFSET / 4];
-    dev->csr[SPK_ERR_STATUS_REG_OFFSET / 4] = 0;
-    dev->csr[SPK_INTR_STATE_REG_OFFSET / 4] &= ~(1u << SPK_INTR_STATE_ERROR_BIT);
+    uint32_t pc = reg(dev, SPK_ERR_PC_REG_OFFSET);
+    uint32_t addr = reg(dev, SPK_ERR_ADDR_REG_OFFSET);
+    spk_dev_reg_write(dev, SPK_ERR_STATUS_REG_OFFSET, 0);
+    spk_dev_reg_write(dev, SPK_INTR_STATE_REG_OFFSET, 1u << SPK_INTR_STATE_ERROR_BIT);
     switch (code) {
     case SPK_ERR_DMA:
         return spk_fail(SPK_E_RANGE,
-                        "engine: DMA outside the allocated buffers (descriptor 0x%x, "
-                        "operation %u, firmware pc 0x%08x)",
-                        addr, cause, pc);
+                        "engine: DMA outside device memory or misaligned (descriptor 0x%x, "
+                        "operation %s, firmware pc 0x%08x)",
+                        addr, engine_op_name(cause), pc);
     case SPK_ERR_BAD_COMMAND:
         return spk_fail(SPK_E_DEVICE,
                         "firmware rejected the command (reason %u, value 0x%x, "
                         "pc 0x%08x)",
                         cause, addr, pc);
+    case SPK_ERR_UNSUPPORTED:
+        return spk_fail(
+            SPK_E_BACKEND, "engine of backend '%s' cannot execute operation %s%s (descriptor 0x%x)",
+            dev->backend, engine_op_name(cause),
+            cause == SPK_ENG_OP_PRUNE ? " (no prune unit, or the last-step policy without logits)"
+                                      : "",
+            addr);
     default:
         return spk_fail(SPK_E_DEVICE,
-                        "engine rejected operation %u (error code %u, "
+                        "engine rejected operation %s (error code %u, "
                         "descriptor 0x%x, pc 0x%08x)",
-                        cause, code, addr, pc);
+                        engine_op_name(cause), code, addr, pc);
     }
 }
 
@@ -314,125 +261,104 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Run one slice of the core; returns SPK_OK, or an error if the core stopped for good. */
-static spk_status run_slice(spk_device *dev, int *idle) {
-    spk_iss_result res;
-    *idle = 0;
-    switch (spk_iss_run(dev->core, RUN_SLICE, &res)) {
-    case SPK_ISS_STOP_TRAP:
-        record_error(dev, SPK_ERR_TRAP, res.cause, res.pc, res.tval);
-        return halted_error(dev);
-    case SPK_ISS_STOP_WATCHDOG:
-        record_error(dev, SPK_ERR_WATCHDOG, 0, res.pc, 0);
-        return halted_error(dev);
-    case SPK_ISS_STOP_WFI:
-        *idle = 1;
-        return SPK_OK;
-    default:
-        return SPK_OK;
-    }
-}
-
-static int fence_reached(const spk_device *dev, uint32_t fence) {
-    return (int32_t)(dev->csr[SPK_FENCE_DONE_REG_OFFSET / 4] - fence) >= 0;
+static int fence_reached(spk_device *dev, uint32_t fence) {
+    return (int32_t)(reg(dev, SPK_FENCE_DONE_REG_OFFSET) - fence) >= 0;
 }
 
 spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
-    if (dev->halted) return halted_error(dev);
-    const double deadline = now_ms() + timeout_ms;
-    const uint64_t cycle_limit = spk_iss_cycles(dev->core) + timeout_ms * CORE_CYCLES_PER_MS;
+    if (device_halted(dev)) return halted_error(dev);
+    const spk_backend_ops *ops = dev->be->ops;
+    const uint64_t budget = (uint64_t)timeout_ms * dev->info.clock_khz;
+    const double deadline = now_ms() + (double)timeout_ms * dev->info.slowdown;
+    const uint64_t start = ops->time(dev->be);
+    const uint32_t done_bit = 1u << SPK_INTR_STATE_DONE_BIT;
     while (!fence_reached(dev, fence)) {
-        int idle;
-        spk_status st = run_slice(dev, &idle);
-        if (st != SPK_OK) return st;
-        uint32_t head = dev->csr[SPK_RING_HEAD_REG_OFFSET / 4];
-        if (idle && head == dev->csr[SPK_RING_TAIL_REG_OFFSET / 4] && !fence_reached(dev, fence))
-            return spk_fail(SPK_E_DEVICE, "firmware idle but fence %u never completed", fence);
-        if (!fence_reached(dev, fence) &&
-            (now_ms() > deadline || spk_iss_cycles(dev->core) > cycle_limit)) {
-            /* The caller's patience ran out, not necessarily the firmware's: the core keeps
+        const uint64_t spent = ops->time(dev->be) - start;
+        if (spent >= budget || now_ms() > deadline)
+            /* The caller's patience ran out, not necessarily the firmware's: the device keeps
              * its state and a later wait continues. The watchdog stops a firmware that hangs. */
             return spk_fail(SPK_E_TIMEOUT,
-                            "fence %u not complete after %u ms (firmware running, pc 0x%08x)",
-                            fence, timeout_ms, spk_iss_get_pc(dev->core));
+                            "fence %u not complete after %u ms of device time (firmware running)",
+                            fence, timeout_ms);
+        /* DONE is raised after every command: clear it, then run until the next one. */
+        spk_dev_reg_write(dev, SPK_INTR_STATE_REG_OFFSET, done_bit);
+        const uint64_t left = budget - spent;
+        switch (ops->wait(dev->be, done_bit, left < WAIT_SLICE_CYCLES ? left : WAIT_SLICE_CYCLES)) {
+        case SPK_WAIT_HALTED:
+            dev->halted = 1;
+            return halted_error(dev);
+        case SPK_WAIT_IDLE:
+            if (!fence_reached(dev, fence))
+                return spk_fail(SPK_E_DEVICE, "firmware idle but fence %u never completed", fence);
+            break;
+        default:
+            break;
         }
     }
-    if (dev->csr[SPK_ERR_STATUS_REG_OFFSET / 4] & SPK_ERR_STATUS_CODE_MASK)
-        return reported_error(dev);
+    if (reg(dev, SPK_ERR_STATUS_REG_OFFSET) & SPK_ERR_STATUS_CODE_MASK) return reported_error(dev);
     return spk_ok();
 }
 
 spk_status spk_dev_queue(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32_t arg1,
                          uint32_t *fence) {
-    if (dev->halted) return halted_error(dev);
-    uint32_t head = dev->csr[SPK_RING_HEAD_REG_OFFSET / 4];
-    uint32_t tail = dev->csr[SPK_RING_TAIL_REG_OFFSET / 4];
+    if (device_halted(dev)) return halted_error(dev);
+    uint32_t head = reg(dev, SPK_RING_HEAD_REG_OFFSET);
+    uint32_t tail = reg(dev, SPK_RING_TAIL_REG_OFFSET);
     if (tail - head >= dev->ring_entries)
         return spk_fail(SPK_E_STATE, "command ring full (%u entries in flight)", tail - head);
     spk_ring_cmd cmd = {.opcode = opcode, .fence = ++dev->next_fence, .arg0 = arg0, .arg1 = arg1};
     uint64_t at = dev->ring->addr + (uint64_t)(tail % dev->ring_entries) * SPK_RING_ENTRY_BYTES;
-    memcpy(dev->dram + at, &cmd, sizeof(cmd));
+    if (dram_write(dev, at, &cmd, sizeof(cmd)))
+        return spk_fail(SPK_E_DEVICE, "command ring at 0x%llx not writable",
+                        (unsigned long long)at);
     spk_dev_reg_write(dev, SPK_RING_TAIL_REG_OFFSET, tail + 1);
     spk_dev_reg_write(dev, SPK_DOORBELL_REG_OFFSET, tail + 1);
-    spk_iss_kick_watchdog(dev->core); /* new work: the firmware gets a fresh budget */
     *fence = cmd.fence;
     return spk_ok();
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */
-static void reset_registers(spk_device *dev) {
-    memset(dev->csr, 0, sizeof(dev->csr));
-#define REG_RESET(name, off, acc) dev->csr[(off) / 4] = SPK_##name##_REG_RESVAL;
-    SPK_REG_TABLE(REG_RESET)
-#undef REG_RESET
-}
-
+/* Load the firmware's segments into the core's memories through the backend; the core starts
+ * at the reset vector, so the entry point must be there. */
 static spk_status load_firmware(spk_device *dev, const char *path) {
-    const spk_fw_target target = {
-        SPK_MEM_IMEM_BASE, SPK_MEM_IMEM_SIZE, SPK_MEM_DMEM_BASE, SPK_MEM_DMEM_SIZE,
-        spk_dev_reg_read(dev, SPK_VERSION_REG_OFFSET) >> SPK_VERSION_MAJOR_OFFSET};
+    const spk_fw_target target = {SPK_MEM_IMEM_BASE, SPK_MEM_IMEM_SIZE, SPK_MEM_DMEM_BASE,
+                                  SPK_MEM_DMEM_SIZE,
+                                  reg(dev, SPK_VERSION_REG_OFFSET) >> SPK_VERSION_MAJOR_OFFSET};
     spk_fw_image img;
     spk_status st = spk_fw_parse_file(path, &target, &img);
     if (st != SPK_OK) return st;
-    const spk_iss_config cfg = {sizeof(cfg),       SPK_MEM_IMEM_BASE, SPK_MEM_IMEM_SIZE,
-                                SPK_MEM_DMEM_BASE, SPK_MEM_DMEM_SIZE, WATCHDOG_INSTRUCTIONS};
-    dev->core = spk_iss_create(&cfg);
-    if (!dev->core) {
+    if (img.entry != SPK_MEM_IMEM_BASE) {
         spk_fw_image_free(&img);
-        return spk_fail(SPK_E_NOMEM, "cannot create the control core");
+        return spk_fail(SPK_E_FW,
+                        "firmware: entry point 0x%08x is not the core's reset vector 0x%08x",
+                        img.entry, SPK_MEM_IMEM_BASE);
     }
-    const spk_iss_window csr = {SPK_MEM_CSR_BASE, SPK_REG_WINDOW_BYTES, 2,
-                                core_reg_read,    core_reg_write,       dev};
-    const spk_iss_window dram = {SPK_MEM_DRAM_BASE, (uint32_t)dev->dram_bytes, 10,
-                                 core_dram_read,    core_dram_write,           dev};
-    if (spk_iss_add_window(dev->core, &csr) || spk_iss_add_window(dev->core, &dram)) {
-        spk_fw_image_free(&img);
-        return spk_fail(SPK_E_BACKEND, "cannot map the control core's windows");
-    }
-    for (unsigned i = 0; i < img.nsegments; i++)
-        spk_iss_write_mem(dev->core, img.segments[i].addr, img.segments[i].data,
-                          img.segments[i].filesz);
+    for (unsigned i = 0; i < img.nsegments && st == SPK_OK; i++)
+        if (dev->be->ops->mem_write(dev->be, img.segments[i].addr, img.segments[i].data,
+                                    img.segments[i].filesz))
+            st = spk_fail(SPK_E_FW, "firmware: segment %u at 0x%08x could not be loaded", i,
+                          img.segments[i].addr);
     dev->fw_info = img.info;
-    dev->fw_entry = img.entry;
     spk_fw_image_free(&img);
-    spk_iss_reset(dev->core, dev->fw_entry);
-    return SPK_OK;
+    return st;
 }
 
-/* Start the core and let the firmware reach its idle loop. */
+/* Release the core from reset and let the firmware reach its idle loop. */
 static spk_status boot(spk_device *dev) {
     spk_dev_reg_write(dev, SPK_RING_BASE_REG_OFFSET, (uint32_t)dev->ring->addr);
     spk_dev_reg_write(dev, SPK_RING_SIZE_REG_OFFSET, dev->ring_entries);
     spk_dev_reg_write(dev, SPK_CTRL_REG_OFFSET, 1u << SPK_CTRL_RUN_BIT);
-    spk_iss_result res;
-    spk_iss_stop stop = spk_iss_run(dev->core, BOOT_BUDGET, &res);
-    if (stop == SPK_ISS_STOP_TRAP)
-        return spk_fail(SPK_E_FW, "firmware faulted while booting: %s at pc 0x%08x",
-                        spk_iss_cause_str(res.cause), res.pc);
-    if (stop != SPK_ISS_STOP_WFI ||
-        !(dev->csr[SPK_STATUS_REG_OFFSET / 4] & (1u << SPK_STATUS_FW_READY_BIT)))
-        return spk_fail(SPK_E_FW, "firmware did not reach its idle loop within %u instructions",
-                        BOOT_BUDGET);
+    spk_backend_wait w = dev->be->ops->wait(dev->be, 0, BOOT_CYCLES);
+    if (w == SPK_WAIT_HALTED) {
+        uint32_t err = reg(dev, SPK_ERR_STATUS_REG_OFFSET);
+        return spk_fail(
+            SPK_E_FW, "firmware faulted while booting: %s at pc 0x%08x",
+            spk_iss_cause_str(err >> SPK_ERR_STATUS_CAUSE_OFFSET & SPK_ERR_STATUS_CAUSE_MASK),
+            reg(dev, SPK_ERR_PC_REG_OFFSET));
+    }
+    if (w != SPK_WAIT_IDLE || !(reg(dev, SPK_STATUS_REG_OFFSET) & (1u << SPK_STATUS_FW_READY_BIT)))
+        return spk_fail(SPK_E_FW, "firmware did not reach its idle loop within %u device cycles",
+                        BOOT_CYCLES);
     return SPK_OK;
 }
 
@@ -454,24 +380,6 @@ static const char *sim_config(const spk_device_options *opts) {
     return env && *env ? env : "eighth";
 }
 
-static spk_status open_backend(spk_device *dev, const char *name, const spk_device_options *opts) {
-    if (strcmp(name, "model") == 0) {
-        dev->timing = 0;
-    } else if (strcmp(name, "sim") == 0) {
-        char err[256] = "";
-        dev->timing = 1;
-        dev->engine.timing =
-            spk_timing_create(sim_config(opts), energy_path(opts), err, sizeof(err));
-        if (!dev->engine.timing) return spk_fail(SPK_E_BACKEND, "sim backend: %s", err);
-    } else if (strcmp(name, "rtl") == 0 || strncmp(name, "fpga:", 5) == 0) {
-        return spk_fail(SPK_E_BACKEND, "backend '%s' is not available in this build", name);
-    } else {
-        return spk_fail(SPK_E_BACKEND, "unknown backend '%s' (known: model, sim)", name);
-    }
-    snprintf(dev->backend, sizeof(dev->backend), "%s", name);
-    return SPK_OK;
-}
-
 spk_status spk_device_close(spk_device *dev) {
     if (!dev) return spk_ok();
     if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_device_close: device not open");
@@ -479,9 +387,7 @@ spk_status spk_device_close(spk_device *dev) {
     spk_attn_orphan_all(dev);
     if (dev->ring) spk_bo_free(dev->ring);
     for (spk_bo *bo = dev->bos; bo; bo = bo->next) bo->dev = NULL;
-    spk_engine_release(&dev->engine);
-    spk_iss_destroy(dev->core);
-    free(dev->dram);
+    if (dev->be) dev->be->ops->close(dev->be);
     free(dev);
     return spk_ok();
 }
@@ -503,25 +409,26 @@ spk_status spk_device_open(const char *backend, const spk_device_options *opts, 
                         (unsigned long long)SPK_MEM_DRAM_MAX);
     const char *fw = opts && opts->firmware_path ? opts->firmware_path : getenv("SPK_FIRMWARE");
     if (!fw || !*fw) fw = SPK_FW_DEFAULT_PATH;
+    if (strlen(backend) >= sizeof(((spk_device *)0)->backend))
+        return spk_fail(SPK_E_BACKEND, "unknown backend '%s' (known: %s)", backend,
+                        spk_backend_names());
 
     spk_device *dev = calloc(1, sizeof(*dev));
     if (!dev) return spk_fail(SPK_E_NOMEM, "spk_device_open: out of memory");
-    spk_status st = open_backend(dev, backend, opts);
+    const spk_backend_config bc = {backend, dram, sim_config(opts), energy_path(opts)};
+    spk_status st = spk_backend_open(&bc, &dev->be);
     if (st != SPK_OK) {
-        spk_engine_release(&dev->engine);
         free(dev);
         return st;
     }
+    dev->be->ops->info(dev->be, &dev->info);
+    snprintf(dev->backend, sizeof(dev->backend), "%s", backend);
     dev->dram_bytes = dram;
-    dev->dram = calloc(1, dram);
-    if (!dev->dram || !registry_add(dev)) {
-        free(dev->dram);
-        spk_engine_release(&dev->engine);
+    if (!registry_add(dev)) {
+        dev->be->ops->close(dev->be);
         free(dev);
-        return spk_fail(SPK_E_NOMEM, "spk_device_open: no memory for %llu bytes of device DRAM",
-                        (unsigned long long)dram);
+        return spk_fail(SPK_E_NOMEM, "spk_device_open: too many open devices");
     }
-    reset_registers(dev);
     dev->ring_entries = RING_ENTRIES;
     st = spk_bo_alloc(dev, RING_ENTRIES * SPK_RING_ENTRY_BYTES, &dev->ring);
     if (st == SPK_OK) st = load_firmware(dev, fw);

@@ -19,7 +19,7 @@
 
 typedef struct {
     const char *model, *prompt, *file;
-    const char *backend; /* "cpu" or a libspk backend ("model", "sim") */
+    const char *backend; /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact") */
     spkllm_spatten_options spatten;
     int n_predict, ctx, chunks, first_chunk, threads, chat, stream, special, n_prompt_bench, reps;
     float temp, top_p;
@@ -36,8 +36,9 @@ static void usage(FILE *f) {
         "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
         "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
         "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
-        "attention: --backend cpu|model|sim (default $SPK_BACKEND, else cpu; model and sim\n"
-        "        offload attention to the accelerator through libspk and print its report)\n"
+        "attention: --backend cpu|model|sim|rtl|rtl-compact (default $SPK_BACKEND, else cpu;\n"
+        "        the others offload attention to the accelerator through libspk and print its\n"
+        "        report; rtl runs the Verilated engine, which cannot prune yet)\n"
         "        --spatten off|paper|aggressive|mit, then optionally --token-keep [START:]END,\n"
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
         "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"
@@ -511,8 +512,10 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(o.backend, "cpu") && strcmp(o.backend, "model") && strcmp(o.backend, "sim")) {
-        fprintf(stderr, "spk-llm: --backend '%s': use cpu, model or sim\n", o.backend);
+    if (strcmp(o.backend, "cpu") && strcmp(o.backend, "model") && strcmp(o.backend, "sim") &&
+        strcmp(o.backend, "rtl") && strcmp(o.backend, "rtl-compact")) {
+        fprintf(stderr, "spk-llm: --backend '%s': use cpu, model, sim, rtl or rtl-compact\n",
+                o.backend);
         return 2;
     }
     if (!strcmp(argv[1], "generate")) return cmd_generate(&o);

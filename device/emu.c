@@ -1,0 +1,291 @@
+/* The emulated device: register file with the access rules of the register source, device DRAM,
+ * the control core (RV32IM simulator) and the run loop that interleaves the core and the engine
+ * in device time. docs/device.md is the contract this file realizes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_internal.h"
+#include "spk/fw_abi.h"
+
+#define MIN_DRAM_BYTES (1ull << 20)
+/* Instructions per core slice between checks of the interrupt mask and the budget. */
+#define RUN_SLICE 20000u
+/* Control-core watchdog: instructions without an engine operation, a poll that made engine
+ * progress or a new command, after which the firmware is declared hung. */
+#define WATCHDOG_INSTRUCTIONS 10000000u
+
+/* ---- registers ---------------------------------------------------------------------------- */
+typedef struct reg_rules {
+    int host, core, hw;
+} reg_rules;
+
+static int reg_rules_of(uint32_t offset, reg_rules *r) {
+#define REG_CASE(name, off, host_acc, core_acc, hw_acc)                                            \
+    case off:                                                                                      \
+        *r = (reg_rules){host_acc, core_acc, hw_acc};                                              \
+        return 0;
+    switch (offset) {
+        SPK_REG_ACCESS_TABLE(REG_CASE)
+    default:
+        return -1;
+    }
+#undef REG_CASE
+}
+
+uint64_t spkdev_time(const spkdev *dev) {
+    return spk_iss_cycles(dev->core) + dev->engine_cycles;
+}
+
+/* Registers the hardware computes on read; others come from the register array. */
+static uint32_t hw_value(spkdev *dev, uint32_t offset, int core_reader) {
+    switch (offset) {
+    case SPK_PERF_CORE_CYCLES_REG_OFFSET:
+        return (uint32_t)spk_iss_cycles(dev->core);
+    case SPK_PERF_CORE_INSTRET_REG_OFFSET:
+        return (uint32_t)spk_iss_instret(dev->core);
+    case SPK_PERF_TIME_LO_REG_OFFSET:
+        return (uint32_t)spkdev_time(dev);
+    case SPK_PERF_TIME_HI_REG_OFFSET:
+        return (uint32_t)(spkdev_time(dev) >> 32);
+    case SPK_ENG_STATUS_REG_OFFSET:
+        if (!core_reader) return spkdev_engine_status(dev->engine);
+        {
+            uint64_t cycles = 0;
+            uint32_t status = spkdev_engine_poll(dev->engine, &cycles);
+            dev->engine_cycles += cycles;
+            if (cycles) spk_iss_kick_watchdog(dev->core); /* the engine made progress */
+            return status;
+        }
+    case SPK_ENG_ALIVE_TOKENS_REG_OFFSET:
+        return spkdev_engine_alive_tokens(dev->engine);
+    case SPK_ENG_ALIVE_HEADS_REG_OFFSET:
+        return spkdev_engine_alive_heads(dev->engine);
+    default:
+        return dev->csr[offset / 4];
+    }
+}
+
+uint32_t spkdev_reg_read(spkdev *dev, uint32_t offset) {
+    reg_rules r;
+    if (offset % 4 || reg_rules_of(offset, &r) || r.host == SPK_ACC_NONE || r.host == SPK_ACC_WO)
+        return 0;
+    return hw_value(dev, offset, 0);
+}
+
+void spkdev_reg_write(spkdev *dev, uint32_t offset, uint32_t value) {
+    reg_rules r;
+    if (offset % 4 || reg_rules_of(offset, &r)) return;
+    switch (r.host) {
+    case SPK_ACC_RW:
+    case SPK_ACC_WO:
+        dev->csr[offset / 4] = value;
+        break;
+    case SPK_ACC_RW1C:
+        dev->csr[offset / 4] &= ~value;
+        break;
+    default:
+        return; /* read-only for the host: ignored, as the hardware block does */
+    }
+    if (offset == SPK_DOORBELL_REG_OFFSET) {
+        dev->doorbell_pending = 1;
+        spk_iss_kick_watchdog(dev->core); /* new work: the firmware gets a fresh budget */
+    }
+    if (offset == SPK_CTRL_REG_OFFSET && (value & (1u << SPK_CTRL_RUN_BIT)) && !dev->core_running) {
+        spk_iss_reset(dev->core, SPK_MEM_IMEM_BASE);
+        dev->core_running = 1;
+    }
+}
+
+/* The control core's side of the window: unmapped registers and writes the register source
+ * does not grant the core fault (a firmware bug worth stopping on). */
+static int core_reg_read(void *ctx, uint32_t offset, unsigned size, uint32_t *value) {
+    reg_rules r;
+    if (size != 4 || reg_rules_of(offset, &r) || r.core == SPK_ACC_NONE) return -1;
+    *value = hw_value(ctx, offset, 1);
+    return 0;
+}
+
+static int core_reg_write(void *ctx, uint32_t offset, unsigned size, uint32_t value) {
+    spkdev *dev = ctx;
+    reg_rules r;
+    if (size != 4 || reg_rules_of(offset, &r)) return -1;
+    switch (r.core) {
+    case SPK_ACC_RW:
+    case SPK_ACC_WO:
+        dev->csr[offset / 4] = value;
+        break;
+    case SPK_ACC_RW1S:
+        dev->csr[offset / 4] |= value;
+        break;
+    default:
+        return -1;
+    }
+    if (offset == SPK_ENG_CMD_REG_OFFSET) {
+        spkdev_engine_go(dev->engine, value);
+        spk_iss_kick_watchdog(dev->core);
+    }
+    return 0;
+}
+
+/* ---- memories ------------------------------------------------------------------------------ */
+uint8_t *spkdev_dram(spkdev *dev, uint64_t addr, uint64_t bytes) {
+    if (addr > dev->dram_bytes || bytes > dev->dram_bytes - addr) return NULL;
+    return dev->dram + addr;
+}
+
+static int core_dram_read(void *ctx, uint32_t offset, unsigned size, uint32_t *value) {
+    const uint8_t *p = spkdev_dram(ctx, offset, size);
+    if (!p) return -1;
+    uint32_t v = 0;
+    for (unsigned i = 0; i < size; i++) v |= (uint32_t)p[i] << (8 * i);
+    *value = v;
+    return 0;
+}
+
+static int core_dram_write(void *ctx, uint32_t offset, unsigned size, uint32_t value) {
+    uint8_t *p = spkdev_dram(ctx, offset, size);
+    if (!p) return -1;
+    for (unsigned i = 0; i < size; i++) p[i] = (uint8_t)(value >> (8 * i));
+    return 0;
+}
+
+/* The DRAM part of a core-map range, or NULL if the range is not wholly in DRAM. */
+static uint8_t *dram_range(spkdev *dev, uint64_t addr, size_t bytes) {
+    if (addr < SPK_MEM_DRAM_BASE) return NULL;
+    return spkdev_dram(dev, addr - SPK_MEM_DRAM_BASE, bytes);
+}
+
+int spkdev_mem_read(spkdev *dev, uint64_t addr, void *dst, size_t bytes) {
+    const uint8_t *p = dram_range(dev, addr, bytes);
+    if (p) {
+        memcpy(dst, p, bytes);
+        return 0;
+    }
+    return addr > UINT32_MAX ? -1 : spk_iss_read_mem(dev->core, (uint32_t)addr, dst, bytes);
+}
+
+int spkdev_mem_write(spkdev *dev, uint64_t addr, const void *src, size_t bytes) {
+    uint8_t *p = dram_range(dev, addr, bytes);
+    if (p) {
+        memcpy(p, src, bytes);
+        return 0;
+    }
+    return addr > UINT32_MAX ? -1 : spk_iss_write_mem(dev->core, (uint32_t)addr, src, bytes);
+}
+
+/* ---- run loop ------------------------------------------------------------------------------ */
+void spkdev_halt(spkdev *dev, uint32_t code, uint32_t cause, uint32_t pc, uint32_t value) {
+    dev->csr[SPK_ERR_STATUS_REG_OFFSET / 4] =
+        code << SPK_ERR_STATUS_CODE_OFFSET | (cause & 0xffu) << SPK_ERR_STATUS_CAUSE_OFFSET;
+    dev->csr[SPK_ERR_PC_REG_OFFSET / 4] = pc;
+    dev->csr[SPK_ERR_ADDR_REG_OFFSET / 4] = value;
+    dev->csr[SPK_INTR_STATE_REG_OFFSET / 4] |= 1u << SPK_INTR_STATE_ERROR_BIT;
+    dev->csr[SPK_STATUS_REG_OFFSET / 4] |= 1u << SPK_STATUS_HALTED_BIT;
+    dev->halted = 1;
+}
+
+spkdev_run_result spkdev_run(spkdev *dev, uint32_t intr_mask, uint64_t max_cycles) {
+    const uint64_t start = spkdev_time(dev);
+    for (;;) {
+        if (dev->halted) return SPKDEV_RUN_HALTED;
+        if (dev->csr[SPK_INTR_STATE_REG_OFFSET / 4] & intr_mask) return SPKDEV_RUN_EVENT;
+        if (!dev->core_running) return SPKDEV_RUN_IDLE;
+        const uint64_t spent = spkdev_time(dev) - start;
+        if (spent >= max_cycles) return SPKDEV_RUN_BUDGET;
+        /* One instruction takes at least one cycle, so the slice never overshoots the budget
+         * by more than the cycles of the last engine poll. */
+        const uint64_t left = max_cycles - spent;
+        spk_iss_result res;
+        switch (spk_iss_run(dev->core, left < RUN_SLICE ? left : RUN_SLICE, &res)) {
+        case SPK_ISS_STOP_TRAP:
+            spkdev_halt(dev, SPK_ERR_TRAP, res.cause, res.pc, res.tval);
+            break;
+        case SPK_ISS_STOP_WATCHDOG:
+            spkdev_halt(dev, SPK_ERR_WATCHDOG, 0, res.pc, 0);
+            break;
+        case SPK_ISS_STOP_WFI:
+            if (!dev->doorbell_pending) return SPKDEV_RUN_IDLE;
+            dev->doorbell_pending = 0; /* the doorbell rang before the wfi: go on */
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- create / destroy --------------------------------------------------------------------- */
+static void reset_registers(spkdev *dev) {
+    memset(dev->csr, 0, sizeof(dev->csr));
+#define REG_RESET(name, off, acc) dev->csr[(off) / 4] = SPK_##name##_REG_RESVAL;
+    SPK_REG_TABLE(REG_RESET)
+#undef REG_RESET
+}
+
+static int fail(char *err, size_t err_len, const char *msg) {
+    if (err && err_len) snprintf(err, err_len, "%s", msg);
+    return -1;
+}
+
+void spkdev_destroy(spkdev *dev) {
+    if (!dev) return;
+    spkdev_engine_destroy(dev->engine);
+    spk_iss_destroy(dev->core);
+    free(dev->dram);
+    free(dev);
+}
+
+spkdev *spkdev_create(const spkdev_config *cfg, char *err, size_t err_len) {
+    if (!cfg || cfg->size < sizeof(*cfg)) {
+        fail(err, err_len, "device configuration missing or of another version");
+        return NULL;
+    }
+    if (cfg->dram_bytes < MIN_DRAM_BYTES || cfg->dram_bytes > SPK_MEM_DRAM_MAX) {
+        if (err && err_len)
+            snprintf(err, err_len, "dram_bytes %llu outside [%llu, %llu]",
+                     (unsigned long long)cfg->dram_bytes, MIN_DRAM_BYTES,
+                     (unsigned long long)SPK_MEM_DRAM_MAX);
+        return NULL;
+    }
+    spkdev *dev = calloc(1, sizeof(*dev));
+    if (!dev) {
+        fail(err, err_len, "out of host memory");
+        return NULL;
+    }
+    dev->dram_bytes = cfg->dram_bytes;
+    dev->dram = calloc(1, cfg->dram_bytes);
+    const spk_iss_config core = {sizeof(core),      SPK_MEM_IMEM_BASE, SPK_MEM_IMEM_SIZE,
+                                 SPK_MEM_DMEM_BASE, SPK_MEM_DMEM_SIZE, WATCHDOG_INSTRUCTIONS};
+    dev->core = dev->dram ? spk_iss_create(&core) : NULL;
+    if (!dev->core) {
+        if (err && err_len)
+            snprintf(err, err_len, "no host memory for %llu bytes of device DRAM",
+                     (unsigned long long)cfg->dram_bytes);
+        spkdev_destroy(dev);
+        return NULL;
+    }
+    const spk_iss_window csr = {SPK_MEM_CSR_BASE, SPK_REG_WINDOW_BYTES, 2,
+                                core_reg_read,    core_reg_write,       dev};
+    const spk_iss_window dram = {SPK_MEM_DRAM_BASE, (uint32_t)dev->dram_bytes, 10,
+                                 core_dram_read,    core_dram_write,           dev};
+    if (spk_iss_add_window(dev->core, &csr) || spk_iss_add_window(dev->core, &dram)) {
+        fail(err, err_len, "cannot map the control core's windows");
+        spkdev_destroy(dev);
+        return NULL;
+    }
+    reset_registers(dev);
+    dev->engine = spkdev_engine_create(dev, cfg, err, err_len);
+    if (!dev->engine) {
+        spkdev_destroy(dev);
+        return NULL;
+    }
+    return dev;
+}
+
+const char *spkdev_engine_name(const spkdev *dev) {
+    return spkdev_engine_impl_name(dev->engine);
+}
+
+uint32_t spkdev_slowdown(const spkdev *dev) {
+    return spkdev_engine_slowdown(dev->engine);
+}

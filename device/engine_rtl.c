@@ -1,0 +1,161 @@
+/* The RTL engine implementations: "rtl" (spk_engine) and "rtl-compact" (spk_engine_compact),
+ * Verilated and loaded from the plugin libspk-rtl.so (rtl/sim/), so that a program that never
+ * opens them needs no Verilator runtime. Every head request and the importance bank run on the
+ * RTL, reading device DRAM through the engine's AXI4 master. What the RTL engine tops cannot do
+ * yet is refused, never done in C: the prune top-k (no prune unit in the engine tops yet) and
+ * the last-step policy (the engines do not export their logits). */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_impl.h"
+#include "spkrtl/rtl_engine.h"
+
+#ifndef SPK_RTL_PLUGIN_DEFAULT
+#define SPK_RTL_PLUGIN_DEFAULT "/usr/local/lib/spk/libspk-rtl.so"
+#endif
+#ifndef SPK_RTL_PLUGIN_BUILD
+#define SPK_RTL_PLUGIN_BUILD SPK_RTL_PLUGIN_DEFAULT
+#endif
+
+/* Host seconds per device second of the Verilated engine at its 1 GHz device clock, rounded up
+ * from a few hundred thousand cycles per second: a wall-clock bound on the host side. */
+#define RTL_SLOWDOWN 100000u
+
+typedef struct rtl_engine {
+    spkdev_engine_impl impl;
+    void *lib;
+    const spk_rtl_api *api;
+    spk_rtl_engine *eng;
+    spk_head_config cfg;
+    uint32_t *v_keys;
+} rtl_engine;
+
+static int rtl_head(spkdev_engine_impl *impl, const spk_eng_head_req *req, spkdev_head_result *res,
+                    char *err, size_t err_len) {
+    rtl_engine *r = (rtl_engine *)impl;
+    spk_rtl_head_result out = {.out = res->out, .probs = res->probs, .v_keys = r->v_keys};
+    if (r->api->head(r->eng, req, &out, 0, err, err_len)) return -1;
+    if (out.bad_cmd || out.bus_error) {
+        if (err_len)
+            snprintf(err, err_len, "engine %s: %s", impl->name,
+                     out.bad_cmd ? "descriptor refused" : "bus error on a read");
+        return -1;
+    }
+    res->out_exp = out.out_exp;
+    res->head_importance = out.head_importance;
+    memset(&res->ev, 0, sizeof(res->ev));
+    res->ev.keys_fetched = out.keys_fetched;
+    res->ev.keys_refetched = out.requant ? out.keys_fetched : 0;
+    res->ev.values_fetched = out.values_fetched;
+    res->ev.requant = (uint8_t)out.requant;
+    res->ev.v_with_lsb = (uint8_t)(out.requant && r->cfg.kv.lsb_bits);
+    res->dram_bytes = out.axi_reads * 32u;
+    res->cycles = out.cycles;
+    return 0;
+}
+
+static int rtl_imp_clear(spkdev_engine_impl *impl, char *err, size_t err_len) {
+    rtl_engine *r = (rtl_engine *)impl;
+    if (r->api->imp_clear(r->eng, 0) == 0) return 0;
+    if (err_len) snprintf(err, err_len, "engine %s: importance clear timed out", impl->name);
+    return -1;
+}
+
+static int rtl_imp_read(spkdev_engine_impl *impl, uint32_t index, uint64_t *value) {
+    rtl_engine *r = (rtl_engine *)impl;
+    return r->api->imp_read(r->eng, index, value);
+}
+
+static void rtl_layer_begin(spkdev_engine_impl *impl, const spk_head_config *cfg, uint32_t layer,
+                            uint32_t n_tokens) {
+    (void)layer, (void)n_tokens;
+    ((rtl_engine *)impl)->cfg = *cfg;
+}
+
+static void rtl_destroy(spkdev_engine_impl *impl) {
+    rtl_engine *r = (rtl_engine *)impl;
+    if (!r) return;
+    if (r->eng) r->api->destroy(r->eng);
+    if (r->lib) dlclose(r->lib);
+    free(r->v_keys);
+    free(r);
+}
+
+/* Open the plugin: the explicit path (or $SPK_RTL_PLUGIN) alone if given, else the installed
+ * one, else this build tree's. *path names the last one tried. */
+static void *open_plugin(const char *explicit_path, const char **path) {
+    const char *env = getenv("SPK_RTL_PLUGIN");
+    if (explicit_path && *explicit_path)
+        return dlopen(*path = explicit_path, RTLD_NOW | RTLD_LOCAL);
+    if (env && *env) return dlopen(*path = env, RTLD_NOW | RTLD_LOCAL);
+    void *lib = dlopen(*path = SPK_RTL_PLUGIN_DEFAULT, RTLD_NOW | RTLD_LOCAL);
+    return lib ? lib : dlopen(*path = SPK_RTL_PLUGIN_BUILD, RTLD_NOW | RTLD_LOCAL);
+}
+
+spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx,
+                                             const char *variant, const char *plugin,
+                                             const char *trace, char *err, size_t err_len) {
+    rtl_engine *r = calloc(1, sizeof(*r));
+    if (!r) {
+        if (err_len) snprintf(err, err_len, "out of host memory");
+        return NULL;
+    }
+    const int full = strcmp(variant, "full") == 0;
+    const char *path = NULL;
+    r->impl = (spkdev_engine_impl){.name = full ? "rtl" : "rtl-compact",
+                                   .slowdown = full ? RTL_SLOWDOWN : 12u * RTL_SLOWDOWN,
+                                   .head = rtl_head,
+                                   .imp_clear = rtl_imp_clear,
+                                   .imp_read = rtl_imp_read,
+                                   .prune = NULL,
+                                   .layer_begin = rtl_layer_begin,
+                                   .layer_end = NULL,
+                                   .destroy = rtl_destroy};
+    r->lib = open_plugin(plugin, &path);
+    if (!r->lib) {
+        if (err_len)
+            snprintf(err, err_len,
+                     "rtl backend unavailable: cannot load the RTL plugin %s (%s); build it with "
+                     "`make` where Verilator is installed, or set $SPK_RTL_PLUGIN",
+                     path, dlerror());
+        rtl_destroy(&r->impl);
+        return NULL;
+    }
+    spk_rtl_api_v1_fn entry = (spk_rtl_api_v1_fn)dlsym(r->lib, SPK_RTL_API_SYMBOL);
+    r->api = entry ? entry() : NULL;
+    if (!r->api || r->api->version != SPK_RTL_API_VERSION) {
+        if (err_len)
+            snprintf(err, err_len, "rtl backend: %s is not an RTL plugin of API version %u", path,
+                     SPK_RTL_API_VERSION);
+        rtl_destroy(&r->impl);
+        return NULL;
+    }
+    const spk_rtl_engine_config cfg = {.size = sizeof(cfg),
+                                       .variant = variant,
+                                       .read = read,
+                                       .read_ctx = read_ctx,
+                                       .trace_path = trace};
+    char why[200] = "";
+    r->eng = r->api->create(&cfg, why, sizeof(why));
+    if (!r->eng) {
+        if (err_len) snprintf(err, err_len, "rtl backend: %s", why);
+        rtl_destroy(&r->impl);
+        return NULL;
+    }
+    spk_rtl_params p;
+    r->api->params(r->eng, &p);
+    /* A context's tokens index the bank and its keys fit one request. */
+    r->impl.max_keys = p.nmax < p.ntok ? p.nmax : p.ntok;
+    r->impl.max_d = p.dmax;
+    r->impl.bank_tokens = p.ntok;
+    r->impl.bank_heads = p.nhead;
+    r->v_keys = malloc((p.nmax + 1u) * sizeof(*r->v_keys));
+    if (!r->v_keys) {
+        if (err_len) snprintf(err, err_len, "out of host memory");
+        rtl_destroy(&r->impl);
+        return NULL;
+    }
+    return &r->impl;
+}

@@ -1,0 +1,109 @@
+/* The emulated backends: "model", "sim", "rtl" and "rtl-compact" all run the emulated device
+ * (device/, spkdev/emu.h) and differ only in its engine implementation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "error.h"
+#include "spk/regs.h"
+#include "spkdev/emu.h"
+
+typedef struct emu_backend {
+    spk_backend base;
+    spkdev *dev;
+    uint64_t dram_bytes;
+} emu_backend;
+
+static spkdev *dev_of(spk_backend *b) {
+    return ((emu_backend *)b)->dev;
+}
+
+static uint32_t emu_reg_read(spk_backend *b, uint32_t offset) {
+    return spkdev_reg_read(dev_of(b), offset);
+}
+
+static void emu_reg_write(spk_backend *b, uint32_t offset, uint32_t value) {
+    spkdev_reg_write(dev_of(b), offset, value);
+}
+
+static int emu_mem_read(spk_backend *b, uint64_t addr, void *dst, size_t bytes) {
+    return spkdev_mem_read(dev_of(b), addr, dst, bytes);
+}
+
+static int emu_mem_write(spk_backend *b, uint64_t addr, const void *src, size_t bytes) {
+    return spkdev_mem_write(dev_of(b), addr, src, bytes);
+}
+
+static spk_backend_wait emu_wait(spk_backend *b, uint32_t intr_mask, uint64_t max_cycles) {
+    switch (spkdev_run(dev_of(b), intr_mask, max_cycles)) {
+    case SPKDEV_RUN_EVENT:
+        return SPK_WAIT_EVENT;
+    case SPKDEV_RUN_IDLE:
+        return SPK_WAIT_IDLE;
+    case SPKDEV_RUN_HALTED:
+        return SPK_WAIT_HALTED;
+    default:
+        return SPK_WAIT_TIMEOUT;
+    }
+}
+
+static uint64_t emu_time(spk_backend *b) {
+    return spkdev_time(dev_of(b));
+}
+
+static void emu_info(spk_backend *b, spk_backend_info *info) {
+    spkdev *dev = dev_of(b);
+    const char *name = spkdev_engine_name(dev);
+    info->name = name;
+    info->kind = strcmp(name, "model") == 0 ? "functional"
+                 : strcmp(name, "sim") == 0 ? "timed"
+                                            : "RTL";
+    info->clock_khz = spkdev_reg_read(dev, SPK_PARAM_CLOCK_KHZ_REG_OFFSET);
+    info->slowdown = spkdev_slowdown(dev);
+    info->dram_bytes = ((emu_backend *)b)->dram_bytes;
+}
+
+static void emu_close(spk_backend *b) {
+    if (!b) return;
+    spkdev_destroy(dev_of(b));
+    free(b);
+}
+
+static const spk_backend_ops emu_ops = {emu_reg_read, emu_reg_write, emu_mem_read, emu_mem_write,
+                                        emu_wait,     emu_time,      emu_info,     emu_close};
+
+static const char *const emu_names[] = {"model", "sim", "rtl", "rtl-compact"};
+
+const char *spk_backend_names(void) {
+    return "model sim rtl rtl-compact";
+}
+
+spk_status spk_backend_open(const spk_backend_config *cfg, spk_backend **out) {
+    *out = NULL;
+    int known = 0;
+    for (size_t i = 0; i < sizeof(emu_names) / sizeof(emu_names[0]); i++)
+        known |= strcmp(cfg->name, emu_names[i]) == 0;
+    if (!known)
+        return spk_fail(SPK_E_BACKEND, "unknown backend '%s' (known: %s)", cfg->name,
+                        spk_backend_names());
+    emu_backend *b = calloc(1, sizeof(*b));
+    if (!b) return spk_fail(SPK_E_NOMEM, "spk_device_open: out of memory");
+    const spkdev_config dc = {.size = sizeof(dc),
+                              .engine = cfg->name,
+                              .dram_bytes = cfg->dram_bytes,
+                              .sim_config = cfg->sim_config,
+                              .energy_path = cfg->energy_path,
+                              .rtl_plugin = getenv("SPK_RTL_PLUGIN"),
+                              .rtl_trace = getenv("SPK_RTL_TRACE")};
+    char err[512] = "";
+    b->dev = spkdev_create(&dc, err, sizeof(err));
+    if (!b->dev) {
+        free(b);
+        return spk_fail(SPK_E_BACKEND, "backend '%s': %s", cfg->name, err);
+    }
+    b->base.ops = &emu_ops;
+    b->dram_bytes = cfg->dram_bytes;
+    *out = &b->base;
+    return SPK_OK;
+}
