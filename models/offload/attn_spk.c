@@ -292,8 +292,10 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
     spk_status st = spk_attn_submit(b->attn, &sub, &fence);
     if (st != SPK_OK) return fail_spk(b, "spk_attn_submit", st);
     st = spk_fence_wait(fence, FENCE_TIMEOUT_MS);
+    /* The message first: spk_fence_free succeeds and so clears spk_last_error(). */
+    const spkllm_status failed = st != SPK_OK ? fail_spk(b, "spk_fence_wait", st) : SPKLLM_OK;
     spk_fence_free(fence);
-    if (st != SPK_OK) return fail_spk(b, "spk_fence_wait", st);
+    if (st != SPK_OK) return failed;
     b->stored[layer] = total;
     b->pending_n[layer] = 0;
     st = spk_attn_read_output(b->attn, b->out_dev, (size_t)n * H * d);
