@@ -307,6 +307,7 @@ static uint32_t layer_end(spkdev_engine *e) {
     context *c = l->ctx;
     uint64_t timed = 0;
     double energy = -1.0;
+    int bank_added = 0; /* the implementation accumulated the bank itself */
     if (e->impl->layer_end && e->impl->layer_end(e->impl, &timed, &energy))
         return st_error(SPK_ERR_ENGINE);
     if (timed) {
@@ -315,12 +316,18 @@ static uint32_t layer_end(spkdev_engine *e) {
     }
     /* The layer's importance from the engine's bank into the context's accumulators. */
     const uint32_t L = l->d.n_tokens, H = l->d.n_heads;
-    for (uint32_t j = 0; j < L; j++) {
+    char err[160];
+    if (e->impl->accumulate) {
+        if (e->impl->accumulate(e->impl, c->prune, L, H, err, sizeof(err)))
+            return st_error(SPK_ERR_ENGINE);
+        bank_added = 1;
+    }
+    for (uint32_t j = 0; !bank_added && j < L; j++) {
         uint64_t v;
         if (e->impl->imp_read(e->impl, j, &v)) return st_error(SPK_ERR_ENGINE);
         spk_prune_add_token(c->prune, j, v);
     }
-    for (uint32_t h = 0; h < H; h++) {
+    for (uint32_t h = 0; !bank_added && h < H; h++) {
         uint64_t v;
         if (e->impl->imp_read(e->impl, e->impl->bank_tokens + h, &v))
             return st_error(SPK_ERR_ENGINE);

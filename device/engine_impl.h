@@ -45,6 +45,11 @@ struct spkdev_engine_impl {
     int (*imp_clear)(spkdev_engine_impl *impl, char *err, size_t err_len);
     /* Bank entry: token t at t, head h at bank_tokens + h. */
     int (*imp_read)(spkdev_engine_impl *impl, uint32_t index, uint64_t *value);
+    /* Add the importance bank's entries (tokens 0..n_tokens-1, heads 0..n_heads-1) to the
+     * context's accumulated importance in @p state (LAYER_END). NULL: the front-end adds them
+     * with the golden saturating rule. */
+    int (*accumulate)(spkdev_engine_impl *impl, spk_prune_state *state, uint32_t n_tokens,
+                      uint32_t n_heads, char *err, size_t err_len);
     /* The prune step on @p state (NULL: the implementation has no prune unit, the front-end
      * refuses PRUNE operations that would remove anything). */
     int (*prune)(spkdev_engine_impl *impl, spk_prune_state *state, spk_keep tokens, spk_keep heads,

@@ -1,9 +1,11 @@
 /* The RTL engine implementations: "rtl" (spk_engine) and "rtl-compact" (spk_engine_compact),
  * Verilated and loaded from the plugin libspk-rtl.so (rtl/sim/), so that a program that never
  * opens them needs no Verilator runtime. Every head request and the importance bank run on the
- * RTL, reading device DRAM through the engine's AXI4 master. What the RTL engine tops cannot do
- * yet is refused, never done in C: the prune top-k (no prune unit in the engine tops yet) and
- * the last-step policy (the engines do not export their logits). */
+ * RTL, reading device DRAM through the engine's AXI4 master; the context's importance is
+ * accumulated and the prune step's top-k run by the RTL prune unit (rtl/prune/spk_prune.v),
+ * which holds one context at a time: its entries are loaded from the context's state and read
+ * back around each use, as a device swaps a context's state in and out. What the RTL cannot do
+ * is refused, never done in C: the last-step policy (the engines do not export their logits). */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ typedef struct rtl_engine {
     spk_rtl_engine *eng;
     spk_head_config cfg;
     uint32_t *v_keys;
+    uint64_t prune_cycles; /* of the last prune step */
 } rtl_engine;
 
 static int rtl_head(spkdev_engine_impl *impl, const spk_eng_head_req *req, spkdev_head_result *res,
@@ -66,6 +69,75 @@ static int rtl_imp_clear(spkdev_engine_impl *impl, char *err, size_t err_len) {
 static int rtl_imp_read(spkdev_engine_impl *impl, uint32_t index, uint64_t *value) {
     rtl_engine *r = (rtl_engine *)impl;
     return r->api->imp_read(r->eng, index, value);
+}
+
+/* Load the context's token and head entries into the prune unit. */
+static int load_state(rtl_engine *r, const spk_prune_state *st, uint32_t n_tokens,
+                      uint32_t n_heads) {
+    for (uint32_t j = 0; j < n_tokens; j++)
+        if (r->api->prune_load(r->eng, 0, j, spk_prune_token_importance(st, j),
+                               spk_prune_token_alive(st, j)))
+            return -1;
+    for (uint32_t h = 0; h < n_heads; h++)
+        if (r->api->prune_load(r->eng, 1, h, spk_prune_head_importance(st, h),
+                               spk_prune_head_alive(st, h)))
+            return -1;
+    return 0;
+}
+
+/* Read the prune unit's entries back into the context's state. */
+static int store_state(rtl_engine *r, spk_prune_state *st, uint32_t n_tokens, uint32_t n_heads) {
+    for (uint32_t k = 0; k < n_tokens + n_heads; k++) {
+        const int head = k >= n_tokens;
+        const uint32_t j = head ? k - n_tokens : k;
+        uint64_t imp;
+        int alive;
+        if (r->api->prune_read(r->eng, head, j, &imp, &alive) ||
+            (head ? spk_prune_set_head(st, j, alive, imp)
+                  : spk_prune_set_token(st, j, alive, imp)) != SPKSIM_OK)
+            return -1;
+    }
+    return 0;
+}
+
+static int rtl_accumulate(spkdev_engine_impl *impl, spk_prune_state *st, uint32_t n_tokens,
+                          uint32_t n_heads, char *err, size_t err_len) {
+    rtl_engine *r = (rtl_engine *)impl;
+    int rc = load_state(r, st, n_tokens, n_heads);
+    for (uint32_t k = 0; rc == 0 && k < n_tokens + n_heads; k++) {
+        const int head = k >= n_tokens;
+        const uint32_t j = head ? k - n_tokens : k;
+        uint64_t v;
+        /* The bank's entry goes straight into the prune unit's saturating add. */
+        rc = r->api->imp_read(r->eng, head ? impl->bank_tokens + j : j, &v) ||
+             r->api->prune_add(r->eng, head, j, v);
+    }
+    if (rc == 0) rc = store_state(r, st, n_tokens, n_heads);
+    if (rc && err_len)
+        snprintf(err, err_len, "engine %s: importance accumulation failed", impl->name);
+    return rc ? -1 : 0;
+}
+
+static int rtl_prune(spkdev_engine_impl *impl, spk_prune_state *st, spk_keep tokens, spk_keep heads,
+                     const spk_prune_window *w, char *err, size_t err_len) {
+    rtl_engine *r = (rtl_engine *)impl;
+    /* The firmware computes counts (ENG_KEEP_*); the unit takes counts, 0 keeping all. */
+    if (tokens.ratio_q16 != SPK_ONE_Q16 || heads.ratio_q16 != SPK_ONE_Q16) {
+        if (err_len) snprintf(err, err_len, "engine %s: the prune unit takes counts", impl->name);
+        return -1;
+    }
+    const uint32_t n = spk_prune_tokens(st), H = spk_prune_heads(st);
+    const spk_rtl_prune_cmd cmd = {n, tokens.count, w->sinks,     w->recent,
+                                   H, heads.count,  w->head_group};
+    spk_rtl_prune_result res;
+    if (load_state(r, st, n, H) || r->api->prune_run(r->eng, &cmd, &res, 0, err, err_len))
+        return -1;
+    if (res.bad_cmd) {
+        if (err_len) snprintf(err, err_len, "engine %s: prune command refused", impl->name);
+        return -1;
+    }
+    r->prune_cycles = res.cycles;
+    return store_state(r, st, n, H);
 }
 
 static void rtl_layer_begin(spkdev_engine_impl *impl, const spk_head_config *cfg, uint32_t layer,
@@ -109,7 +181,8 @@ spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx
                                    .head = rtl_head,
                                    .imp_clear = rtl_imp_clear,
                                    .imp_read = rtl_imp_read,
-                                   .prune = NULL,
+                                   .accumulate = rtl_accumulate,
+                                   .prune = rtl_prune,
                                    .layer_begin = rtl_layer_begin,
                                    .layer_end = NULL,
                                    .destroy = rtl_destroy};

@@ -168,6 +168,8 @@ RTL_HARNESS_CPPFLAGS += -DSPK_RTL_ICARUS_ENGINE_COMPACT='"$(RTL_ICARUS_ENGINE_CO
 # model (tests/rtl/prune_harness.h assumes these parameters) and its lint entry.
 RTL_PRUNE_SRCS := $(RTL_COMMON_SRCS) rtl/prune/spk_prune.v
 $(eval $(call rtl_model,Vprune,spk_prune,$(RTL_PRUNE_SRCS),-GNTOK=256 -GNHEAD=16 -GP=4))
+# The prune unit at the engine's bank size, for the RTL plugin (rtl/sim/rtl_prune.cc).
+$(eval $(call rtl_model,Vprune_dev,spk_prune,$(RTL_PRUNE_SRCS),-GNTOK=1024 -GNHEAD=16 -GP=4))
 RTL_LINT_TOPS += spk_prune
 RTL_LINT_SRCS_spk_prune := $(RTL_PRUNE_SRCS)
 
@@ -189,12 +191,15 @@ SPK_RTL_PLUGIN  := $(BUILD)/lib/libspk-rtl.so
 SPK_RTL_SRCS    := $(wildcard rtl/sim/*.cc)
 SPK_RTL_OBJS    := $(call obj_of,$(SPK_RTL_SRCS))
 SPK_RTL_MODELS  := $(BUILD)/rtl/Vengine/Vengine__ALL.a \
-                   $(BUILD)/rtl/Vengine_compact/Vengine_compact__ALL.a
+                   $(BUILD)/rtl/Vengine_compact/Vengine_compact__ALL.a \
+                   $(BUILD)/rtl/Vprune_dev/Vprune_dev__ALL.a
 $(SPK_RTL_OBJS): CPPFLAGS += $(RTL_VDEFS) -isystem $(VERILATOR_INC) \
     -isystem $(VERILATOR_INC)/vltstd -isystem $(BUILD)/rtl/Vengine \
-    -isystem $(BUILD)/rtl/Vengine_compact -Irtl/sim -Irtl/sim/include
+    -isystem $(BUILD)/rtl/Vengine_compact -isystem $(BUILD)/rtl/Vprune_dev -Irtl/sim \
+    -Irtl/sim/include
 $(SPK_RTL_OBJS): CXXFLAGS += -fvisibility=hidden
-$(SPK_RTL_OBJS): | $(BUILD)/rtl/Vengine/Vengine.h $(BUILD)/rtl/Vengine_compact/Vengine_compact.h
+$(SPK_RTL_OBJS): | $(BUILD)/rtl/Vengine/Vengine.h $(BUILD)/rtl/Vengine_compact/Vengine_compact.h \
+    $(BUILD)/rtl/Vprune_dev/Vprune_dev.h
 $(SPK_RTL_PLUGIN): $(SPK_RTL_OBJS) $(SPK_RTL_MODELS) $(RTL_RUNTIME_LIB) rtl/sim/libspk-rtl.map
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -shared -fPIC -Wl,--no-undefined \

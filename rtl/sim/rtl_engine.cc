@@ -13,6 +13,7 @@
 #include "Vengine.h"
 #include "Vengine_compact.h"
 #include "axi_mem.h"
+#include "rtl_prune.h"
 #include "rtl_sim.h"
 
 namespace {
@@ -222,6 +223,7 @@ template <class Model> class Engine : public EngineBase {
 
 struct spk_rtl_engine {
     std::unique_ptr<EngineBase> impl;
+    std::unique_ptr<spkrtl::PruneUnit> prune;
 };
 
 namespace {
@@ -268,6 +270,7 @@ spk_rtl_engine *api_create(const spk_rtl_engine_config *cfg, char *err, size_t e
             e->impl.reset(new Engine<Vengine>(trace, mc, read));
         else
             e->impl.reset(new Engine<Vengine_compact>(trace, mc, read));
+        e->prune.reset(new spkrtl::PruneUnit(trace.empty() ? trace : trace + ".prune.fst"));
         return e.release();
     } catch (const std::exception &x) {
         set_err(err, err_len, std::string("spk_rtl: ") + x.what());
@@ -340,8 +343,43 @@ uint64_t api_cycles(const spk_rtl_engine *e) {
     return e ? e->impl->cycles() : 0;
 }
 
-const spk_rtl_api kApi = {SPK_RTL_API_VERSION, api_create,   api_destroy, api_params, api_head,
-                          api_imp_clear,       api_imp_read, api_cycles};
+int api_prune_load(spk_rtl_engine *e, int head, uint32_t j, uint64_t importance, int alive) {
+    return e ? e->prune->load(head != 0, j, importance, alive != 0) : -1;
+}
+
+int api_prune_add(spk_rtl_engine *e, int head, uint32_t j, uint64_t amount) {
+    return e ? e->prune->add(head != 0, j, amount) : -1;
+}
+
+int api_prune_read(spk_rtl_engine *e, int head, uint32_t j, uint64_t *importance, int *alive) {
+    if (!e || !importance || !alive) return -1;
+    bool a = false;
+    const int rc = e->prune->read(head != 0, j, *importance, a);
+    *alive = a;
+    return rc;
+}
+
+int api_prune_run(spk_rtl_engine *e, const spk_rtl_prune_cmd *cmd, spk_rtl_prune_result *res,
+                  uint64_t max_cycles, char *err, size_t err_len) {
+    if (err && err_len) err[0] = '\0';
+    if (!e || !cmd || !res) {
+        set_err(err, err_len, "spk_rtl: NULL engine, command or result");
+        return -1;
+    }
+    try {
+        std::string why;
+        const int rc = e->prune->run(*cmd, *res, max_cycles, why);
+        if (rc) set_err(err, err_len, why);
+        return rc;
+    } catch (...) {
+        set_err(err, err_len, "spk_rtl: prune step failed");
+    }
+    return -1;
+}
+
+const spk_rtl_api kApi = {
+    SPK_RTL_API_VERSION, api_create, api_destroy,    api_params,    api_head,       api_imp_clear,
+    api_imp_read,        api_cycles, api_prune_load, api_prune_add, api_prune_read, api_prune_run};
 
 } // namespace
 

@@ -209,6 +209,20 @@ void spk_prune_add_head(spk_prune_state *st, uint32_t h, uint64_t amount) {
     if (st && h < st->n_heads) add_saturating(&st->head_imp[h], amount);
 }
 
+spksim_status spk_prune_set_token(spk_prune_state *st, uint32_t j, int alive, uint64_t importance) {
+    if (!st || j >= st->n_tokens) return SPKSIM_E_ARG;
+    st->token_alive[j] = alive != 0;
+    st->token_imp[j] = importance < SPK_IMPORTANCE_MAX ? importance : SPK_IMPORTANCE_MAX;
+    return SPKSIM_OK;
+}
+
+spksim_status spk_prune_set_head(spk_prune_state *st, uint32_t h, int alive, uint64_t importance) {
+    if (!st || h >= st->n_heads) return SPKSIM_E_ARG;
+    st->head_alive[h] = alive != 0;
+    st->head_imp[h] = importance < SPK_IMPORTANCE_MAX ? importance : SPK_IMPORTANCE_MAX;
+    return SPKSIM_OK;
+}
+
 /* Keep the top-k alive entries by value (importance @p imp, or a signed @p score when imp is
  * NULL); the others die. */
 static spksim_status keep_top_values(uint8_t *alive, const uint64_t *imp, const int64_t *score,

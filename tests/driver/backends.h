@@ -5,8 +5,12 @@
 #ifndef TESTS_DRIVER_BACKENDS_H
 #define TESTS_DRIVER_BACKENDS_H
 
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -39,15 +43,39 @@ inline std::vector<std::string> test_backends() {
     return out;
 }
 
-// The RTL engine tops have no prune unit and export no logits yet: pruning steps that remove
-// anything are refused there (docs/device.md, "Backends").
+// Every backend runs the accumulated policy's pruning step (the RTL ones on the RTL prune unit).
 inline bool backend_prunes(const std::string &b) {
+    return !b.empty();
+}
+
+// The last-step policy ranks tokens by the requests' logits, which the Verilated engines do not
+// export: it is refused there (docs/device.md, "What each engine executes").
+inline bool backend_runs_last_step(const std::string &b) {
     return b == "model" || b == "sim";
 }
 
 // model and sim count the spec's traffic rule; the RTL counts the 32-byte reads it made.
 inline bool backend_counts_spec_traffic(const std::string &b) {
     return b == "model" || b == "sim";
+}
+
+// The seed of the randomized cross-backend checks: $SPK_TEST_SEED if set, else a fresh random one,
+// so every run also checks inputs nobody tuned the code against. Chosen once per binary and
+// printed once, with the line that reproduces a failure.
+inline uint64_t test_seed() {
+    static const uint64_t seed = [] {
+        const char *env = std::getenv("SPK_TEST_SEED");
+        uint64_t s = 0;
+        if (env && *env) {
+            s = std::strtoull(env, nullptr, 0);
+        } else {
+            s = std::random_device{}(); // 32 bits: std::mt19937 seeds from the low 32 anyway
+        }
+        std::printf("[ SEED     ] %" PRIu64 " (rerun with SPK_TEST_SEED=%" PRIu64 ")\n", s, s);
+        std::fflush(stdout);
+        return s;
+    }();
+    return seed;
 }
 
 #endif

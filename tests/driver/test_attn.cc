@@ -236,8 +236,9 @@ DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step
     return run;
 }
 
-std::vector<std::vector<Inputs>> make_inputs(const Shape &s, const std::vector<Step> &steps) {
-    std::mt19937 rng(1234);
+std::vector<std::vector<Inputs>> make_inputs(const Shape &s, const std::vector<Step> &steps,
+                                             uint64_t seed = 1234) {
+    std::mt19937 rng(static_cast<std::mt19937::result_type>(seed));
     std::vector<std::vector<Inputs>> all;
     for (const Step &st : steps) {
         std::vector<Inputs> per_layer;
@@ -274,31 +275,38 @@ TEST(Attn, MatchesGoldenModelBitForBitOnBothBackends) {
 }
 
 // The backend suite: the same layers on every backend give the golden model's bits (outputs,
-// kept tokens and heads, counters). Pruning runs wherever the backend's engine can prune; where
-// it cannot (the RTL engine tops, no prune unit yet), the pruning step is refused with a message
-// naming the operation, and the unpruned run must still match bit for bit.
+// kept tokens and heads, counters), with the accumulated policy pruning tokens and heads and with
+// pruning off, on a fresh seed each run (test_seed). The last-step policy runs where the engine
+// returns its logits; elsewhere (the Verilated engines) it is refused with a message naming the
+// operation, never computed in C instead.
 TEST(Attn, EveryBackendMatchesGoldenModelBitForBit) {
     std::vector<Step> steps = {{20, 20, 1}, {1, 1, 0}, {2, 2, 1}};
     for (const std::string &backend : test_backends()) {
         SCOPED_TRACE(backend);
-        Shape s;
-        s.prune = backend_prunes(backend);
-        if (!s.prune)
-            std::printf("[ NOTE     ] %s: no prune unit; pruned runs are checked to be refused\n",
-                        backend.c_str());
-        auto inputs = make_inputs(s, steps);
-        Reference ref(s);
-        DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
-        ASSERT_EQ(run.outputs.size(), steps.size() * s.layers);
-        for (const spk_attn_stats &st : run.stats) {
-            if (backend == "model") {
-                EXPECT_EQ(st.engine_cycles, 0u) << "the model backend keeps no time";
-            } else {
-                EXPECT_GT(st.engine_cycles, 0u) << "timed and RTL backends count engine cycles";
+        for (bool prune : {true, false}) {
+            Shape s;
+            s.prune = prune && backend_prunes(backend);
+            auto inputs = make_inputs(s, steps, test_seed());
+            Reference ref(s);
+            DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
+            ASSERT_EQ(run.outputs.size(), steps.size() * s.layers);
+            for (const spk_attn_stats &st : run.stats) {
+                if (backend == "model") {
+                    EXPECT_EQ(st.engine_cycles, 0u) << "the model backend keeps no time";
+                } else {
+                    EXPECT_GT(st.engine_cycles, 0u) << "timed and RTL backends count cycles";
+                }
+            }
+            if (s.prune) {
+                EXPECT_LT(ref.alive_tokens(), 23u) << "the policy really pruned tokens";
+                EXPECT_EQ(ref.alive_heads(), 3u) << "and heads";
             }
         }
-        if (s.prune) continue;
-        // The refusal: a pruning step on a backend without a prune unit.
+        if (backend_runs_last_step(backend)) continue;
+        std::printf("[ NOTE     ] %s: no request logits; the last-step policy is checked to be "
+                    "refused\n",
+                    backend.c_str());
+        Shape s;
         std::string path = fw_path("spk-fw.elf");
         spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
         spk_device *dev = nullptr;
@@ -307,14 +315,16 @@ TEST(Attn, EveryBackendMatchesGoldenModelBitForBit) {
                                s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
         spk_attn *attn = nullptr;
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+        auto inputs = make_inputs(s, steps, test_seed());
         spk_layer_submit sub = {};
         sub.size = sizeof(sub);
-        sub.n_queries = sub.n_new_tokens = 4;
+        sub.n_queries = sub.n_new_tokens = 20;
         sub.causal = 1;
         sub.q = inputs[0][0].q.data();
         sub.k_new = inputs[0][0].k.data();
         sub.v_new = inputs[0][0].v.data();
         sub.token_keep_count = 2;
+        sub.token_policy = SPK_TOKEN_POLICY_LAST_STEP;
         spk_fence *f = nullptr;
         ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
         EXPECT_EQ(spk_fence_wait(f, 10000), SPK_E_BACKEND);

@@ -50,6 +50,14 @@ uint64_t spk_prune_head_importance(const spk_prune_state *st, uint32_t h);
 void spk_prune_add_token(spk_prune_state *st, uint32_t j, uint64_t amount);
 /** @brief Add to a head's importance, saturating at SPK_IMPORTANCE_MAX. */
 void spk_prune_add_head(spk_prune_state *st, uint32_t h, uint64_t amount);
+/**
+ * @brief Set token @p j's liveness and importance (capped at SPK_IMPORTANCE_MAX), as a prune
+ * unit outside the golden model computed them (the device's RTL engine). SPKSIM_E_ARG for
+ * j >= spk_prune_tokens(st).
+ */
+spksim_status spk_prune_set_token(spk_prune_state *st, uint32_t j, int alive, uint64_t importance);
+/** @brief The same for head @p h (< spk_prune_heads(st)). */
+spksim_status spk_prune_set_head(spk_prune_state *st, uint32_t h, int alive, uint64_t importance);
 
 /** @brief How many to keep: @c count if non-zero, else ceil(alive * ratio_q16 / 65536). */
 typedef struct spk_keep {

@@ -81,6 +81,25 @@ typedef struct spk_rtl_head_result {
     uint64_t axi_reads;       /**< out: AR requests (32-byte reads) accepted */
 } spk_rtl_head_result;
 
+/** @brief One prune step of the prune unit (rtl/prune/spk_prune.v, docs/rtl.md "Prune unit"). */
+typedef struct spk_rtl_prune_cmd {
+    uint32_t n_tokens;   /**< tokens 0 .. n_tokens - 1 belong to the context (<= ntok) */
+    uint32_t kt;         /**< tokens to keep (0: all) */
+    uint32_t sinks;      /**< tokens j < sinks are protected */
+    uint32_t recent;     /**< tokens j >= n_tokens - recent are protected */
+    uint32_t n_heads;    /**< heads of the context (<= nhead) */
+    uint32_t kh;         /**< heads to keep (0: all) */
+    uint32_t head_group; /**< heads die in groups of this many (0, 1: singly) */
+} spk_rtl_prune_cmd;
+
+/** @brief What a prune step reports. */
+typedef struct spk_rtl_prune_result {
+    uint32_t bad_cmd;      /**< 1: the command was refused, nothing changed */
+    uint32_t tokens_alive; /**< alive tokens after the step */
+    uint32_t heads_alive;  /**< alive heads after the step */
+    uint64_t cycles;       /**< prune unit clock cycles of the step */
+} spk_rtl_prune_result;
+
 /** @brief The plugin's function table. */
 typedef struct spk_rtl_api {
     uint32_t version; /**< SPK_RTL_API_VERSION */
@@ -119,6 +138,17 @@ typedef struct spk_rtl_api {
     int (*imp_read)(spk_rtl_engine *e, uint32_t index, uint64_t *value);
     /** @brief Clock cycles since create (reset included). */
     uint64_t (*cycles)(const spk_rtl_engine *e);
+    /* The prune unit of the engine (its own Verilated block, same clock). Entries: token
+     * j < ntok (@p head 0) or head j < nhead (@p head 1); 0, or -1 out of range. */
+    /** @brief Load an entry's importance (48 bits) and liveness. */
+    int (*prune_load)(spk_rtl_engine *e, int head, uint32_t j, uint64_t importance, int alive);
+    /** @brief Add @p amount to an entry's importance, saturating at 2^48 - 1. */
+    int (*prune_add)(spk_rtl_engine *e, int head, uint32_t j, uint64_t amount);
+    /** @brief Read an entry back. */
+    int (*prune_read)(spk_rtl_engine *e, int head, uint32_t j, uint64_t *importance, int *alive);
+    /** @brief Run one prune step to done (0: a default budget); 0, or -1 with @p err. */
+    int (*prune_run)(spk_rtl_engine *e, const spk_rtl_prune_cmd *cmd, spk_rtl_prune_result *res,
+                     uint64_t max_cycles, char *err, size_t err_len);
 } spk_rtl_api;
 
 /** @brief The plugin's function table (static; never NULL). */
