@@ -38,7 +38,7 @@ static void usage(FILE *f) {
         "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
         "attention: --backend cpu|model|sim|rtl|rtl-compact (default $SPK_BACKEND, else cpu;\n"
         "        the others offload attention to the accelerator through libspk and print its\n"
-        "        report; rtl runs the Verilated engine, which cannot prune yet)\n"
+        "        report; rtl runs the Verilated engine and prune unit: no last-step policy)\n"
         "        --spatten off|paper|aggressive|mit, then optionally --token-keep [START:]END,\n"
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
         "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"

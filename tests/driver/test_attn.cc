@@ -6,10 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 extern "C" {
 #include "attn.h"
@@ -335,6 +339,60 @@ TEST(Attn, EveryBackendMatchesGoldenModelBitForBit) {
         spk_attn_destroy(attn);
         spk_device_close(dev);
     }
+}
+
+// The RTL engine's cycles against the cycle simulator's model of it (the `rtl-engine` preset of
+// the sim backend, docs/simulator.md), on the same layers: reported every run, and held to the
+// agreement the RTL work measured per request (docs/rtl.md) with a wide margin.
+TEST(Attn, RtlCyclesAgainstTheRtlEnginePreset) {
+    const auto names = test_backends();
+    if (std::find(names.begin(), names.end(), "rtl") == names.end())
+        GTEST_SKIP() << "rtl is not among the backends of this run (see tests/driver/backends.h)";
+    Shape s;
+    std::vector<Step> steps = {{20, 20, 1}, {1, 1, 0}, {2, 2, 1}};
+    auto inputs = make_inputs(s, steps, test_seed());
+    DeviceRun rtl = run_device("rtl", s, steps, inputs, nullptr);
+    DeviceRun sim = run_device("sim", s, steps, inputs, nullptr, "rtl-engine");
+    ASSERT_EQ(rtl.outputs.size(), sim.outputs.size());
+    uint64_t c_rtl = 0, c_sim = 0;
+    for (size_t i = 0; i < rtl.outputs.size(); i++) {
+        EXPECT_EQ(rtl.outputs[i], sim.outputs[i]) << "layer run " << i;
+        c_rtl += rtl.stats[i].engine_cycles;
+        c_sim += sim.stats[i].engine_cycles;
+    }
+    const double ratio = c_sim ? double(c_rtl) / double(c_sim) : 0.0;
+    std::printf("[ CYCLES   ] rtl %llu, sim rtl-engine preset %llu: rtl / preset = %.4f\n",
+                (unsigned long long)c_rtl, (unsigned long long)c_sim, ratio);
+    EXPECT_GT(ratio, 0.8);
+    EXPECT_LT(ratio, 1.25);
+}
+
+// SPK_RTL_TRACE=file.fst records the Verilated engine's waves of a backend run (and the prune
+// unit's next to it).
+TEST(Attn, RtlBackendWritesWavesOnRequest) {
+    const auto names = test_backends();
+    if (std::find(names.begin(), names.end(), "rtl") == names.end())
+        GTEST_SKIP() << "rtl is not among the backends of this run (see tests/driver/backends.h)";
+    char dir[] = "/tmp/spk-waves-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string fst = std::string(dir) + "/engine.fst";
+    ASSERT_EQ(setenv("SPK_RTL_TRACE", fst.c_str(), 1), 0);
+    Shape s;
+    s.layers = 1;
+    std::vector<Step> steps = {{4, 4, 1}};
+    DeviceRun run = run_device("rtl", s, steps, make_inputs(s, steps, 7), nullptr);
+    unsetenv("SPK_RTL_TRACE");
+    EXPECT_EQ(run.outputs.size(), 1u);
+    for (const std::string &f : {fst, fst + ".prune.fst"}) {
+        FILE *in = std::fopen(f.c_str(), "rb");
+        EXPECT_NE(in, nullptr) << f;
+        if (!in) continue;
+        std::fseek(in, 0, SEEK_END);
+        EXPECT_GT(std::ftell(in), 1000) << f << " holds waves";
+        std::fclose(in);
+        std::remove(f.c_str());
+    }
+    rmdir(dir);
 }
 
 // The sim backend's cycle-simulator configuration changes the time, never the bits.

@@ -45,7 +45,7 @@ TEST(Device, EveryBackendOpensAndReadsInfoFromRegisters) {
         EXPECT_EQ(info.id, SPK_ID_MAGIC);
         EXPECT_EQ(info.version_major, SPK_VERSION_MAJOR);
         EXPECT_EQ(info.topk_parallelism, SPK_PARAM_TOPK_REG_RESVAL);
-        if (backend_prunes(name)) {
+        if (name == "model" || name == "sim") {
             EXPECT_EQ(info.max_keys, SPK_PARAM_MAX_KEYS_REG_RESVAL);
         } else {
             EXPECT_EQ(info.max_keys, 512u) << "the Verilated engines' NMAX";
@@ -157,9 +157,6 @@ TEST(Device, BufferObjects) {
     ASSERT_EQ(spk_bo_map(a, reinterpret_cast<void **>(&p)), SPK_OK);
     for (int i = 0; i < 1000; i++) p[i] = static_cast<uint8_t>(i);
     ASSERT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 0, 1000), SPK_OK);
-    uint8_t byte = 0;
-    ASSERT_EQ(dev->be->ops->mem_read(dev->be, SPK_MEM_DRAM_BASE + aa + 7, &byte, 1), 0);
-    EXPECT_EQ(byte, 7) << "the backend's memory holds what was synced";
     std::memset(p, 0, 1000);
     ASSERT_EQ(spk_bo_sync(a, SPK_SYNC_FROM_DEVICE, 100, 10), SPK_OK);
     EXPECT_EQ(p[105], 105);
@@ -168,10 +165,6 @@ TEST(Device, BufferObjects) {
     EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 990, 11), SPK_E_RANGE);
     EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, SIZE_MAX, 2), SPK_E_RANGE);
     EXPECT_EQ(spk_bo_sync(a, static_cast<spk_sync_dir>(7), 0, 1), SPK_E_ARG);
-    uint32_t word = 0;
-    EXPECT_NE(dev->be->ops->mem_read(dev->be, SPK_MEM_DRAM_BASE + (16u << 20) - 2, &word, 4), 0)
-        << "a range past the end of device DRAM";
-    EXPECT_NE(dev->be->ops->mem_read(dev->be, 0x30000000u, &word, 4), 0) << "an unmapped range";
     ASSERT_EQ(spk_bo_free(b), SPK_OK);
     EXPECT_EQ(spk_bo_alloc(dev, 0, &b), SPK_E_ARG);
     EXPECT_EQ(b, nullptr);
@@ -241,7 +234,7 @@ TEST(Device, FirmwareThatNeverCompletesTimesOut) {
     EXPECT_NE(last().find("not complete after 5 ms of device time (firmware running)"),
               std::string::npos)
         << last();
-    EXPECT_FALSE(dev->halted);
+    EXPECT_FALSE(spk_dev_reg_read(dev, SPK_STATUS_REG_OFFSET) & (1u << SPK_STATUS_HALTED_BIT));
     // a long one ends well before its timeout: the watchdog stops the hung firmware
     auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(spk_dev_wait(dev, fence, 60000), SPK_E_TIMEOUT);
@@ -287,7 +280,8 @@ TEST(Device, RingWrapsAndRefusesOverflow) {
     }
     EXPECT_EQ(spk_dev_reg_read(dev, SPK_RING_HEAD_REG_OFFSET), 200u);
     uint32_t first = 0;
-    for (uint32_t i = 0; i < dev->ring_entries; i++)
+    const uint32_t ring_entries = spk_dev_reg_read(dev, SPK_RING_SIZE_REG_OFFSET);
+    for (uint32_t i = 0; i < ring_entries; i++)
         ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, i ? &fence : &first), SPK_OK);
     EXPECT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_E_STATE) << "ring full";
     EXPECT_NE(last().find("ring full"), std::string::npos);
