@@ -206,6 +206,19 @@ $(SPK_RTL_PLUGIN): $(SPK_RTL_OBJS) $(SPK_RTL_MODELS) $(RTL_RUNTIME_LIB) rtl/sim/
 	    -Wl,--version-script=rtl/sim/libspk-rtl.map -o $@ $(SPK_RTL_OBJS) $(SPK_RTL_MODELS) \
 	    $(RTL_RUNTIME_LIB) -lz -lpthread
 ALL_BINS += $(SPK_RTL_PLUGIN)
+# `make install` puts it where the rtl backend looks first: $(PREFIX)/lib/spk/ (driver/driver.mk).
+install-driver $(SPK_TEST_PREFIX)/lib/pkgconfig/spk.pc: $(SPK_RTL_PLUGIN)
 else
 SPK_RTL_PLUGIN  :=
 endif
+
+# ---- The engine behind the registers (rtl/engine/spk_engine_regs.v) ---------------------------
+# spk_engine with the generated register block (rtl/regs/spk_csr.v), its head request read from
+# memory as the ABI's descriptor (rtl/regs/spk_abi.vh): Verilated at Vengine's parameters
+# (tests/rtl/test_rtl_engine_regs.cc assumes them) and linted.
+RTL_ENGINE_REGS_SRCS := $(RTL_ENGINE_SRCS) rtl/regs/spk_csr.v rtl/engine/spk_engine_regs.v
+$(eval $(call rtl_model,Vengine_regs,spk_engine_regs,$(RTL_ENGINE_REGS_SRCS),-Irtl/regs \
+    -GDMAX=64 -GM=8 -GNMAX=512 -GP=8 -GQDEPTH=4 -GNTOK=1024))
+$(BUILD)/rtl/Vengine_regs/Vengine_regs.mk: rtl/regs/spk_abi.vh rtl/regs/spk_regs.vh
+RTL_LINT_TOPS += spk_engine_regs
+RTL_LINT_SRCS_spk_engine_regs := -Irtl/common -Irtl/regs $(RTL_ENGINE_REGS_SRCS)
