@@ -314,6 +314,9 @@ module spk_engine #(
 
     // ---- fetcher --------------------------------------------------------------------------
     wire f_busy, f_idx_ready, f_out_valid, f_out_first, f_out_last, f_done, f_bad, f_bus_error;
+    // The fetcher holds its error flag until its next start, which may be in a later request:
+    // only its rising edge is this request's error.
+    reg  f_bus_error_q;
     wire [M*12-1:0] f_fields;
     wire f_start = (state == S_PASS_START) || (state == S_VPASS_START && kept_n != 16'd0);
     wire [31:0] f_base = vpass ? (lsb_pass ? v_lsb_reg : v_msb_reg)
@@ -568,6 +571,7 @@ module spk_engine #(
             done <= 1'b0;
             bad_cmd <= 1'b0;
             bus_error <= 1'b0;
+            f_bus_error_q <= 1'b0;
             out_exp <= 10'd0;
             head_importance <= 48'd0;
             requant <= 1'b0;
@@ -597,7 +601,9 @@ module spk_engine #(
             if (pop) fifo_rd <= (fifo_rd == QLAST) ? {QPW{1'b0}} : fifo_rd + 1'b1;
             if (push && !pop) fifo_n <= fifo_n + 1'b1;
             else if (pop && !push) fifo_n <= fifo_n - 1'b1;
-            if (f_bus_error || (own_r && rvalid && (rresp != 2'b00 || !rlast))) bus_error <= 1'b1;
+            f_bus_error_q <= f_bus_error;
+            if ((f_bus_error && !f_bus_error_q) || (own_r && rvalid && (rresp != 2'b00 || !rlast)))
+                bus_error <= 1'b1;
 
             // fetched beats: row/beat counters, one-cycle alignment with the HIBUF read
             b_valid <= f_out_valid;

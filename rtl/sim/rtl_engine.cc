@@ -148,12 +148,6 @@ template <class Model> class Engine : public EngineBase {
             if (res.v_keys) std::copy(vkeys_.begin(), vkeys_.end(), res.v_keys);
         }
         step(); // done is a one-cycle pulse: back to idle for the next request
-        // spk_engine keeps its fetcher's sticky bus_error (spk_kv_fetch clears it only when it
-        // next starts) and ORs it into its own flag every cycle, so after an error in the
-        // request's last fetch the next request would report bus_error too, until its first
-        // fetch. A reset clears it and keeps the importance bank (a RAM without reset); the
-        // engine is idle here, nothing queued, every importance add written.
-        if (res.bus_error) recover();
         return 0;
     }
 

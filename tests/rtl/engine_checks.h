@@ -299,7 +299,7 @@ template <class Model> void engine_expect_bus_errors_reported(uint64_t seed) {
         reads = got.reads;
     }
     ASSERT_GT(reads, 3u) << "a request of 40 keys must read more than its query";
-    for (int64_t at : {(int64_t)0, (int64_t)(reads * 2 / 3)}) {
+    for (int64_t at : {(int64_t)0, (int64_t)(reads * 2 / 3), (int64_t)(reads - 1)}) {
         EngineMemory mem;
         mem.error_at = at;
         EngineHarness<Model> h("", mem);
@@ -307,7 +307,10 @@ template <class Model> void engine_expect_bus_errors_reported(uint64_t seed) {
         EXPECT_TRUE(got.done) << "a request with an error response must still finish (read " << at
                               << " of " << reads << ")";
         EXPECT_TRUE(got.bus_error) << "SLVERR on read " << at << " must be reported";
-        EXPECT_EQ(engine_check(c, h.run(c)), "") << "the next request after the error";
+        EngineOutcome next = h.run(c);
+        EXPECT_EQ(engine_check(c, next), "") << "the next request after the error";
+        EXPECT_FALSE(next.bus_error) << "the error of read " << at
+                                     << " must not be reported again by the next request";
     }
 }
 
