@@ -142,6 +142,36 @@ static uint32_t context_close(spkdev_engine *e, uint32_t id) {
     return st_done;
 }
 
+/* The context's pruning state at @p addr (SPK_FW_CONTEXT_DUMP_BYTES layout): importance
+ * read-back. */
+static uint32_t context_read(spkdev_engine *e, uint32_t id, uint32_t addr) {
+    context *c = find_context(e, id);
+    if (!c) return st_error(SPK_ERR_ENGINE);
+    const spk_fw_context_desc *d = &c->desc;
+    const uint32_t T = d->max_tokens, H = d->n_heads, n = spk_prune_tokens(c->prune);
+    const uint64_t bytes = SPK_FW_CONTEXT_DUMP_BYTES((uint64_t)T, H, d->n_layers, d->n_kv_heads);
+    uint8_t *p = spkdev_dram(e->dev, addr, bytes);
+    if (!p || addr % 64) return st_error(SPK_ERR_DMA);
+    memset(p, 0, bytes);
+    uint8_t *t_alive = p + 8u * ((uint64_t)T + H), *h_alive = t_alive + T, *kv = h_alive + H;
+    for (uint32_t j = 0; j < n; j++) {
+        const uint64_t v = spk_prune_token_importance(c->prune, j);
+        memcpy(p + 8u * j, &v, 8);
+        t_alive[j] = (uint8_t)spk_prune_token_alive(c->prune, j);
+    }
+    for (uint32_t h = 0; h < H; h++) {
+        const uint64_t v = spk_prune_head_importance(c->prune, h);
+        memcpy(p + 8u * ((uint64_t)T + h), &v, 8);
+        h_alive[h] = (uint8_t)spk_prune_head_alive(c->prune, h);
+    }
+    for (uint32_t l = 0; l < d->n_layers; l++)
+        for (uint32_t g = 0; g < d->n_kv_heads; g++)
+            for (uint32_t j = 0; j < n; j++)
+                kv[((uint64_t)l * d->n_kv_heads + g) * T + j] =
+                    (uint8_t)spk_prune_kv_token_alive(c->prune, l, g, j);
+    return st_done;
+}
+
 /* ---- layers ------------------------------------------------------------------------------- */
 static int grow(spkdev_engine *e, uint32_t tokens, uint32_t d, uint32_t kv_heads) {
     const uint32_t cap = tokens + 1u, kv_cap = kv_heads + 1u;
@@ -409,6 +439,12 @@ static uint32_t execute(spkdev_engine *e, uint32_t op) {
         return context_open(e, desc);
     case SPK_ENG_OP_CONTEXT_CLOSE:
         return context_close(e, csr[SPK_ENG_HEAD_REG_OFFSET / 4]);
+    case SPK_ENG_OP_CONTEXT_READ:
+        return context_read(e, csr[SPK_ENG_HEAD_REG_OFFSET / 4], desc);
+    case SPK_ENG_OP_HEAD_REQ:
+        /* The RTL top's single-request operation (spk_engine_regs.v): this front-end builds
+         * head requests itself and has nowhere to put the results of a lone one. */
+        return st_error(SPK_ERR_UNSUPPORTED);
     case SPK_ENG_OP_LAYER_BEGIN:
         return layer_begin(e, desc);
     case SPK_ENG_OP_HEAD:

@@ -14,7 +14,7 @@ __attribute__((section(SPK_FW_INFO_SECTION), used)) const spk_fw_info spk_fw_inf
     .regmap_minor = SPK_VERSION_MINOR,
     .fw_version = 2u << 16 | 0u, /* 2.0: device-side contexts, polled engine operations */
     .commands = 1u << SPK_CMD_NOP | 1u << SPK_CMD_LAYER | 1u << SPK_CMD_CONTEXT_OPEN |
-                1u << SPK_CMD_CONTEXT_CLOSE,
+                1u << SPK_CMD_CONTEXT_CLOSE | 1u << SPK_CMD_CONTEXT_READ,
     .reserved = 0,
     .name = SPK_FW_BUILD_NAME,
 };

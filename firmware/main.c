@@ -107,6 +107,11 @@ static void execute(uint32_t cmd_addr) {
         csr_write(SPK_ENG_HEAD_REG_OFFSET, arg0);
         engine(SPK_ENG_OP_CONTEXT_CLOSE, 0);
         break;
+    case SPK_CMD_CONTEXT_READ:
+        csr_write(SPK_ENG_HEAD_REG_OFFSET, arg0);
+        engine(SPK_ENG_OP_CONTEXT_READ,
+               dram_read32(cmd_addr + (uint32_t) __builtin_offsetof(spk_ring_cmd, arg1)));
+        break;
     default:
         report_error(SPK_ERR_BAD_COMMAND, SPK_FW_REJECT_OPCODE, current_pc(), opcode);
         break;

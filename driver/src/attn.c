@@ -38,11 +38,11 @@ static void free_buffers(spk_attn *a) {
                              kv->v_msb, kv->v_lsb, kv->v_scales};
             for (size_t i = 0; i < sizeof(bos) / sizeof(bos[0]); i++) spk_bo_free(bos[i]);
         }
-    spk_bo *bos[] = {a->q,    a->q_scales, a->out,    a->out_exp,
-                     a->desc, a->ctx_desc, a->status, a->scratch};
+    spk_bo *bos[] = {a->q,        a->q_scales, a->out,     a->out_exp, a->desc,
+                     a->ctx_desc, a->status,   a->scratch, a->dump};
     for (size_t i = 0; i < sizeof(bos) / sizeof(bos[0]); i++) spk_bo_free(bos[i]);
     a->q = a->q_scales = a->out = a->out_exp = a->desc = a->ctx_desc = a->status = a->scratch =
-        NULL;
+        a->dump = NULL;
 }
 
 void spk_attn_orphan_all(spk_device *dev) {
@@ -515,5 +515,32 @@ spk_status spk_attn_alive(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
     if ((st = read_status(a, &s, NULL)) != SPK_OK) return st;
     *tokens = s.alive_tokens;
     *heads = s.alive_heads;
+    return spk_ok();
+}
+
+spk_status spk_attn_read_pruning(spk_attn *a, spk_attn_pruning *p) {
+    spk_status st = attn_usable(a, "spk_attn_read_pruning");
+    if (st != SPK_OK) return st;
+    if (!p || p->size < sizeof(*p))
+        return spk_fail(SPK_E_ARG, "spk_attn_read_pruning: NULL pruning or pruning.size too small");
+    if (a->pending)
+        return spk_fail(SPK_E_STATE, "spk_attn_read_pruning: wait for the submitted layer first");
+    const spk_attn_config *c = &a->cfg;
+    const size_t T = c->max_tokens, H = c->n_heads, sets = (size_t)c->n_layers * c->n_kv_heads;
+    const size_t bytes = SPK_FW_CONTEXT_DUMP_BYTES(T, H, c->n_layers, c->n_kv_heads);
+    if (!a->dump && (st = spk_bo_alloc(a->dev, bytes, &a->dump)) != SPK_OK) return st;
+    st = context_command(a, SPK_CMD_CONTEXT_READ, a->id, (uint32_t)a->dump->addr);
+    if (st == SPK_OK) st = spk_bo_sync(a->dump, SPK_SYNC_FROM_DEVICE, 0, bytes);
+    spk_fw_context_status s;
+    if (st == SPK_OK) st = read_status(a, &s, NULL);
+    if (st != SPK_OK) return st;
+    const uint8_t *d;
+    spk_bo_map(a->dump, (void **)&d);
+    p->n_tokens = s.n_tokens;
+    if (p->token_importance) memcpy(p->token_importance, d, 8 * T);
+    if (p->head_importance) memcpy(p->head_importance, d + 8 * T, 8 * H);
+    if (p->token_alive) memcpy(p->token_alive, d + 8 * (T + H), T);
+    if (p->head_alive) memcpy(p->head_alive, d + 9 * T + 8 * H, H);
+    if (p->kv_alive) memcpy(p->kv_alive, d + 9 * (T + H), sets * T);
     return spk_ok();
 }

@@ -20,6 +20,7 @@ struct spk_attn {
     uint32_t *layer_tokens;    /* tokens in each layer's cache */
     uint32_t n_tokens;         /* tokens of the context (layer 0 of each step adds them) */
     spk_bo *q, *q_scales, *out, *out_exp, *desc, *ctx_desc, *status, *scratch;
+    spk_bo *dump; /* CONTEXT_READ destination, allocated at the first spk_attn_read_pruning */
     uint32_t max_queries;
     struct spk_fence *pending_fence_obj; /* the one submission in flight */
     int pending;

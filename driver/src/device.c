@@ -214,8 +214,9 @@ static spk_status halted_error(spk_device *dev) {
 }
 
 static const char *engine_op_name(uint32_t op) {
-    static const char *const names[] = {"?",     "LAYER_BEGIN",  "HEAD",         "LAYER_END",
-                                        "PRUNE", "CONTEXT_OPEN", "CONTEXT_CLOSE"};
+    static const char *const names[] = {"?",           "LAYER_BEGIN",  "HEAD",          "LAYER_END",
+                                        "PRUNE",       "CONTEXT_OPEN", "CONTEXT_CLOSE", "HEAD_REQ",
+                                        "CONTEXT_READ"};
     return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 

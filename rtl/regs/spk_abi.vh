@@ -77,6 +77,7 @@
 `define SPK_CMD_LAYER 32'd2
 `define SPK_CMD_CONTEXT_OPEN 32'd3
 `define SPK_CMD_CONTEXT_CLOSE 32'd4
+`define SPK_CMD_CONTEXT_READ 32'd5
 
 // enum spk_eng_op
 `define SPK_ENG_OP_LAYER_BEGIN 4'd1
@@ -85,6 +86,8 @@
 `define SPK_ENG_OP_PRUNE 4'd4
 `define SPK_ENG_OP_CONTEXT_OPEN 4'd5
 `define SPK_ENG_OP_CONTEXT_CLOSE 4'd6
+`define SPK_ENG_OP_HEAD_REQ 4'd7
+`define SPK_ENG_OP_CONTEXT_READ 4'd8
 
 // enum spk_fw_reject
 `define SPK_FW_REJECT_OPCODE 8'd1

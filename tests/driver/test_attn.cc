@@ -187,6 +187,32 @@ class Reference {
     std::vector<std::vector<Row>> k_, v_;
 };
 
+// The device's pruning state (importance read-back) against the golden one, entry by entry:
+// token and head importance and liveness, and the per-(layer, K/V head) token sets.
+void expect_pruning_state(spk_attn *attn, const Shape &s, const spk_prune_state *ref,
+                          const char *backend) {
+    const size_t T = s.max_tokens, H = s.heads, sets = size_t(s.layers) * s.kv_heads;
+    std::vector<uint64_t> t_imp(T), h_imp(H);
+    std::vector<uint8_t> t_alive(T), h_alive(H), kv(sets * T);
+    spk_attn_pruning p = {sizeof(p),      0,        t_imp.data(), t_alive.data(), h_imp.data(),
+                          h_alive.data(), kv.data()};
+    ASSERT_EQ(spk_attn_read_pruning(attn, &p), SPK_OK) << spk_last_error();
+    ASSERT_EQ(p.n_tokens, spk_prune_tokens(ref));
+    int bad = 0;
+    for (uint32_t j = 0; j < p.n_tokens; j++)
+        bad += t_imp[j] != spk_prune_token_importance(ref, j) ||
+               t_alive[j] != spk_prune_token_alive(ref, j);
+    for (uint32_t h = 0; h < H; h++)
+        bad += h_imp[h] != spk_prune_head_importance(ref, h) ||
+               h_alive[h] != spk_prune_head_alive(ref, h);
+    for (uint32_t l = 0; l < s.layers; l++)
+        for (uint32_t g = 0; g < s.kv_heads; g++)
+            for (uint32_t j = 0; j < p.n_tokens; j++)
+                bad += kv[(size_t(l) * s.kv_heads + g) * T + j] !=
+                       spk_prune_kv_token_alive(ref, l, g, j);
+    EXPECT_EQ(bad, 0) << backend << ": pruning state entries differ from the golden model";
+}
+
 struct DeviceRun {
     std::vector<std::vector<float>> outputs;
     std::vector<spk_attn_stats> stats;
@@ -229,6 +255,7 @@ DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step
                 EXPECT_EQ(spk_attn_alive(attn, &tokens, &heads), SPK_OK);
                 EXPECT_EQ(tokens, ref->alive_tokens());
                 EXPECT_EQ(heads, ref->alive_heads());
+                expect_pruning_state(attn, s, ref->state(), backend);
             }
             EXPECT_GT(st.core_instret, 0u) << "the firmware ran";
             EXPECT_GT(st.dram_bytes, 0u);

@@ -46,6 +46,9 @@ enum spk_ring_opcode {
     SPK_CMD_CONTEXT_OPEN = 3,  /**< create a context's pruning state in the engine: arg0 = address
                                     of an spk_fw_context_desc, arg1 = its size (ABI 3) */
     SPK_CMD_CONTEXT_CLOSE = 4, /**< drop the pruning state of context arg0 (ABI 3) */
+    SPK_CMD_CONTEXT_READ = 5,  /**< copy the pruning state of context arg0 to device address arg1
+                                    (64-byte aligned), laid out as SPK_FW_CONTEXT_DUMP_BYTES
+                                    describes (ABI 3) */
 };
 
 /** @brief One 64-byte command ring entry in device DRAM. */
@@ -69,6 +72,12 @@ enum spk_eng_op {
     SPK_ENG_OP_CONTEXT_OPEN = 5,  /**< create the pruning state of the context descriptor at
                                        ENG_DESC (ABI 3) */
     SPK_ENG_OP_CONTEXT_CLOSE = 6, /**< drop the pruning state of context ENG_HEAD (ABI 3) */
+    SPK_ENG_OP_HEAD_REQ = 7,      /**< one head request from the spk_eng_head_req at ENG_DESC
+                                       (32-byte aligned), results on the engine's streams (the RTL
+                                       top spk_engine_regs; not offered by the emulated front-end)
+                                       (ABI 3) */
+    SPK_ENG_OP_CONTEXT_READ = 8,  /**< copy the pruning state of context ENG_HEAD to ENG_DESC
+                                       (importance read-back) (ABI 3) */
 };
 
 /** Reasons the firmware rejects a command (ERR_STATUS.CAUSE with code SPK_ERR_BAD_COMMAND). */
@@ -99,6 +108,14 @@ typedef struct spk_fw_context_desc {
 
 /** Scratch bytes a context needs: one uint16 key list of max_tokens entries, 64-byte padded. */
 #define SPK_FW_CONTEXT_SCRATCH_BYTES(max_tokens) (((2u * (max_tokens) + 63u) / 64u) * 64u)
+
+/**
+ * Bytes of a CONTEXT_READ dump of a context of t = max_tokens tokens, h heads, l layers and kvh K/V
+ * heads. In this order: u64 token importance [t], u64 head importance [h], u8 token alive [t], u8
+ * head alive [h], u8 per-(layer, K/V head) token alive [n_layers][n_kv_heads][t] (the last-step
+ * policy's sets; all 1 under the accumulated policy); entries past the context's tokens are 0.
+ */
+#define SPK_FW_CONTEXT_DUMP_BYTES(t, h, l, kvh) (9u * ((t) + (h)) + (l) * (kvh) * (t))
 
 /** @brief What the device reports of a context after each PRUNE (and at CONTEXT_OPEN). */
 typedef struct spk_fw_context_status {

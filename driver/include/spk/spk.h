@@ -239,6 +239,26 @@ spk_status spk_attn_read_stats(spk_attn *attn, spk_attn_stats *stats);
 /** @brief Tokens and heads still alive in the pruning state. */
 spk_status spk_attn_alive(spk_attn *attn, uint32_t *tokens, uint32_t *heads);
 
+/**
+ * @brief The device's pruning state of a context (since 1.3): importance and liveness read back
+ * from the engine (a CONTEXT_READ command). Every array pointer may be NULL (not wanted); the
+ * arrays have max_tokens (tokens), n_heads (heads) and n_layers * n_kv_heads * max_tokens
+ * (per-(layer, K/V head) sets, layer-major) entries; entries past n_tokens are 0.
+ */
+typedef struct spk_attn_pruning {
+    size_t size;                /**< sizeof(spk_attn_pruning) */
+    uint32_t n_tokens;          /**< out: tokens in the context */
+    uint64_t *token_importance; /**< accumulated token importance (spec "Importance") */
+    uint8_t *token_alive;       /**< 1: the token is alive */
+    uint64_t *head_importance;  /**< accumulated head importance */
+    uint8_t *head_alive;        /**< 1: the head is alive */
+    uint8_t *kv_alive; /**< the last-step policy's per-(layer, K/V head) token sets (all 1 under the
+                            accumulated policy) */
+} spk_attn_pruning;
+
+/** @brief Read the pruning state (no submission may be in flight on the context). */
+spk_status spk_attn_read_pruning(spk_attn *attn, spk_attn_pruning *pruning);
+
 #ifdef __cplusplus
 }
 #endif
