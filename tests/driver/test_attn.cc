@@ -282,23 +282,27 @@ std::vector<std::vector<Inputs>> make_inputs(const Shape &s, const std::vector<S
     return all;
 }
 
-TEST(Attn, MatchesGoldenModelBitForBitOnBothBackends) {
+// Energy is priced where a backend has the constants (sim), and a functional backend reports
+// none; every backend gives model's bits on the same fixed inputs.
+TEST(Attn, EveryBackendGivesModelsBitsAndItsOwnTimeAndEnergy) {
     Shape s;
     std::vector<Step> steps = {{24, 24, 1}, {1, 1, 0}, {2, 2, 1}};
     auto inputs = make_inputs(s, steps);
-    Reference ref_model(s), ref_sim(s);
+    Reference ref_model(s);
     DeviceRun model = run_device("model", s, steps, inputs, &ref_model);
-    DeviceRun sim = run_device("sim", s, steps, inputs, &ref_sim);
     ASSERT_EQ(model.outputs.size(), steps.size() * s.layers);
-    ASSERT_EQ(sim.outputs.size(), model.outputs.size());
-    for (size_t i = 0; i < model.outputs.size(); i++) {
-        EXPECT_EQ(model.outputs[i], sim.outputs[i]) << "model and sim differ at layer run " << i;
-        EXPECT_EQ(model.stats[i].dram_bytes, sim.stats[i].dram_bytes);
-        EXPECT_EQ(model.stats[i].engine_cycles, 0u) << "the model backend keeps no time";
-        EXPECT_GT(sim.stats[i].engine_cycles, 0u) << "the sim backend times the engine";
-        EXPECT_EQ(model.stats[i].has_energy, 0u);
-        EXPECT_EQ(sim.stats[i].has_energy, 1u);
-        EXPECT_GT(sim.stats[i].energy_pj, 0.0);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        Reference ref(s);
+        DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
+        ASSERT_EQ(run.outputs.size(), model.outputs.size());
+        for (size_t i = 0; i < model.outputs.size(); i++) {
+            EXPECT_EQ(model.outputs[i], run.outputs[i]) << "layer run " << i;
+            EXPECT_EQ(run.stats[i].has_energy, backend == "sim" ? 1u : 0u);
+            if (backend == "sim") {
+                EXPECT_GT(run.stats[i].energy_pj, 0.0);
+            }
+        }
     }
     // the policy really pruned: fewer tokens and heads than were appended
     EXPECT_LT(ref_model.alive_tokens(), 27u);
@@ -448,19 +452,24 @@ TEST(Attn, SimConfigChangesCyclesNotResults) {
 
 // MIT's last-step policy: per-(layer, K/V head) token sets ranked by the last logits, with a
 // fixed budget (sinks + important + recent) and a budget that is a ratio of the context.
-TEST(Attn, LastStepPolicyMatchesGoldenModelBitForBitOnBothBackends) {
+TEST(Attn, LastStepPolicyMatchesGoldenModelBitForBit) {
     Shape s;
     s.last_step = true;
     std::vector<Step> steps = {{16, 16, 1}, {1, 1, 0}, {1, 1, 1}, {2, 2, 1}, {1, 1, 1}, {1, 1, 1}};
     auto inputs = make_inputs(s, steps);
-    Reference ref_model(s), ref_sim(s);
+    Reference ref_model(s);
     DeviceRun model = run_device("model", s, steps, inputs, &ref_model);
-    DeviceRun sim = run_device("sim", s, steps, inputs, &ref_sim);
     ASSERT_EQ(model.outputs.size(), steps.size() * s.layers);
-    ASSERT_EQ(sim.outputs.size(), model.outputs.size());
-    for (size_t i = 0; i < model.outputs.size(); i++) {
-        EXPECT_EQ(model.outputs[i], sim.outputs[i]) << "model and sim differ at layer run " << i;
-        EXPECT_EQ(model.stats[i].dram_bytes, sim.stats[i].dram_bytes);
+    for (const std::string &backend : test_backends()) {
+        if (!backend_runs_last_step(backend)) continue; // refused there: EveryBackendMatches...
+        SCOPED_TRACE(backend);
+        Reference ref(s);
+        DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
+        ASSERT_EQ(run.outputs.size(), model.outputs.size());
+        for (size_t i = 0; i < model.outputs.size(); i++) {
+            EXPECT_EQ(model.outputs[i], run.outputs[i]) << "layer run " << i;
+            EXPECT_EQ(model.stats[i].dram_bytes, run.stats[i].dram_bytes);
+        }
     }
     // Every token stays in the context; layer 1's caches hold sinks + 3 + recent = 6 tokens.
     const spk_prune_state *st = ref_model.state();
@@ -477,12 +486,13 @@ TEST(Attn, LastStepPolicyMatchesGoldenModelBitForBitOnBothBackends) {
     EXPECT_TRUE(differ);
 }
 
-class AttnErrors : public ::testing::Test {
+// The error paths, on every backend (value-parameterized over test_backends()).
+class AttnErrors : public ::testing::TestWithParam<std::string> {
   protected:
     void SetUp() override {
         path = fw_path("spk-fw.elf");
         spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr, nullptr};
-        ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
+        ASSERT_EQ(spk_device_open(GetParam().c_str(), &opt, &dev), SPK_OK) << spk_last_error();
         cfg = {sizeof(cfg), 2, 2, 2, 8, 16, 8, 4, 0, 65536};
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         q.assign(2 * 8, 0.5f);
@@ -501,7 +511,7 @@ class AttnErrors : public ::testing::Test {
     std::vector<float> q, kv;
 };
 
-TEST_F(AttnErrors, BadConfigurations) {
+TEST_P(AttnErrors, BadConfigurations) {
     spk_attn *a = nullptr;
     auto bad = [&](spk_attn_config c, const char *needle) {
         EXPECT_EQ(spk_attn_create(dev, &c, &a), SPK_E_ARG) << needle;
@@ -531,7 +541,7 @@ TEST_F(AttnErrors, BadConfigurations) {
     EXPECT_EQ(spk_attn_create(dev, nullptr, &a), SPK_E_ARG);
 }
 
-TEST_F(AttnErrors, BadSubmissions) {
+TEST_P(AttnErrors, BadSubmissions) {
     spk_fence *f = nullptr;
     auto bad = [&](spk_layer_submit s, const char *needle) {
         EXPECT_EQ(spk_attn_submit(attn, &s, &f), SPK_E_ARG) << needle;
@@ -596,7 +606,7 @@ TEST_F(AttnErrors, BadSubmissions) {
 
 // A 1.0 caller (submit.size without the 1.1 fields) still works; the fields it does not know
 // about are not read (here they hold values that would be rejected).
-TEST_F(AttnErrors, AcceptsVersion1Submissions) {
+TEST_P(AttnErrors, AcceptsVersion1Submissions) {
     spk_layer_submit s = sub;
     s.size = SPK_LAYER_SUBMIT_SIZE_V1;
     s.head_group = 3;
@@ -614,7 +624,7 @@ TEST_F(AttnErrors, AcceptsVersion1Submissions) {
     spk_fence_free(f);
 }
 
-TEST_F(AttnErrors, UseAfterClose) {
+TEST_P(AttnErrors, UseAfterClose) {
     spk_fence *f = nullptr;
     ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
     ASSERT_EQ(spk_device_close(dev), SPK_OK);
@@ -633,7 +643,7 @@ TEST_F(AttnErrors, UseAfterClose) {
 // A descriptor that points the engine outside device DRAM (8 MiB here), or misaligns an array, is
 // refused by the engine's DMA check and reported to the host; nothing outside device memory is
 // touched. (The device knows no buffer objects: those are the host allocator's.)
-TEST_F(AttnErrors, OutOfRangeDmaIsReportedNotPerformed) {
+TEST_P(AttnErrors, OutOfRangeDmaIsReportedNotPerformed) {
     spk_fence *f = nullptr;
     ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
     ASSERT_EQ(spk_fence_wait(f, 1000), SPK_OK) << spk_last_error();
@@ -669,126 +679,143 @@ TEST_F(AttnErrors, OutOfRangeDmaIsReportedNotPerformed) {
 // Two contexts interleaved on one device give the same bits as each on its own device: the
 // engine keeps their pruning states apart.
 TEST(Attn, ContextsOnOneDeviceStayIndependent) {
-    Shape s;
-    s.layers = 2;
-    std::vector<Step> steps = {{12, 12, 1}, {1, 1, 0}};
-    auto in_a = make_inputs(s, steps);
-    auto in_b = make_inputs(s, steps);
-    for (auto &layer : in_b)
-        for (Inputs &in : layer)
-            for (float &x : in.q) x = -x; // different queries, so different importance
-    DeviceRun alone_a = run_device("model", s, steps, in_a, nullptr);
-    DeviceRun alone_b = run_device("model", s, steps, in_b, nullptr);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        Shape s;
+        s.layers = 2;
+        std::vector<Step> steps = {{12, 12, 1}, {1, 1, 0}};
+        auto in_a = make_inputs(s, steps);
+        auto in_b = make_inputs(s, steps);
+        for (auto &layer : in_b)
+            for (Inputs &in : layer)
+                for (float &x : in.q) x = -x; // different queries, so different importance
+        DeviceRun alone_a = run_device(backend.c_str(), s, steps, in_a, nullptr);
+        DeviceRun alone_b = run_device(backend.c_str(), s, steps, in_b, nullptr);
 
-    std::string path = fw_path("spk-fw.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
-    spk_device *dev = nullptr;
-    ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
-    spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
-                           s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
-    spk_attn *a = nullptr, *b = nullptr;
-    ASSERT_EQ(spk_attn_create(dev, &cfg, &a), SPK_OK);
-    ASSERT_EQ(spk_attn_create(dev, &cfg, &b), SPK_OK);
-    size_t run = 0;
-    for (size_t si = 0; si < steps.size(); si++)
-        for (uint32_t l = 0; l < s.layers; l++, run++)
-            for (int which = 0; which < 2; which++) {
-                spk_attn *ctx = which ? b : a;
-                const Inputs &in = (which ? in_b : in_a)[si][l];
-                std::vector<float> out = submit_layer(ctx, s, steps[si], l, in);
-                ASSERT_FALSE(out.empty());
-                EXPECT_EQ(out, (which ? alone_b : alone_a).outputs[run])
-                    << "context " << which << " run " << run;
-            }
-    spk_attn_destroy(a);
-    spk_attn_destroy(b);
-    spk_device_close(dev);
+        std::string path = fw_path("spk-fw.elf");
+        spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
+        spk_device *dev = nullptr;
+        ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
+        spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
+                               s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
+        spk_attn *a = nullptr, *b = nullptr;
+        ASSERT_EQ(spk_attn_create(dev, &cfg, &a), SPK_OK);
+        ASSERT_EQ(spk_attn_create(dev, &cfg, &b), SPK_OK);
+        size_t run = 0;
+        for (size_t si = 0; si < steps.size(); si++)
+            for (uint32_t l = 0; l < s.layers; l++, run++)
+                for (int which = 0; which < 2; which++) {
+                    spk_attn *ctx = which ? b : a;
+                    const Inputs &in = (which ? in_b : in_a)[si][l];
+                    std::vector<float> out = submit_layer(ctx, s, steps[si], l, in);
+                    ASSERT_FALSE(out.empty());
+                    EXPECT_EQ(out, (which ? alone_b : alone_a).outputs[run])
+                        << "context " << which << " run " << run;
+                }
+        spk_attn_destroy(a);
+        spk_attn_destroy(b);
+        spk_device_close(dev);
+    }
 }
 
 // Through the public API: a firmware that never completes gives bounded, diagnosable errors.
 TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
-    std::string path = fw_path("spk-fw-hang.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr, nullptr};
-    spk_device *dev = nullptr;
-    ASSERT_EQ(spk_device_open("sim", &opt, &dev), SPK_OK) << spk_last_error();
-    spk_attn_config cfg = {sizeof(cfg), 1, 2, 2, 8, 16, 8, 4, 0, 65536};
-    spk_attn *attn = nullptr;
-    ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
-    std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
-    spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0,
-                            0,           0, 0, 0, 0, 0,        0,         0};
-    spk_fence *f = nullptr;
-    ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
-    EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
-    spk_fence *f2 = nullptr;
-    EXPECT_EQ(spk_attn_submit(attn, &sub, &f2), SPK_E_STATE) << "still in flight";
-    EXPECT_EQ(spk_fence_wait(f, 60000), SPK_E_TIMEOUT);
-    EXPECT_NE(std::string(spk_last_error()).find("watchdog"), std::string::npos)
-        << spk_last_error();
-    sub.n_new_tokens = 0;
-    EXPECT_NE(spk_attn_submit(attn, &sub, &f2), SPK_OK) << "halted device refuses work";
-    EXPECT_EQ(f2, nullptr);
-    float out[16];
-    EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_E_STATE);
-    spk_fence_free(f);
-    spk_attn_destroy(attn);
-    spk_device_close(dev);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        std::string path = fw_path("spk-fw-hang.elf");
+        spk_device_options opt = {sizeof(opt), path.c_str(), 8u << 20, nullptr, nullptr};
+        spk_device *dev = nullptr;
+        ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
+        spk_attn_config cfg = {sizeof(cfg), 1, 2, 2, 8, 16, 8, 4, 0, 65536};
+        spk_attn *attn = nullptr;
+        ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+        std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
+        spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0,
+                                0,           0, 0, 0, 0, 0,        0,         0};
+        spk_fence *f = nullptr;
+        ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+        EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
+        spk_fence *f2 = nullptr;
+        EXPECT_EQ(spk_attn_submit(attn, &sub, &f2), SPK_E_STATE) << "still in flight";
+        EXPECT_EQ(spk_fence_wait(f, 60000), SPK_E_TIMEOUT);
+        EXPECT_NE(std::string(spk_last_error()).find("watchdog"), std::string::npos)
+            << spk_last_error();
+        sub.n_new_tokens = 0;
+        EXPECT_NE(spk_attn_submit(attn, &sub, &f2), SPK_OK) << "halted device refuses work";
+        EXPECT_EQ(f2, nullptr);
+        float out[16];
+        EXPECT_EQ(spk_attn_read_output(attn, out, 16), SPK_E_STATE);
+        spk_fence_free(f);
+        spk_attn_destroy(attn);
+        spk_device_close(dev);
+    }
 }
 
 // Contexts of different shapes share the engine: a many-head context after a many-token one
 // must still match the golden model (the engine resizes its per-layer arrays for each).
 TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
-    std::string path = fw_path("spk-fw.elf");
-    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
-    spk_device *dev = nullptr;
-    ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
-    Shape wide, tall;
-    wide.layers = tall.layers = 1;
-    wide.heads = wide.kv_heads = 2;
-    wide.max_tokens = 64;
-    tall.heads = 16;
-    tall.kv_heads = 8;
-    tall.max_tokens = 8;
-    const Step wide_step = {60, 4, 1}, tall_step = {3, 1, 0};
-    for (const auto &[shape, step] :
-         {std::make_pair(wide, wide_step), std::make_pair(tall, tall_step)}) {
-        auto inputs = make_inputs(shape, {step});
-        spk_attn_config cfg = {sizeof(cfg),     shape.layers,     shape.heads, shape.kv_heads,
-                               shape.d,         shape.max_tokens, shape.msb,   shape.lsb,
-                               shape.threshold, shape.v_keep};
-        spk_attn *attn = nullptr;
-        ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
-        const Inputs &in = inputs[0][0];
-        spk_layer_submit sub = {sizeof(sub),
-                                0,
-                                step.n_queries,
-                                step.n_new,
-                                step.causal,
-                                in.q.data(),
-                                in.k.data(),
-                                in.v.data(),
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0};
-        policy(0, false, true, &sub);
-        spk_fence *f = nullptr;
-        ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
-        ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();
-        spk_fence_free(f);
-        std::vector<float> out(size_t(shape.heads) * step.n_queries * shape.d);
-        ASSERT_EQ(spk_attn_read_output(attn, out.data(), out.size()), SPK_OK);
-        Reference ref(shape);
-        spk_layer_stats gs;
-        EXPECT_EQ(ref.layer(0, step, in, &gs), out) << shape.heads << " heads";
-        spk_attn_destroy(attn); // the next context reuses the engine
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        std::string path = fw_path("spk-fw.elf");
+        spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
+        spk_device *dev = nullptr;
+        ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
+        Shape wide, tall;
+        wide.layers = tall.layers = 1;
+        wide.heads = wide.kv_heads = 2;
+        wide.max_tokens = 64;
+        tall.heads = 16;
+        tall.kv_heads = 8;
+        tall.max_tokens = 8;
+        const Step wide_step = {60, 4, 1}, tall_step = {3, 1, 0};
+        for (const auto &[shape, step] :
+             {std::make_pair(wide, wide_step), std::make_pair(tall, tall_step)}) {
+            auto inputs = make_inputs(shape, {step});
+            spk_attn_config cfg = {sizeof(cfg),     shape.layers,     shape.heads, shape.kv_heads,
+                                   shape.d,         shape.max_tokens, shape.msb,   shape.lsb,
+                                   shape.threshold, shape.v_keep};
+            spk_attn *attn = nullptr;
+            ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+            const Inputs &in = inputs[0][0];
+            spk_layer_submit sub = {sizeof(sub),
+                                    0,
+                                    step.n_queries,
+                                    step.n_new,
+                                    step.causal,
+                                    in.q.data(),
+                                    in.k.data(),
+                                    in.v.data(),
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0};
+            policy(0, false, true, &sub);
+            spk_fence *f = nullptr;
+            ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+            ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();
+            spk_fence_free(f);
+            std::vector<float> out(size_t(shape.heads) * step.n_queries * shape.d);
+            ASSERT_EQ(spk_attn_read_output(attn, out.data(), out.size()), SPK_OK);
+            Reference ref(shape);
+            spk_layer_stats gs;
+            EXPECT_EQ(ref.layer(0, step, in, &gs), out) << shape.heads << " heads";
+            spk_attn_destroy(attn); // the next context reuses the engine
+        }
+        spk_device_close(dev);
     }
-    spk_device_close(dev);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AttnErrors, ::testing::ValuesIn(test_backends()),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                             std::string name = info.param;
+                             for (char &c : name)
+                                 if (c == '-') c = '_';
+                             return name;
+                         });
 
 } // namespace

@@ -142,128 +142,140 @@ TEST(Device, BadOpenArguments) {
 }
 
 TEST(Device, BufferObjects) {
-    spk_device *dev = open_dev("model");
-    ASSERT_NE(dev, nullptr);
-    spk_bo *a = nullptr, *b = nullptr;
-    ASSERT_EQ(spk_bo_alloc(dev, 1000, &a), SPK_OK);
-    ASSERT_EQ(spk_bo_alloc(dev, 3, &b), SPK_OK);
-    uint64_t aa = 0, ba = 0;
-    ASSERT_EQ(spk_bo_device_addr(a, &aa), SPK_OK);
-    ASSERT_EQ(spk_bo_device_addr(b, &ba), SPK_OK);
-    EXPECT_NE(aa, 0u);
-    EXPECT_EQ(aa % 64, 0u);
-    EXPECT_TRUE(ba >= aa + 1000 || ba + 3 <= aa) << "buffers must not overlap";
-    uint8_t *p = nullptr;
-    ASSERT_EQ(spk_bo_map(a, reinterpret_cast<void **>(&p)), SPK_OK);
-    for (int i = 0; i < 1000; i++) p[i] = static_cast<uint8_t>(i);
-    ASSERT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 0, 1000), SPK_OK);
-    std::memset(p, 0, 1000);
-    ASSERT_EQ(spk_bo_sync(a, SPK_SYNC_FROM_DEVICE, 100, 10), SPK_OK);
-    EXPECT_EQ(p[105], 105);
-    EXPECT_EQ(p[99], 0) << "only the synced range moves";
-    // range checks
-    EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 990, 11), SPK_E_RANGE);
-    EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, SIZE_MAX, 2), SPK_E_RANGE);
-    EXPECT_EQ(spk_bo_sync(a, static_cast<spk_sync_dir>(7), 0, 1), SPK_E_ARG);
-    ASSERT_EQ(spk_bo_free(b), SPK_OK);
-    EXPECT_EQ(spk_bo_alloc(dev, 0, &b), SPK_E_ARG);
-    EXPECT_EQ(b, nullptr);
-    EXPECT_EQ(spk_bo_alloc(dev, SIZE_MAX, &b), SPK_E_ARG);
-    EXPECT_EQ(spk_bo_alloc(dev, 15u << 20, &b), SPK_OK) << last();
-    spk_bo *c = nullptr;
-    EXPECT_EQ(spk_bo_alloc(dev, 2u << 20, &c), SPK_E_NOMEM) << "device memory exhausted";
-    EXPECT_EQ(spk_bo_free(b), SPK_OK);
-    EXPECT_EQ(spk_bo_alloc(dev, 2u << 20, &c), SPK_OK) << "freed memory is reused";
-    EXPECT_EQ(spk_bo_alloc(nullptr, 4, &b), SPK_E_ARG);
-    EXPECT_EQ(spk_bo_map(nullptr, reinterpret_cast<void **>(&p)), SPK_E_ARG);
-    EXPECT_EQ(spk_bo_map(a, nullptr), SPK_E_ARG);
-    // use after close: the buffers stay valid handles but refuse work
-    ASSERT_EQ(spk_device_close(dev), SPK_OK);
-    EXPECT_EQ(spk_bo_map(a, reinterpret_cast<void **>(&p)), SPK_E_STATE);
-    EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 0, 1), SPK_E_STATE);
-    EXPECT_NE(last().find("closed"), std::string::npos);
-    spk_bo *d = nullptr;
-    EXPECT_EQ(spk_bo_alloc(dev, 4, &d), SPK_E_STATE);
-    EXPECT_EQ(d, nullptr);
-    EXPECT_EQ(spk_device_query(dev, nullptr), SPK_E_ARG);
-    spk_device_info info = {};
-    info.size = sizeof(info);
-    EXPECT_EQ(spk_device_query(dev, &info), SPK_E_STATE);
-    EXPECT_EQ(spk_device_close(dev), SPK_E_STATE) << "double close";
-    spk_bo_free(a);
-    spk_bo_free(c);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        spk_device *dev = open_dev(backend.c_str());
+        ASSERT_NE(dev, nullptr);
+        spk_bo *a = nullptr, *b = nullptr;
+        ASSERT_EQ(spk_bo_alloc(dev, 1000, &a), SPK_OK);
+        ASSERT_EQ(spk_bo_alloc(dev, 3, &b), SPK_OK);
+        uint64_t aa = 0, ba = 0;
+        ASSERT_EQ(spk_bo_device_addr(a, &aa), SPK_OK);
+        ASSERT_EQ(spk_bo_device_addr(b, &ba), SPK_OK);
+        EXPECT_NE(aa, 0u);
+        EXPECT_EQ(aa % 64, 0u);
+        EXPECT_TRUE(ba >= aa + 1000 || ba + 3 <= aa) << "buffers must not overlap";
+        uint8_t *p = nullptr;
+        ASSERT_EQ(spk_bo_map(a, reinterpret_cast<void **>(&p)), SPK_OK);
+        for (int i = 0; i < 1000; i++) p[i] = static_cast<uint8_t>(i);
+        ASSERT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 0, 1000), SPK_OK);
+        std::memset(p, 0, 1000);
+        ASSERT_EQ(spk_bo_sync(a, SPK_SYNC_FROM_DEVICE, 100, 10), SPK_OK);
+        EXPECT_EQ(p[105], 105);
+        EXPECT_EQ(p[99], 0) << "only the synced range moves";
+        // range checks
+        EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 990, 11), SPK_E_RANGE);
+        EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, SIZE_MAX, 2), SPK_E_RANGE);
+        EXPECT_EQ(spk_bo_sync(a, static_cast<spk_sync_dir>(7), 0, 1), SPK_E_ARG);
+        ASSERT_EQ(spk_bo_free(b), SPK_OK);
+        EXPECT_EQ(spk_bo_alloc(dev, 0, &b), SPK_E_ARG);
+        EXPECT_EQ(b, nullptr);
+        EXPECT_EQ(spk_bo_alloc(dev, SIZE_MAX, &b), SPK_E_ARG);
+        EXPECT_EQ(spk_bo_alloc(dev, 15u << 20, &b), SPK_OK) << last();
+        spk_bo *c = nullptr;
+        EXPECT_EQ(spk_bo_alloc(dev, 2u << 20, &c), SPK_E_NOMEM) << "device memory exhausted";
+        EXPECT_EQ(spk_bo_free(b), SPK_OK);
+        EXPECT_EQ(spk_bo_alloc(dev, 2u << 20, &c), SPK_OK) << "freed memory is reused";
+        EXPECT_EQ(spk_bo_alloc(nullptr, 4, &b), SPK_E_ARG);
+        EXPECT_EQ(spk_bo_map(nullptr, reinterpret_cast<void **>(&p)), SPK_E_ARG);
+        EXPECT_EQ(spk_bo_map(a, nullptr), SPK_E_ARG);
+        // use after close: the buffers stay valid handles but refuse work
+        ASSERT_EQ(spk_device_close(dev), SPK_OK);
+        EXPECT_EQ(spk_bo_map(a, reinterpret_cast<void **>(&p)), SPK_E_STATE);
+        EXPECT_EQ(spk_bo_sync(a, SPK_SYNC_TO_DEVICE, 0, 1), SPK_E_STATE);
+        EXPECT_NE(last().find("closed"), std::string::npos);
+        spk_bo *d = nullptr;
+        EXPECT_EQ(spk_bo_alloc(dev, 4, &d), SPK_E_STATE);
+        EXPECT_EQ(d, nullptr);
+        EXPECT_EQ(spk_device_query(dev, nullptr), SPK_E_ARG);
+        spk_device_info info = {};
+        info.size = sizeof(info);
+        EXPECT_EQ(spk_device_query(dev, &info), SPK_E_STATE);
+        EXPECT_EQ(spk_device_close(dev), SPK_E_STATE) << "double close";
+        spk_bo_free(a);
+        spk_bo_free(c);
+    }
 }
 
 // Ring commands straight from the white-box side: a NOP completes, an unknown opcode is
 // rejected with the firmware's reason, and a descriptor pointing outside the buffers is a DMA
 // error, never a host memory access.
 TEST(Device, RingCommandsAndDeviceErrors) {
-    spk_device *dev = open_dev("model");
-    ASSERT_NE(dev, nullptr);
-    uint32_t fence = 0;
-    ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_OK);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_OK) << last();
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_FENCE_DONE_REG_OFFSET), fence);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        spk_device *dev = open_dev(backend.c_str());
+        ASSERT_NE(dev, nullptr);
+        uint32_t fence = 0;
+        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_OK);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_OK) << last();
+        EXPECT_EQ(spk_dev_reg_read(dev, SPK_FENCE_DONE_REG_OFFSET), fence);
 
-    ASSERT_EQ(spk_dev_queue(dev, 0x55, 0, 0, &fence), SPK_OK);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE);
-    EXPECT_NE(last().find("rejected the command"), std::string::npos) << last();
+        ASSERT_EQ(spk_dev_queue(dev, 0x55, 0, 0, &fence), SPK_OK);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE);
+        EXPECT_NE(last().find("rejected the command"), std::string::npos) << last();
 
-    spk_bo *desc = nullptr;
-    ASSERT_EQ(spk_bo_alloc(dev, sizeof(spk_fw_layer_desc), &desc), SPK_OK);
-    ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, desc->addr, sizeof(spk_fw_layer_desc), &fence),
-              SPK_OK);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE) << "zeroed descriptor: bad size";
-    EXPECT_NE(last().find("reason 3"), std::string::npos) << last();
-    ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, 0x7ffffff0u, 0, &fence), SPK_OK);
-    EXPECT_NE(spk_dev_wait(dev, fence, 1000), SPK_OK) << "descriptor in unallocated memory";
-    EXPECT_NE(last().find("load access fault"), std::string::npos) << last();
-    spk_bo_free(desc);
-    spk_device_close(dev);
+        spk_bo *desc = nullptr;
+        ASSERT_EQ(spk_bo_alloc(dev, sizeof(spk_fw_layer_desc), &desc), SPK_OK);
+        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, desc->addr, sizeof(spk_fw_layer_desc), &fence),
+                  SPK_OK);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE) << "zeroed descriptor: bad size";
+        EXPECT_NE(last().find("reason 3"), std::string::npos) << last();
+        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, 0x7ffffff0u, 0, &fence), SPK_OK);
+        EXPECT_NE(spk_dev_wait(dev, fence, 1000), SPK_OK) << "descriptor in unallocated memory";
+        EXPECT_NE(last().find("load access fault"), std::string::npos) << last();
+        spk_bo_free(desc);
+        spk_device_close(dev);
+    }
 }
 
 TEST(Device, FirmwareThatNeverCompletesTimesOut) {
-    spk_device *dev = open_dev("model", "spk-fw-hang.elf");
-    ASSERT_NE(dev, nullptr);
-    spk_bo *desc = nullptr;
-    ASSERT_EQ(spk_bo_alloc(dev, 64, &desc), SPK_OK);
-    uint32_t fence = 0;
-    ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, desc->addr, 0, &fence), SPK_OK);
-    // a short wait gives up without stopping the device
-    EXPECT_EQ(spk_dev_wait(dev, fence, 5), SPK_E_TIMEOUT);
-    EXPECT_NE(last().find("not complete after 5 ms of device time (firmware running)"),
-              std::string::npos)
-        << last();
-    EXPECT_FALSE(spk_dev_reg_read(dev, SPK_STATUS_REG_OFFSET) & (1u << SPK_STATUS_HALTED_BIT));
-    // a long one ends well before its timeout: the watchdog stops the hung firmware
-    auto t0 = std::chrono::steady_clock::now();
-    EXPECT_EQ(spk_dev_wait(dev, fence, 60000), SPK_E_TIMEOUT);
-    double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    EXPECT_LT(ms, 30000) << "the watchdog, not the 60 s timeout, ended the wait";
-    EXPECT_NE(last().find("firmware watchdog"), std::string::npos) << last();
-    EXPECT_NE(last().find("core stopped at pc 0x"), std::string::npos) << last();
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_ERR_STATUS_REG_OFFSET) & SPK_ERR_STATUS_CODE_MASK,
-              SPK_ERR_WATCHDOG);
-    EXPECT_NE(spk_dev_reg_read(dev, SPK_ERR_PC_REG_OFFSET), 0u);
-    // the device stays halted: later work fails fast instead of hanging
-    EXPECT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_E_TIMEOUT);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 10), SPK_E_TIMEOUT);
-    spk_bo_free(desc);
-    spk_device_close(dev);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        spk_device *dev = open_dev(backend.c_str(), "spk-fw-hang.elf");
+        ASSERT_NE(dev, nullptr);
+        spk_bo *desc = nullptr;
+        ASSERT_EQ(spk_bo_alloc(dev, 64, &desc), SPK_OK);
+        uint32_t fence = 0;
+        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, desc->addr, 0, &fence), SPK_OK);
+        // a short wait gives up without stopping the device
+        EXPECT_EQ(spk_dev_wait(dev, fence, 5), SPK_E_TIMEOUT);
+        EXPECT_NE(last().find("not complete after 5 ms of device time (firmware running)"),
+                  std::string::npos)
+            << last();
+        EXPECT_FALSE(spk_dev_reg_read(dev, SPK_STATUS_REG_OFFSET) & (1u << SPK_STATUS_HALTED_BIT));
+        // a long one ends well before its timeout: the watchdog stops the hung firmware
+        auto t0 = std::chrono::steady_clock::now();
+        EXPECT_EQ(spk_dev_wait(dev, fence, 60000), SPK_E_TIMEOUT);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
+        EXPECT_LT(ms, 30000) << "the watchdog, not the 60 s timeout, ended the wait";
+        EXPECT_NE(last().find("firmware watchdog"), std::string::npos) << last();
+        EXPECT_NE(last().find("core stopped at pc 0x"), std::string::npos) << last();
+        EXPECT_EQ(spk_dev_reg_read(dev, SPK_ERR_STATUS_REG_OFFSET) & SPK_ERR_STATUS_CODE_MASK,
+                  SPK_ERR_WATCHDOG);
+        EXPECT_NE(spk_dev_reg_read(dev, SPK_ERR_PC_REG_OFFSET), 0u);
+        // the device stays halted: later work fails fast instead of hanging
+        EXPECT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_E_TIMEOUT);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 10), SPK_E_TIMEOUT);
+        spk_bo_free(desc);
+        spk_device_close(dev);
+    }
 }
 
 TEST(Device, FirmwareFaultReportsPc) {
-    spk_device *dev = open_dev("sim", "spk-fw-fault.elf");
-    ASSERT_NE(dev, nullptr);
-    uint32_t fence = 0;
-    ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, 0, 0, &fence), SPK_OK);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE);
-    EXPECT_NE(last().find("load access fault at pc 0x"), std::string::npos) << last();
-    EXPECT_NE(last().find("0x20000000"), std::string::npos) << last();
-    EXPECT_NE(spk_dev_reg_read(dev, SPK_ERR_PC_REG_OFFSET), 0u);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE) << "still halted";
-    spk_device_close(dev);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        spk_device *dev = open_dev(backend.c_str(), "spk-fw-fault.elf");
+        ASSERT_NE(dev, nullptr);
+        uint32_t fence = 0;
+        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_LAYER, 0, 0, &fence), SPK_OK);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE);
+        EXPECT_NE(last().find("load access fault at pc 0x"), std::string::npos) << last();
+        EXPECT_NE(last().find("0x20000000"), std::string::npos) << last();
+        EXPECT_NE(spk_dev_reg_read(dev, SPK_ERR_PC_REG_OFFSET), 0u);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_E_DEVICE) << "still halted";
+        spk_device_close(dev);
+    }
 }
 
 } // namespace
@@ -271,39 +283,45 @@ TEST(Device, FirmwareFaultReportsPc) {
 namespace {
 
 TEST(Device, RingWrapsAndRefusesOverflow) {
-    spk_device *dev = open_dev("model");
-    ASSERT_NE(dev, nullptr);
-    uint32_t fence = 0;
-    for (int i = 0; i < 200; i++) { // more than three trips around the 64-entry ring
-        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_OK) << i;
-        ASSERT_EQ(spk_dev_wait(dev, fence, 1000), SPK_OK) << i << ": " << last();
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        spk_device *dev = open_dev(backend.c_str());
+        ASSERT_NE(dev, nullptr);
+        uint32_t fence = 0;
+        for (int i = 0; i < 200; i++) { // more than three trips around the 64-entry ring
+            ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_OK) << i;
+            ASSERT_EQ(spk_dev_wait(dev, fence, 1000), SPK_OK) << i << ": " << last();
+        }
+        EXPECT_EQ(spk_dev_reg_read(dev, SPK_RING_HEAD_REG_OFFSET), 200u);
+        uint32_t first = 0;
+        const uint32_t ring_entries = spk_dev_reg_read(dev, SPK_RING_SIZE_REG_OFFSET);
+        for (uint32_t i = 0; i < ring_entries; i++)
+            ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, i ? &fence : &first), SPK_OK);
+        EXPECT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_E_STATE) << "ring full";
+        EXPECT_NE(last().find("ring full"), std::string::npos);
+        EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_OK) << last();
+        EXPECT_EQ(spk_dev_reg_read(dev, SPK_FENCE_DONE_REG_OFFSET), fence);
+        spk_device_close(dev);
     }
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_RING_HEAD_REG_OFFSET), 200u);
-    uint32_t first = 0;
-    const uint32_t ring_entries = spk_dev_reg_read(dev, SPK_RING_SIZE_REG_OFFSET);
-    for (uint32_t i = 0; i < ring_entries; i++)
-        ASSERT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, i ? &fence : &first), SPK_OK);
-    EXPECT_EQ(spk_dev_queue(dev, SPK_CMD_NOP, 0, 0, &fence), SPK_E_STATE) << "ring full";
-    EXPECT_NE(last().find("ring full"), std::string::npos);
-    EXPECT_EQ(spk_dev_wait(dev, fence, 1000), SPK_OK) << last();
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_FENCE_DONE_REG_OFFSET), fence);
-    spk_device_close(dev);
 }
 
 // The engine's registers belong to the control core: the host can read them, never start an
 // operation (docs/device.md, "Registers").
 TEST(Device, HostCannotStartEngineOperations) {
-    spk_device *dev = open_dev("model");
-    ASSERT_NE(dev, nullptr);
-    const uint32_t go = 1u << SPK_ENG_CMD_GO_BIT;
-    spk_dev_reg_write(dev, SPK_ENG_DESC_REG_OFFSET, 0x1000);
-    spk_dev_reg_write(dev, SPK_ENG_CMD_REG_OFFSET,
-                      go | SPK_ENG_OP_LAYER_BEGIN << SPK_ENG_CMD_OP_OFFSET);
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_ENG_CMD_REG_OFFSET), 0u) << "the host write is ignored";
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_ENG_DESC_REG_OFFSET), 0u);
-    EXPECT_EQ(spk_dev_reg_read(dev, SPK_ENG_STATUS_REG_OFFSET) & (1u << SPK_ENG_STATUS_BUSY_BIT),
-              0u);
-    spk_device_close(dev);
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        spk_device *dev = open_dev(backend.c_str());
+        ASSERT_NE(dev, nullptr);
+        const uint32_t go = 1u << SPK_ENG_CMD_GO_BIT;
+        spk_dev_reg_write(dev, SPK_ENG_DESC_REG_OFFSET, 0x1000);
+        spk_dev_reg_write(dev, SPK_ENG_CMD_REG_OFFSET,
+                          go | SPK_ENG_OP_LAYER_BEGIN << SPK_ENG_CMD_OP_OFFSET);
+        EXPECT_EQ(spk_dev_reg_read(dev, SPK_ENG_CMD_REG_OFFSET), 0u) << "the host write is ignored";
+        EXPECT_EQ(spk_dev_reg_read(dev, SPK_ENG_DESC_REG_OFFSET), 0u);
+        EXPECT_EQ(
+            spk_dev_reg_read(dev, SPK_ENG_STATUS_REG_OFFSET) & (1u << SPK_ENG_STATUS_BUSY_BIT), 0u);
+        spk_device_close(dev);
+    }
 }
 
 } // namespace
