@@ -309,8 +309,8 @@ template <class Model> void engine_expect_bus_errors_reported(uint64_t seed) {
         EXPECT_TRUE(got.bus_error) << "SLVERR on read " << at << " must be reported";
         EngineOutcome next = h.run(c);
         EXPECT_EQ(engine_check(c, next), "") << "the next request after the error";
-        EXPECT_FALSE(next.bus_error) << "the error of read " << at
-                                     << " must not be reported again by the next request";
+        EXPECT_FALSE(next.bus_error)
+            << "the error of read " << at << " must not be reported again by the next request";
     }
 }
 

@@ -123,12 +123,12 @@ void put_desc(std::vector<uint8_t> &mem, uint32_t at, const spk_eng_head_req &q)
 // What one operation gave: its final ENG_STATUS, the engine's results, cycle counts.
 struct RegsOutcome {
     uint32_t status = 0;
-    bool finished = false;  // ENG_STATUS left BUSY within the budget
+    bool finished = false; // ENG_STATUS left BUSY within the budget
     bool engine_done = false;
-    EngineOutcome eng;      // the engine's streams and done fields
-    uint64_t go_to_done = 0;   // cycles from the GO write to the engine's done (inclusive)
-    uint64_t go_to_end = 0;    // cycles from the GO write to op_done
-    uint64_t reads = 0;        // AR requests accepted
+    EngineOutcome eng;       // the engine's streams and done fields
+    uint64_t go_to_done = 0; // cycles from the GO write to the engine's done (inclusive)
+    uint64_t go_to_end = 0;  // cycles from the GO write to op_done
+    uint64_t reads = 0;      // AR requests accepted
     bool op_done_seen = false;
 };
 
