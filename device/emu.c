@@ -129,48 +129,56 @@ static int core_reg_write(void *ctx, uint32_t offset, unsigned size, uint32_t va
 }
 
 /* ---- memories ------------------------------------------------------------------------------ */
-uint8_t *spkdev_dram(spkdev *dev, uint64_t addr, uint64_t bytes) {
-    if (addr > dev->dram_bytes || bytes > dev->dram_bytes - addr) return NULL;
-    return dev->dram + addr;
+int spkdev_dram_inside(const spkdev *dev, uint64_t addr, uint64_t bytes) {
+    return addr <= dev->dram_bytes && bytes <= dev->dram_bytes - addr;
+}
+
+int spkdev_dram_read(spkdev *dev, uint64_t addr, void *dst, uint64_t bytes) {
+    if (!spkdev_dram_inside(dev, addr, bytes)) return -1;
+    if (dev->dram_ops.read) return dev->dram_ops.read(dev->dram_ops.ctx, addr, dst, bytes);
+    memcpy(dst, dev->dram + addr, bytes);
+    return 0;
+}
+
+int spkdev_dram_write(spkdev *dev, uint64_t addr, const void *src, uint64_t bytes) {
+    if (!spkdev_dram_inside(dev, addr, bytes)) return -1;
+    if (dev->dram_ops.write) return dev->dram_ops.write(dev->dram_ops.ctx, addr, src, bytes);
+    memcpy(dev->dram + addr, src, bytes);
+    return 0;
 }
 
 static int core_dram_read(void *ctx, uint32_t offset, unsigned size, uint32_t *value) {
-    const uint8_t *p = spkdev_dram(ctx, offset, size);
-    if (!p) return -1;
+    uint8_t b[4];
+    if (spkdev_dram_read(ctx, offset, b, size)) return -1;
     uint32_t v = 0;
-    for (unsigned i = 0; i < size; i++) v |= (uint32_t)p[i] << (8 * i);
+    for (unsigned i = 0; i < size; i++) v |= (uint32_t)b[i] << (8 * i);
     *value = v;
     return 0;
 }
 
 static int core_dram_write(void *ctx, uint32_t offset, unsigned size, uint32_t value) {
-    uint8_t *p = spkdev_dram(ctx, offset, size);
-    if (!p) return -1;
-    for (unsigned i = 0; i < size; i++) p[i] = (uint8_t)(value >> (8 * i));
-    return 0;
+    uint8_t b[4];
+    for (unsigned i = 0; i < size; i++) b[i] = (uint8_t)(value >> (8 * i));
+    return spkdev_dram_write(ctx, offset, b, size);
 }
 
-/* The DRAM part of a core-map range, or NULL if the range is not wholly in DRAM. */
-static uint8_t *dram_range(spkdev *dev, uint64_t addr, size_t bytes) {
-    if (addr < SPK_MEM_DRAM_BASE) return NULL;
-    return spkdev_dram(dev, addr - SPK_MEM_DRAM_BASE, bytes);
+/* Whether a core-map range is wholly in DRAM (then *offset is its DRAM offset). */
+static int in_dram_window(const spkdev *dev, uint64_t addr, size_t bytes, uint64_t *offset) {
+    if (addr < SPK_MEM_DRAM_BASE || !spkdev_dram_inside(dev, addr - SPK_MEM_DRAM_BASE, bytes))
+        return 0;
+    *offset = addr - SPK_MEM_DRAM_BASE;
+    return 1;
 }
 
 int spkdev_mem_read(spkdev *dev, uint64_t addr, void *dst, size_t bytes) {
-    const uint8_t *p = dram_range(dev, addr, bytes);
-    if (p) {
-        memcpy(dst, p, bytes);
-        return 0;
-    }
+    uint64_t off;
+    if (in_dram_window(dev, addr, bytes, &off)) return spkdev_dram_read(dev, off, dst, bytes);
     return addr > UINT32_MAX ? -1 : spk_iss_read_mem(dev->core, (uint32_t)addr, dst, bytes);
 }
 
 int spkdev_mem_write(spkdev *dev, uint64_t addr, const void *src, size_t bytes) {
-    uint8_t *p = dram_range(dev, addr, bytes);
-    if (p) {
-        memcpy(p, src, bytes);
-        return 0;
-    }
+    uint64_t off;
+    if (in_dram_window(dev, addr, bytes, &off)) return spkdev_dram_write(dev, off, src, bytes);
     return addr > UINT32_MAX ? -1 : spk_iss_write_mem(dev->core, (uint32_t)addr, src, bytes);
 }
 
@@ -253,10 +261,13 @@ spkdev *spkdev_create(const spkdev_config *cfg, char *err, size_t err_len) {
         return NULL;
     }
     dev->dram_bytes = cfg->dram_bytes;
-    dev->dram = calloc(1, cfg->dram_bytes);
+    if (cfg->dram)
+        dev->dram_ops = *cfg->dram;
+    else
+        dev->dram = calloc(1, cfg->dram_bytes);
     const spk_iss_config core = {sizeof(core),      SPK_MEM_IMEM_BASE, SPK_MEM_IMEM_SIZE,
                                  SPK_MEM_DMEM_BASE, SPK_MEM_DMEM_SIZE, WATCHDOG_INSTRUCTIONS};
-    dev->core = dev->dram ? spk_iss_create(&core) : NULL;
+    dev->core = dev->dram || cfg->dram ? spk_iss_create(&core) : NULL;
     if (!dev->core) {
         if (err && err_len)
             snprintf(err, err_len, "no host memory for %llu bytes of device DRAM",

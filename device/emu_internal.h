@@ -14,7 +14,8 @@ typedef struct spkdev_engine spkdev_engine;
 
 struct spkdev {
     uint32_t csr[SPKDEV_CSR_WORDS];
-    uint8_t *dram;
+    uint8_t *dram; /* the device's own DRAM, or NULL when dram_ops is set */
+    spkdev_dram_ops dram_ops;
     uint64_t dram_bytes;
     spk_iss *core;
     int core_running;     /* CTRL.RUN was written: the core is out of reset */
@@ -24,8 +25,11 @@ struct spkdev {
     spkdev_engine *engine;
 };
 
-/* A pointer to [addr, addr + bytes) of device DRAM (DRAM offsets), or NULL outside it. */
-uint8_t *spkdev_dram(spkdev *dev, uint64_t addr, uint64_t bytes);
+/* Device DRAM at DRAM offsets: 1 if [addr, addr + bytes) lies inside it; copies in and out
+ * (0, or -1 outside DRAM or refused by an external memory). */
+int spkdev_dram_inside(const spkdev *dev, uint64_t addr, uint64_t bytes);
+int spkdev_dram_read(spkdev *dev, uint64_t addr, void *dst, uint64_t bytes);
+int spkdev_dram_write(spkdev *dev, uint64_t addr, const void *src, uint64_t bytes);
 /* Record a fatal error: ERR_* registers, INTR_STATE.ERROR, STATUS.HALTED. */
 void spkdev_halt(spkdev *dev, uint32_t code, uint32_t cause, uint32_t pc, uint32_t value);
 

@@ -63,22 +63,16 @@ static uint32_t st_error(uint32_t code) {
 
 /* ---- device memory ------------------------------------------------------------------------ */
 static int dram_read(void *ctx, uint64_t addr, void *dst, uint32_t bytes) {
-    const uint8_t *p = spkdev_dram(ctx, addr, bytes);
-    if (!p) return -1;
-    memcpy(dst, p, bytes);
-    return 0;
+    return spkdev_dram_read(ctx, addr, dst, bytes);
 }
 
 static int dram_write(spkdev_engine *e, uint64_t addr, const void *src, uint64_t bytes) {
-    uint8_t *p = spkdev_dram(e->dev, addr, bytes);
-    if (!p) return -1;
-    memcpy(p, src, bytes);
-    return 0;
+    return spkdev_dram_write(e->dev, addr, src, bytes);
 }
 
 /* A range of @p bytes at @p addr inside DRAM and aligned to @p align. */
 static int range_ok(spkdev_engine *e, uint64_t addr, uint64_t bytes, uint32_t align) {
-    return addr % align == 0 && spkdev_dram(e->dev, addr, bytes) != NULL;
+    return addr % align == 0 && spkdev_dram_inside(e->dev, addr, bytes);
 }
 
 /* ---- contexts ----------------------------------------------------------------------------- */
@@ -150,9 +144,9 @@ static uint32_t context_read(spkdev_engine *e, uint32_t id, uint32_t addr) {
     const spk_fw_context_desc *d = &c->desc;
     const uint32_t T = d->max_tokens, H = d->n_heads, n = spk_prune_tokens(c->prune);
     const uint64_t bytes = SPK_FW_CONTEXT_DUMP_BYTES((uint64_t)T, H, d->n_layers, d->n_kv_heads);
-    uint8_t *p = spkdev_dram(e->dev, addr, bytes);
-    if (!p || addr % 64) return st_error(SPK_ERR_DMA);
-    memset(p, 0, bytes);
+    if (!range_ok(e, addr, bytes, 64)) return st_error(SPK_ERR_DMA);
+    uint8_t *p = calloc(1, bytes);
+    if (!p) return st_error(SPK_ERR_ENGINE);
     uint8_t *t_alive = p + 8u * ((uint64_t)T + H), *h_alive = t_alive + T, *kv = h_alive + H;
     for (uint32_t j = 0; j < n; j++) {
         const uint64_t v = spk_prune_token_importance(c->prune, j);
@@ -169,7 +163,9 @@ static uint32_t context_read(spkdev_engine *e, uint32_t id, uint32_t addr) {
             for (uint32_t j = 0; j < n; j++)
                 kv[((uint64_t)l * d->n_kv_heads + g) * T + j] =
                     (uint8_t)spk_prune_kv_token_alive(c->prune, l, g, j);
-    return st_done;
+    const int rc = dram_write(e, addr, p, bytes);
+    free(p);
+    return rc ? st_error(SPK_ERR_DMA) : st_done;
 }
 
 /* ---- layers ------------------------------------------------------------------------------- */

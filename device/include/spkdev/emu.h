@@ -28,15 +28,28 @@ extern "C" {
 /** @brief An emulated device. */
 typedef struct spkdev spkdev;
 
+/**
+ * @brief Device DRAM outside the device (for example a SystemC platform's memory behind the
+ * device's initiator socket). Addresses are DRAM offsets; each call returns 0, or -1 for an
+ * access the memory refuses. The device checks every range against dram_bytes first.
+ */
+typedef struct spkdev_dram_ops {
+    int (*read)(void *ctx, uint64_t addr, void *dst, uint64_t bytes);
+    int (*write)(void *ctx, uint64_t addr, const void *src, uint64_t bytes);
+    void *ctx;
+} spkdev_dram_ops;
+
 /** @brief What to emulate. */
 typedef struct spkdev_config {
-    size_t size;             /**< sizeof(spkdev_config) */
-    const char *engine;      /**< "model", "sim", "rtl" or "rtl-compact" */
-    uint64_t dram_bytes;     /**< device DRAM (1 MiB .. SPK_MEM_DRAM_MAX) */
-    const char *sim_config;  /**< sim: cycle-simulator preset or file (NULL: "eighth") */
-    const char *energy_path; /**< sim: energy constants file, or NULL (no energy figures) */
-    const char *rtl_plugin;  /**< rtl: path of libspk-rtl.so (NULL: the built-in default) */
-    const char *rtl_trace;   /**< rtl: FST waveform file of the engine, or NULL */
+    size_t size;                 /**< sizeof(spkdev_config) */
+    const char *engine;          /**< "model", "sim", "rtl" or "rtl-compact" */
+    uint64_t dram_bytes;         /**< device DRAM (1 MiB .. SPK_MEM_DRAM_MAX) */
+    const char *sim_config;      /**< sim: cycle-simulator preset or file (NULL: "eighth") */
+    const char *energy_path;     /**< sim: energy constants file, or NULL (no energy figures) */
+    const char *rtl_plugin;      /**< rtl: path of libspk-rtl.so (NULL: the built-in default) */
+    const char *rtl_trace;       /**< rtl: FST waveform file of the engine, or NULL */
+    const spkdev_dram_ops *dram; /**< NULL: the device's own DRAM of dram_bytes; else every DRAM
+                                      access (core, engine, host) goes through these */
 } spkdev_config;
 
 /** @brief Create a device in reset (core stopped). NULL with a message in @p err on failure. */
