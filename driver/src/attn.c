@@ -9,6 +9,7 @@
 
 #include "attn.h"
 #include "error.h"
+#include "handles.h"
 #include "spk/fw_abi.h"
 #include "spksim/datapath.h"
 
@@ -25,6 +26,9 @@ struct spk_fence {
 
 static spk_status attn_usable(const spk_attn *attn, const char *fn) {
     if (!attn) return spk_fail(SPK_E_ARG, "%s: NULL context", fn);
+    if (!spk_handle_live(SPK_HANDLE_ATTN, attn))
+        return spk_fail(SPK_E_ARG, "%s: %p is not a live context (destroyed?)", fn,
+                        (const void *)attn);
     if (!attn->dev || !spk_dev_live(attn->dev))
         return spk_fail(SPK_E_STATE, "%s: the context's device was closed", fn);
     return SPK_OK;
@@ -176,6 +180,13 @@ spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_a
         free(a);
         return spk_fail(st, "spk_attn_create: %s", msg);
     }
+    if (spk_handle_add(SPK_HANDLE_ATTN, a)) {
+        free_buffers(a);
+        free(a->kv);
+        free(a->layer_tokens);
+        free(a);
+        return spk_fail(SPK_E_NOMEM, "spk_attn_create: out of memory");
+    }
     a->next = dev->contexts;
     dev->contexts = a;
     *out = a;
@@ -184,6 +195,9 @@ spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_a
 
 spk_status spk_attn_destroy(spk_attn *a) {
     if (!a) return spk_ok();
+    if (spk_handle_remove(SPK_HANDLE_ATTN, a))
+        return spk_fail(SPK_E_ARG, "spk_attn_destroy: %p is not a live context (destroyed twice?)",
+                        (const void *)a);
     spk_status st = SPK_OK;
     if (a->dev && spk_dev_live(a->dev)) {
         spk_attn **link = &a->dev->contexts;
@@ -389,7 +403,10 @@ spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **f
     if (!s || !fence) return spk_fail(SPK_E_ARG, "spk_attn_submit: NULL argument");
     if ((st = check_submit(a, s)) != SPK_OK) return st;
     spk_fence *f = calloc(1, sizeof(*f));
-    if (!f) return spk_fail(SPK_E_NOMEM, "spk_attn_submit: out of memory");
+    if (!f || spk_handle_add(SPK_HANDLE_FENCE, f)) {
+        free(f);
+        return spk_fail(SPK_E_NOMEM, "spk_attn_submit: out of memory");
+    }
     const uint32_t first = a->layer_tokens[s->layer];
     st = ensure_query_buffers(a, s->n_queries);
     if (st == SPK_OK) st = append_kv(a, s, first);
@@ -405,6 +422,7 @@ spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **f
      * tokens to its pruning state in layer 0; check_submit() made sure they fit). */
     if (st == SPK_OK && s->layer == 0) a->n_tokens += s->n_new_tokens;
     if (st != SPK_OK) {
+        spk_handle_remove(SPK_HANDLE_FENCE, f);
         free(f);
         return st;
     }
@@ -421,6 +439,9 @@ spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **f
 
 spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
     if (!f) return spk_fail(SPK_E_ARG, "spk_fence_wait: NULL fence");
+    if (!spk_handle_live(SPK_HANDLE_FENCE, f))
+        return spk_fail(SPK_E_ARG, "spk_fence_wait: %p is not a live fence (freed?)",
+                        (const void *)f);
     if (f->done) return spk_ok();
     if (!spk_dev_live(f->dev) || !f->attn || !f->attn->dev)
         return spk_fail(SPK_E_STATE, "spk_fence_wait: the fence's device or context is gone");
@@ -447,6 +468,9 @@ spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
 
 spk_status spk_fence_free(spk_fence *f) {
     if (!f) return spk_ok();
+    if (spk_handle_remove(SPK_HANDLE_FENCE, f))
+        return spk_fail(SPK_E_ARG, "spk_fence_free: %p is not a live fence (freed twice?)",
+                        (const void *)f);
     if (f->attn && f->attn->pending_fence_obj == f) f->attn->pending_fence_obj = NULL;
     free(f);
     return spk_ok();

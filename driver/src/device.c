@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "handles.h"
 #include "spk/fw_abi.h"
 #include "spksim/iss.h"
 
@@ -125,6 +126,11 @@ spk_status spk_bo_alloc(spk_device *dev, size_t bytes, spk_bo **out) {
         return spk_fail(SPK_E_DEVICE, "spk_bo_alloc: device memory at 0x%llx not writable",
                         (unsigned long long)at);
     }
+    if (spk_handle_add(SPK_HANDLE_BO, bo)) {
+        free(bo);
+        free(host);
+        return spk_fail(SPK_E_NOMEM, "spk_bo_alloc: out of host memory");
+    }
     bo->next = *link;
     *link = bo;
     *out = bo;
@@ -133,6 +139,9 @@ spk_status spk_bo_alloc(spk_device *dev, size_t bytes, spk_bo **out) {
 
 spk_status spk_bo_free(spk_bo *bo) {
     if (!bo) return spk_ok();
+    if (spk_handle_remove(SPK_HANDLE_BO, bo))
+        return spk_fail(SPK_E_ARG, "spk_bo_free: %p is not a live buffer object (freed twice?)",
+                        (const void *)bo);
     if (bo->dev) {
         spk_bo **link = &bo->dev->bos;
         while (*link && *link != bo) link = &(*link)->next;
@@ -145,6 +154,9 @@ spk_status spk_bo_free(spk_bo *bo) {
 
 static spk_status bo_usable(const spk_bo *bo, const char *fn) {
     if (!bo) return spk_fail(SPK_E_ARG, "%s: NULL buffer object", fn);
+    if (!spk_handle_live(SPK_HANDLE_BO, bo))
+        return spk_fail(SPK_E_ARG, "%s: %p is not a live buffer object (freed?)", fn,
+                        (const void *)bo);
     if (!bo->dev) return spk_fail(SPK_E_STATE, "%s: the buffer's device was closed", fn);
     return SPK_OK;
 }

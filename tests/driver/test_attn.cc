@@ -640,6 +640,48 @@ TEST_P(AttnErrors, UseAfterClose) {
     dev = nullptr; // TearDown: closing NULL is fine, destroying the orphan frees it
 }
 
+// Freed, twice-freed and made-up handles are refused with SPK_E_ARG, never followed (the
+// handle registry): ASan would flag any use-after-free here.
+TEST_P(AttnErrors, MisusedHandlesAreRefusedNotFollowed) {
+    auto refused = [](spk_status st, const char *what) {
+        EXPECT_EQ(st, SPK_E_ARG) << what;
+        EXPECT_NE(std::string(spk_last_error()).find("is not a live"), std::string::npos)
+            << what << ": " << spk_last_error();
+    };
+    spk_bo *bo = nullptr;
+    ASSERT_EQ(spk_bo_alloc(dev, 64, &bo), SPK_OK) << spk_last_error();
+    ASSERT_EQ(spk_bo_free(bo), SPK_OK);
+    void *p = nullptr;
+    refused(spk_bo_free(bo), "double spk_bo_free");
+    refused(spk_bo_map(bo, &p), "spk_bo_map of a freed buffer");
+    refused(spk_bo_sync(bo, SPK_SYNC_TO_DEVICE, 0, 1), "spk_bo_sync of a freed buffer");
+
+    spk_fence *f = nullptr;
+    ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+    ASSERT_EQ(spk_fence_wait(f, 10000), SPK_OK) << spk_last_error();
+    ASSERT_EQ(spk_fence_free(f), SPK_OK);
+    refused(spk_fence_free(f), "double spk_fence_free");
+    refused(spk_fence_wait(f, 10), "spk_fence_wait on a freed fence");
+
+    spk_attn *other = nullptr;
+    ASSERT_EQ(spk_attn_create(dev, &cfg, &other), SPK_OK) << spk_last_error();
+    ASSERT_EQ(spk_attn_destroy(other), SPK_OK) << spk_last_error();
+    refused(spk_attn_destroy(other), "double spk_attn_destroy");
+    uint32_t t = 0, h = 0;
+    refused(spk_attn_alive(other, &t, &h), "spk_attn_alive of a destroyed context");
+
+    // pointers that were never handles
+    alignas(64) unsigned char junk[256] = {0};
+    refused(spk_bo_map(reinterpret_cast<spk_bo *>(junk), &p), "made-up buffer");
+    refused(spk_fence_wait(reinterpret_cast<spk_fence *>(junk), 10), "made-up fence");
+    refused(spk_fence_free(reinterpret_cast<spk_fence *>(junk)), "made-up fence");
+    refused(spk_attn_destroy(reinterpret_cast<spk_attn *>(junk)), "made-up context");
+    // a handle of one kind is not a handle of another
+    refused(spk_fence_free(reinterpret_cast<spk_fence *>(attn)), "a context as a fence");
+    // the real context still works
+    ASSERT_EQ(spk_attn_alive(attn, &t, &h), SPK_OK) << spk_last_error();
+}
+
 // A descriptor that points the engine outside device DRAM (8 MiB here), or misaligns an array, is
 // refused by the engine's DMA check and reported to the host; nothing outside device memory is
 // touched. (The device knows no buffer objects: those are the host allocator's.)

@@ -10,7 +10,9 @@
  * Conventions: every function returns an ::spk_status; on failure the calling thread's
  * spk_last_error() names the problem. Structs passed in carry their own size (set
  * `.size = sizeof(struct)`), so later versions can add fields. Handles are opaque. A NULL or
- * absurd argument gives ::SPK_E_ARG and touches no hardware. Objects must be freed before the
+ * absurd argument gives ::SPK_E_ARG and touches no hardware; so does a handle that is not live
+ * (freed, freed twice, or never returned by libspk): the driver keeps a registry of its handles
+ * and never follows such a pointer. Objects must be freed before the
  * device that owns them is closed; using a handle after its device was closed gives
  * ::SPK_E_STATE. docs/driver.md is the guide.
  */
