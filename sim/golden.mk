@@ -3,5 +3,8 @@ GOLDEN_SRCS := $(wildcard sim/golden/*.c)
 UTIL_SRCS   := $(wildcard sim/util/*.c)
 $(eval $(call c_lib,spkgolden,$(GOLDEN_SRCS)))
 $(eval $(call c_lib,spkutil,$(UTIL_SRCS)))
-$(eval $(call c_prog,spk-attn,sim/tools/spk_attn.c,spkgolden spkutil))
+# spk-attn runs the golden model directly or, with --backend, the same layer through libspk on a
+# device; it then loads the firmware from $(BUILD)/firmware next to the binary.
+$(eval $(call c_prog,spk-attn,sim/tools/spk_attn.c,spk spkcycle spkgolden spkiss spkutil,-lelf -lpthread))
+$(BUILD)/bin/spk-attn: $(BUILD)/firmware/spk-fw.elf
 $(eval $(call fuzz_target,fuzz-npy,sim/fuzz/fuzz_npy.c sim/util/npy.c))

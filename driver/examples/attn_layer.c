@@ -4,9 +4,11 @@
  *   attn_layer [-b BACKEND] [-o OUT.npy] [-c] [-t TOKEN_KEEP] Q.npy K.npy V.npy
  *
  * Q is float32 [heads][queries][d], K and V are float32 [kv_heads][tokens][d] (.npy, C order).
- * -c applies the causal mask, -t keeps that fraction of the tokens after the layer (cascade
- * pruning: it shows in tokens_kept and in the next layer), -o writes
- * the output [heads][queries][d] as float32 .npy. Built against the installed library with
+ * -b names the backend (model, sim, rtl, rtl-compact; default $SPK_BACKEND, else model): the
+ * output is bit-identical on every backend. -c applies the causal mask, -t keeps that fraction
+ * of the tokens after the layer (cascade pruning: it shows in tokens_kept and in the next
+ * layer), -o writes the output [heads][queries][d] as float32 .npy; output_fnv1a is a hash of
+ * its bits, to compare runs at a glance. Built against the installed library with
  * `cc attn_layer.c $(pkg-config --cflags --libs spk)`. The .npy reader is the minimal one below
  * (float32 little-endian only) so the example needs nothing but libspk.
  */
@@ -66,6 +68,14 @@ static int npy_write3(const char *path, const float *data, const uint32_t dim[3]
     fputc('\n', f);
     int ok = fwrite(data, sizeof(float), n, f) == n;
     return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* FNV-1a (64-bit) of the output's bytes. */
+static unsigned long long fnv1a(const float *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    unsigned long long h = 14695981039346656037ull;
+    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
 }
 
 static int check(spk_status st, const char *what) {
@@ -154,6 +164,7 @@ int main(int argc, char **argv) {
            (unsigned long long)stats.engine_cycles);
     printf("tokens_kept %u\nheads_kept %u\n", tokens_kept, heads_kept);
     if (stats.has_energy) printf("energy_pj %.1f\n", stats.energy_pj);
+    printf("output_fnv1a %016llx\n", fnv1a(out, (size_t)heads * queries * d));
     const uint32_t dim[3] = {heads, queries, d};
     rc = out_path && npy_write3(out_path, out, dim) ? 1 : 0;
 done:

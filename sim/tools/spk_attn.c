@@ -1,10 +1,14 @@
-/* spk-attn: one attention layer through the golden model, from .npy inputs.
- * Run `spk-attn --help` for the options; docs/spec/datapath.md defines what it computes. */
+/* spk-attn: one attention layer through the golden model, from .npy inputs, or through libspk
+ * on a device backend (--backend). Run `spk-attn --help` for the options;
+ * docs/spec/datapath.md defines what it computes. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "spk/spk.h"
 #include "spksim/json.h"
 #include "spksim/layer.h"
 #include "spksim/npy.h"
@@ -12,7 +16,8 @@
 static const char usage[] =
     "usage: spk-attn --q Q.npy --k K.npy --v V.npy --out O.npy [options]\n"
     "\n"
-    "Runs one attention layer through the bit-exact SpAtten datapath model.\n"
+    "Runs one attention layer through the bit-exact SpAtten datapath model, directly or on a\n"
+    "device backend of libspk (--backend); the output is bit-identical either way.\n"
     "  Q [H,Lq,D], K [Hkv,L,D], V [Hkv,L,D]: float32 (float64 and integer arrays are converted\n"
     "  exactly); 2-D arrays mean one head. Hkv must divide H (grouped-query attention).\n"
     "  Writes O [H,Lq,D] float32; heads pruned by an earlier layer (--state-in) output zeros.\n"
@@ -34,6 +39,12 @@ static const char usage[] =
     "                        heads); new tokens (L above the state's) are appended\n"
     "  --state-out FILE      write the pruning state after this layer's pruning step\n"
     "  --topk-parallelism P  comparators of the top-k engine in the reported trace (default 16)\n"
+    "  --backend NAME        golden (default): the golden model directly; model, sim, rtl,\n"
+    "                        rtl-compact: the same layer through libspk on that device\n"
+    "                        (firmware: $SPK_FIRMWARE, else next to this binary). Pruning state\n"
+    "                        lives in the device: --state-in, --state-out and\n"
+    "                        --topk-parallelism need golden; --stats omits dram_bytes_by_kind,\n"
+    "                        kept_tokens and kept_heads and adds the device's counters\n"
     "  -h, --help            this text\n"
     "\n"
     "Pruning is cascade pruning: this layer computes with the tokens and heads still alive; the\n"
@@ -42,9 +53,10 @@ static const char usage[] =
 
 typedef struct options {
     const char *q, *k, *v, *out, *stats, *state_in, *state_out;
+    const char *backend; /* NULL: the golden model directly */
     spk_head_config cfg;
     spk_keep tokens, heads;
-    int causal;
+    int causal, topk_set;
 } options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -117,6 +129,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->state_in = val;
         else if (!strcmp(a, "--state-out"))
             o->state_out = val;
+        else if (!strcmp(a, "--backend"))
+            o->backend = strcmp(val, "golden") ? val : NULL;
         else if (!strcmp(a, "--kv-bits")) {
             if (parse_bits(val, &o->cfg.kv))
                 return usage_error("bad --kv-bits '%s' (want M+L, M>=2, M+L<=12)", val);
@@ -147,11 +161,26 @@ static int parse_args(int argc, char **argv, options *o) {
             if (parse_count(val, &n) || n > 1024)
                 return usage_error("bad --topk-parallelism '%s' (want 1..1024)", val);
             o->cfg.topk_parallelism = n;
+            o->topk_set = 1;
         } else
             return usage_error("unknown option '%s'", a);
     }
     if (!o->q || !o->k || !o->v || !o->out)
         return usage_error("%s", "--q, --k, --v and --out are required");
+    if (o->backend && !*o->backend) return usage_error("%s", "--backend needs a name");
+    /* What libspk cannot express: the pruning state is the device's (no import or export), and
+     * a device has its own top-k engine. */
+    const char *golden_only = o->state_in    ? "--state-in"
+                              : o->state_out ? "--state-out"
+                              : o->topk_set  ? "--topk-parallelism"
+                                             : NULL;
+    if (o->backend && golden_only) {
+        fprintf(stderr,
+                "spk-attn: %s needs --backend golden: on a device (--backend %s) the pruning "
+                "state and the top-k engine are the device's\n(see spk-attn --help)\n",
+                golden_only, o->backend);
+        return 2;
+    }
     return 0;
 }
 
@@ -248,8 +277,16 @@ static spk_prune_state *open_state(const options *o, uint32_t heads, uint32_t to
     return st;
 }
 
-static int write_stats(const char *path, const options *o, const spk_layer_stats *ls,
-                       const spk_prune_state *st) {
+/* What a layer run reports: the golden model's statistics and pruning state, or a device's. */
+typedef struct result {
+    uint32_t heads_computed, heads_kept, tokens_alive, tokens_kept;
+    uint64_t requests, keys_fetched, values_fetched, requant_requests, dram_bytes;
+    const spk_layer_stats *golden; /* the golden run: DRAM bytes by kind; NULL on a device */
+    const spk_prune_state *st;     /* the golden run: kept tokens and heads; NULL on a device */
+    const spk_attn_stats *dev;     /* a device run: its counters; NULL on the golden model */
+} result;
+
+static int write_stats(const char *path, const options *o, const result *r) {
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "spk-attn: --stats %s: %s\n", path, strerror(errno));
@@ -258,29 +295,42 @@ static int write_stats(const char *path, const options *o, const spk_layer_stats
     spk_json j;
     spk_json_init(&j, f);
     spk_json_object_begin(&j, NULL);
-    spk_json_u64(&j, "heads_computed", ls->heads_computed);
-    spk_json_u64(&j, "heads_kept", spk_prune_alive_heads(st));
-    spk_json_u64(&j, "tokens_alive", ls->tokens_alive);
-    spk_json_u64(&j, "tokens_kept", spk_prune_alive_tokens(st));
-    spk_json_u64(&j, "requests", ls->requests);
-    spk_json_u64(&j, "keys_fetched", ls->keys_fetched);
-    spk_json_u64(&j, "values_fetched", ls->values_fetched);
-    spk_json_u64(&j, "requant_requests", ls->requant_requests);
-    spk_json_u64(&j, "dram_bytes", ls->dram_bytes);
-    spk_json_object_begin(&j, "dram_bytes_by_kind");
-    spk_json_u64(&j, "key_msb", ls->key_msb_bytes);
-    spk_json_u64(&j, "key_lsb", ls->key_lsb_bytes);
-    spk_json_u64(&j, "value", ls->value_bytes);
-    spk_json_u64(&j, "scale", ls->scale_bytes);
-    spk_json_object_end(&j);
-    spk_json_array_begin(&j, "kept_tokens");
-    for (uint32_t t = 0; t < spk_prune_tokens(st); t++)
-        if (spk_prune_token_alive(st, t)) spk_json_u64(&j, NULL, t);
-    spk_json_array_end(&j);
-    spk_json_array_begin(&j, "kept_heads");
-    for (uint32_t h = 0; h < spk_prune_heads(st); h++)
-        if (spk_prune_head_alive(st, h)) spk_json_u64(&j, NULL, h);
-    spk_json_array_end(&j);
+    spk_json_u64(&j, "heads_computed", r->heads_computed);
+    spk_json_u64(&j, "heads_kept", r->heads_kept);
+    spk_json_u64(&j, "tokens_alive", r->tokens_alive);
+    spk_json_u64(&j, "tokens_kept", r->tokens_kept);
+    spk_json_u64(&j, "requests", r->requests);
+    spk_json_u64(&j, "keys_fetched", r->keys_fetched);
+    spk_json_u64(&j, "values_fetched", r->values_fetched);
+    spk_json_u64(&j, "requant_requests", r->requant_requests);
+    spk_json_u64(&j, "dram_bytes", r->dram_bytes);
+    if (r->golden) {
+        spk_json_object_begin(&j, "dram_bytes_by_kind");
+        spk_json_u64(&j, "key_msb", r->golden->key_msb_bytes);
+        spk_json_u64(&j, "key_lsb", r->golden->key_lsb_bytes);
+        spk_json_u64(&j, "value", r->golden->value_bytes);
+        spk_json_u64(&j, "scale", r->golden->scale_bytes);
+        spk_json_object_end(&j);
+    }
+    if (r->st) {
+        spk_json_array_begin(&j, "kept_tokens");
+        for (uint32_t t = 0; t < spk_prune_tokens(r->st); t++)
+            if (spk_prune_token_alive(r->st, t)) spk_json_u64(&j, NULL, t);
+        spk_json_array_end(&j);
+        spk_json_array_begin(&j, "kept_heads");
+        for (uint32_t h = 0; h < spk_prune_heads(r->st); h++)
+            if (spk_prune_head_alive(r->st, h)) spk_json_u64(&j, NULL, h);
+        spk_json_array_end(&j);
+    }
+    if (r->dev) {
+        spk_json_object_begin(&j, "device");
+        spk_json_string(&j, "backend", o->backend);
+        spk_json_u64(&j, "core_cycles", r->dev->core_cycles);
+        spk_json_u64(&j, "core_instret", r->dev->core_instret);
+        spk_json_u64(&j, "engine_cycles", r->dev->engine_cycles);
+        if (r->dev->has_energy) spk_json_double(&j, "energy_pj", r->dev->energy_pj);
+        spk_json_object_end(&j);
+    }
     spk_json_object_begin(&j, "config");
     spk_json_u64(&j, "d", o->cfg.d);
     spk_json_u64(&j, "msb_bits", o->cfg.kv.msb_bits);
@@ -318,61 +368,186 @@ static int check_shapes(const tensor3 *q, const tensor3 *k, const tensor3 *v, co
     return -1;
 }
 
-static int run(const options *opt) {
-    options o = *opt;
-    tensor3 q = {0}, k = {0}, v = {0};
+/* In-tree runs find the firmware and the energy constants next to the executable (build/bin ->
+ * build/firmware, sim/configs), as spk-llm does; an installed libspk finds its own. The
+ * environment wins. */
+static void default_paths(char *fw, char *energy, size_t len) {
+    char exe[PATH_MAX];
+    fw[0] = energy[0] = 0;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = 0; /* exe is now the binary's directory */
+    if (!getenv("SPK_FIRMWARE")) {
+        snprintf(fw, len, "%s/../firmware/spk-fw.elf", exe);
+        if (access(fw, R_OK) != 0) fw[0] = 0;
+    }
+    if (!getenv("SPK_ENERGY")) {
+        snprintf(energy, len, "%s/../../sim/configs/energy.cfg", exe);
+        if (access(energy, R_OK) != 0) energy[0] = 0;
+    }
+}
+
+static int spk_failed(const options *o, const char *what, spk_status st) {
+    if (st == SPK_OK) return 0;
+    fprintf(stderr, "spk-attn: --backend %s: %s: %s: %s\n", o->backend, what, spk_status_str(st),
+            spk_last_error());
+    return -1;
+}
+
+/* The layer through libspk on device o->backend: the driver quantizes the same floats by the
+ * same rules, the firmware applies the same keep counts after the layer. */
+static int run_device(const options *o, const tensor3 *q, const tensor3 *k, const tensor3 *v,
+                      float *outf, size_t n_out, spk_attn_stats *stats, result *r) {
+    char fw[PATH_MAX + 64], energy[PATH_MAX + 64];
+    default_paths(fw, energy, sizeof fw);
+    const spk_device_options dopt = {.size = sizeof dopt,
+                                     .firmware_path = fw[0] ? fw : NULL,
+                                     .energy_path = energy[0] ? energy : NULL};
+    const spk_attn_config cfg = {.size = sizeof cfg,
+                                 .n_layers = 1,
+                                 .n_heads = q->heads,
+                                 .n_kv_heads = k->heads,
+                                 .head_dim = q->d,
+                                 .max_tokens = k->rows,
+                                 .msb_bits = o->cfg.kv.msb_bits,
+                                 .lsb_bits = o->cfg.kv.lsb_bits,
+                                 .requant_threshold = o->cfg.requant_threshold,
+                                 .v_keep_q16 = o->cfg.v_keep_q16};
+    const spk_layer_submit sub = {.size = sizeof sub,
+                                  .layer = 0,
+                                  .n_queries = q->rows,
+                                  .n_new_tokens = k->rows,
+                                  .causal = (uint32_t)o->causal,
+                                  .q = q->a.data,
+                                  .k_new = k->a.data,
+                                  .v_new = v->a.data,
+                                  .token_keep_count = o->tokens.count,
+                                  .token_keep_q16 = o->tokens.ratio_q16,
+                                  .head_keep_count = o->heads.count,
+                                  .head_keep_q16 = o->heads.ratio_q16,
+                                  .token_policy = SPK_TOKEN_POLICY_ACCUMULATED};
+    spk_device *dev = NULL;
+    spk_attn *attn = NULL;
+    spk_fence *fence = NULL;
+    int rc = -1;
+    if (spk_failed(o, "open", spk_device_open(o->backend, &dopt, &dev)) ||
+        spk_failed(o, "context", spk_attn_create(dev, &cfg, &attn)) ||
+        spk_failed(o, "submit", spk_attn_submit(attn, &sub, &fence)) ||
+        spk_failed(o, "layer", spk_fence_wait(fence, 600000)) ||
+        spk_failed(o, "output", spk_attn_read_output(attn, outf, n_out)) ||
+        spk_failed(o, "stats", spk_attn_read_stats(attn, stats)) ||
+        spk_failed(o, "alive", spk_attn_alive(attn, &r->tokens_kept, &r->heads_kept)))
+        goto done;
+    r->heads_computed = stats->heads_computed;
+    r->tokens_alive = stats->tokens_alive;
+    r->requests = stats->requests;
+    r->keys_fetched = stats->keys_fetched;
+    r->values_fetched = stats->values_fetched;
+    r->requant_requests = stats->requant_requests;
+    r->dram_bytes = stats->dram_bytes;
+    r->dev = stats;
+    rc = 0;
+done:
+    spk_fence_free(fence);
+    spk_attn_destroy(attn);
+    spk_device_close(dev);
+    return rc;
+}
+
+/* The layer through the golden model directly (and the pruning state in and out). */
+static int run_golden(options *o, const tensor3 *q, const tensor3 *k, const tensor3 *v, float *outf,
+                      spk_prune_state **stp, spk_layer_stats *ls, result *r) {
     qrows qq = {0}, kq = {0}, vq = {0};
     spk_prune_state *st = NULL;
     spk_workspace *ws = NULL;
     int32_t *out = NULL, *out_exp = NULL;
-    float *outf = NULL;
-    int rc = 1;
-    if (load3(o.q, "--q", &q) || load3(o.k, "--k", &k) || load3(o.v, "--v", &v) ||
-        check_shapes(&q, &k, &v, &o))
+    int rc = -1;
+    const uint32_t kv_bits = o->cfg.kv.msb_bits + o->cfg.kv.lsb_bits;
+    if (quantize(q, SPK_Q_BITS, 1, "Q", &qq) || quantize(k, kv_bits, 0, "K", &kq) ||
+        quantize(v, kv_bits, 0, "V", &vq))
         goto done;
-    o.cfg.d = q.d;
-    const uint32_t kv_bits = o.cfg.kv.msb_bits + o.cfg.kv.lsb_bits;
-    if (quantize(&q, SPK_Q_BITS, 1, "Q", &qq) || quantize(&k, kv_bits, 0, "K", &kq) ||
-        quantize(&v, kv_bits, 0, "V", &vq))
-        goto done;
-    st = open_state(&o, q.heads, k.rows);
-    ws = spk_workspace_create(k.rows ? k.rows : 1);
-    const size_t n_out = (size_t)q.heads * q.rows * q.d;
+    st = *stp = open_state(o, q->heads, k->rows);
+    ws = spk_workspace_create(k->rows ? k->rows : 1);
+    const size_t n_out = (size_t)q->heads * q->rows * q->d;
     out = malloc(n_out * sizeof *out);
-    out_exp = malloc((size_t)q.heads * q.rows * sizeof *out_exp);
-    outf = malloc(n_out * sizeof *outf);
-    if (!st || !ws || !out || !out_exp || !outf) {
+    out_exp = malloc((size_t)q->heads * q->rows * sizeof *out_exp);
+    if (!st || !ws || !out || !out_exp) {
         if (st) fprintf(stderr, "spk-attn: out of memory\n");
         goto done;
     }
     spk_layer_desc layer = {
-        .n_heads = q.heads,
-        .n_kv_heads = k.heads,
-        .n_queries = q.rows,
-        .n_tokens = k.rows,
+        .n_heads = q->heads,
+        .n_kv_heads = k->heads,
+        .n_queries = q->rows,
+        .n_tokens = k->rows,
         .q = qq.codes,
         .q_logit_scales = qq.scales,
         .k = kq.codes,
         .k_scales = kq.scales,
         .v = vq.codes,
         .v_scales = vq.scales,
-        .causal = (uint32_t)o.causal,
+        .causal = (uint32_t)o->causal,
     };
-    spk_layer_stats ls;
-    spksim_status s = spk_layer_run(&o.cfg, &layer, st, ws, out, out_exp, &ls, NULL, NULL);
-    if (s == SPKSIM_OK) s = spk_prune_keep(st, o.tokens, o.heads, NULL, NULL);
+    spksim_status s = spk_layer_run(&o->cfg, &layer, st, ws, out, out_exp, ls, NULL, NULL);
+    if (s == SPKSIM_OK) s = spk_prune_keep(st, o->tokens, o->heads, NULL, NULL);
     if (s != SPKSIM_OK) {
         fprintf(stderr, "spk-attn: layer failed: %s\n", spksim_status_str(s));
         goto done;
     }
-    for (size_t i = 0; i < n_out; i++) outf[i] = spk_output_to_float(out[i], out_exp[i / q.d]);
+    for (size_t i = 0; i < n_out; i++) outf[i] = spk_output_to_float(out[i], out_exp[i / q->d]);
+    *r = (result){.heads_computed = ls->heads_computed,
+                  .heads_kept = spk_prune_alive_heads(st),
+                  .tokens_alive = ls->tokens_alive,
+                  .tokens_kept = spk_prune_alive_tokens(st),
+                  .requests = ls->requests,
+                  .keys_fetched = ls->keys_fetched,
+                  .values_fetched = ls->values_fetched,
+                  .requant_requests = ls->requant_requests,
+                  .dram_bytes = ls->dram_bytes,
+                  .golden = ls,
+                  .st = st};
+    rc = 0;
+done:
+    free(qq.codes), free(qq.scales), free(kq.codes), free(kq.scales);
+    free(vq.codes), free(vq.scales);
+    spk_workspace_destroy(ws);
+    free(out), free(out_exp);
+    return rc;
+}
+
+static int run(const options *opt) {
+    options o = *opt;
+    tensor3 q = {0}, k = {0}, v = {0};
+    spk_prune_state *st = NULL;
+    float *outf = NULL;
+    spk_layer_stats ls;
+    spk_attn_stats dev_stats = {.size = sizeof dev_stats};
+    result res = {0};
+    int rc = 1;
+    if (load3(o.q, "--q", &q) || load3(o.k, "--k", &k) || load3(o.v, "--v", &v) ||
+        check_shapes(&q, &k, &v, &o))
+        goto done;
+    o.cfg.d = q.d;
+    const size_t n_out = (size_t)q.heads * q.rows * q.d;
+    outf = malloc(n_out * sizeof *outf);
+    if (!outf) {
+        fprintf(stderr, "spk-attn: out of memory\n");
+        goto done;
+    }
+    if (o.backend ? run_device(&o, &q, &k, &v, outf, n_out, &dev_stats, &res)
+                  : run_golden(&o, &q, &k, &v, outf, &st, &ls, &res))
+        goto done;
     char err[512];
     const uint64_t shape[3] = {q.heads, q.rows, q.d};
     if (spk_npy_write_f32(o.out, outf, 3, shape, err, sizeof err) != SPKSIM_OK) {
         fprintf(stderr, "spk-attn: --out: %s\n", err);
         goto done;
     }
-    if (o.stats && write_stats(o.stats, &o, &ls, st)) goto done;
+    if (o.stats && write_stats(o.stats, &o, &res)) goto done;
+    spksim_status s;
     if (o.state_out && (s = spk_prune_save(st, o.state_out)) != SPKSIM_OK) {
         fprintf(stderr, "spk-attn: --state-out %s: %s\n", o.state_out, spksim_status_str(s));
         goto done;
@@ -380,11 +555,8 @@ static int run(const options *opt) {
     rc = 0;
 done:
     spk_npy_free(&q.a), spk_npy_free(&k.a), spk_npy_free(&v.a);
-    free(qq.codes), free(qq.scales), free(kq.codes), free(kq.scales);
-    free(vq.codes), free(vq.scales);
     spk_prune_destroy(st);
-    spk_workspace_destroy(ws);
-    free(out), free(out_exp), free(outf);
+    free(outf);
     return rc;
 }
 

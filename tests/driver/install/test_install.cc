@@ -1,7 +1,9 @@
 // The installed library: the example compiles against a private install through
-// `pkg-config --cflags --libs spk`, runs one layer from .npy files on both backends with
+// `pkg-config --cflags --libs spk`, runs one layer from .npy files on every backend with
 // bit-identical outputs (sim also reporting cycles and DRAM bytes), and the shared library
 // exports exactly the public API.
+#include "../backends.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -55,6 +57,12 @@ std::string npy_payload(const std::string &file) {
     return header <= file.size() ? file.substr(header) : "";
 }
 
+// The whole printed line "key value" (empty if absent).
+std::string line_of(const std::string &out, const std::string &key) {
+    size_t at = out.find("\n" + key + " ");
+    return at == std::string::npos ? "" : out.substr(at + 1, out.find('\n', at + 1) - at - 1);
+}
+
 uint64_t stat_value(const std::string &out, const std::string &key) {
     size_t at = out.find("\n" + key + " ");
     return at == std::string::npos ? 0
@@ -76,6 +84,11 @@ class Installed : public ::testing::Test {
     std::string dir, pc;
 };
 
+// The example on every backend of the build (tests/driver/backends.h, $SPK_TEST_BACKENDS), on
+// inputs from test_seed(): the output files and every printed line that is not a per-backend
+// cost (cycles, energy; DRAM bytes on the RTL, which counts its own reads) are identical between
+// backends and to spk-attn's golden run. Pruning (-t) runs where backend_prunes(); elsewhere it is
+// refused with a message naming PRUNE.
 TEST_F(Installed, ExampleBuildsWithPkgConfigAndBackendsAgree) {
     int st = -1;
     std::string flags = run(pc + "--cflags --libs spk", &st);
@@ -93,7 +106,7 @@ TEST_F(Installed, ExampleBuildsWithPkgConfigAndBackendsAgree) {
     std::string log = run(cc, &st);
     ASSERT_EQ(st, 0) << cc << "\n" << log;
 
-    std::mt19937 rng(7);
+    std::mt19937 rng(static_cast<std::mt19937::result_type>(test_seed()));
     std::normal_distribution<float> dist;
     auto randn = [&](size_t n) {
         std::vector<float> v(n);
@@ -106,36 +119,91 @@ TEST_F(Installed, ExampleBuildsWithPkgConfigAndBackendsAgree) {
     std::string energy = run(pc + "--variable=energy spk", &st);
     ASSERT_EQ(st, 0);
     energy.erase(energy.find_last_not_of("\n") + 1);
+    // The installed library finds the RTL plugin through $SPK_RTL_PLUGIN (here: this build's).
     std::string env = "SPK_FIRMWARE=" + fw + " SPK_ENERGY=" + energy + " ";
-    std::string args = " -c -t 0.75 " + dir + "/q.npy " + dir + "/k.npy " + dir + "/v.npy";
-    std::string model = run(env + exe + " -b model -o " + dir + "/model.npy" + args, &st);
-    ASSERT_EQ(st, 0) << model;
-    std::string sim = run(env + exe + " -b sim -o " + dir + "/sim.npy" + args, &st);
-    ASSERT_EQ(st, 0) << sim;
-    std::string a = slurp(dir + "/model.npy"), b = slurp(dir + "/sim.npy");
-    EXPECT_EQ(a.size(), 128u + 4 * 6 * 32 * 4);
-    EXPECT_TRUE(a == b) << "model and sim outputs differ";
-    EXPECT_EQ(stat_value(model, "engine_cycles"), 0u) << model;
-    EXPECT_GT(stat_value(sim, "engine_cycles"), 0u) << sim;
-    EXPECT_GT(stat_value(sim, "dram_bytes"), 0u) << sim;
-    EXPECT_GT(stat_value(sim, "energy_pj"), 0u) << sim;
-    EXPECT_EQ(model.find("energy_pj"), std::string::npos) << "no energy figures on model";
-    EXPECT_EQ(stat_value(sim, "dram_bytes"), stat_value(model, "dram_bytes"));
-    EXPECT_EQ(stat_value(sim, "tokens_alive"), 30u);
-    EXPECT_EQ(stat_value(sim, "tokens_kept"), 23u) << "ceil(30 * 0.75) tokens kept";
-    EXPECT_EQ(stat_value(model, "tokens_kept"), 23u);
-    // the lead's spk-attn (golden model CLI) computes the same bits from the same files
-    std::string ref = run(std::string(SPK_TEST_SPK_ATTN) + " --q " + dir + "/q.npy --k " + dir +
-                              "/k.npy --v " + dir + "/v.npy --out " + dir +
-                              "/ref.npy --causal --kv-bits 8+4 --requant 0.1 --token-keep 0.75",
-                          &st);
+    if (test_rtl_built()) env += "SPK_RTL_PLUGIN=" SPK_TEST_RTL_PLUGIN " ";
+    const std::string inputs = " " + dir + "/q.npy " + dir + "/k.npy " + dir + "/v.npy";
+
+    // The golden model directly (spk-attn), unpruned and pruned, with the example's profile.
+    const std::string attn = std::string(SPK_TEST_SPK_ATTN) + " --q " + dir + "/q.npy --k " + dir +
+                             "/k.npy --v " + dir + "/v.npy --causal --kv-bits 8+4 " +
+                             "--requant 0.1 --out " + dir;
+    std::string ref = run(attn + "/ref.npy", &st);
     ASSERT_EQ(st, 0) << ref;
-    EXPECT_EQ(npy_payload(slurp(dir + "/ref.npy")), npy_payload(a)) << "differs from spk-attn";
+    ref = run(attn + "/ref-pruned.npy --token-keep 0.75", &st);
+    ASSERT_EQ(st, 0) << ref;
+    const std::string golden = npy_payload(slurp(dir + "/ref.npy"));
+    const std::string golden_pruned = npy_payload(slurp(dir + "/ref-pruned.npy"));
+    ASSERT_EQ(golden.size(), 4u * 6 * 32 * 4);
+
+    const char *same_everywhere[] = {"heads_computed", "tokens_alive",   "requests",
+                                     "keys_fetched",   "values_fetched", "requant_requests",
+                                     "tokens_kept",    "heads_kept",     "output_fnv1a"};
+    std::string first_backend, first_out, first_file, first_pruned, first_pruned_out;
+    for (const std::string &b : test_backends()) {
+        SCOPED_TRACE(b);
+        const std::string file = dir + "/" + b + ".npy";
+        std::string out = run(env + exe + " -b " + b + " -c -o " + file + inputs, &st);
+        ASSERT_EQ(st, 0) << out;
+        EXPECT_NE(out.find("device: backend " + b + ","), std::string::npos) << out;
+        const std::string bytes = slurp(file);
+        EXPECT_EQ(bytes.size(), 128u + 4 * 6 * 32 * 4);
+        EXPECT_TRUE(npy_payload(bytes) == golden) << b << " differs from spk-attn";
+        EXPECT_EQ(stat_value(out, "tokens_alive"), 30u) << out;
+        EXPECT_EQ(stat_value(out, "tokens_kept"), 30u) << out;
+        EXPECT_GT(stat_value(out, "dram_bytes"), 0u) << out;
+        if (b == "model") {
+            EXPECT_EQ(stat_value(out, "engine_cycles"), 0u) << out;
+        } else {
+            EXPECT_GT(stat_value(out, "engine_cycles"), 0u) << out;
+        }
+        EXPECT_EQ(out.find("energy_pj") != std::string::npos, b == "sim") << "energy on sim only";
+        if (b == "sim") {
+            EXPECT_GT(stat_value(out, "energy_pj"), 0u) << out;
+        }
+        if (first_backend.empty()) {
+            first_backend = b, first_out = out, first_file = bytes;
+        } else {
+            EXPECT_TRUE(bytes == first_file) << b << " and " << first_backend << " outputs differ";
+            for (const char *key : same_everywhere)
+                EXPECT_EQ(line_of(out, key), line_of(first_out, key))
+                    << key << " of " << b << " and " << first_backend;
+            if (backend_counts_spec_traffic(b) && backend_counts_spec_traffic(first_backend)) {
+                EXPECT_EQ(stat_value(out, "dram_bytes"), stat_value(first_out, "dram_bytes"));
+            }
+        }
+
+        const std::string pruned_file = dir + "/" + b + "-pruned.npy";
+        std::string pruned =
+            run(env + exe + " -b " + b + " -c -t 0.75 -o " + pruned_file + inputs, &st);
+        if (!backend_prunes(b)) {
+            std::printf("[ NOTE     ] %s: no prune unit; -t is checked to be refused\n", b.c_str());
+            EXPECT_NE(st, 0) << pruned;
+            EXPECT_NE(pruned.find("PRUNE"), std::string::npos) << pruned;
+            continue;
+        }
+        ASSERT_EQ(st, 0) << pruned;
+        EXPECT_EQ(stat_value(pruned, "tokens_kept"), 23u) << "ceil(30 * 0.75) tokens kept";
+        const std::string pbytes = slurp(pruned_file);
+        EXPECT_TRUE(npy_payload(pbytes) == golden_pruned) << b << " pruned differs from spk-attn";
+        if (first_pruned.empty()) {
+            first_pruned = pbytes, first_pruned_out = pruned;
+        } else {
+            EXPECT_TRUE(pbytes == first_pruned) << b << " pruned output differs";
+            for (const char *key : same_everywhere)
+                EXPECT_EQ(line_of(pruned, key), line_of(first_pruned_out, key)) << key;
+        }
+    }
     // a bad input file is a clear error, not a crash
     std::string bad =
         run(env + exe + " -b model " + dir + "/q.npy " + exe + " " + dir + "/v.npy", &st);
     EXPECT_NE(st, 0);
     EXPECT_NE(bad.find("not a 3-D float32 .npy"), std::string::npos) << bad;
+    // the backend also comes from $SPK_BACKEND
+    std::string from_env = run(env + "SPK_BACKEND=sim " + exe + " -c" + inputs, &st);
+    ASSERT_EQ(st, 0) << from_env;
+    EXPECT_NE(from_env.find("device: backend sim,"), std::string::npos) << from_env;
+    EXPECT_EQ(line_of(from_env, "output_fnv1a"), line_of(first_out, "output_fnv1a"));
 }
 
 TEST_F(Installed, SharedLibraryExportsOnlyThePublicApi) {

@@ -25,8 +25,8 @@
 extern "C" {
 #endif
 
-/** Version of the function table spk_rtl_api_v1() returns. */
-#define SPK_RTL_API_VERSION 1u
+/** Version of the function table spk_rtl_api_v1() returns (2: the prune unit entries). */
+#define SPK_RTL_API_VERSION 2u
 /** Name of the plugin's one exported symbol (for dlsym). */
 #define SPK_RTL_API_SYMBOL "spk_rtl_api_v1"
 
