@@ -94,7 +94,7 @@ $(BUILD)/obj/%.o: %.cc
 
 # ---- the areas ------------------------------------------------------------------------------
 include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk device/*.mk firmware/*.mk \
-    rtl/*.mk tests/*.mk))
+    rtl/*.mk systemc/*.mk tests/*.mk))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -44,6 +44,7 @@ define spk_install_to
 	install -m 644 $(SPK_FW_ELF) $(1)/share/spk/spk-fw.elf
 	install -m 644 sim/configs/energy.cfg $(1)/share/spk/energy.cfg
 	$(if $(SPK_RTL_PLUGIN),install -d $(1)/lib/spk && install -m 755 $(SPK_RTL_PLUGIN) $(1)/lib/spk/)
+	$(if $(SPK_SYSTEMC_PLUGIN),install -d $(1)/lib/spk && install -m 755 $(SPK_SYSTEMC_PLUGIN) $(1)/lib/spk/)
 	sed -e 's|@PREFIX@|$(2)|' -e 's|@VERSION@|$(SPK_VERSION)|' driver/spk.pc.in > $(1)/lib/pkgconfig/spk.pc
 endef
 

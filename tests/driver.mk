@@ -9,6 +9,10 @@ $(BUILD)/bin/test-driver: $(FIRMWARE_ELFS) $(SPK_RTL_PLUGIN)
 # The backend suite runs on rtl and rtl-compact too when the RTL plugin is built (Verilator).
 $(BUILD)/obj/tests/driver/%.o: CPPFLAGS += \
     -DSPK_TEST_RTL_PLUGIN='"$(if $(SPK_RTL_PLUGIN),$(abspath $(SPK_RTL_PLUGIN)))"'
+# ... and on systemc when the SystemC plugin is built (systemc/systemc.mk).
+$(BUILD)/bin/test-driver: $(SPK_SYSTEMC_PLUGIN)
+$(BUILD)/obj/tests/driver/%.o: CPPFLAGS += \
+    -DSPK_TEST_SYSTEMC_PLUGIN='"$(if $(SPK_SYSTEMC_PLUGIN),$(abspath $(SPK_SYSTEMC_PLUGIN)))"'
 
 # test-iss also runs tests/iss/prog/kernel.c cross-compiled for RV32IM (when the cross compiler
 # is installed) and compares it with the same file compiled for the host.

@@ -36,9 +36,10 @@ static void usage(FILE *f) {
         "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
         "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
         "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
-        "attention: --backend cpu|model|sim|rtl|rtl-compact (default $SPK_BACKEND, else cpu;\n"
-        "        the others offload attention to the accelerator through libspk and print its\n"
-        "        report; rtl runs the Verilated engine and prune unit: no last-step policy)\n"
+        "attention: --backend cpu|model|sim|rtl|rtl-compact|systemc (default $SPK_BACKEND,\n"
+        "        else cpu; the others offload attention to the accelerator through libspk and\n"
+        "        print its report; rtl runs the Verilated engine and prune unit, without the\n"
+        "        last-step policy; systemc the TLM-2.0 model of the device)\n"
         "        --spatten off|paper|aggressive|mit, then optionally --token-keep [START:]END,\n"
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
         "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"
@@ -513,8 +514,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (strcmp(o.backend, "cpu") && strcmp(o.backend, "model") && strcmp(o.backend, "sim") &&
-        strcmp(o.backend, "rtl") && strcmp(o.backend, "rtl-compact")) {
-        fprintf(stderr, "spk-llm: --backend '%s': use cpu, model, sim, rtl or rtl-compact\n",
+        strcmp(o.backend, "rtl") && strcmp(o.backend, "rtl-compact") &&
+        strcmp(o.backend, "systemc")) {
+        fprintf(stderr,
+                "spk-llm: --backend '%s': use cpu, model, sim, rtl, rtl-compact or systemc\n",
                 o.backend);
         return 2;
     }

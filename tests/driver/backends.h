@@ -1,7 +1,7 @@
 // The backends the backend-parameterized tests run on: $SPK_TEST_BACKENDS (space- or
 // comma-separated), else every backend this build has (model, sim, and rtl, rtl-compact when the
-// RTL plugin was built). Tests call test_backends() and loop; a backend that cannot run a case
-// says why on stdout instead of passing silently.
+// RTL plugin was built, systemc when the SystemC plugin was). Tests call test_backends() and loop;
+// a backend that cannot run a case says why on stdout instead of passing silently.
 #ifndef TESTS_DRIVER_BACKENDS_H
 #define TESTS_DRIVER_BACKENDS_H
 
@@ -24,6 +24,14 @@ inline bool test_rtl_built() {
     return *SPK_TEST_RTL_PLUGIN && access(SPK_TEST_RTL_PLUGIN, R_OK) == 0;
 }
 
+#ifndef SPK_TEST_SYSTEMC_PLUGIN
+#define SPK_TEST_SYSTEMC_PLUGIN ""
+#endif
+
+inline bool test_systemc_built() {
+    return *SPK_TEST_SYSTEMC_PLUGIN && access(SPK_TEST_SYSTEMC_PLUGIN, R_OK) == 0;
+}
+
 inline std::vector<std::string> test_backends() {
     std::vector<std::string> out;
     const char *env = std::getenv("SPK_TEST_BACKENDS");
@@ -40,6 +48,7 @@ inline std::vector<std::string> test_backends() {
         out.push_back("rtl");
         out.push_back("rtl-compact");
     }
+    if (test_systemc_built()) out.push_back("systemc");
     return out;
 }
 
@@ -51,12 +60,21 @@ inline bool backend_prunes(const std::string &b) {
 // The last-step policy ranks tokens by the requests' logits, which the Verilated engines do not
 // export: it is refused there (docs/device.md, "What each engine executes").
 inline bool backend_runs_last_step(const std::string &b) {
-    return b == "model" || b == "sim";
+    return b == "model" || b == "sim" || b == "systemc";
 }
 
 // model and sim count the spec's traffic rule; the RTL counts the 32-byte reads it made.
 inline bool backend_counts_spec_traffic(const std::string &b) {
-    return b == "model" || b == "sim";
+    return b == "model" || b == "sim" || b == "systemc";
+}
+
+// The backends whose engine is the C one (model, sim, and systemc, which runs sim inside the
+// TLM model): its limits (PARAM_MAX_KEYS, PARAM_MAX_D) and, where it times, its energy.
+inline bool backend_has_c_engine(const std::string &b) {
+    return b == "model" || b == "sim" || b == "systemc";
+}
+inline bool backend_prices_energy(const std::string &b) {
+    return b == "sim" || b == "systemc";
 }
 
 // The seed of the randomized cross-backend checks: $SPK_TEST_SEED if set, else a fresh random one,
