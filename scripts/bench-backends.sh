@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Title: libspk backends: the reference LLM's attention on model, sim, rtl and rtl-compact
+# Title: libspk backends: the reference LLM's attention on model, sim, systemc, rtl and rtl-compact
 # Side by side in one run: `spk-llm generate` (SmolLM2-135M, --spatten paper, 16 tokens, seed 1)
 # with attention on each backend, REPEATS times; the median generation speed, the head requests
 # per second of wall time, the engine cycles the report gives, and whether the text is the same
@@ -9,7 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 spk=$repo/build/bin/spk-llm
 repeats=${REPEATS:-3}
-backends=${BACKENDS:-model sim rtl rtl-compact}
+backends=${BACKENDS:-model sim systemc rtl rtl-compact}
 prompt="The history of the city began in the Middle Ages, when"
 "$repo/scripts/bootstrap.sh" --model
 tmp=$(mktemp -d)
