@@ -29,10 +29,14 @@ GTEST_LIBS := $(shell pkg-config --libs gtest gtest_main 2>/dev/null || echo -lg
 
 ifeq ($(SAN),1)
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+# SAN=thread: ThreadSanitizer (make test-tsan)
+ifeq ($(SAN),thread)
+SANFLAGS   := -fsanitize=thread -fno-omit-frame-pointer
+endif
 CFLAGS     += $(SANFLAGS)
 CXXFLAGS   += $(SANFLAGS)
 LDFLAGS    += $(SANFLAGS)
-endif
 
 .DEFAULT_GOAL := all
 ALL_LIBS   :=
@@ -99,7 +103,7 @@ include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk device/*.m
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- top-level targets ----------------------------------------------------------------------
-.PHONY: all test test-run demo study bench lint format install clean help bootstrap fuzz \
+.PHONY: all test test-run test-tsan demo study bench lint format install clean help bootstrap fuzz \
         check-llm-backends
 
 all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test binaries into build/
@@ -107,9 +111,20 @@ all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test bin
 bootstrap: ## Install the kit's dependencies (apt + pip); quiet when already satisfied
 	@scripts/bootstrap.sh
 
-test: bootstrap ## Build and run every test suite, then again under ASan+UBSan (build-asan/)
+test: bootstrap ## Build and run every test suite, then again under ASan+UBSan (build-asan/), then the threads test under TSan
 	@$(MAKE) --no-print-directory test-run
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
+	@$(MAKE) --no-print-directory test-tsan
+
+test-tsan: ## Threads sharing a device, under ThreadSanitizer (build-tsan/; any race fails)
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread OPT="-O1 -g" \
+	    build-tsan/bin/test-driver-threads
+	@for b in model sim; do \
+	    TSAN_OPTIONS="halt_on_error=1 exitcode=66" SPK_TEST_BACKENDS=$$b \
+	        build-tsan/bin/test-driver-threads >build-tsan/threads-$$b.log 2>&1 || \
+	        { tail -n 40 build-tsan/threads-$$b.log; echo "test-tsan: $$b FAILED"; exit 1; }; \
+	    echo "test-tsan: $$b clean ($$(grep -c '^\[       OK' build-tsan/threads-$$b.log) tests)"; \
+	done
 
 test-run: $(TEST_BINS) $(ALL_BINS)
 	@scripts/run-tests.sh $(BUILD) $(TEST_BINS)

@@ -36,3 +36,9 @@ $(BUILD)/obj/tests/driver/install/%.o: CPPFLAGS += -DSPK_TEST_PREFIX='"$(SPK_TES
     -DSPK_TEST_EXAMPLE='"$(abspath driver/examples/attn_layer.c)"' \
     -DSPK_TEST_CHECK_EXPORTS='"$(abspath driver/check-exports.sh)"' \
     -DSPK_TEST_SPK_ATTN='"$(abspath $(BUILD)/bin/spk-attn)"'
+
+# Threads sharing one device (tests/driver/threads): its own binary, so that `make test-tsan`
+# builds and runs it under ThreadSanitizer without the rest of the suite.
+$(eval $(call gtest_prog,test-driver-threads,tests/driver/threads/test_threads.cc,spk spkcycle spkgolden spkiss,-lelf -lpthread))
+$(BUILD)/obj/tests/driver/threads/%.o: CPPFLAGS += -DSPK_TEST_FW_DIR='"$(abspath $(FW_DIR))"'
+$(BUILD)/bin/test-driver-threads: $(FIRMWARE_ELFS)

@@ -129,7 +129,8 @@ static spk_status open_on_device(spk_attn *a) {
     return st;
 }
 
-spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_attn **out) {
+static spk_status attn_create_locked(spk_device *dev, const spk_attn_config *config,
+                                     spk_attn **out) {
     if (out) *out = NULL;
     if (!dev || !config || !out) return spk_fail(SPK_E_ARG, "spk_attn_create: NULL argument");
     if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_attn_create: device is closed");
@@ -199,7 +200,9 @@ spk_status spk_attn_destroy(spk_attn *a) {
         return spk_fail(SPK_E_ARG, "spk_attn_destroy: %p is not a live context (destroyed twice?)",
                         (const void *)a);
     spk_status st = SPK_OK;
-    if (a->dev && spk_dev_live(a->dev)) {
+    spk_device *dev = a->dev && spk_dev_live(a->dev) ? a->dev : NULL;
+    if (dev) spk_dev_lock(dev);
+    if (dev) {
         spk_attn **link = &a->dev->contexts;
         while (*link && *link != a) link = &(*link)->next;
         if (*link) *link = a->next;
@@ -213,6 +216,7 @@ spk_status spk_attn_destroy(spk_attn *a) {
             }
         }
         free_buffers(a);
+        spk_dev_unlock(dev);
     }
     if (a->pending_fence_obj) a->pending_fence_obj->attn = NULL;
     free(a->kv);
@@ -396,7 +400,7 @@ static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint3
     return spk_bo_sync(a->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
 }
 
-spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **fence) {
+static spk_status attn_submit_locked(spk_attn *a, const spk_layer_submit *s, spk_fence **fence) {
     if (fence) *fence = NULL;
     spk_status st = attn_usable(a, "spk_attn_submit");
     if (st != SPK_OK) return st;
@@ -437,6 +441,8 @@ spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **f
     return spk_ok();
 }
 
+static spk_status fence_finish(spk_fence *f, spk_attn *a, spk_status st);
+
 spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
     if (!f) return spk_fail(SPK_E_ARG, "spk_fence_wait: NULL fence");
     if (!spk_handle_live(SPK_HANDLE_FENCE, f))
@@ -447,6 +453,14 @@ spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
         return spk_fail(SPK_E_STATE, "spk_fence_wait: the fence's device or context is gone");
     spk_attn *a = f->attn;
     spk_status st = spk_dev_wait(f->dev, f->value, timeout_ms);
+    spk_dev_lock(f->dev);
+    st = fence_finish(f, a, st);
+    spk_dev_unlock(f->dev);
+    return st;
+}
+
+/* The fence's bookkeeping after a wait (device lock held). */
+static spk_status fence_finish(spk_fence *f, spk_attn *a, spk_status st) {
     if (st == SPK_E_TIMEOUT && !f->dev->halted) return st; /* still running: wait again */
     if (st != SPK_OK && f->dev->halted) {
         a->pending = 0; /* the device is halted; nothing more will complete */
@@ -476,7 +490,7 @@ spk_status spk_fence_free(spk_fence *f) {
     return spk_ok();
 }
 
-spk_status spk_attn_read_output(spk_attn *a, float *out, size_t count) {
+static spk_status attn_read_output_locked(spk_attn *a, float *out, size_t count) {
     spk_status st = attn_usable(a, "spk_attn_read_output");
     if (st != SPK_OK) return st;
     if (!out) return spk_fail(SPK_E_ARG, "spk_attn_read_output: NULL output");
@@ -501,7 +515,7 @@ static uint64_t get64(const uint32_t w[2]) {
     return (uint64_t)w[0] | (uint64_t)w[1] << 32;
 }
 
-spk_status spk_attn_read_stats(spk_attn *a, spk_attn_stats *stats) {
+static spk_status attn_read_stats_locked(spk_attn *a, spk_attn_stats *stats) {
     spk_status st = attn_usable(a, "spk_attn_read_stats");
     if (st != SPK_OK) return st;
     if (!stats || stats->size < sizeof(*stats))
@@ -531,7 +545,7 @@ spk_status spk_attn_read_stats(spk_attn *a, spk_attn_stats *stats) {
     return spk_ok();
 }
 
-spk_status spk_attn_alive(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
+static spk_status attn_alive_locked(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
     spk_status st = attn_usable(a, "spk_attn_alive");
     if (st != SPK_OK) return st;
     if (!tokens || !heads) return spk_fail(SPK_E_ARG, "spk_attn_alive: NULL argument");
@@ -542,7 +556,7 @@ spk_status spk_attn_alive(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
     return spk_ok();
 }
 
-spk_status spk_attn_read_pruning(spk_attn *a, spk_attn_pruning *p) {
+static spk_status attn_read_pruning_locked(spk_attn *a, spk_attn_pruning *p) {
     spk_status st = attn_usable(a, "spk_attn_read_pruning");
     if (st != SPK_OK) return st;
     if (!p || p->size < sizeof(*p))
@@ -567,4 +581,65 @@ spk_status spk_attn_read_pruning(spk_attn *a, spk_attn_pruning *p) {
     if (p->head_alive) memcpy(p->head_alive, d + 9 * T + 8 * H, H);
     if (p->kv_alive) memcpy(p->kv_alive, d + 9 * (T + H), sets * T);
     return spk_ok();
+}
+
+spk_status spk_attn_create(spk_device *dev, const spk_attn_config *config, spk_attn **out) {
+    if (out) *out = NULL;
+    if (!dev || !config || !out) return spk_fail(SPK_E_ARG, "spk_attn_create: NULL argument");
+    if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_attn_create: device is closed");
+    spk_dev_lock(dev);
+    spk_status st = attn_create_locked(dev, config, out);
+    spk_dev_unlock(dev);
+    return st;
+}
+
+spk_status spk_attn_submit(spk_attn *a, const spk_layer_submit *s, spk_fence **fence) {
+    if (fence) *fence = NULL;
+    spk_status st = attn_usable(a, "spk_attn_submit");
+    if (st != SPK_OK) return st;
+    spk_device *dev = a->dev;
+    spk_dev_lock(dev);
+    st = attn_submit_locked(a, s, fence);
+    spk_dev_unlock(dev);
+    return st;
+}
+
+spk_status spk_attn_read_output(spk_attn *a, float *out, size_t count) {
+    spk_status st = attn_usable(a, "spk_attn_read_output");
+    if (st != SPK_OK) return st;
+    spk_device *dev = a->dev;
+    spk_dev_lock(dev);
+    st = attn_read_output_locked(a, out, count);
+    spk_dev_unlock(dev);
+    return st;
+}
+
+spk_status spk_attn_read_stats(spk_attn *a, spk_attn_stats *stats) {
+    spk_status st = attn_usable(a, "spk_attn_read_stats");
+    if (st != SPK_OK) return st;
+    spk_device *dev = a->dev;
+    spk_dev_lock(dev);
+    st = attn_read_stats_locked(a, stats);
+    spk_dev_unlock(dev);
+    return st;
+}
+
+spk_status spk_attn_alive(spk_attn *a, uint32_t *tokens, uint32_t *heads) {
+    spk_status st = attn_usable(a, "spk_attn_alive");
+    if (st != SPK_OK) return st;
+    spk_device *dev = a->dev;
+    spk_dev_lock(dev);
+    st = attn_alive_locked(a, tokens, heads);
+    spk_dev_unlock(dev);
+    return st;
+}
+
+spk_status spk_attn_read_pruning(spk_attn *a, spk_attn_pruning *p) {
+    spk_status st = attn_usable(a, "spk_attn_read_pruning");
+    if (st != SPK_OK) return st;
+    spk_device *dev = a->dev;
+    spk_dev_lock(dev);
+    st = attn_read_pruning_locked(a, p);
+    spk_dev_unlock(dev);
+    return st;
 }

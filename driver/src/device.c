@@ -61,6 +61,14 @@ int spk_dev_live(const spk_device *dev) {
     return live;
 }
 
+void spk_dev_lock(spk_device *dev) {
+    pthread_mutex_lock(&dev->lock);
+}
+
+void spk_dev_unlock(spk_device *dev) {
+    pthread_mutex_unlock(&dev->lock);
+}
+
 /* ---- registers and device memory through the backend ------------------------------------ */
 uint32_t spk_dev_reg_read(spk_device *dev, uint32_t offset) {
     return dev->be->ops->reg_read(dev->be, offset);
@@ -91,10 +99,7 @@ static int dram_zero(spk_device *dev, uint64_t addr, size_t bytes) {
 }
 
 /* ---- buffer objects ---------------------------------------------------------------------- */
-spk_status spk_bo_alloc(spk_device *dev, size_t bytes, spk_bo **out) {
-    if (out) *out = NULL;
-    if (!out || !dev) return spk_fail(SPK_E_ARG, "spk_bo_alloc: NULL argument");
-    if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_bo_alloc: device is closed");
+static spk_status bo_alloc_locked(spk_device *dev, size_t bytes, spk_bo **out) {
     if (bytes == 0 || bytes > dev->dram_bytes)
         return spk_fail(SPK_E_ARG, "spk_bo_alloc: %zu bytes (device has %llu)", bytes,
                         (unsigned long long)dev->dram_bytes);
@@ -142,14 +147,27 @@ spk_status spk_bo_free(spk_bo *bo) {
     if (spk_handle_remove(SPK_HANDLE_BO, bo))
         return spk_fail(SPK_E_ARG, "spk_bo_free: %p is not a live buffer object (freed twice?)",
                         (const void *)bo);
-    if (bo->dev) {
-        spk_bo **link = &bo->dev->bos;
+    spk_device *dev = bo->dev;
+    if (dev) {
+        spk_dev_lock(dev);
+        spk_bo **link = &dev->bos;
         while (*link && *link != bo) link = &(*link)->next;
         if (*link) *link = bo->next;
+        spk_dev_unlock(dev);
     }
     free(bo->host);
     free(bo);
     return spk_ok();
+}
+
+spk_status spk_bo_alloc(spk_device *dev, size_t bytes, spk_bo **out) {
+    if (out) *out = NULL;
+    if (!out || !dev) return spk_fail(SPK_E_ARG, "spk_bo_alloc: NULL argument");
+    if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_bo_alloc: device is closed");
+    spk_dev_lock(dev);
+    spk_status st = bo_alloc_locked(dev, bytes, out);
+    spk_dev_unlock(dev);
+    return st;
 }
 
 static spk_status bo_usable(const spk_bo *bo, const char *fn) {
@@ -176,13 +194,13 @@ spk_status spk_bo_sync(spk_bo *bo, spk_sync_dir dir, size_t offset, size_t bytes
     if (offset > bo->bytes || bytes > bo->bytes - offset)
         return spk_fail(SPK_E_RANGE, "spk_bo_sync: [%zu, +%zu) outside the %zu-byte buffer", offset,
                         bytes, bo->bytes);
-    int rc;
-    if (dir == SPK_SYNC_TO_DEVICE)
-        rc = dram_write(bo->dev, bo->addr + offset, bo->host + offset, bytes);
-    else if (dir == SPK_SYNC_FROM_DEVICE)
-        rc = dram_read(bo->dev, bo->addr + offset, bo->host + offset, bytes);
-    else
+    if (dir != SPK_SYNC_TO_DEVICE && dir != SPK_SYNC_FROM_DEVICE)
         return spk_fail(SPK_E_ARG, "spk_bo_sync: bad direction %d", (int)dir);
+    spk_dev_lock(bo->dev);
+    const int rc = dir == SPK_SYNC_TO_DEVICE
+                       ? dram_write(bo->dev, bo->addr + offset, bo->host + offset, bytes)
+                       : dram_read(bo->dev, bo->addr + offset, bo->host + offset, bytes);
+    spk_dev_unlock(bo->dev);
     if (rc)
         return spk_fail(SPK_E_DEVICE, "spk_bo_sync: the device refused [0x%llx, +%zu)",
                         (unsigned long long)(bo->addr + offset), bytes);
@@ -278,7 +296,8 @@ static int fence_reached(spk_device *dev, uint32_t fence) {
     return (int32_t)(reg(dev, SPK_FENCE_DONE_REG_OFFSET) - fence) >= 0;
 }
 
-spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
+/* The wait itself, with the lock held; between slices it lets other threads in. */
+static spk_status dev_wait_locked(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
     if (device_halted(dev)) return halted_error(dev);
     const spk_backend_ops *ops = dev->be->ops;
     const uint64_t budget = (uint64_t)timeout_ms * dev->info.clock_khz;
@@ -307,13 +326,23 @@ spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
         default:
             break;
         }
+        /* Another thread may be waiting on the same device: give it the lock for a moment. */
+        spk_dev_unlock(dev);
+        spk_dev_lock(dev);
     }
     if (reg(dev, SPK_ERR_STATUS_REG_OFFSET) & SPK_ERR_STATUS_CODE_MASK) return reported_error(dev);
     return spk_ok();
 }
 
-spk_status spk_dev_queue(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32_t arg1,
-                         uint32_t *fence) {
+spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
+    spk_dev_lock(dev);
+    spk_status st = dev_wait_locked(dev, fence, timeout_ms);
+    spk_dev_unlock(dev);
+    return st;
+}
+
+static spk_status dev_queue_locked(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32_t arg1,
+                                   uint32_t *fence) {
     if (device_halted(dev)) return halted_error(dev);
     uint32_t head = reg(dev, SPK_RING_HEAD_REG_OFFSET);
     uint32_t tail = reg(dev, SPK_RING_TAIL_REG_OFFSET);
@@ -328,6 +357,14 @@ spk_status spk_dev_queue(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32
     spk_dev_reg_write(dev, SPK_DOORBELL_REG_OFFSET, tail + 1);
     *fence = cmd.fence;
     return spk_ok();
+}
+
+spk_status spk_dev_queue(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32_t arg1,
+                         uint32_t *fence) {
+    spk_dev_lock(dev);
+    spk_status st = dev_queue_locked(dev, opcode, arg0, arg1, fence);
+    spk_dev_unlock(dev);
+    return st;
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */
@@ -401,6 +438,7 @@ spk_status spk_device_close(spk_device *dev) {
     if (dev->ring) spk_bo_free(dev->ring);
     for (spk_bo *bo = dev->bos; bo; bo = bo->next) bo->dev = NULL;
     if (dev->be) dev->be->ops->close(dev->be);
+    pthread_mutex_destroy(&dev->lock);
     free(dev);
     return spk_ok();
 }
@@ -428,9 +466,15 @@ spk_status spk_device_open(const char *backend, const spk_device_options *opts, 
 
     spk_device *dev = calloc(1, sizeof(*dev));
     if (!dev) return spk_fail(SPK_E_NOMEM, "spk_device_open: out of memory");
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&dev->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     const spk_backend_config bc = {backend, dram, sim_config(opts), energy_path(opts)};
     spk_status st = spk_backend_open(&bc, &dev->be);
     if (st != SPK_OK) {
+        pthread_mutex_destroy(&dev->lock);
         free(dev);
         return st;
     }
@@ -439,6 +483,7 @@ spk_status spk_device_open(const char *backend, const spk_device_options *opts, 
     dev->dram_bytes = dram;
     if (!registry_add(dev)) {
         dev->be->ops->close(dev->be);
+        pthread_mutex_destroy(&dev->lock);
         free(dev);
         return spk_fail(SPK_E_NOMEM, "spk_device_open: too many open devices");
     }
@@ -465,6 +510,7 @@ spk_status spk_device_query(spk_device *dev, spk_device_info *info) {
     const size_t size = info->size;
     memset(info, 0, sizeof(*info));
     info->size = size;
+    spk_dev_lock(dev);
     snprintf(info->backend, sizeof(info->backend), "%s", dev->backend);
     uint32_t version = spk_dev_reg_read(dev, SPK_VERSION_REG_OFFSET);
     uint32_t mult = spk_dev_reg_read(dev, SPK_PARAM_MULT_REG_OFFSET);
@@ -484,5 +530,6 @@ spk_status spk_device_query(spk_device *dev, spk_device_info *info) {
     info->dram_bytes = dev->dram_bytes;
     info->fw_version = dev->fw_info.fw_version;
     snprintf(info->fw_name, sizeof(info->fw_name), "%s", dev->fw_info.name);
+    spk_dev_unlock(dev);
     return spk_ok();
 }

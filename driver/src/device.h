@@ -4,6 +4,7 @@
 #ifndef SPK_DRIVER_DEVICE_H
 #define SPK_DRIVER_DEVICE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -24,6 +25,9 @@ struct spk_bo {
 };
 
 struct spk_device {
+    /* Serializes every use of the backend and of the host state below: a device may be shared
+     * by threads (docs/driver.md, "Threads"). Recursive: entry points nest. */
+    pthread_mutex_t lock;
     char backend[16];
     spk_backend *be;
     spk_backend_info info;
@@ -48,6 +52,10 @@ spk_status spk_dev_queue(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32
 /* Let the device run until FENCE_DONE reaches @p fence, the device reports an error, or
  * @p timeout_ms passes in device time (or, scaled by the backend's slowdown, in host time). */
 spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms);
+
+/* The device's lock (see struct spk_device). */
+void spk_dev_lock(spk_device *dev);
+void spk_dev_unlock(spk_device *dev);
 
 /* 1 if @p dev is an open device (pointer comparison only, never dereferenced otherwise). */
 int spk_dev_live(const spk_device *dev);

@@ -15,6 +15,13 @@
  * and never follows such a pointer. Objects must be freed before the
  * device that owns them is closed; using a handle after its device was closed gives
  * ::SPK_E_STATE. docs/driver.md is the guide.
+ *
+ * Threads: a device may be shared by threads. Every call on a device, its buffer objects and its
+ * contexts is serialized by the device's lock, and a spk_fence_wait lets other threads use the
+ * device between its slices, so several threads can each submit to and wait on their own
+ * contexts at the same time. A context, its buffers and its fences belong to one thread at a
+ * time (use them from two threads only with your own locking), and spk_device_close must not
+ * race with any other call on that device. spk_last_error() is per thread.
  */
 #ifndef SPK_SPK_H
 #define SPK_SPK_H
