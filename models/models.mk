@@ -3,7 +3,7 @@ LLM_SRCS := $(filter-out models/tools/%,$(wildcard models/*.c))
 $(eval $(call c_lib,spkllm,$(LLM_SRCS)))
 # spk-llm also offloads attention through libspk (models/offload.mk, docs/offload.md); the
 # accelerator backends load the firmware from $(BUILD)/firmware next to the binary.
-$(eval $(call c_prog,spk-llm,models/tools/spk_llm.c,spkllm_offload spkllm spk spkcycle spkgolden spkiss,-lpthread -lelf))
+$(eval $(call c_prog,spk-llm,models/tools/spk_llm.c,spkllm_offload spkllm spk spkcycle spkgolden spkiss spkutil,-lpthread -lelf))
 $(BUILD)/bin/spk-llm: $(BUILD)/firmware/spk-fw.elf
 
 # libFuzzer target for the GGUF reader (clang; not part of `make all`), run by `make fuzz`:

@@ -1,6 +1,7 @@
 /* spk-llm: generate text, measure perplexity and tokenize with the CPU reference LLM; attention
  * runs on the CPU (float reference) or offloaded to the SpAtten accelerator through libspk. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "spkllm/quant.h"
 #include "spkllm/sample.h"
 #include "spkllm/tokenizer.h"
+#include "spksim/file.h"
+#include "spksim/parse.h"
 
 #define DEFAULT_MODEL "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -36,10 +39,10 @@ static void usage(FILE *f) {
         "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
         "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
         "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
-        "attention: --backend cpu|model|sim|rtl|rtl-compact|systemc (default $SPK_BACKEND,\n"
-        "        else cpu; the others offload attention to the accelerator through libspk and\n"
-        "        print its report; rtl runs the Verilated engine and prune unit, without the\n"
-        "        last-step policy; systemc the TLM-2.0 model of the device)\n"
+        "attention: --backend cpu|model|sim|rtl|rtl-compact|systemc|systemc-rtl (default\n"
+        "        $SPK_BACKEND, else cpu); all but cpu offload attention to the accelerator\n"
+        "        through libspk and print its report (rtl: the Verilated engine and prune unit,\n"
+        "        without the last-step policy; systemc: the TLM-2.0 model of the device)\n"
         "        --spatten off|paper|aggressive|mit, then optionally --token-keep [START:]END,\n"
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
         "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"
@@ -60,23 +63,34 @@ static long peak_rss_mb(void) {
     return ru.ru_maxrss / 1024;
 }
 
-static int parse_int(const char *s, const char *what, int lo, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > 1000000000) {
-        fprintf(stderr, "spk-llm: %s must be an integer >= %d, got '%s'\n", what, lo, s);
+/* The strict number parsers of spksim/parse.h: whole-string, base 10, range-checked. */
+static int parse_int(const char *s, const char *what, int lo, int hi, int *out) {
+    char err[256];
+    int64_t v = 0;
+    if (spk_parse_i64(what, s, lo, hi, 0, &v, err, sizeof err)) {
+        fprintf(stderr, "spk-llm: %s\n", err);
         return 0;
     }
     *out = (int)v;
     return 1;
 }
 
-static int parse_float(const char *s, const char *what, float *out) {
-    char *end;
-    float v = strtof(s, &end);
-    if (*end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "spk-llm: %s must be a non-negative number, got '%s'\n", what, s);
+static int parse_float(const char *s, const char *what, double hi, float *out) {
+    char err[256];
+    double v = 0;
+    if (spk_parse_double(what, s, 0.0, hi, 0, &v, err, sizeof err)) {
+        fprintf(stderr, "spk-llm: %s\n", err);
+        return 0;
+    }
+    *out = (float)v;
+    return 1;
+}
+
+static int parse_seed(const char *s, unsigned long long *out) {
+    char err[256];
+    uint64_t v = 0;
+    if (spk_parse_u64("--seed", s, 0, UINT64_MAX, 0, &v, err, sizeof err)) {
+        fprintf(stderr, "spk-llm: %s\n", err);
         return 0;
     }
     *out = v;
@@ -114,25 +128,25 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--backend"))
             o->backend = val;
         else if (!strcmp(a, "-n"))
-            ok = parse_int(val, "-n", 0, &o->n_predict);
+            ok = parse_int(val, "-n", 0, 1000000000, &o->n_predict);
         else if (!strcmp(a, "-t"))
-            ok = parse_int(val, "-t", 1, &o->threads);
+            ok = parse_int(val, "-t", 1, 1024, &o->threads);
         else if (!strcmp(a, "--ctx"))
-            ok = parse_int(val, "--ctx", 4, &o->ctx);
+            ok = parse_int(val, "--ctx", 4, 1000000000, &o->ctx);
         else if (!strcmp(a, "--chunks"))
-            ok = parse_int(val, "--chunks", 1, &o->chunks);
+            ok = parse_int(val, "--chunks", 1, 1000000000, &o->chunks);
         else if (!strcmp(a, "--first-chunk"))
-            ok = parse_int(val, "--first-chunk", 0, &o->first_chunk);
+            ok = parse_int(val, "--first-chunk", 0, 1000000000, &o->first_chunk);
         else if (!strcmp(a, "--prompt-tokens"))
-            ok = parse_int(val, "--prompt-tokens", 1, &o->n_prompt_bench);
+            ok = parse_int(val, "--prompt-tokens", 1, 1000000000, &o->n_prompt_bench);
         else if (!strcmp(a, "-r"))
-            ok = parse_int(val, "-r", 1, &o->reps) && o->reps <= 64;
+            ok = parse_int(val, "-r", 1, 64, &o->reps);
         else if (!strcmp(a, "--temp"))
-            ok = parse_float(val, "--temp", &o->temp);
+            ok = parse_float(val, "--temp", FLT_MAX, &o->temp);
         else if (!strcmp(a, "--top-p"))
-            ok = parse_float(val, "--top-p", &o->top_p);
+            ok = parse_float(val, "--top-p", 1.0, &o->top_p);
         else if (!strcmp(a, "--seed"))
-            o->seed = strtoull(val, NULL, 10);
+            ok = parse_seed(val, &o->seed);
         else if (!strcmp(a, "--chat"))
             o->chat = 1, takes = 0;
         else if (!strcmp(a, "--stream"))
@@ -178,12 +192,16 @@ typedef struct {
 static int open_session(const options *o, session *s, int need_model) {
     char buf[4096], err[512] = "";
     const char *path = model_path(o, buf, sizeof buf);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
+    FILE *probe = spk_file_open_read(path, "rb", err, sizeof err);
+    if (!probe && errno == ENOENT) {
         fprintf(stderr,
                 "spk-llm: model '%s' not found. Run scripts/bootstrap.sh --model to fetch the "
                 "default model, or pass -m FILE / set SPK_MODEL.\n",
                 path);
+        return 0;
+    }
+    if (!probe) {
+        fprintf(stderr, "spk-llm: model %s\n", err);
         return 0;
     }
     fclose(probe);
@@ -220,9 +238,10 @@ static void close_session(session *s) {
 }
 
 static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    char err[512];
+    FILE *f = spk_file_open_read(path, "rb", err, sizeof err);
     if (!f) {
-        fprintf(stderr, "spk-llm: cannot open '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "spk-llm: -f %s\n", err);
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -236,8 +255,14 @@ static char *read_file(const char *path, size_t *len) {
             buf = p;
         }
     }
+    if (buf && ferror(f)) {
+        fprintf(stderr, "spk-llm: -f %s: read error after %zu bytes\n", path, n);
+        free(buf);
+        buf = NULL;
+    } else if (!buf) {
+        fprintf(stderr, "spk-llm: out of memory reading '%s'\n", path);
+    }
     fclose(f);
-    if (!buf) fprintf(stderr, "spk-llm: out of memory reading '%s'\n", path);
     *len = n;
     return buf;
 }
@@ -359,6 +384,13 @@ done:
     return rc;
 }
 
+/* A failed step of a command: the status and, on an accelerator backend, libspk's message. */
+static void step_failed(const char *cmd, const char *what, spkllm_status st, const session *s) {
+    const char *dev = spkllm_attn_spk_error(&s->attn);
+    fprintf(stderr, "spk-llm %s: %s failed: %s%s%s\n", cmd, what, spkllm_status_str(st),
+            *dev ? ": " : "", dev);
+}
+
 /* -log softmax(logits)[target], computed in double. */
 static double nll_of(const float *logits, int n, int32_t target) {
     float mx = logits[0];
@@ -382,18 +414,33 @@ static int cmd_bench(const options *o) {
     float *logits = malloc(sizeof(float) * (size_t)p->n_vocab);
     double pp[64], tg[64];
     int rc = 1;
-    if (!ids || !logits || reps > 64) goto done;
+    spkllm_status st = SPKLLM_OK;
+    if (!ids || !logits) {
+        fprintf(stderr, "spk-llm bench: out of memory for %d prompt tokens and %d logits\n", np,
+                p->n_vocab);
+        goto done;
+    }
     for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % p->n_vocab);
     for (int r = -1; r < reps; r++) { /* r = -1 warms up caches and page mappings */
-        if (spkllm_model_begin(s.model, &s.attn, np + ng + 1)) goto done;
+        if ((st = spkllm_model_begin(s.model, &s.attn, np + ng + 1))) {
+            fprintf(stderr, "spk-llm bench: cannot start a sequence of %d tokens: %s\n",
+                    np + ng + 1, spkllm_status_str(st));
+            goto done;
+        }
         double t0 = now();
-        if (spkllm_model_forward(s.model, ids, np, 0, logits, np - 1)) goto done;
+        if ((st = spkllm_model_forward(s.model, ids, np, 0, logits, np - 1))) {
+            step_failed("bench", "prompt forward pass", st, &s);
+            goto done;
+        }
         double t1 = now();
         int32_t next = 0;
         for (int i = 0; i < ng; i++) {
             for (int v = 1; v < p->n_vocab; v++)
                 if (logits[v] > logits[next]) next = v;
-            if (spkllm_model_forward(s.model, &next, 1, np + i, logits, 0)) goto done;
+            if ((st = spkllm_model_forward(s.model, &next, 1, np + i, logits, 0))) {
+                step_failed("bench", "generation forward pass", st, &s);
+                goto done;
+            }
         }
         double t2 = now();
         if (r >= 0) pp[r] = np / (t1 - t0), tg[r] = ng / (t2 - t1);
@@ -410,7 +457,6 @@ static int cmd_bench(const options *o) {
     printf("peak RSS %ld MB\n", peak_rss_mb());
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "spk-llm bench: failed\n");
     free(ids);
     free(logits);
     close_session(&s);
@@ -431,7 +477,12 @@ static int cmd_perplexity(const options *o) {
     if (!text || !open_session(o, &s, 1)) goto done;
     const spkllm_model_params *p = spkllm_model_get_params(s.model);
     size_t n_tok;
-    if (spkllm_tokenize(s.tok, text, len, 0, &ids, &n_tok)) goto done;
+    spkllm_status st = spkllm_tokenize(s.tok, text, len, 0, &ids, &n_tok);
+    if (st) {
+        fprintf(stderr, "spk-llm perplexity: tokenizing '%s' failed: %s\n", o->file,
+                spkllm_status_str(st));
+        goto done;
+    }
     int ctx = o->ctx, first = ctx / 2;
     const int in_file = (int)(n_tok / (size_t)ctx);
     int n_chunks = in_file - o->first_chunk;
@@ -447,19 +498,31 @@ static int cmd_perplexity(const options *o) {
             n_tok, n_chunks, ctx, o->first_chunk, o->stream ? " (streaming, token by token)" : "");
     int n_rows = o->stream ? 1 : ctx - first;
     logits = malloc(sizeof(float) * (size_t)p->n_vocab * (size_t)n_rows);
-    if (!logits) goto done;
+    if (!logits) {
+        fprintf(stderr, "spk-llm perplexity: out of memory for %d rows of %d logits\n", n_rows,
+                p->n_vocab);
+        goto done;
+    }
     double nll = 0, nll2 = 0, t0 = now();
     long count = 0;
     for (int c = 0; c < n_chunks; c++) {
         const int32_t *chunk = ids + (size_t)(o->first_chunk + c) * (size_t)ctx;
-        if (spkllm_model_begin(s.model, &s.attn, ctx)) goto done;
-        if (!o->stream) {
-            if (spkllm_model_forward(s.model, chunk, ctx, 0, logits, first)) goto done;
+        if ((st = spkllm_model_begin(s.model, &s.attn, ctx))) {
+            fprintf(stderr, "spk-llm perplexity: cannot start a sequence of %d tokens: %s\n", ctx,
+                    spkllm_status_str(st));
+            goto done;
+        }
+        if (!o->stream && (st = spkllm_model_forward(s.model, chunk, ctx, 0, logits, first))) {
+            step_failed("perplexity", "forward pass", st, &s);
+            goto done;
         }
         for (int j = o->stream ? 0 : first; j < ctx - 1; j++) {
             const float *row = logits + (size_t)(o->stream ? 0 : j - first) * (size_t)p->n_vocab;
             if (o->stream) {
-                if (spkllm_model_forward(s.model, chunk + j, 1, j, logits, 0)) goto done;
+                if ((st = spkllm_model_forward(s.model, chunk + j, 1, j, logits, 0))) {
+                    step_failed("perplexity", "forward pass", st, &s);
+                    goto done;
+                }
                 if (j < first) continue;
             }
             double v = nll_of(row, p->n_vocab, chunk[j + 1]);
@@ -484,8 +547,6 @@ static int cmd_perplexity(const options *o) {
     fprintf(stderr, "time %.1f s, peak RSS %ld MB\n", now() - t0, peak_rss_mb());
     rc = 0;
 done:
-    if (rc && s.attn.ctx && *spkllm_attn_spk_error(&s.attn))
-        fprintf(stderr, "spk-llm: attention: %s\n", spkllm_attn_spk_error(&s.attn));
     free(logits);
     free(ids);
     free(text);
@@ -515,9 +576,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(o.backend, "cpu") && strcmp(o.backend, "model") && strcmp(o.backend, "sim") &&
         strcmp(o.backend, "rtl") && strcmp(o.backend, "rtl-compact") &&
-        strcmp(o.backend, "systemc")) {
+        strcmp(o.backend, "systemc") && strcmp(o.backend, "systemc-rtl")) {
         fprintf(stderr,
-                "spk-llm: --backend '%s': use cpu, model, sim, rtl, rtl-compact or systemc\n",
+                "spk-llm: --backend '%s': use cpu, model, sim, rtl, rtl-compact, systemc or "
+                "systemc-rtl\n",
                 o.backend);
         return 2;
     }

@@ -101,6 +101,11 @@ static int parse_args(int argc, char **argv, options *o) {
     return 0;
 }
 
+/* Every failure says why: the library's message, else what its status means. */
+static void print_error(const char *err, const char *fallback) {
+    fprintf(stderr, "spk-sim: %s\n", err && *err ? err : fallback);
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -290,9 +295,9 @@ static int write_rows(const char *path, const spk_cycle_request *q, const spk_cy
 }
 
 static int load_config(const options *o, spk_config *cfg) {
-    char err[512];
+    char err[512] = "";
     if (spk_config_load(o->config, cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "spk-sim: %s\n", err);
+        print_error(err, "--config: cannot load the configuration");
         return -1;
     }
     for (int i = 0; i < o->n_sets; i++) {
@@ -304,33 +309,38 @@ static int load_config(const options *o, spk_config *cfg) {
         }
         memcpy(key, o->sets[i], (size_t)(eq - o->sets[i]));
         key[eq - o->sets[i]] = '\0';
+        err[0] = '\0';
         if (spk_config_set(cfg, key, eq + 1, err, sizeof err) != 0) {
-            fprintf(stderr, "spk-sim: --set: %s\n", err);
+            fprintf(stderr, "spk-sim: --set: %s\n", *err ? err : o->sets[i]);
             return -1;
         }
     }
+    err[0] = '\0';
     if (spk_config_check(cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "spk-sim: %s\n", err);
+        print_error(err, "the configuration is inconsistent");
         return -1;
     }
     return 0;
 }
 
 static int run(const options *o, const spk_config *cfg) {
-    char err[512], energy_path[4200];
+    char err[512] = "", energy_path[4200];
     if (o->energy)
         snprintf(energy_path, sizeof energy_path, "%s", o->energy);
     else
         default_energy_path(energy_path, sizeof energy_path);
     spk_energy_constants ec;
     if (spk_energy_load(energy_path, &ec, err, sizeof err) != 0) {
-        fprintf(stderr, "spk-sim: %s\n", err);
+        print_error(err, "--energy: cannot load the energy constants");
         return 1;
     }
     double t0 = now();
     spk_trace trace;
-    if (spk_trace_load(o->trace, &trace, err, sizeof err) != SPK_CYCLE_OK) {
-        fprintf(stderr, "spk-sim: %s\n", err);
+    err[0] = '\0';
+    spk_cycle_status st = spk_trace_load(o->trace, &trace, err, sizeof err);
+    if (st != SPK_CYCLE_OK) {
+        fprintf(stderr, "spk-sim: %s%s%s\n", *err ? err : o->trace, *err ? "" : ": ",
+                *err ? "" : spk_cycle_status_str(st));
         return 1;
     }
     if (!o->quiet && now() - t0 > 2.0)
@@ -339,10 +349,11 @@ static int run(const options *o, const spk_config *cfg) {
     spk_trace_options topt = {o->compat, o->dense, cfg->topk_parallelism, cfg->seed};
     spk_cycle_request *reqs = NULL;
     size_t n = 0;
-    spk_cycle_status st = spk_trace_to_requests(&trace, &topt, &reqs, &n, err, sizeof err);
+    err[0] = '\0';
+    st = spk_trace_to_requests(&trace, &topt, &reqs, &n, err, sizeof err);
     spk_trace_free(&trace);
     if (st != SPK_CYCLE_OK) {
-        fprintf(stderr, "spk-sim: %s\n", err);
+        fprintf(stderr, "spk-sim: %s: %s\n", o->trace, *err ? err : spk_cycle_status_str(st));
         return 1;
     }
     spk_cycle_timing *timing = o->csv ? calloc(n ? n : 1, sizeof *timing) : NULL;
@@ -356,7 +367,8 @@ static int run(const options *o, const spk_config *cfg) {
     if (ps.printed) fprintf(stderr, "spk-sim: %zu descriptors done, %.1f s\n", n, wall);
     int rc = 0;
     if (st != SPK_CYCLE_OK) {
-        fprintf(stderr, "spk-sim: %s\n", spk_cycle_status_str(st));
+        fprintf(stderr, "spk-sim: %s: simulation failed: %s%s\n", o->trace,
+                spk_cycle_status_str(st), o->csv && !timing ? " (for the --csv timing rows)" : "");
         rc = 1;
     }
     if (rc == 0 && o->csv && write_rows(o->csv, reqs, timing, n) != 0) rc = 1;

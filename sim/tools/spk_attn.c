@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "spk/spk.h"
+#include "spksim/file.h"
 #include "spksim/json.h"
 #include "spksim/layer.h"
 #include "spksim/npy.h"
+#include "spksim/parse.h"
 
 static const char usage[] =
     "usage: spk-attn --q Q.npy --k K.npy --v V.npy --out O.npy [options]\n"
@@ -66,29 +68,43 @@ static int usage_error(const char *fmt, const char *arg) {
     return 2;
 }
 
-static int parse_ratio(const char *s, uint32_t *q16) {
-    char *end = NULL;
-    errno = 0;
-    double r = strtod(s, &end);
-    if (errno || end == s || *end || !(r > 0.0) || r > 1.0) return -1;
+/* The number parsers print their own message ("--seed: 'abc' is not a whole number"). */
+static int bad_value(const char *msg) {
+    fprintf(stderr, "spk-attn: %s\n(see spk-attn --help)\n", msg);
+    return 2;
+}
+
+static int parse_ratio(const char *opt, const char *s, uint32_t *q16, char *err, size_t len) {
+    double r = 0;
+    if (spk_parse_double(opt, s, 0.0, 1.0, SPK_PARSE_LO_OPEN, &r, err, len)) return -1;
     *q16 = spk_ratio_q16(r);
     if (*q16 == 0) *q16 = 1; /* a positive ratio keeps at least one */
     return 0;
 }
 
-static int parse_count(const char *s, uint32_t *n) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > 0xFFFFFFFFul) return -1;
+static int parse_count(const char *opt, const char *s, uint32_t hi, uint32_t *n, char *err,
+                       size_t len) {
+    uint64_t v = 0;
+    if (spk_parse_u64(opt, s, 1, hi, 0, &v, err, len)) return -1;
     *n = (uint32_t)v;
     return 0;
 }
 
-static int parse_bits(const char *s, spk_quant_profile *p) {
-    unsigned m = 0, l = 0;
-    char tail = 0;
-    if (sscanf(s, "%u+%u%c", &m, &l, &tail) != 2 || m < 2 || m + l > SPK_KV_MAX_BITS) return -1;
+/* M+L: two whole numbers, M >= 2, M + L <= 12. */
+static int parse_bits(const char *s, spk_quant_profile *p, char *err, size_t len) {
+    char m_text[32], l_text[32];
+    const char *plus = strchr(s, '+');
+    if (!plus || (size_t)(plus - s) >= sizeof m_text || strlen(plus + 1) >= sizeof l_text) {
+        snprintf(err, len, "--kv-bits: '%s' is not M+L (e.g. 6+4)", s);
+        return -1;
+    }
+    memcpy(m_text, s, (size_t)(plus - s));
+    m_text[plus - s] = 0;
+    snprintf(l_text, sizeof l_text, "%s", plus + 1);
+    uint64_t m = 0, l = 0;
+    if (spk_parse_u64("--kv-bits M", m_text, 2, SPK_KV_MAX_BITS, 0, &m, err, len) ||
+        spk_parse_u64("--kv-bits L", l_text, 0, SPK_KV_MAX_BITS - m, 0, &l, err, len))
+        return -1;
     p->msb_bits = (uint8_t)m;
     p->lsb_bits = (uint8_t)l;
     return 0;
@@ -115,6 +131,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (i + 1 >= argc) return usage_error("option '%s' needs a value", a);
         const char *val = argv[++i];
         uint32_t n = 0;
+        char err[256];
         if (!strcmp(a, "--q"))
             o->q = val;
         else if (!strcmp(a, "--k"))
@@ -132,34 +149,25 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--backend"))
             o->backend = strcmp(val, "golden") ? val : NULL;
         else if (!strcmp(a, "--kv-bits")) {
-            if (parse_bits(val, &o->cfg.kv))
-                return usage_error("bad --kv-bits '%s' (want M+L, M>=2, M+L<=12)", val);
+            if (parse_bits(val, &o->cfg.kv, err, sizeof err)) return bad_value(err);
         } else if (!strcmp(a, "--requant")) {
-            char *end = NULL;
-            double t = strtod(val, &end);
-            if (end == val || *end || !(t >= 0.0) || t > 1.0)
-                return usage_error("bad --requant '%s' (want 0..1)", val);
+            double t = 0;
+            if (spk_parse_double(a, val, 0.0, 1.0, 0, &t, err, sizeof err)) return bad_value(err);
             o->cfg.requant_threshold = t >= 1.0 ? SPK_ONE_Q16 : spk_ratio_q16(t);
         } else if (!strcmp(a, "--v-keep")) {
-            if (parse_ratio(val, &o->cfg.v_keep_q16))
-                return usage_error("bad --v-keep '%s' (want 0<R<=1)", val);
+            if (parse_ratio(a, val, &o->cfg.v_keep_q16, err, sizeof err)) return bad_value(err);
         } else if (!strcmp(a, "--token-keep")) {
-            if (parse_ratio(val, &o->tokens.ratio_q16))
-                return usage_error("bad --token-keep '%s' (want 0<R<=1)", val);
+            if (parse_ratio(a, val, &o->tokens.ratio_q16, err, sizeof err)) return bad_value(err);
         } else if (!strcmp(a, "--head-keep")) {
-            if (parse_ratio(val, &o->heads.ratio_q16))
-                return usage_error("bad --head-keep '%s' (want 0<R<=1)", val);
+            if (parse_ratio(a, val, &o->heads.ratio_q16, err, sizeof err)) return bad_value(err);
         } else if (!strcmp(a, "--token-count")) {
-            if (parse_count(val, &n))
-                return usage_error("bad --token-count '%s' (want a positive integer)", val);
+            if (parse_count(a, val, UINT32_MAX, &n, err, sizeof err)) return bad_value(err);
             o->tokens.count = n;
         } else if (!strcmp(a, "--head-count")) {
-            if (parse_count(val, &n))
-                return usage_error("bad --head-count '%s' (want a positive integer)", val);
+            if (parse_count(a, val, UINT32_MAX, &n, err, sizeof err)) return bad_value(err);
             o->heads.count = n;
         } else if (!strcmp(a, "--topk-parallelism")) {
-            if (parse_count(val, &n) || n > 1024)
-                return usage_error("bad --topk-parallelism '%s' (want 1..1024)", val);
+            if (parse_count(a, val, 1024, &n, err, sizeof err)) return bad_value(err);
             o->cfg.topk_parallelism = n;
             o->topk_set = 1;
         } else
@@ -251,6 +259,11 @@ static spk_prune_state *open_state(const options *o, uint32_t heads, uint32_t to
     if (!o->state_in) {
         st = spk_prune_create(heads, tokens ? tokens : 1);
     } else {
+        char err[512];
+        if (spk_file_check_regular(o->state_in, err, sizeof err)) {
+            fprintf(stderr, "spk-attn: --state-in %s\n", err);
+            return NULL;
+        }
         spksim_status s = spk_prune_load(o->state_in, &st);
         if (s != SPKSIM_OK) {
             fprintf(stderr, "spk-attn: --state-in %s: %s\n", o->state_in, spksim_status_str(s));
@@ -265,6 +278,8 @@ static spk_prune_state *open_state(const options *o, uint32_t heads, uint32_t to
             return NULL;
         }
         if (spk_prune_reserve(st, tokens) != SPKSIM_OK) {
+            fprintf(stderr, "spk-attn: --state-in %s: out of memory for %u tokens\n", o->state_in,
+                    tokens);
             spk_prune_destroy(st);
             return NULL;
         }

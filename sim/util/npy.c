@@ -2,6 +2,7 @@
  * header length (u16 in version 1, u32 in versions 2 and 3), then a Python dict literal with
  * 'descr', 'fortran_order' and 'shape', padded with spaces and ended by '\n'. */
 #include "spksim/npy.h"
+#include "spksim/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -206,8 +207,8 @@ spksim_status spk_npy_parse(const uint8_t *b, size_t len, const char *name, spk_
 spksim_status spk_npy_read(const char *path, spk_npy *out, char *err, size_t err_len) {
     if (!path || !out) return fail(SPKSIM_E_ARG, err, err_len, "npy: NULL argument");
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(SPKSIM_E_IO, err, err_len, "%s: %s", path, strerror(errno));
+    FILE *f = spk_file_open_read(path, "rb", err, err_len);
+    if (!f) return SPKSIM_E_IO;
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {

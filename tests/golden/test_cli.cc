@@ -12,6 +12,7 @@
 
 #include "attention_fixture.h"
 #include "spksim/npy.h"
+#include "spksim/parse.h"
 
 namespace {
 
@@ -119,6 +120,20 @@ TEST_F(Cli, BadOptionsExitTwoWithAMessage) {
         {base() + " --head-count -1", "--head-count"},
         {base() + " --bogus 1", "unknown option"},
         {base() + " --stats", "needs a value"},
+        // Whole-string, range-checked numbers (issue 17): sscanf("%u+%u") wrapped 262+4294967042
+        // to 6+2, and strtod/strtoul took spaces, signs, hex and nan.
+        {base() + " --kv-bits 262+4294967042", "--kv-bits M: 262 is above 12"},
+        {base() + " --kv-bits 6+4294967294", "--kv-bits L: 4294967294 is above 6"},
+        {base() + " --kv-bits 6+-2", "--kv-bits L: -2 is below 0"},
+        {base() + " --kv-bits 6+4x", "'4x' is not a whole number"},
+        {base() + " --kv-bits 6", "is not M+L"},
+        {base() + " --requant 0x1p-2", "--requant: '0x1p-2' is not a number"},
+        {base() + " --v-keep nan", "--v-keep: 'nan' is not a number"},
+        {base() + " --token-keep ' 0.5'", "is not a number"},
+        {base() + " --token-count 4294967296", "--token-count: 4294967296 is above 4294967295"},
+        {base() + " --head-count ' 3'", "--head-count: ' 3' is not a whole number"},
+        {base() + " --head-count +3", "--head-count: '+3' is not a whole number"},
+        {base() + " --topk-parallelism 1025", "--topk-parallelism: 1025 is above 1024"},
     };
     for (auto &c : cases) {
         Result r = run(c.args);
@@ -155,6 +170,84 @@ TEST_F(Cli, BadDataExitsOneWithAMessage) {
     r = run(base() + " --state-in /nonexistent/state");
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.output.find("--state-in"), std::string::npos) << r.output;
+}
+
+// A directory or a device is not an input file: each is refused with its path (issue 17).
+TEST_F(Cli, DirectoriesAndDevicesAreNotInputFiles) {
+    const std::string dir = ::testing::TempDir();
+    struct {
+        std::string args, message;
+    } cases[] = {
+        {"--q " + dir + " --k " + k + " --v " + v + " --out " + out, "--q: " + dir},
+        {"--q " + q + " --k " + k + " --v /dev/null --out " + out, "--v: /dev/null"},
+        {base() + " --state-in " + dir, "--state-in " + dir},
+    };
+    for (auto &c : cases) {
+        Result r = run(c.args);
+        EXPECT_EQ(r.status, 1) << c.args << ": " << r.output;
+        EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << ": " << r.output;
+        EXPECT_TRUE(r.output.find("directory") != std::string::npos ||
+                    r.output.find("not a regular file") != std::string::npos)
+            << c.args << ": " << r.output;
+    }
+    spk_npy a;
+    char err[256] = "";
+    EXPECT_EQ(spk_npy_read(dir.c_str(), &a, err, sizeof err), SPKSIM_E_IO);
+    EXPECT_NE(std::string(err).find("is a directory"), std::string::npos) << err;
+}
+
+// The strict number parser that every tool uses (spksim/parse.h).
+TEST(Parse, WholeStringRangeCheckedNumbers) {
+    char err[128];
+    uint64_t u = 0;
+    int64_t i = 0;
+    double d = 0;
+    EXPECT_EQ(spk_parse_u64("--n", "42", 0, 100, 0, &u, err, sizeof err), 0);
+    EXPECT_EQ(u, 42u);
+    EXPECT_EQ(spk_parse_u64("--n", "18446744073709551615", 0, UINT64_MAX, 0, &u, err, sizeof err),
+              0);
+    EXPECT_EQ(u, UINT64_MAX);
+    EXPECT_EQ(spk_parse_u64("--n", "0x10", 0, 100, SPK_PARSE_HEX, &u, err, sizeof err), 0);
+    EXPECT_EQ(u, 16u);
+    struct {
+        const char *s, *message;
+    } bad_u[] = {{"abc", "--seed: 'abc' is not a whole number"},
+                 {"", "--seed: '' is not a whole number"},
+                 {"-5", "--seed: -5 is below 0"},
+                 {" 5", "' 5' is not a whole number"},
+                 {"5 ", "'5 ' is not a whole number"},
+                 {"+5", "'+5' is not a whole number"},
+                 {"0x10", "'0x10' is not a whole number"},
+                 {"1e3", "'1e3' is not a whole number"},
+                 {"18446744073709551616", "18446744073709551616 is above"}};
+    for (auto &c : bad_u) {
+        EXPECT_EQ(spk_parse_u64("--seed", c.s, 0, UINT64_MAX, 0, &u, err, sizeof err), -1) << c.s;
+        EXPECT_NE(std::string(err).find(c.message), std::string::npos) << err;
+    }
+    EXPECT_EQ(spk_parse_u64("--n", "101", 0, 100, 0, &u, err, sizeof err), -1);
+    EXPECT_STREQ(err, "--n: 101 is above 100");
+    EXPECT_EQ(spk_parse_u64("--n", "0", 1, 100, 0, &u, err, sizeof err), -1);
+    EXPECT_STREQ(err, "--n: 0 is below 1");
+
+    EXPECT_EQ(spk_parse_i64("-k", "-9223372036854775808", INT64_MIN, 0, 0, &i, err, sizeof err), 0);
+    EXPECT_EQ(i, INT64_MIN);
+    EXPECT_EQ(spk_parse_i64("-k", "-3", -5, 5, 0, &i, err, sizeof err), 0);
+    EXPECT_EQ(i, -3);
+    EXPECT_EQ(spk_parse_i64("-k", "-6", -5, 5, 0, &i, err, sizeof err), -1);
+    EXPECT_STREQ(err, "-k: -6 is below -5");
+    EXPECT_EQ(spk_parse_i64("-k", "9223372036854775808", 0, INT64_MAX, 0, &i, err, sizeof err), -1);
+    EXPECT_EQ(spk_parse_i64("-k", "-", -5, 5, 0, &i, err, sizeof err), -1);
+    EXPECT_STREQ(err, "-k: '-' is not a whole number");
+
+    EXPECT_EQ(spk_parse_double("--top-p", "0.5", 0, 1, 0, &d, err, sizeof err), 0);
+    EXPECT_EQ(d, 0.5);
+    EXPECT_EQ(spk_parse_double("--top-p", "1e-1", 0, 1, 0, &d, err, sizeof err), 0);
+    EXPECT_EQ(spk_parse_double("--top-p", "2", 0, 1, 0, &d, err, sizeof err), -1);
+    EXPECT_STREQ(err, "--top-p: 2 is above 1");
+    EXPECT_EQ(spk_parse_double("--r", "0", 0, 1, SPK_PARSE_LO_OPEN, &d, err, sizeof err), -1);
+    EXPECT_STREQ(err, "--r: 0 is not above 0");
+    for (const char *s : {"nan", "inf", "-inf", "0x1p0", " 1", "1 ", "+1", "", ".", "1e", "1e999"})
+        EXPECT_EQ(spk_parse_double("--r", s, -1e300, 1e300, 0, &d, err, sizeof err), -1) << s;
 }
 
 } // namespace

@@ -238,10 +238,55 @@ TEST(SpkLlmCli, BadOptionsAreClearErrors) {
         {"generate -p x --policy h2o", "--policy"},
         {"generate -p x --important 8", "needs --policy last-step"},
         {"perplexity -f x --first-chunk -1", "--first-chunk"},
+        // One strict number parser (issue 17): strtoull took "abc" as 0 and wrapped "-5",
+        // --top-p 2 was accepted, -r 65 exited 2 without a word.
+        {"generate -p x --seed abc", "--seed: 'abc' is not a whole number"},
+        {"generate -p x --seed -5", "--seed: -5 is below 0"},
+        {"generate -p x --seed 18446744073709551616", "--seed: 18446744073709551616 is above"},
+        {"generate -p x --top-p 2", "--top-p: 2 is above 1"},
+        {"generate -p x --top-p nan", "--top-p: 'nan' is not a number"},
+        {"generate -p x --temp ' 1'", "--temp: ' 1' is not a number"},
+        {"generate -p x -n 1e3", "-n: '1e3' is not a whole number"},
+        {"generate -p x -n 4294967297", "-n: 4294967297 is above"},
+        {"bench -r 65", "-r: 65 is above 64"},
+        {"bench -t 0", "-t: 0 is below 1"},
+        {"perplexity -f x --ctx +512", "--ctx: '+512' is not a whole number"},
     };
     for (const Case &c : cases) {
         Result r = run(c.args);
         EXPECT_EQ(r.status, 2) << c.args << ": " << r.out;
         EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << ": " << r.out;
     }
+}
+
+// A directory is not a text file or a model (issue 17: `tokenize -f DIR` printed nothing and
+// exited 0).
+TEST(SpkLlmCli, DirectoriesAreRefused) {
+    Files f;
+    std::string dir = ::testing::TempDir();
+    if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    struct Case {
+        std::string args, needle;
+    } cases[] = {
+        {"tokenize -m " + f.model + " -f " + dir, "-f " + dir + ": is a directory"},
+        {"perplexity -m " + f.model + " -f " + dir, "-f " + dir + ": is a directory"},
+        {"tokenize -m " + dir + " -f " + f.text, "model " + dir + ": is a directory"},
+        {"tokenize -m " + f.model + " -f /dev/null", "-f /dev/null: is not a regular file"},
+    };
+    for (const Case &c : cases) {
+        Result r = run(c.args);
+        EXPECT_EQ(r.status, 1) << c.args << ": " << r.out;
+        EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << ": " << r.out;
+    }
+}
+
+// Every non-zero exit says why (issue 17: bench printed only "failed", perplexity nothing).
+TEST(SpkLlmCli, FailuresSayWhy) {
+    Files f;
+    // A sequence of a billion positions: the CPU backend cannot allocate its K/V cache.
+    Result r = run("bench -m " + f.model + " --prompt-tokens 4 -n 1000000000 -r 1");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("spk-llm bench: cannot start a sequence of 1000000005 tokens: "),
+              std::string::npos)
+        << r.out;
 }
