@@ -103,7 +103,7 @@ include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk device/*.m
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- top-level targets ----------------------------------------------------------------------
-.PHONY: all test test-run test-tsan demo study bench lint format install clean help bootstrap fuzz \
+.PHONY: all test test-run test-tsan fuzz-run demo study bench lint format install clean help bootstrap fuzz \
         check-llm-backends
 
 all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test binaries into build/
@@ -162,7 +162,11 @@ format: ## Reformat all C/C++ sources with clang-format
 install: install-driver ## Install libspk (headers, libraries, spk.pc, firmware) under $(DESTDIR)$(PREFIX)
 
 FUZZ_SECONDS ?= 60
-fuzz: $(FUZZ_BINS) ## Run every parser fuzz target for FUZZ_SECONDS each (needs clang)
+fuzz: ## Run every parser fuzz target for FUZZ_SECONDS each (bootstraps clang with libFuzzer)
+	@scripts/bootstrap.sh --fuzz
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    name=$$(basename $$f); mkdir -p build-fuzz/corpus/$$name; \
 	    echo "== $$name ($(FUZZ_SECONDS) s, log build-fuzz/$$name.log)"; \

@@ -3,14 +3,17 @@
 # otherwise says what it installs. Fails naming what is missing or too old.
 #   scripts/bootstrap.sh            tools and libraries for build, test and lint
 #   scripts/bootstrap.sh --model    also fetch the default GGUF model into the cache
+#   scripts/bootstrap.sh --fuzz     also clang with libFuzzer (make fuzz)
 set -euo pipefail
 
 want_model=0
+want_fuzz=0
 for arg in "$@"; do
     case "$arg" in
     --model) want_model=1 ;;
+    --fuzz) want_fuzz=1 ;;
     -h | --help)
-        sed -n '2,5p' "$0"
+        sed -n '2,6p' "$0"
         exit 0
         ;;
     *)
@@ -28,6 +31,8 @@ packages=(
     libsystemc-dev libelf-dev libgtest-dev zlib1g-dev
     gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
 )
+# libFuzzer comes with clang's runtime package.
+((want_fuzz)) && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,3 +8,5 @@ $(eval $(call c_lib,spkutil,$(UTIL_SRCS)))
 $(eval $(call c_prog,spk-attn,sim/tools/spk_attn.c,spk spkcycle spkgolden spkiss spkutil,-lelf -lpthread))
 $(BUILD)/bin/spk-attn: $(BUILD)/firmware/spk-fw.elf
 $(eval $(call fuzz_target,fuzz-npy,sim/fuzz/fuzz_npy.c sim/util/npy.c))
+# Fuzz target of the pruning-state loader (spk_prune_load), seeded from sim/fuzz/corpus/fuzz-prune/.
+$(eval $(call fuzz_target,fuzz-prune,sim/fuzz/fuzz_prune.c $(GOLDEN_SRCS),,$(wildcard sim/fuzz/corpus/fuzz-prune/*)))

@@ -1,5 +1,6 @@
 /* Accelerator configurations: presets from BRIEF section 2 and key = value files. */
 #include "spksim/config.h"
+#include "spksim/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -187,9 +188,11 @@ int spk_config_set(spk_config *cfg, const char *key, const char *value, char *er
         set_err(err, err_len, "key '%s': '%s' is negative", key, value);
         return -1;
     }
-    unsigned long long v = strtoull(value, &end, 0);
-    if (end == value || *end || errno || (k->type == KEY_U32 && v > UINT32_MAX)) {
-        set_err(err, err_len, "key '%s': '%s' is not an unsigned integer in range", key, value);
+    /* Decimal digits only: base 0 read "010" as 8 and took " 5", "+5" and "0x10". */
+    unsigned long long v = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+    if (end == NULL || *end || errno || (k->type == KEY_U32 && v > UINT32_MAX)) {
+        set_err(err, err_len, "key '%s': '%s' is not a decimal unsigned integer in range", key,
+                value);
         return -1;
     }
     if (k->type == KEY_U32) {
@@ -210,11 +213,8 @@ static char *trim(char *s) {
 }
 
 static int load_file(const char *path, spk_config *cfg, char *err, size_t err_len) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        set_err(err, err_len, "%s: cannot open (%s)", path, strerror(errno));
-        return -1;
-    }
+    FILE *f = spk_file_open_read(path, "r", err, err_len);
+    if (!f) return -1;
     preset_full(cfg);
     const char *base = strrchr(path, '/');
     snprintf(cfg->name, sizeof cfg->name, "%s", base ? base + 1 : path);
@@ -222,6 +222,14 @@ static int load_file(const char *path, spk_config *cfg, char *err, size_t err_le
     int line_no = 0, rc = 0, settings = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         line_no++;
+        /* A line that fills the buffer would be read on as a second line (the tail of a long
+         * comment taken as a setting): refuse it. */
+        if (strlen(line) == sizeof line - 1 && line[sizeof line - 2] != '\n' && fgetc(f) != EOF) {
+            snprintf(msg, sizeof msg, "line %d is longer than %d characters", line_no,
+                     (int)sizeof line - 2);
+            rc = -1;
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash) *hash = '\0';
         char *s = trim(line);
@@ -252,6 +260,10 @@ static int load_file(const char *path, spk_config *cfg, char *err, size_t err_le
             rc = -1;
         }
         settings++;
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(msg, sizeof msg, "read error after line %d", line_no);
+        rc = -1;
     }
     fclose(f);
     if (rc) set_err(err, err_len, "%s: %s", path, msg);

@@ -1,5 +1,6 @@
 /* Energy model: event counts x constants whose provenance is in the constants file. */
 #include "spksim/energy.h"
+#include "spksim/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -93,16 +94,23 @@ static int parse_line(char *line, spk_energy_constants *c, int *seen, char *msg,
 int spk_energy_load(const char *path, spk_energy_constants *c, char *err, size_t err_len) {
     if (!path || !c) return -1;
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (err && err_len) snprintf(err, err_len, "%s: cannot open (%s)", path, strerror(errno));
-        return -1;
-    }
+    FILE *f = spk_file_open_read(path, "r", err, err_len);
+    if (!f) return -1;
     int seen[SPK_ENERGY_N_CONSTANTS] = {0}, line_no = 0, rc = 0;
     char line[1024], msg[300] = "";
     while (rc == 0 && fgets(line, sizeof line, f)) {
         line_no++;
+        /* A line that fills the buffer would be read on as a second line: refuse it. */
+        if (strlen(line) == sizeof line - 1 && line[sizeof line - 2] != '\n' && fgetc(f) != EOF) {
+            snprintf(msg, sizeof msg, "longer than %d characters", (int)sizeof line - 2);
+            rc = -1;
+            break;
+        }
         rc = parse_line(line, c, seen, msg, sizeof msg);
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(msg, sizeof msg, "read error");
+        rc = -1;
     }
     fclose(f);
     if (rc) {

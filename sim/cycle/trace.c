@@ -1,5 +1,6 @@
 /* Strict reader of SpAtten workload CSV traces (BRIEF section 3). */
 #include "spksim/trace.h"
+#include "spksim/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -68,9 +69,42 @@ static spk_cycle_status fail(const parse_ctx *p, int column, const char *fmt, ..
     return SPK_CYCLE_E_FORMAT;
 }
 
+static int is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+/* The whole string is a decimal integer: an optional '-' and digits (no sign '+', no spaces, no
+ * 0x prefix: strtol alone would take " 0", "+0" and, in base 0, "0x40"). */
+static int is_decimal_int(const char *s) {
+    if (*s == '-') s++;
+    if (!is_digit(*s)) return 0;
+    while (is_digit(*s)) s++;
+    return *s == '\0';
+}
+
+/* The whole string is a decimal number as Python writes one: an optional '-', digits with an
+ * optional fraction (at least one digit), an optional exponent ("64.0", "0.05", "1e-05"); no
+ * '+', spaces, hexadecimal floats, inf or nan, which strtod alone would take. */
+static int is_decimal_num(const char *s) {
+    if (*s == '-') s++;
+    int digits = 0;
+    for (; is_digit(*s); s++) digits++;
+    if (*s == '.') {
+        for (s++; is_digit(*s); s++) digits++;
+    }
+    if (!digits) return 0;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '-' || *s == '+') s++;
+        if (!is_digit(*s)) return 0;
+        while (is_digit(*s)) s++;
+    }
+    return *s == '\0';
+}
+
 /* Parse a decimal integer in [lo, hi]; 0 on success. */
 static int parse_int(const char *s, long lo, long hi, long *out) {
-    if (!*s) return -1;
+    if (!is_decimal_int(s)) return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -80,7 +114,7 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 }
 
 static int parse_num(const char *s, double *out) {
-    if (!*s) return -1;
+    if (!is_decimal_num(s)) return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -227,6 +261,7 @@ spk_cycle_status spk_trace_parse(const char *text, size_t len, const char *name,
         return fail(&p, -1, "the file contains a NUL byte");
     }
     size_t cap = 0;
+    uint32_t blank = 0; /* the first line of the current run of blank lines, 0 if none */
     spk_cycle_status rc = SPK_CYCLE_OK;
     char *s = copy;
     while (rc == SPK_CYCLE_OK && *s) {
@@ -235,14 +270,19 @@ spk_cycle_status spk_trace_parse(const char *text, size_t len, const char *name,
         size_t n = strlen(s);
         if (n && s[n - 1] == '\r') s[n - 1] = '\0';
         p.line++;
-        /* Blank lines are allowed only at the end of the file. */
-        if (*s)
-            rc = parse_line(&p, s, trace, &cap);
-        else if (nl && nl[1])
+        /* Blank lines (empty, or spaces and tabs only) are allowed only at the end of the
+         * file, any number of them; one followed by a non-blank line is named. */
+        if (s[strspn(s, " \t")] == '\0') {
+            if (!blank) blank = p.line;
+        } else if (blank) {
+            p.line = blank;
             rc = fail(&p, -1, "empty line inside the file");
+        } else {
+            rc = parse_line(&p, s, trace, &cap);
+        }
         s = nl ? nl + 1 : s + n;
     }
-    if (rc == SPK_CYCLE_OK && p.line == 0) {
+    if (rc == SPK_CYCLE_OK && (p.line == 0 || blank == 1)) {
         p.line = 1;
         rc = fail(&p, -1, "empty file (no header)");
     }
@@ -254,11 +294,8 @@ spk_cycle_status spk_trace_parse(const char *text, size_t len, const char *name,
 spk_cycle_status spk_trace_load(const char *path, spk_trace *trace, char *err, size_t err_len) {
     if (!path || !trace) return SPK_CYCLE_E_ARG;
     memset(trace, 0, sizeof *trace);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (err && err_len) snprintf(err, err_len, "%s: cannot open (%s)", path, strerror(errno));
-        return SPK_CYCLE_E_IO;
-    }
+    FILE *f = spk_file_open_read(path, "rb", err, err_len);
+    if (!f) return SPK_CYCLE_E_IO;
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     spk_cycle_status rc = buf ? SPK_CYCLE_OK : SPK_CYCLE_E_NOMEM;
@@ -280,6 +317,8 @@ spk_cycle_status spk_trace_load(const char *path, spk_trace *trace, char *err, s
         if (err && err_len) snprintf(err, err_len, "%s: read error", path);
         rc = SPK_CYCLE_E_IO;
     }
+    if (rc == SPK_CYCLE_E_NOMEM && err && err_len)
+        snprintf(err, err_len, "%s: out of memory after %zu bytes", path, len);
     fclose(f);
     if (rc == SPK_CYCLE_OK) rc = spk_trace_parse(buf, len, path, trace, err, err_len);
     free(buf);

@@ -362,9 +362,19 @@ static int write_kv(const spk_prune_state *st, FILE *f) {
     return ok;
 }
 
-static spksim_status read_kv(spk_prune_state *st, FILE *f) {
+/* What a loaded state may allocate, in token cells (9 bytes each) of the per-(layer, K/V head)
+ * sets: 2^26, as for max_tokens, so that a short file cannot ask for gigabytes. */
+#define PRUNE_LOAD_MAX_KV_CELLS (1ull << 26)
+
+/* remaining: the bytes of the file after the shape words. */
+static spksim_status read_kv(spk_prune_state *st, FILE *f, uint64_t remaining) {
     uint32_t shape[2];
-    if (fread(shape, 4, 2, f) != 2 || shape[0] == 0 || shape[1] == 0) return SPKSIM_E_FORMAT;
+    if (remaining < 8 || fread(shape, 4, 2, f) != 2 || shape[0] == 0 || shape[1] == 0)
+        return SPKSIM_E_FORMAT;
+    const uint64_t n_sets = (uint64_t)shape[0] * shape[1];
+    if (n_sets * st->max_tokens > PRUNE_LOAD_MAX_KV_CELLS ||
+        remaining - 8 != n_sets * st->n_tokens * 9u)
+        return SPKSIM_E_FORMAT;
     spksim_status s = spk_prune_enable_kv(st, shape[0], shape[1]);
     if (s != SPKSIM_OK) return s == SPKSIM_E_ARG ? SPKSIM_E_FORMAT : s;
     const size_t sets = (size_t)st->kv_layers * st->kv_heads;
@@ -411,8 +421,18 @@ spksim_status spk_prune_load(const char *path, spk_prune_state **out) {
     spk_prune_state *st = NULL;
     const int ok_magic = fread(magic, 8, 1, f) == 1 &&
                          (!memcmp(magic, prune_magic, 8) || !memcmp(magic, prune_magic_kv, 8));
+    /* The file's size bounds what the header may ask for: 9 bytes per head and token entry. */
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 8, SEEK_SET) != 0) {
+        fclose(f);
+        return SPKSIM_E_IO;
+    }
+    uint64_t kv_bytes = 0;
     if (ok_magic && fread(hdr, 4, 3, f) == 3 && hdr[0] > 0 && hdr[0] <= 65536u && hdr[1] > 0 &&
-        hdr[1] <= (1u << 26) && hdr[2] <= hdr[1]) {
+        hdr[1] <= (1u << 26) && hdr[2] <= hdr[1] &&
+        (uint64_t)size >= 20u + 9u * ((uint64_t)hdr[0] + hdr[2])) {
+        kv_bytes = (uint64_t)size - 20u - 9u * ((uint64_t)hdr[0] + hdr[2]);
         st = spk_prune_create(hdr[0], hdr[1]);
         status = st ? SPKSIM_OK : SPKSIM_E_NOMEM;
     }
@@ -422,7 +442,7 @@ spksim_status spk_prune_load(const char *path, spk_prune_state **out) {
             if (!read_entry(f, &st->head_alive[h], &st->head_imp[h])) status = SPKSIM_E_FORMAT;
         for (uint32_t j = 0; status == SPKSIM_OK && j < st->n_tokens; j++)
             if (!read_entry(f, &st->token_alive[j], &st->token_imp[j])) status = SPKSIM_E_FORMAT;
-        if (status == SPKSIM_OK && magic[7] == '2') status = read_kv(st, f);
+        if (status == SPKSIM_OK && magic[7] == '2') status = read_kv(st, f, kv_bytes);
         if (status == SPKSIM_OK && fgetc(f) != EOF) status = SPKSIM_E_FORMAT;
     }
     fclose(f);

@@ -265,6 +265,32 @@ TEST(Config, BadFilesNameTheLine) {
 
 // The cascade barrier (token top-k waits for the layer to drain) can only add time, and the
 // token top-k work shows up on the top-k engine either way.
+// Integer keys are decimal only: base 0 read "010" as 8 and took "0x10" and "+5"; and a line
+// longer than the reader's buffer is refused (its tail, here in a comment, was read as a line).
+TEST(Config, IntegersAreDecimalAndLongLinesAreRefused) {
+    struct {
+        std::string text;
+        const char *expect;
+    } cases[] = {
+        {"qk_multipliers = 0x10\n", "line 1: key 'qk_multipliers': '0x10' is not a decimal"},
+        {"qk_multipliers = +5\n", "line 1: key 'qk_multipliers': '+5' is not a decimal"},
+        {"seed = 1e3\n", "line 1: key 'seed'"},
+        {"#" + std::string(510, 'x') + "dram_channels = 3\n", "line 1 is longer than 510"},
+    };
+    for (const auto &c : cases) {
+        cycle_test::TempFile f(c.text);
+        spk_config cfg;
+        char err[256] = "";
+        EXPECT_EQ(spk_config_load(f.path(), &cfg, err, sizeof err), -1) << c.text;
+        EXPECT_NE(std::string(err).find(c.expect), std::string::npos) << "got: " << err;
+    }
+    cycle_test::TempFile f("dram_latency = 010\n# " + std::string(505, 'x') + "\n");
+    spk_config cfg;
+    char err[256] = "";
+    ASSERT_EQ(spk_config_load(f.path(), &cfg, err, sizeof err), 0) << err;
+    EXPECT_EQ(cfg.dram_latency, 10u);
+}
+
 TEST(Engine, TokenTopkBarrierDrainsThePipeline) {
     spk_config cfg = preset("full");
     std::vector<spk_cycle_request> reqs = workload(11, 240);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,26 @@ TEST(Energy, ValueWithoutSourceIsRejected) {
     cycle_test::TempFile g("dram_pj_per_bit = 3.9  # source: somewhere\n");
     EXPECT_EQ(spk_energy_load(g.path(), &c, err, sizeof err), -1);
     EXPECT_NE(std::string(err).find("is missing"), std::string::npos) << err;
+}
+
+// A line longer than the reader's buffer is refused: its tail was read as a line of its own, so
+// a constant at the end of a long comment was silently set (here mult_pj, missing otherwise).
+TEST(Energy, OverlongLineIsRejected) {
+    std::string text;
+    {
+        FILE *in = std::fopen(energy_file().c_str(), "r");
+        ASSERT_NE(in, nullptr);
+        char buf[1200];
+        while (std::fgets(buf, sizeof buf, in))
+            if (std::string(buf).rfind("mult_pj", 0) != 0) text += buf;
+        std::fclose(in);
+    }
+    text += "#" + std::string(1021, 'x') + "mult_pj = 0.45  # source: a comment\n";
+    cycle_test::TempFile f(text);
+    spk_energy_constants c;
+    char err[256] = "";
+    EXPECT_EQ(spk_energy_load(f.path(), &c, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("longer than 1022 characters"), std::string::npos) << err;
 }
 
 TEST(Energy, SplitsDramSramAndComputeLinearly) {

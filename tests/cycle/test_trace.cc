@@ -166,6 +166,69 @@ TEST(TraceReader, RejectsMalformedRowsWithLineAndColumn) {
     EXPECT_NE(load_error("").find("empty file"), std::string::npos);
 }
 
+// Number fields are whole-string decimals: no sign '+', no spaces, no hexadecimal, no inf/nan
+// (strtol/strtod alone took " 0", "+0" and, for D and the threshold, "0x40").
+TEST(TraceReader, NumbersAreWholeStringDecimals) {
+    const std::string h = header(), good = row(0, 0, 8, 8, 8, false, 8, 8);
+    struct Case {
+        const char *bad, *column;
+    } cases[] = {
+        {"0,+0,2,64.0,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n", "column layer_id"},
+        {"0, 0,2,64.0,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n", "column layer_id"},
+        {"0,0 ,2,64.0,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n", "column layer_id"},
+        {"0,0x1,2,64.0,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n", "column layer_id"},
+        {"0,0,2,0x40,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n", "column embedding_length_D"},
+        {"0,0,2,+64.0,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n",
+         "column embedding_length_D"},
+        {"0,0,2, 64.0,8,8,8,16,0.05,False,4,8,8,True,False,False,-1\n",
+         "column embedding_length_D"},
+        {"0,0,2,64.,8,8,8,16,0x0.1p0,False,4,8,8,True,False,False,-1\n",
+         "column auto_requant_thres"},
+        {"0,0,2,64,8,8,8,16,+0.05,False,4,8,8,True,False,False,-1\n", "column auto_requant_thres"},
+        {"0,0,2,64,8,8,8,16,.,False,4,8,8,True,False,False,-1\n", "column auto_requant_thres"},
+        {"0,0,2,64,8,8,8,16,1e,False,4,8,8,True,False,False,-1\n", "column auto_requant_thres"},
+        {"0,0,2,64,8,8,8,16,nan,False,4,8,8,True,False,False,-1\n", "column auto_requant_thres"},
+        {"0,0,2,64,8,8,8,16,0.05,False,4,8,8,True,False,False,+8\n", "column topk"},
+    };
+    for (const Case &c : cases) {
+        std::string err = load_error(h + good + c.bad);
+        EXPECT_NE(err.find(std::string("line 3, ") + c.column), std::string::npos)
+            << c.bad << "got: " << err;
+    }
+    // Python's own spellings stay accepted: 64, 64.0, 64e0, .05, 1e-05, -1.
+    TempFile f(h + "0,0,2,64e0,8,8,8,16,1e-05,False,4,8,8,True,False,False,-1\n" +
+               "0,0,2,64,8,8,8,16,.05,False,4,8,8,True,False,False,-1\n" +
+               "0,0,2,64.0,8,8,8,16,-1,False,4,8,8,True,False,False,-1\n");
+    spk_trace t;
+    char err[256] = "";
+    ASSERT_EQ(spk_trace_load(f.path(), &t, err, sizeof err), SPK_CYCLE_OK) << err;
+    EXPECT_EQ(t.n, 3u);
+    EXPECT_EQ(t.rows[0].d, 64u);
+    EXPECT_DOUBLE_EQ(t.rows[0].requant_threshold, 1e-05);
+    spk_trace_free(&t);
+}
+
+// Any number of blank lines (empty, CR only, or spaces and tabs) may end the file, as the docs
+// say; one followed by a non-blank line is refused at its own line number.
+TEST(TraceReader, TrailingBlankLinesAreAllowed) {
+    const std::string h = header(), good = row(0, 0, 8, 8, 8, false, 8, 8);
+    for (const std::string tail : {"", "\n", "\n\n\n", "\r\n\r\n", "  \n\t\n", "\n \n\n"}) {
+        TempFile f(h + good + config_line() + tail);
+        spk_trace t;
+        char err[256] = "";
+        EXPECT_EQ(spk_trace_load(f.path(), &t, err, sizeof err), SPK_CYCLE_OK)
+            << "tail of " << tail.size() << " bytes: " << err;
+        if (err[0] == '\0') {
+            EXPECT_EQ(t.n, 1u);
+            spk_trace_free(&t);
+        }
+    }
+    EXPECT_NE(load_error(h + good + "\n\n" + good).find("line 3: empty line"), std::string::npos);
+    EXPECT_NE(load_error(h + good + " \n" + good).find("line 3: empty line"), std::string::npos);
+    EXPECT_NE(load_error("\n" + h + good).find("line 1: empty line"), std::string::npos);
+    EXPECT_NE(load_error("\n\n").find("empty file"), std::string::npos);
+}
+
 TEST(TraceReader, MissingFileIsAnIoError) {
     spk_trace t;
     char err[256] = "";

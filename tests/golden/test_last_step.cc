@@ -340,4 +340,32 @@ TEST(LastStep, SaveLoadKeepsTheSets) {
     spk_prune_destroy(st);
 }
 
+// A short file must not make the loader allocate what the file cannot fill (found by
+// fuzz-prune): here 4 heads, a capacity of 2^26 tokens, no tokens and a K/V shape of 4096 x 4
+// sets, 45 bytes asking for 2^40 cells. It and a K/V section of the wrong size are refused.
+TEST(LastStep, LoadRefusesAShortFileAskingForHugeSets) {
+    auto write = [](const std::string &path, uint32_t layers, uint32_t kv_heads, size_t extra) {
+        std::string b = "SPKPRUN2";
+        const uint32_t hdr[3] = {4, 1u << 26, 0};
+        b.append(reinterpret_cast<const char *>(hdr), sizeof hdr);
+        for (int h = 0; h < 4; h++) b.append(9, '\0'); // dead heads, importance 0
+        const uint32_t shape[2] = {layers, kv_heads};
+        b.append(reinterpret_cast<const char *>(shape), sizeof shape);
+        b.append(extra, '\0');
+        FILE *f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        ASSERT_EQ(std::fwrite(b.data(), 1, b.size(), f), b.size());
+        std::fclose(f);
+    };
+    const std::string path = ::testing::TempDir() + "spk_last_step_huge.bin";
+    spk_prune_state *back = nullptr;
+    write(path, 4096, 4, 0);
+    EXPECT_EQ(spk_prune_load(path.c_str(), &back), SPKSIM_E_FORMAT);
+    EXPECT_EQ(back, nullptr);
+    // Within the cell limit, but with bytes after an empty K/V section.
+    write(path, 1, 1, 9);
+    EXPECT_EQ(spk_prune_load(path.c_str(), &back), SPKSIM_E_FORMAT);
+    std::remove(path.c_str());
+}
+
 } // namespace
