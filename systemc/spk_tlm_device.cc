@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "spk_sc_rtl.h"
+
 extern "C" {
 #include "fw_load.h"
 #include "spk/regs.h"
@@ -34,29 +36,67 @@ tlm_device::tlm_device(sc_core::sc_module_name name, uint64_t reg_base, uint64_t
     SC_METHOD(irq_method);
     sensitive << irq_ev_;
     dont_initialize();
+#ifdef SPK_SC_RTL
+    rtl_engine_ = sc_rtl_new("rtl", [this](uint64_t addr, void *dst, uint32_t bytes) {
+        return engine_read(addr, dst, bytes);
+    });
+#endif
     if (!engine_.empty() && !reset(engine_, dram_size_, nullptr, nullptr, &error_))
         SC_REPORT_ERROR("spk/tlm_device", error_.c_str());
 }
 
 tlm_device::~tlm_device() {
     spkdev_destroy(dev_);
+#ifdef SPK_SC_RTL
+    sc_rtl_delete(rtl_engine_);
+#endif
+}
+
+bool tlm_device::rtl_built() {
+#ifdef SPK_SC_RTL
+    return true;
+#else
+    return false;
+#endif
 }
 
 bool tlm_device::reset(const std::string &engine, uint64_t dram_size, const char *sim_config,
                        const char *energy_path, std::string *err) {
     release();
-    const spkdev_config cfg = {sizeof(cfg), engine.c_str(), dram_size, sim_config,
-                               energy_path, nullptr,        nullptr,   &ops_};
+    const bool rtl = engine == "rtl";
+    std::string plugin;
+    if (rtl) {
+        // The device's `rtl` engine (device/engine_rtl.c) loads the engine table from the
+        // object that holds the --sc engine; the next create binds this device's module.
+#ifdef SPK_SC_RTL
+        plugin = sc_rtl_plugin_path(err);
+        if (plugin.empty()) return false;
+        sc_rtl_prepare(rtl_engine_);
+#else
+        if (err) *err = "engine 'rtl': this build has no Verilator --sc engine (systemc-rtl)";
+        return false;
+#endif
+    } else if (engine != "sim" && engine != "model") {
+        if (err) *err = "engine '" + engine + "' is not one of the TLM device's (sim, model, rtl)";
+        return false;
+    }
+    const spkdev_config cfg = {sizeof(cfg), engine.c_str(), dram_size,
+                               sim_config,  energy_path,    rtl ? plugin.c_str() : nullptr,
+                               nullptr,     &ops_};
     char why[512] = "";
     dev_ = spkdev_create(&cfg, why, sizeof(why));
     if (!dev_) {
         if (err) *err = why;
         return false;
     }
+    rtl_ = rtl;
     engine_ = engine;
     dram_size_ = dram_size;
     const uint32_t khz = spkdev_reg_read(dev_, SPK_PARAM_CLOCK_KHZ_REG_OFFSET);
     period_ = sc_core::sc_time(1e12 / (khz ? double(khz) * 1e3 : 1e9), sc_core::SC_PS);
+#ifdef SPK_SC_RTL
+    sc_rtl_set_period(rtl_engine_, period_);
+#endif
     idle_ = true;
     halted_ = paused_ = false;
     stop_mask_ = 0;
@@ -65,7 +105,19 @@ bool tlm_device::reset(const std::string &engine, uint64_t dram_size, const char
 }
 
 void tlm_device::release() {
+#ifdef SPK_SC_RTL
+    // The run thread is inside an engine operation of the --sc engine (waiting on its clock):
+    // make the operation fail and let the thread leave spkdev_run before the device goes.
+    while (running_ && rtl_engine_) {
+        sc_rtl_abort(rtl_engine_);
+        if (sc_core::sc_get_current_process_handle().valid())
+            sc_core::wait(run_done_ev_);
+        else
+            sc_core::sc_start(period_ * 16.0);
+    }
+#endif
     spkdev_destroy(dev_);
+    rtl_ = false;
     dev_ = nullptr;
     idle_ = true;
     halted_ = paused_ = false;
@@ -129,10 +181,19 @@ void tlm_device::run_thread() {
         spkdev *dev = dev_;
         const uint64_t cycles = quantum_ / period_ < 1 ? 1 : uint64_t(quantum_ / period_);
         const uint64_t t0 = spkdev_time(dev);
+        // The --sc engine spends simulated time on its clock: start it from synchronised time
+        // and annotate only the device time it did not spend.
+        if (rtl_ && qk_.get_local_time() > sc_core::SC_ZERO_TIME) qk_.sync();
+        const sc_core::sc_time s0 = sc_core::sc_time_stamp();
+        running_ = true;
         const spkdev_run_result r = spkdev_run(dev, stop_mask_, cycles);
+        running_ = false;
+        run_done_ev_.notify(sc_core::SC_ZERO_TIME);
         stats_.runs++;
-        if (dev != dev_) continue; // released while it ran (cannot happen in LT, but be safe)
-        qk_.inc(period_ * double(spkdev_time(dev) - t0) + bus_delay_);
+        if (dev != dev_) continue; // released while it ran
+        const sc_core::sc_time spent = sc_core::sc_time_stamp() - s0;
+        const sc_core::sc_time busy = period_ * double(spkdev_time(dev) - t0) + bus_delay_;
+        qk_.inc(busy > spent ? busy - spent : sc_core::SC_ZERO_TIME);
         bus_delay_ = sc_core::SC_ZERO_TIME;
         irq_ev_.notify(qk_.get_local_time());
         idle_ = r == SPKDEV_RUN_IDLE;
@@ -293,6 +354,27 @@ int tlm_device::dram_access(tlm::tlm_command cmd, uint64_t addr, void *data, uin
             stats_.dmi_grants++;
         }
     }
+    return 0;
+}
+
+// A read of the --sc engine's AXI port: one TLM read on the DRAM socket (never DMI), 0 or -1.
+int tlm_device::engine_read(uint64_t addr, void *dst, uint32_t bytes) {
+    if (!bytes) return 0;
+    if (addr >= dram_size_ || bytes > dram_size_ - addr) return -1;
+    tlm::tlm_generic_payload p;
+    p.set_command(tlm::TLM_READ_COMMAND);
+    p.set_address(dram_base_ + addr);
+    p.set_data_ptr(static_cast<unsigned char *>(dst));
+    p.set_data_length(bytes);
+    p.set_streaming_width(bytes);
+    p.set_byte_enable_ptr(nullptr);
+    p.set_dmi_allowed(false);
+    p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME; // the AXI slave's latency is the timing
+    dram->b_transport(p, delay);
+    stats_.dram_transactions++;
+    if (!p.is_response_ok()) return -1;
+    stats_.dram_bytes += bytes;
     return 0;
 }
 

@@ -28,6 +28,8 @@
 
 namespace spk {
 
+class sc_rtl_engine; // spk_sc_rtl.h
+
 class tlm_device : public sc_core::sc_module {
   public:
     static constexpr uint64_t reg_window_bytes = 4096;
@@ -46,7 +48,8 @@ class tlm_device : public sc_core::sc_module {
     };
 
     // reg_base: the window's bus address (reported by reg_base(); the router maps it);
-    // dram_base/dram_size: device DRAM on the bus behind `dram`; engine "sim" or "model";
+    // dram_base/dram_size: device DRAM on the bus behind `dram`; engine "sim", "model" or "rtl"
+    // (the Verilated --sc spk_engine, where built; inside the plugin libspk-systemc.so only);
     // firmware: an ELF the device loads into its memories and starts at the beginning of the
     // simulation ("" = a host loads it through `local` and sets CTRL.RUN, as libspk does);
     // quantum: the quantum keeper's global quantum (and the run slice).
@@ -84,6 +87,13 @@ class tlm_device : public sc_core::sc_module {
     sc_core::sc_time quantum() const { return quantum_; }
     const counters &stats() const { return stats_; }
     const std::string &error() const { return error_; }
+    // The engine ("sim", "model", "rtl") and spkdev_slowdown() of the inner device.
+    const std::string &engine() const { return engine_; }
+    uint32_t slowdown() const { return dev_ ? spkdev_slowdown(dev_) : 1; }
+    // Whether this build has the --sc RTL engine, and this device's (null without; the device's
+    // `rtl` engine drives it, a test may through spk_sc_rtl.h while the engine is not "rtl").
+    static bool rtl_built();
+    sc_rtl_engine *rtl_engine() { return rtl_engine_; }
 
   private:
     void run_thread();
@@ -98,6 +108,7 @@ class tlm_device : public sc_core::sc_module {
     static int dram_write(void *ctx, uint64_t addr, const void *src, uint64_t bytes);
     int dram_access(tlm::tlm_command cmd, uint64_t addr, void *data, uint64_t bytes);
     bool load_firmware(const std::string &path);
+    int engine_read(uint64_t addr, void *dst, uint32_t bytes);
 
     uint64_t reg_base_, dram_base_, dram_size_;
     std::string engine_, firmware_, error_;
@@ -106,9 +117,11 @@ class tlm_device : public sc_core::sc_module {
     sc_core::sc_time quantum_, period_, bus_delay_;
     tlm_utils::tlm_quantumkeeper qk_;
     tlm::tlm_dmi dmi_;
-    bool dmi_valid_ = false, idle_ = true, halted_ = false, paused_ = false;
+    bool dmi_valid_ = false, idle_ = true, halted_ = false, paused_ = false, running_ = false;
+    bool rtl_ = false; // the inner device's engine is the --sc RTL one
     uint32_t stop_mask_ = 0;
-    sc_core::sc_event wake_ev_, irq_ev_, stopped_ev_;
+    sc_core::sc_event wake_ev_, irq_ev_, stopped_ev_, run_done_ev_;
+    sc_rtl_engine *rtl_engine_ = nullptr; // the --sc engine (SPK_SC_RTL builds), or null
     counters stats_;
 };
 

@@ -134,10 +134,11 @@ uint64_t be_time(spk_backend *b) {
     return hb(b)->s.dev->device_time();
 }
 void be_info(spk_backend *b, spk_backend_info *info) {
-    info->name = "systemc";
-    info->kind = "timed";
+    const bool rtl = hb(b)->s.dev->engine() == "rtl"; // systemc-rtl: the --sc engine
+    info->name = rtl ? "systemc-rtl" : "systemc";
+    info->kind = rtl ? "RTL" : "timed";
     info->clock_khz = hb(b)->host->reg_read(hb(b)->s, SPK_PARAM_CLOCK_KHZ_REG_OFFSET);
-    info->slowdown = 2; // the LT model within 2x of sim
+    info->slowdown = rtl ? hb(b)->s.dev->slowdown() : 2; // the LT model within 2x of sim
     info->dram_bytes = hb(b)->s.dram_bytes;
 }
 void be_close(spk_backend *b) {

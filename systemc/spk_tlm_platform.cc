@@ -45,8 +45,9 @@ spk_backend *tlm_platform::open(const spk_backend_config *cfg, std::string *err)
         return nullptr;
     }
     const char *env = std::getenv("SPK_SYSTEMC_ENGINE");
-    const std::string engine = env && *env ? env : "sim";
-    if (engine != "sim" && engine != "model") {
+    const bool rtl = cfg->name && std::string(cfg->name) == "systemc-rtl";
+    const std::string engine = rtl ? "rtl" : env && *env ? env : "sim";
+    if (!rtl && engine != "sim" && engine != "model") {
         *err = "engine '" + engine + "' is not one of the LT model's (sim, model)";
         return nullptr;
     }

@@ -31,8 +31,9 @@ class tlm_platform : public sc_core::sc_module {
     tlm_platform(sc_core::sc_module_name name, unsigned slots = max_slots,
                  sc_core::sc_time quantum = sc_core::sc_time(10, sc_core::SC_US));
 
-    // Take a free slot with engine "sim" (or $SPK_SYSTEMC_ENGINE) and a fresh DRAM of
-    // cfg->dram_bytes: a backend, or nullptr with @p err.
+    // Take a free slot with engine "sim" (or $SPK_SYSTEMC_ENGINE; "rtl", the Verilated --sc
+    // engine, when cfg->name is "systemc-rtl") and a fresh DRAM of cfg->dram_bytes: a backend,
+    // or nullptr with @p err.
     spk_backend *open(const spk_backend_config *cfg, std::string *err);
     tlm_device &device(unsigned i) { return *dev_[i]; }
     tlm_memory &memory(unsigned i) { return *mem_[i]; }

@@ -30,14 +30,64 @@ $(call obj_of,$(wildcard systemc/*.cc systemc/vp/*.cc tests/systemc/*.cc)): CPPF
 # Only the entry symbols leave the plugin (and the example platform's one export).
 $(call obj_of,$(wildcard systemc/*.cc systemc/vp/*.cc)): CXXFLAGS += -fvisibility=hidden
 
+# ---- systemc-rtl: the engine Verilated with `verilator --sc` (systemc/spk_sc_rtl_engine.h) ----
+# Where Verilator is present too: spk_engine at Vengine's parameters as an sc_module
+# (Vengine_sc), its own Verilator runtime compiled with VM_SC=1 (the plugin's copy; libspk-rtl.so
+# keeps its VM_SC=0 copy private), and systemc/spk_sc_rtl_engine.cc. The plugin then also
+# exports spk_rtl_api_v1 (the table the device's `rtl` engine loads it through, see
+# docs/systemc.md) and dlopens libspk-rtl.so for the prune unit.
+ifneq ($(VERILATOR_ROOT_DIR),)
+SPK_SC_RTL := 1
+SPK_SC_RTL_DIR := $(BUILD)/rtl/Vengine_sc
+SPK_SC_RTL_VDEFS := -DVM_COVERAGE=0 -DVM_SC=1 -DVM_TRACE=0 -DVM_TRACE_FST=0 -DVM_TRACE_VCD=0
+SPK_SC_RTL_RUNTIME_OBJS := $(patsubst %,$(BUILD)/rtl/runtime_sc/%.o,verilated verilated_threads)
+SPK_SC_RTL_RUNTIME := $(BUILD)/rtl/runtime_sc/libverilated_sc.a
+$(SPK_SC_RTL_DIR)/Vengine_sc.mk: $(RTL_ENGINE_SRCS) $(RTL_LINT_WAIVERS) systemc/systemc.mk
+	@rm -rf $(SPK_SC_RTL_DIR)
+	@mkdir -p $(SPK_SC_RTL_DIR)
+	$(VERILATOR) --sc --no-timing -O3 --x-assign fast --x-initial fast --noassert -Wall \
+	    $(RTL_LINT_WAIVERS) -Irtl/common --prefix Vengine_sc --top-module spk_engine \
+	    -GDMAX=64 -GM=8 -GNMAX=512 -GP=8 -GQDEPTH=4 -GNTOK=1024 -Mdir $(SPK_SC_RTL_DIR) \
+	    $(RTL_ENGINE_SRCS)
+$(SPK_SC_RTL_DIR)/Vengine_sc.h: $(SPK_SC_RTL_DIR)/Vengine_sc.mk ;
+$(SPK_SC_RTL_DIR)/Vengine_sc__ALL.a: $(SPK_SC_RTL_DIR)/Vengine_sc.mk
+	+$(MAKE) --no-print-directory -s -C $(SPK_SC_RTL_DIR) -f Vengine_sc.mk Vengine_sc__ALL.a \
+	    CXX="$(CXX)" OPT_FAST="$(RTL_MODEL_OPT)" OPT_SLOW="-O1" OPT_GLOBAL="-O2" OPT="" \
+	    USER_CPPFLAGS="-fPIC -std=c++17 $(SYSTEMC_CFLAGS)"
+$(BUILD)/rtl/runtime_sc/%.o: $(VERILATOR_INC)/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -fPIC $(SPK_SC_RTL_VDEFS) $(SYSTEMC_CFLAGS) -isystem $(VERILATOR_INC) \
+	    -isystem $(VERILATOR_INC)/vltstd -c -o $@ $<
+$(SPK_SC_RTL_RUNTIME): $(SPK_SC_RTL_RUNTIME_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+SPK_SC_RTL_OBJ := $(BUILD)/obj/systemc/rtl/spk_sc_rtl_engine.o $(BUILD)/obj/systemc/rtl/axi_mem.o
+$(SPK_SC_RTL_OBJ): CPPFLAGS += $(SPK_SC_RTL_VDEFS) -isystem $(VERILATOR_INC) \
+    -isystem $(VERILATOR_INC)/vltstd $(SYSTEMC_CFLAGS) -isystem $(SPK_SC_RTL_DIR) -Isystemc -Irtl/sim $(SPK_RTL_CPPFLAGS) \
+    -Idevice -DSPK_SC_RTL_PLUGIN_DEFAULT='"$(PREFIX)/lib/spk/libspk-rtl.so"' \
+    -DSPK_SC_RTL_PLUGIN_BUILD='"$(abspath $(BUILD))/lib/libspk-rtl.so"'
+$(SPK_SC_RTL_OBJ): CXXFLAGS += -fvisibility=hidden
+$(SPK_SC_RTL_OBJ): | $(SPK_SC_RTL_DIR)/Vengine_sc.h
+$(BUILD)/obj/systemc/rtl/axi_mem.o: rtl/sim/axi_mem.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+SPK_SC_RTL_LIBS := $(SPK_SC_RTL_OBJ) $(SPK_SC_RTL_DIR)/Vengine_sc__ALL.a $(SPK_SC_RTL_RUNTIME)
+# The device and platform objects know the engine only through this define.
+$(call obj_of,$(SPK_SYSTEMC_SRCS) systemc/plugin.cc): CPPFLAGS += -DSPK_SC_RTL=1
+else
+SPK_SC_RTL :=
+SPK_SC_RTL_LIBS :=
+endif
+
 # SAN=1: our sources are instrumented (the pattern rule's flags), libsystemc is not; the .so
 # needs the sanitizer runtime of the program that loads it, as libspk-rtl.so does.
 $(SPK_SYSTEMC_PLUGIN): $(SPK_SYSTEMC_OBJS) $(BUILD)/obj/systemc/plugin.o $(SPK_SYSTEMC_LIBDEPS) \
-    systemc/libspk-systemc.map
+    $(SPK_SC_RTL_LIBS) systemc/libspk-systemc.map
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) -shared -fPIC -Wl,--no-undefined \
+	$(CXX) $(LDFLAGS) -shared -fPIC -Wl,--no-undefined -Wl,-soname,libspk-systemc.so \
 	    -Wl,--version-script=systemc/libspk-systemc.map -o $@ $(SPK_SYSTEMC_OBJS) \
-	    $(BUILD)/obj/systemc/plugin.o $(SPK_SYSTEMC_LIBDEPS) $(SYSTEMC_LIBS) -lelf -lm
+	    $(BUILD)/obj/systemc/plugin.o $(SPK_SC_RTL_LIBS) $(SPK_SYSTEMC_LIBDEPS) $(SYSTEMC_LIBS) \
+	    $(if $(SPK_SC_RTL),-lz -lpthread -ldl) -lelf -lm
 ALL_BINS += $(SPK_SYSTEMC_PLUGIN)
 # `make install` puts it next to the RTL plugin, $(PREFIX)/lib/spk/ (driver/driver.mk).
 install-driver $(SPK_TEST_PREFIX)/lib/pkgconfig/spk.pc: $(SPK_SYSTEMC_PLUGIN)
@@ -53,10 +103,11 @@ $(BUILD)/obj/systemc/vp/spk_vp.o: CPPFLAGS += \
     -DSPK_VP_FIRMWARE='"$(abspath $(BUILD))/firmware/spk-fw.elf"' \
     -DSPK_VP_ENERGY='"$(abspath sim/configs/energy.cfg)"'
 $(SPK_VP): $(BUILD)/obj/systemc/vp/spk_vp.o $(BUILD)/obj/systemc/vp/attn_layer.o \
-    $(SPK_SYSTEMC_OBJS) $(SPK_SYSTEMC_LIBDEPS)
+    $(SPK_SYSTEMC_OBJS) $(SPK_SC_RTL_LIBS) $(SPK_SYSTEMC_LIBDEPS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -Wl,--export-dynamic-symbol=spk_systemc_platform_v1 -o $@ $(filter %.o,$^) \
-	    $(SPK_SYSTEMC_LIBDEPS) $(SYSTEMC_LIBS) -lelf $(LDLIBS)
+	    $(filter %.a,$(SPK_SC_RTL_LIBS)) $(SPK_SYSTEMC_LIBDEPS) $(SYSTEMC_LIBS) \
+	    $(if $(SPK_SC_RTL),-lz -lpthread -ldl) -lelf $(LDLIBS)
 ALL_BINS += $(SPK_VP)
 
 # make vp: the layer on the platform, then the same program and inputs on `model` (no SystemC);

@@ -76,14 +76,15 @@ static const spk_backend_ops emu_ops = {emu_reg_read, emu_reg_write, emu_mem_rea
 static const char *const emu_names[] = {"model", "sim", "rtl", "rtl-compact"};
 
 const char *spk_backend_names(void) {
-    return "model sim rtl rtl-compact systemc";
+    return "model sim rtl rtl-compact systemc systemc-rtl";
 }
 
 spk_status spk_backend_systemc_open(const spk_backend_config *cfg, spk_backend **out);
 
 spk_status spk_backend_open(const spk_backend_config *cfg, spk_backend **out) {
     *out = NULL;
-    if (strcmp(cfg->name, "systemc") == 0) return spk_backend_systemc_open(cfg, out);
+    if (strcmp(cfg->name, "systemc") == 0 || strcmp(cfg->name, "systemc-rtl") == 0)
+        return spk_backend_systemc_open(cfg, out);
     int known = 0;
     for (size_t i = 0; i < sizeof(emu_names) / sizeof(emu_names[0]); i++)
         known |= strcmp(cfg->name, emu_names[i]) == 0;

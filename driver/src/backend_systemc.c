@@ -1,4 +1,6 @@
-/* The `systemc` backend: the device as a loosely-timed SystemC TLM-2.0 model (docs/systemc.md).
+/* The `systemc` and `systemc-rtl` backends: the device as a SystemC TLM-2.0 model
+ * (docs/systemc.md), loosely timed with the sim engine inside, or with the Verilated `--sc` engine
+ * (systemc-rtl; cfg->name tells the platform which).
  * libspk does not link SystemC: a virtual platform that runs libspk in its CPU threads exports
  * SPK_SYSTEMC_PLATFORM_SYMBOL and its devices are used; otherwise the plugin libspk-systemc.so
  * ($SPK_SYSTEMC_PLUGIN, else the installed one, else this build tree's) is loaded once and
@@ -59,7 +61,7 @@ spk_status spk_backend_systemc_open(const spk_backend_config *cfg, spk_backend *
     if (!a) return spk_fail(SPK_E_BACKEND, "%s", why);
     if (a->open(cfg, out, why, sizeof(why)) || !*out) {
         *out = NULL;
-        return spk_fail(SPK_E_BACKEND, "backend 'systemc': %s", why);
+        return spk_fail(SPK_E_BACKEND, "backend '%s': %s", cfg->name, why);
     }
     return SPK_OK;
 }

@@ -1,7 +1,8 @@
 // The backends the backend-parameterized tests run on: $SPK_TEST_BACKENDS (space- or
 // comma-separated), else every backend this build has (model, sim, and rtl, rtl-compact when the
-// RTL plugin was built, systemc when the SystemC plugin was). Tests call test_backends() and loop;
-// a backend that cannot run a case says why on stdout instead of passing silently.
+// RTL plugin was built, systemc when the SystemC plugin was, systemc-rtl when both were and libspk
+// knows it). Tests call test_backends() and loop; a backend that cannot run a case says why on
+// stdout instead of passing silently.
 #ifndef TESTS_DRIVER_BACKENDS_H
 #define TESTS_DRIVER_BACKENDS_H
 
@@ -32,6 +33,17 @@ inline bool test_systemc_built() {
     return *SPK_TEST_SYSTEMC_PLUGIN && access(SPK_TEST_SYSTEMC_PLUGIN, R_OK) == 0;
 }
 
+// systemc-rtl: the SystemC plugin with its Verilator --sc engine, which needs Verilator (the RTL
+// plugin is built then; its prune unit is the RTL plugin's), in a libspk that routes the name to
+// the SystemC plugin (SPK_TEST_SYSTEMC_RTL, set by tests/systemc.mk when it does).
+#ifndef SPK_TEST_SYSTEMC_RTL
+#define SPK_TEST_SYSTEMC_RTL 0
+#endif
+
+inline bool test_systemc_rtl_built() {
+    return SPK_TEST_SYSTEMC_RTL && test_systemc_built() && test_rtl_built();
+}
+
 inline std::vector<std::string> test_backends() {
     std::vector<std::string> out;
     const char *env = std::getenv("SPK_TEST_BACKENDS");
@@ -49,6 +61,7 @@ inline std::vector<std::string> test_backends() {
         out.push_back("rtl-compact");
     }
     if (test_systemc_built()) out.push_back("systemc");
+    if (test_systemc_rtl_built()) out.push_back("systemc-rtl");
     return out;
 }
 
@@ -58,12 +71,13 @@ inline bool backend_prunes(const std::string &b) {
 }
 
 // The last-step policy ranks tokens by the requests' logits, which the Verilated engines do not
-// export: it is refused there (docs/device.md, "What each engine executes").
+// export: it is refused there (docs/device.md, "What each engine executes"; systemc-rtl too).
 inline bool backend_runs_last_step(const std::string &b) {
     return b == "model" || b == "sim" || b == "systemc";
 }
 
-// model and sim count the spec's traffic rule; the RTL counts the 32-byte reads it made.
+// model and sim count the spec's traffic rule; the RTL (rtl, rtl-compact, systemc-rtl) counts the
+// 32-byte reads it made.
 inline bool backend_counts_spec_traffic(const std::string &b) {
     return b == "model" || b == "sim" || b == "systemc";
 }

@@ -220,6 +220,18 @@ TEST(Tlm, IrqFollowsIntrStateGatedByIrqEn) {
 
 } // namespace
 
+// The platform for the other files of this binary (SystemC elaborates once per process).
+spk::tlm_device &test_tlm_device() {
+    return pf().device;
+}
+uint64_t test_tlm_dram_base() {
+    return dram;
+}
+bool test_tlm_dram_write(uint64_t offset, const void *src, unsigned bytes) {
+    return pf().cpu.access(tlm::TLM_WRITE_COMMAND, dram + offset, const_cast<void *>(src), bytes) ==
+           tlm::TLM_OK_RESPONSE;
+}
+
 // libsystemc refers to sc_main; this binary has its own main, so it is never called.
 int sc_main(int, char **) {
     return 1;
