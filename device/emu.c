@@ -37,6 +37,31 @@ uint64_t spkdev_time(const spkdev *dev) {
     return spk_iss_cycles(dev->core) + dev->engine_cycles;
 }
 
+/* ---- the access trace ($SPK_DEVICE_TRACE, docs/device.md "Trace") -------------------------- */
+static const char *reg_name(uint32_t offset) {
+#define REG_NAME(name, off, acc)                                                                   \
+    case off:                                                                                      \
+        return #name;
+    switch (offset) {
+        SPK_REG_TABLE(REG_NAME)
+    default:
+        return "?";
+    }
+#undef REG_NAME
+}
+
+static void trace_reg(spkdev *dev, const char *who, char rw, uint32_t offset, uint32_t value) {
+    if (dev->trace)
+        fprintf(dev->trace, "%llu %s reg %c %s 0x%08x\n", (unsigned long long)spkdev_time(dev), who,
+                rw, reg_name(offset), value);
+}
+
+static void trace_mem(spkdev *dev, char rw, uint64_t addr, uint64_t bytes) {
+    if (dev->trace)
+        fprintf(dev->trace, "%llu %s mem %c 0x%08llx %llu\n", (unsigned long long)spkdev_time(dev),
+                dev->actor, rw, (unsigned long long)addr, (unsigned long long)bytes);
+}
+
 /* Registers the hardware computes on read; others come from the register array. */
 static uint32_t hw_value(spkdev *dev, uint32_t offset, int core_reader) {
     switch (offset) {
@@ -70,11 +95,14 @@ uint32_t spkdev_reg_read(spkdev *dev, uint32_t offset) {
     reg_rules r;
     if (offset % 4 || reg_rules_of(offset, &r) || r.host == SPK_ACC_NONE || r.host == SPK_ACC_WO)
         return 0;
-    return hw_value(dev, offset, 0);
+    const uint32_t v = hw_value(dev, offset, 0);
+    trace_reg(dev, "host", 'r', offset, v);
+    return v;
 }
 
 void spkdev_reg_write(spkdev *dev, uint32_t offset, uint32_t value) {
     reg_rules r;
+    trace_reg(dev, "host", 'w', offset, value);
     if (offset % 4 || reg_rules_of(offset, &r)) return;
     switch (r.host) {
     case SPK_ACC_RW:
@@ -103,6 +131,7 @@ static int core_reg_read(void *ctx, uint32_t offset, unsigned size, uint32_t *va
     reg_rules r;
     if (size != 4 || reg_rules_of(offset, &r) || r.core == SPK_ACC_NONE) return -1;
     *value = hw_value(ctx, offset, 1);
+    trace_reg(ctx, "core", 'r', offset, *value);
     return 0;
 }
 
@@ -110,6 +139,7 @@ static int core_reg_write(void *ctx, uint32_t offset, unsigned size, uint32_t va
     spkdev *dev = ctx;
     reg_rules r;
     if (size != 4 || reg_rules_of(offset, &r)) return -1;
+    trace_reg(dev, "core", 'w', offset, value);
     switch (r.core) {
     case SPK_ACC_RW:
     case SPK_ACC_WO:
@@ -135,6 +165,7 @@ int spkdev_dram_inside(const spkdev *dev, uint64_t addr, uint64_t bytes) {
 
 int spkdev_dram_read(spkdev *dev, uint64_t addr, void *dst, uint64_t bytes) {
     if (!spkdev_dram_inside(dev, addr, bytes)) return -1;
+    trace_mem(dev, 'r', SPK_MEM_DRAM_BASE + addr, bytes);
     if (dev->dram_ops.read) return dev->dram_ops.read(dev->dram_ops.ctx, addr, dst, bytes);
     memcpy(dst, dev->dram + addr, bytes);
     return 0;
@@ -142,14 +173,19 @@ int spkdev_dram_read(spkdev *dev, uint64_t addr, void *dst, uint64_t bytes) {
 
 int spkdev_dram_write(spkdev *dev, uint64_t addr, const void *src, uint64_t bytes) {
     if (!spkdev_dram_inside(dev, addr, bytes)) return -1;
+    trace_mem(dev, 'w', SPK_MEM_DRAM_BASE + addr, bytes);
     if (dev->dram_ops.write) return dev->dram_ops.write(dev->dram_ops.ctx, addr, src, bytes);
     memcpy(dev->dram + addr, src, bytes);
     return 0;
 }
 
 static int core_dram_read(void *ctx, uint32_t offset, unsigned size, uint32_t *value) {
+    spkdev *dev = ctx;
     uint8_t b[4];
-    if (spkdev_dram_read(ctx, offset, b, size)) return -1;
+    dev->actor = "core";
+    const int rc = spkdev_dram_read(dev, offset, b, size);
+    dev->actor = "engine";
+    if (rc) return -1;
     uint32_t v = 0;
     for (unsigned i = 0; i < size; i++) v |= (uint32_t)b[i] << (8 * i);
     *value = v;
@@ -159,7 +195,11 @@ static int core_dram_read(void *ctx, uint32_t offset, unsigned size, uint32_t *v
 static int core_dram_write(void *ctx, uint32_t offset, unsigned size, uint32_t value) {
     uint8_t b[4];
     for (unsigned i = 0; i < size; i++) b[i] = (uint8_t)(value >> (8 * i));
-    return spkdev_dram_write(ctx, offset, b, size);
+    spkdev *dev = ctx;
+    dev->actor = "core";
+    const int rc = spkdev_dram_write(dev, offset, b, size);
+    dev->actor = "engine";
+    return rc;
 }
 
 /* Whether a core-map range is wholly in DRAM (then *offset is its DRAM offset). */
@@ -172,14 +212,30 @@ static int in_dram_window(const spkdev *dev, uint64_t addr, size_t bytes, uint64
 
 int spkdev_mem_read(spkdev *dev, uint64_t addr, void *dst, size_t bytes) {
     uint64_t off;
-    if (in_dram_window(dev, addr, bytes, &off)) return spkdev_dram_read(dev, off, dst, bytes);
-    return addr > UINT32_MAX ? -1 : spk_iss_read_mem(dev->core, (uint32_t)addr, dst, bytes);
+    int rc;
+    dev->actor = "host";
+    if (in_dram_window(dev, addr, bytes, &off)) {
+        rc = spkdev_dram_read(dev, off, dst, bytes);
+    } else {
+        trace_mem(dev, 'r', addr, bytes);
+        rc = addr > UINT32_MAX ? -1 : spk_iss_read_mem(dev->core, (uint32_t)addr, dst, bytes);
+    }
+    dev->actor = "engine";
+    return rc;
 }
 
 int spkdev_mem_write(spkdev *dev, uint64_t addr, const void *src, size_t bytes) {
     uint64_t off;
-    if (in_dram_window(dev, addr, bytes, &off)) return spkdev_dram_write(dev, off, src, bytes);
-    return addr > UINT32_MAX ? -1 : spk_iss_write_mem(dev->core, (uint32_t)addr, src, bytes);
+    int rc;
+    dev->actor = "host";
+    if (in_dram_window(dev, addr, bytes, &off)) {
+        rc = spkdev_dram_write(dev, off, src, bytes);
+    } else {
+        trace_mem(dev, 'w', addr, bytes);
+        rc = addr > UINT32_MAX ? -1 : spk_iss_write_mem(dev->core, (uint32_t)addr, src, bytes);
+    }
+    dev->actor = "engine";
+    return rc;
 }
 
 /* ---- run loop ------------------------------------------------------------------------------ */
@@ -230,6 +286,28 @@ static void reset_registers(spkdev *dev) {
 #undef REG_RESET
 }
 
+/* $SPK_DEVICE_TRACE: a file path; "%d" in it is replaced by a per-process device number, so that
+ * the devices of one program write one file each (else they append to one file). */
+static int open_trace(spkdev *dev, char *err, size_t err_len) {
+    static unsigned serial;
+    const char *path = getenv("SPK_DEVICE_TRACE");
+    if (!path || !*path) return 0;
+    char name[1024];
+    const char *pct = strstr(path, "%d");
+    if (pct)
+        snprintf(name, sizeof(name), "%.*s%u%s", (int)(pct - path), path, serial++, pct + 2);
+    else
+        snprintf(name, sizeof(name), "%s", path);
+    dev->trace = fopen(name, pct ? "w" : "a");
+    if (!dev->trace) {
+        if (err_len) snprintf(err, err_len, "$SPK_DEVICE_TRACE: cannot write %s", name);
+        return -1;
+    }
+    fprintf(dev->trace, "# spk device trace: engine %s; fields: cycle who reg|mem r|w ...\n",
+            spkdev_engine_impl_name(dev->engine));
+    return 0;
+}
+
 static int fail(char *err, size_t err_len, const char *msg) {
     if (err && err_len) snprintf(err, err_len, "%s", msg);
     return -1;
@@ -237,6 +315,7 @@ static int fail(char *err, size_t err_len, const char *msg) {
 
 void spkdev_destroy(spkdev *dev) {
     if (!dev) return;
+    if (dev->trace) fclose(dev->trace);
     spkdev_engine_destroy(dev->engine);
     spk_iss_destroy(dev->core);
     free(dev->dram);
@@ -260,6 +339,7 @@ spkdev *spkdev_create(const spkdev_config *cfg, char *err, size_t err_len) {
         fail(err, err_len, "out of host memory");
         return NULL;
     }
+    dev->actor = "engine";
     dev->dram_bytes = cfg->dram_bytes;
     if (cfg->dram)
         dev->dram_ops = *cfg->dram;
@@ -287,6 +367,10 @@ spkdev *spkdev_create(const spkdev_config *cfg, char *err, size_t err_len) {
     reset_registers(dev);
     dev->engine = spkdev_engine_create(dev, cfg, err, err_len);
     if (!dev->engine) {
+        spkdev_destroy(dev);
+        return NULL;
+    }
+    if (open_trace(dev, err, err_len)) {
         spkdev_destroy(dev);
         return NULL;
     }

@@ -3,6 +3,7 @@
 #define SPKDEV_EMU_INTERNAL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "spk/regs.h"
 #include "spkdev/emu.h"
@@ -23,6 +24,8 @@ struct spkdev {
     int halted;
     uint64_t engine_cycles; /* device time the core spent waiting on the engine */
     spkdev_engine *engine;
+    FILE *trace;       /* $SPK_DEVICE_TRACE: every register access and DMA, one line each */
+    const char *actor; /* who the DRAM accesses in progress are for: host, core or engine */
 };
 
 /* Device DRAM at DRAM offsets: 1 if [addr, addr + bytes) lies inside it; copies in and out

@@ -426,6 +426,59 @@ TEST(Attn, RtlBackendWritesWavesOnRequest) {
     rmdir(dir);
 }
 
+// $SPK_DEVICE_TRACE logs every register access and DMA of a device, one line each, in one format
+// on every backend. The control core's lines (the firmware's view of the device) are the same on
+// every backend; the engine's DMA is the same wherever the engine is the C one.
+TEST(Attn, DeviceTraceIsOneFormatAndTheFirmwareSeesTheSameDevice) {
+    char dir[] = "/tmp/spk-trace-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    Shape s;
+    s.layers = 1;
+    std::vector<Step> steps = {{6, 6, 1}, {1, 1, 0}};
+    const auto inputs = make_inputs(s, steps, 11);
+    // the lines of one actor, without the cycle column
+    auto lines_of = [](const std::string &path, const std::string &who) {
+        std::vector<std::string> out;
+        FILE *f = std::fopen(path.c_str(), "r");
+        if (!f) return out;
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, f)) {
+            std::string line(buf);
+            const size_t sp = line.find(' ');
+            if (line[0] == '#' || sp == std::string::npos) continue;
+            if (line.compare(sp + 1, who.size() + 1, who + " ") == 0)
+                out.push_back(line.substr(sp + 1));
+        }
+        std::fclose(f);
+        return out;
+    };
+    std::vector<std::string> core_model, engine_model;
+    for (const std::string &backend : test_backends()) {
+        SCOPED_TRACE(backend);
+        const std::string path = std::string(dir) + "/" + backend + ".txt";
+        ASSERT_EQ(setenv("SPK_DEVICE_TRACE", path.c_str(), 1), 0);
+        DeviceRun run = run_device(backend.c_str(), s, steps, inputs, nullptr);
+        unsetenv("SPK_DEVICE_TRACE");
+        ASSERT_EQ(run.outputs.size(), steps.size());
+        const auto core = lines_of(path, "core"), engine = lines_of(path, "engine");
+        const auto host = lines_of(path, "host");
+        EXPECT_GT(core.size(), 100u);
+        EXPECT_GT(engine.size(), 10u);
+        EXPECT_GT(host.size(), 10u);
+        if (backend == "model") {
+            core_model = core;
+            engine_model = engine;
+        } else if (!core_model.empty()) {
+            EXPECT_TRUE(core == core_model) << "the firmware saw a different device";
+            if (backend_has_c_engine(backend)) {
+                EXPECT_TRUE(engine == engine_model) << "the C engine read differently";
+            }
+        }
+        std::remove(path.c_str());
+    }
+    rmdir(dir);
+}
+
 // The sim backend's cycle-simulator configuration changes the time, never the bits.
 TEST(Attn, SimConfigChangesCyclesNotResults) {
     Shape s;
