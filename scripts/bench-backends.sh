@@ -9,7 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 spk=$repo/build/bin/spk-llm
 repeats=${REPEATS:-3}
-backends=${BACKENDS:-model sim systemc rtl rtl-compact}
+backends=${BACKENDS:-model sim systemc rtl rtl-compact systemc-rtl}
 prompt="The history of the city began in the Middle Ages, when"
 "$repo/scripts/bootstrap.sh" --model
 tmp=$(mktemp -d)
