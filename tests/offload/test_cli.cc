@@ -283,8 +283,11 @@ TEST(SpkLlmCli, DirectoriesAreRefused) {
 // Every non-zero exit says why (issue 17: bench printed only "failed", perplexity nothing).
 TEST(SpkLlmCli, FailuresSayWhy) {
     Files f;
-    // A sequence of a billion positions: the CPU backend cannot allocate its K/V cache.
+    // A sequence of a billion positions: the CPU backend cannot allocate its K/V cache (under
+    // ASan the allocator must return NULL as libc's does, instead of aborting the process).
+    ASSERT_EQ(setenv("ASAN_OPTIONS", "allocator_may_return_null=1", 1), 0);
     Result r = run("bench -m " + f.model + " --prompt-tokens 4 -n 1000000000 -r 1");
+    unsetenv("ASAN_OPTIONS");
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_NE(r.out.find("spk-llm bench: cannot start a sequence of 1000000005 tokens: "),
               std::string::npos)
