@@ -77,7 +77,24 @@ static spkllm_status arch_f32(const spkllm_gguf *g, const char *arch, const char
     return SPKLLM_OK;
 }
 
-/* Finds a 2-D (or 1-D when rows == 0) tensor and checks its shape. */
+/* Refuses a tensor with a NaN or infinite element or block scale, naming it. */
+static spkllm_status check_finite(const spkllm_gguf_tensor *t, const char *name, char *err,
+                                  size_t len) {
+    int is_nan;
+    int64_t bad = spkllm_find_nonfinite(t->type, t->data, (size_t)t->n_elems, &is_nan);
+    if (bad < 0) return SPKLLM_OK;
+    const char *what = is_nan ? "NaN" : "infinite";
+    if (t->type == SPKLLM_TENSOR_F32 || t->type == SPKLLM_TENSOR_F16 ||
+        t->type == SPKLLM_TENSOR_BF16)
+        return fail(err, len, SPKLLM_ERR_FORMAT, "%s: element %lld is %s", name, (long long)bad,
+                    what);
+    return fail(err, len, SPKLLM_ERR_FORMAT,
+                "%s: block %lld (elements %lld..%lld) has a %s %s scale", name,
+                (long long)(bad / SPKLLM_QK), (long long)bad, (long long)(bad + SPKLLM_QK - 1),
+                what, spkllm_tensor_type_name(t->type));
+}
+
+/* Finds a 2-D (or 1-D when rows == 0) tensor and checks its shape and that it is finite. */
 static spkllm_status get_tensor(const spkllm_gguf *g, const char *name, int cols, int rows,
                                 const spkllm_gguf_tensor **out, char *err, size_t len) {
     const spkllm_gguf_tensor *t = spkllm_gguf_find_tensor(g, name);
@@ -89,6 +106,8 @@ static spkllm_status get_tensor(const spkllm_gguf *g, const char *name, int cols
                     (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
                     (unsigned long long)t->ne[2], (unsigned long long)t->ne[3], cols,
                     (unsigned long long)want_rows);
+    spkllm_status st = check_finite(t, name, err, len);
+    if (st) return st;
     *out = t;
     return SPKLLM_OK;
 }
@@ -149,6 +168,11 @@ static spkllm_status load_weights(spkllm_model *m, char *err, size_t len) {
     if (te->ne[1] < 1 || te->ne[1] > (1u << 24))
         return fail(err, len, SPKLLM_ERR_FORMAT, "token_embd.weight has a bad vocabulary size");
     p->n_vocab = (int)te->ne[1];
+    const spkllm_gguf_kv *tok = spkllm_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    if (tok && tok->type == SPKLLM_GGUF_ARRAY && tok->arr_len != (uint64_t)p->n_vocab)
+        return fail(err, len, SPKLLM_ERR_FORMAT,
+                    "tokenizer.ggml.tokens has %llu tokens but token_embd.weight has %d rows",
+                    (unsigned long long)tok->arr_len, p->n_vocab);
     int kvd = p->n_kv_heads * p->head_dim;
     spkllm_status st;
     if ((st = get_tensor(g, "token_embd.weight", p->n_embd, p->n_vocab, &m->tok_embd, err, len)) ||
@@ -273,7 +297,8 @@ spkllm_pool *spkllm_model_pool(spkllm_model *m) {
 }
 
 spkllm_status spkllm_model_begin(spkllm_model *m, const spkllm_attn_ops *attn, int max_tokens) {
-    if (!attn || max_tokens < 1) return SPKLLM_ERR_ARG;
+    /* Positions beyond the trained context are refused (llama.cpp only warns). */
+    if (!attn || max_tokens < 1 || max_tokens > m->p.n_ctx_train) return SPKLLM_ERR_ARG;
     m->attn = attn;
     m->max_tokens = max_tokens;
     return attn->begin_sequence(attn->ctx, m->p.n_layers, m->p.n_heads, m->p.n_kv_heads,
@@ -388,7 +413,8 @@ static spkllm_status layer_forward(spkllm_model *m, const layer *l, int li, int 
 spkllm_status spkllm_model_forward(spkllm_model *m, const int32_t *tokens, int n, int pos0,
                                    float *logits, int logits_from) {
     const spkllm_model_params *p = &m->p;
-    if (!m->attn || n < 0 || pos0 < 0 || pos0 + n > m->max_tokens || logits_from < 0)
+    if (!m->attn || n < 0 || pos0 < 0 || pos0 + n > m->max_tokens || pos0 + n > p->n_ctx_train ||
+        logits_from < 0)
         return SPKLLM_ERR_ARG;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= p->n_vocab) return SPKLLM_ERR_ARG;
@@ -403,6 +429,9 @@ spkllm_status spkllm_model_forward(spkllm_model *m, const int32_t *tokens, int n
             spkllm_status st = layer_forward(m, &m->layers[li], li, pos0 + b0, nb);
             if (st) return st;
         }
+        /* Weights are checked at load; an overflow to Inf/NaN is refused, not scored. */
+        for (size_t i = 0; i < (size_t)nb * d; i++)
+            if (!isfinite(m->x[i])) return SPKLLM_ERR_FORMAT;
         if (!logits || b0 + nb <= logits_from) continue;
         int first = logits_from > b0 ? logits_from - b0 : 0;
         for (int t = first; t < nb; t++)

@@ -3,6 +3,7 @@
  * differs. */
 #include "spkllm/quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -76,6 +77,54 @@ size_t spkllm_row_bytes(spkllm_tensor_type type, size_t n) {
     return n / be * bb;
 }
 
+/* Non-finite half: exponent all ones; *is_nan when the mantissa is non-zero. */
+static int half_bad(uint16_t h, int *is_nan) {
+    if ((h & 0x7c00) != 0x7c00) return 0;
+    *is_nan = (h & 0x3ff) != 0;
+    return 1;
+}
+
+int64_t spkllm_find_nonfinite(spkllm_tensor_type type, const void *data, size_t n, int *is_nan) {
+    const uint8_t *p = data;
+    *is_nan = 0;
+    switch (type) {
+    case SPKLLM_TENSOR_F32:
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+            if ((b & 0x7f800000u) == 0x7f800000u) {
+                *is_nan = (b & 0x7fffffu) != 0;
+                return (int64_t)i;
+            }
+        }
+        return -1;
+    case SPKLLM_TENSOR_F16:
+        for (size_t i = 0; i < n; i++)
+            if (half_bad(rd16(p + 2 * i), is_nan)) return (int64_t)i;
+        return -1;
+    case SPKLLM_TENSOR_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = rd16(p + 2 * i);
+            if ((h & 0x7f80) == 0x7f80) {
+                *is_nan = (h & 0x7f) != 0;
+                return (int64_t)i;
+            }
+        }
+        return -1;
+    case SPKLLM_TENSOR_Q4_0:
+    case SPKLLM_TENSOR_Q4_1:
+    case SPKLLM_TENSOR_Q8_0: {
+        size_t bb = type == SPKLLM_TENSOR_Q4_0 ? 18 : type == SPKLLM_TENSOR_Q4_1 ? 20 : 34;
+        for (size_t b = 0; b < n / SPKLLM_QK; b++, p += bb)
+            if (half_bad(rd16(p), is_nan) ||
+                (type == SPKLLM_TENSOR_Q4_1 && half_bad(rd16(p + 2), is_nan)))
+                return (int64_t)(b * SPKLLM_QK);
+        return -1;
+    }
+    }
+    return -1;
+}
+
 int spkllm_type_uses_q8(spkllm_tensor_type type) {
     return type == SPKLLM_TENSOR_Q4_0 || type == SPKLLM_TENSOR_Q4_1 || type == SPKLLM_TENSOR_Q8_0;
 }
@@ -83,11 +132,17 @@ int spkllm_type_uses_q8(spkllm_tensor_type type) {
 void spkllm_quantize_q8(const float *x, spkllm_q8_block *out, size_t n) {
     for (size_t b = 0; b < n / SPKLLM_QK; b++, x += SPKLLM_QK) {
         float amax = 0;
-        for (int i = 0; i < SPKLLM_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
-        int sum = 0;
+        int finite = 1;
         for (int i = 0; i < SPKLLM_QK; i++) {
-            int q = (int)roundf(x[i] * id);
+            amax = fmaxf(amax, fabsf(x[i]));
+            finite &= fabsf(x[i]) <= FLT_MAX; /* false for NaN, which fmaxf would drop */
+        }
+        float d = finite ? amax / 127.0f : NAN, id = finite && d ? 1.0f / d : 0.0f;
+        int sum = 0;
+        /* A NaN or infinite activation makes the block's d (and s) NaN, so every product with
+         * it is NaN; q is clamped so that roundf never sees NaN (undefined as an int). */
+        for (int i = 0; i < SPKLLM_QK; i++) {
+            int q = (int)roundf(fminf(127.0f, fmaxf(-127.0f, x[i] * id)));
             out[b].q[i] = (int8_t)q;
             sum += q;
         }
@@ -107,7 +162,8 @@ void spkllm_quantize_row(spkllm_tensor_type type, const float *x, void *out, siz
         if (type == SPKLLM_TENSOR_Q8_0) {
             float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
             wr16(o, spkllm_f32_to_f16(d));
-            for (int i = 0; i < SPKLLM_QK; i++) o[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+            for (int i = 0; i < SPKLLM_QK; i++)
+                o[2 + i] = (uint8_t)(int8_t)roundf(fminf(127.0f, fmaxf(-127.0f, x[i] * id)));
             o += 34;
         } else if (type == SPKLLM_TENSOR_Q4_0) {
             float d = signed_max / -8.0f, id = d ? 1.0f / d : 0.0f;

@@ -541,10 +541,19 @@ static spkllm_status load_merges(spkllm_tokenizer *t, const spkllm_gguf_kv *kv, 
     return SPKLLM_OK;
 }
 
-static int32_t opt_id(const spkllm_gguf *g, const char *key, int n_vocab) {
+/* An optional token id: -1 when the key is absent, refused when present but not a valid id. */
+static spkllm_status opt_id(const spkllm_gguf *g, const char *key, int n_vocab, int32_t *out,
+                            char *err, size_t len) {
     uint32_t v;
-    if (spkllm_gguf_get_u32(g, key, &v) || v >= (uint32_t)n_vocab) return -1;
-    return (int32_t)v;
+    *out = -1;
+    spkllm_status st = spkllm_gguf_get_u32(g, key, &v);
+    if (st == SPKLLM_ERR_NOT_FOUND) return SPKLLM_OK;
+    if (st) return fail(err, len, SPKLLM_ERR_FORMAT, "'%s' is not an unsigned token id", key);
+    if (v >= (uint32_t)n_vocab)
+        return fail(err, len, SPKLLM_ERR_FORMAT, "'%s' = %u is not below the vocabulary size %d",
+                    key, v, n_vocab);
+    *out = (int32_t)v;
+    return SPKLLM_OK;
 }
 
 spkllm_status spkllm_tokenizer_load(const spkllm_gguf *g, spkllm_tokenizer **out, char *err,
@@ -578,6 +587,16 @@ spkllm_status spkllm_tokenizer_load(const spkllm_gguf *g, spkllm_tokenizer **out
                   types->arr_len != tok->arr_len))
         return fail(err, len, SPKLLM_ERR_FORMAT,
                     "'tokenizer.ggml.token_type' must be an int32 array as long as the tokens");
+    /* Every output row needs a token and every token an embedding row (llama.cpp refuses a
+     * token_embd.weight of any other shape). */
+    const char *heads[2] = {"token_embd.weight", "output.weight"};
+    for (int h = 0; h < 2; h++) {
+        const spkllm_gguf_tensor *te = spkllm_gguf_find_tensor(g, heads[h]);
+        if (te && te->ne[1] != tok->arr_len)
+            return fail(err, len, SPKLLM_ERR_FORMAT,
+                        "tokenizer.ggml.tokens has %llu tokens but %s has %llu rows",
+                        (unsigned long long)tok->arr_len, heads[h], (unsigned long long)te->ne[1]);
+    }
     spkllm_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return fail(err, len, SPKLLM_ERR_NOMEM, "out of memory");
     t->n_vocab = (int)tok->arr_len;
@@ -598,6 +617,12 @@ spkllm_status spkllm_tokenizer_load(const spkllm_gguf *g, spkllm_tokenizer **out
             ty = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
                            (uint32_t)p[3] << 24);
         }
+        if (ty < TOKEN_NORMAL || ty > TOKEN_BYTE) {
+            spkllm_tokenizer_free(t);
+            return fail(err, len, SPKLLM_ERR_FORMAT,
+                        "tokenizer.ggml.token_type[%d] = %d is not a known token type (1..6)", i,
+                        (int)ty);
+        }
         t->type[i] = ty;
         vocab_insert(t, i);
         if ((ty == TOKEN_CONTROL || ty == TOKEN_USER) && t->text[i].len)
@@ -606,12 +631,12 @@ spkllm_status spkllm_tokenizer_load(const spkllm_gguf *g, spkllm_tokenizer **out
     build_byte_map(t);
     spkllm_status st = sort_specials(t) ? load_merges(t, merges, err, len)
                                         : fail(err, len, SPKLLM_ERR_NOMEM, "out of memory");
+    if (!st) st = opt_id(g, "tokenizer.ggml.bos_token_id", t->n_vocab, &t->bos, err, len);
+    if (!st) st = opt_id(g, "tokenizer.ggml.eos_token_id", t->n_vocab, &t->eos, err, len);
     if (st) {
         spkllm_tokenizer_free(t);
         return st;
     }
-    t->bos = opt_id(g, "tokenizer.ggml.bos_token_id", t->n_vocab);
-    t->eos = opt_id(g, "tokenizer.ggml.eos_token_id", t->n_vocab);
     bool add_bos = false;
     spkllm_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos);
     t->add_bos = add_bos;

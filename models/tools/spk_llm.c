@@ -333,6 +333,13 @@ static int cmd_generate(const options *o) {
         goto done;
     }
     int max_tokens = (int)n_prompt + o->n_predict;
+    if (p->n_ctx_train > 0 && max_tokens > p->n_ctx_train) {
+        fprintf(stderr,
+                "spk-llm: %zu prompt tokens + -n %d exceed the model's context length "
+                "(llama.context_length %d)\n",
+                n_prompt, o->n_predict, p->n_ctx_train);
+        goto done;
+    }
     float *logits = malloc(sizeof(float) * (size_t)p->n_vocab * 3);
     if (!logits || spkllm_model_begin(s.model, &s.attn, max_tokens)) {
         fprintf(stderr, "spk-llm: out of memory for %d tokens\n", max_tokens);

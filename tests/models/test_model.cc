@@ -238,6 +238,82 @@ TEST(Model, MissingOrMisshapedTensorsAreNamed) {
     EXPECT_EQ(m, nullptr);
 }
 
+namespace {
+
+// Opens the tiny model @p c describes and expects SPKLLM_ERR_FORMAT with each of @p parts in
+// the message.
+void expect_refused(const Config &c, const std::vector<std::string> &parts) {
+    gguftest::Writer w;
+    tinymodel::write_model(c, w);
+    auto bytes = w.build();
+    spkllm_model *m = nullptr;
+    char err[256] = "";
+    EXPECT_EQ(spkllm_model_open_memory(bytes.data(), bytes.size(), 1, &m, err, sizeof err),
+              SPKLLM_ERR_FORMAT);
+    EXPECT_EQ(m, nullptr);
+    for (const auto &p : parts) EXPECT_NE(std::string(err).find(p), std::string::npos) << err;
+    spkllm_model_close(m);
+}
+
+} // namespace
+
+TEST(Model, NonFiniteNormWeightsAreRefusedByName) {
+    Config c;
+    c.poison = "blk.1.attn_norm.weight";
+    c.poison_elem = 17;
+    c.poison_value = NAN;
+    expect_refused(c, {"blk.1.attn_norm.weight: element 17 is NaN"});
+    c.poison = "output_norm.weight";
+    c.poison_elem = 3;
+    c.poison_value = -INFINITY;
+    expect_refused(c, {"output_norm.weight: element 3 is infinite"});
+    c.poison = "blk.0.attn_q.weight"; // an f32 matrix
+    c.poison_elem = 100;
+    c.poison_value = INFINITY;
+    expect_refused(c, {"blk.0.attn_q.weight: element 100 is infinite"});
+}
+
+TEST(Model, NonFiniteQuantScalesAreRefusedByName) {
+    for (uint32_t type : {SPKLLM_TENSOR_Q4_0, SPKLLM_TENSOR_Q4_1, SPKLLM_TENSOR_Q8_0}) {
+        Config c;
+        c.matrix_type = type;
+        c.poison = "blk.1.ffn_up.weight";
+        c.poison_elem = 70; // block 2
+        c.poison_value = INFINITY;
+        expect_refused(c, {"blk.1.ffn_up.weight: block 2 ", "infinite"});
+        c.embd_type = type;
+        c.poison = "token_embd.weight";
+        c.poison_value = NAN;
+        expect_refused(c, {"token_embd.weight: block 2 ", "NaN"});
+    }
+}
+
+TEST(Model, TokenizerVocabularyMustMatchTheEmbedding) {
+    Config c;
+    c.n_tokens_meta = c.n_vocab - 1;
+    expect_refused(c, {"tokenizer.ggml.tokens has 49 tokens", "token_embd.weight has 50 rows"});
+    c.n_tokens_meta = c.n_vocab; // matching: accepted
+    Loaded m;
+    load(c, m);
+    EXPECT_NE(m.model, nullptr);
+}
+
+TEST(Model, PositionsBeyondTheContextLengthAreRefused) {
+    Config c;
+    c.context_length = 16;
+    Loaded m;
+    load(c, m);
+    ASSERT_NE(m.model, nullptr);
+    EXPECT_EQ(spkllm_model_get_params(m.model)->n_ctx_train, 16);
+    EXPECT_EQ(spkllm_model_begin(m.model, &m.attn, 17), SPKLLM_ERR_ARG);
+    ASSERT_EQ(spkllm_model_begin(m.model, &m.attn, 16), SPKLLM_OK);
+    auto tokens = some_tokens(16, c.n_vocab);
+    std::vector<float> logits((size_t)c.n_vocab);
+    EXPECT_EQ(spkllm_model_forward(m.model, tokens.data(), 16, 0, logits.data(), 15), SPKLLM_OK);
+    EXPECT_EQ(spkllm_model_forward(m.model, tokens.data(), 1, 16, logits.data(), 0),
+              SPKLLM_ERR_ARG);
+}
+
 TEST(Attn, CpuBackendEnforcesTheContract) {
     spkllm_attn_ops a;
     ASSERT_EQ(spkllm_attn_cpu_create(nullptr, &a), SPKLLM_OK);

@@ -158,3 +158,45 @@ TEST(Quant, FloatHelpers) {
     spkllm_axpy_f32(2.0f, a.data(), y.data(), 37);
     for (int i = 0; i < 37; i++) EXPECT_FLOAT_EQ(y[(size_t)i], 1.0f + 2.0f * a[(size_t)i]);
 }
+
+TEST(Quant, FindNonfiniteNamesTheElementOrBlock) {
+    std::vector<float> f(64, 1.0f);
+    int is_nan = -1;
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_F32, f.data(), f.size(), &is_nan), -1);
+    f[17] = NAN;
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_F32, f.data(), f.size(), &is_nan), 17);
+    EXPECT_EQ(is_nan, 1);
+    f[17] = 1.0f, f[40] = -INFINITY;
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_F32, f.data(), f.size(), &is_nan), 40);
+    EXPECT_EQ(is_nan, 0);
+    uint8_t h[4];
+    put16(h, 0x3C00), put16(h + 2, 0x7E00); // 1, NaN
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_F16, h, 2, &is_nan), 1);
+    EXPECT_EQ(is_nan, 1);
+    put16(h + 2, 0xFF80); // bf16 -inf
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_BF16, h, 2, &is_nan), 1);
+    EXPECT_EQ(is_nan, 0);
+    // Q4_1: the minimum of block 1 is infinite; its nibbles cannot be non-finite.
+    std::vector<float> x(64, 0.25f);
+    std::vector<uint8_t> q(40);
+    spkllm_quantize_row(SPKLLM_TENSOR_Q4_1, x.data(), q.data(), 64);
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_Q4_1, q.data(), 64, &is_nan), -1);
+    put16(&q[20 + 2], 0x7C00);
+    EXPECT_EQ(spkllm_find_nonfinite(SPKLLM_TENSOR_Q4_1, q.data(), 64, &is_nan), 32);
+    EXPECT_EQ(is_nan, 0);
+}
+
+TEST(Quant, NonFiniteActivationsQuantizeWithoutUndefinedBehaviour) {
+    // (int)roundf(NaN) was undefined (UBSan abort); the block now carries the NaN in d.
+    std::vector<float> x(64, 0.5f);
+    x[3] = NAN;
+    x[40] = INFINITY;
+    spkllm_q8_block b[2];
+    spkllm_quantize_q8(x.data(), b, 64);
+    EXPECT_TRUE(std::isnan(b[0].d)) << "a NaN must not be dropped as a finite block";
+    EXPECT_TRUE(std::isnan(b[0].s));
+    EXPECT_TRUE(std::isnan(b[1].d));
+    for (int i = 0; i < SPKLLM_QK; i++) EXPECT_LE(std::abs((int)b[0].q[i]), 127);
+    std::vector<uint8_t> q8(68);
+    spkllm_quantize_row(SPKLLM_TENSOR_Q8_0, x.data(), q8.data(), 64);
+}

@@ -216,3 +216,70 @@ TEST(Tokenizer, LongRunsAreFastAndExact) {
     EXPECT_EQ(t.encode(eq).size(), eq.size());
     EXPECT_EQ(t.encode("llll"), t.ids({"ll", "ll"}));
 }
+
+namespace {
+
+// Loads a small vocabulary (4 tokens, no merges) after @p edit adds or changes metadata and
+// tensors; returns the status and the message in @p err.
+template <typename Edit>
+spkllm_status load_small(Edit edit, std::vector<int32_t> types, std::string &err) {
+    gguftest::Writer w;
+    w.kv_str("tokenizer.ggml.model", "gpt2");
+    w.kv_arr_str("tokenizer.ggml.tokens", {"<s>", "a", "b", "c"});
+    w.kv_arr_i32("tokenizer.ggml.token_type", types);
+    w.kv_arr_str("tokenizer.ggml.merges", {});
+    edit(w);
+    auto bytes = w.build();
+    spkllm_gguf g;
+    char buf[256] = "";
+    EXPECT_EQ(spkllm_gguf_open_memory(bytes.data(), bytes.size(), &g, buf, sizeof buf), SPKLLM_OK)
+        << buf;
+    spkllm_tokenizer *t = nullptr;
+    spkllm_status st = spkllm_tokenizer_load(&g, &t, buf, sizeof buf);
+    EXPECT_EQ(st != SPKLLM_OK, t == nullptr);
+    spkllm_tokenizer_free(t);
+    spkllm_gguf_close(&g);
+    err = buf;
+    return st;
+}
+
+const std::vector<int32_t> kTypes = {3, 1, 1, 1};
+
+} // namespace
+
+TEST(Tokenizer, OutOfRangeBosAndEosAreRefused) {
+    std::string err;
+    EXPECT_EQ(load_small([](gguftest::Writer &w) { w.kv_u32("tokenizer.ggml.bos_token_id", 0); },
+                         kTypes, err),
+              SPKLLM_OK)
+        << err;
+    EXPECT_EQ(load_small([](gguftest::Writer &w) { w.kv_u32("tokenizer.ggml.bos_token_id", 4); },
+                         kTypes, err),
+              SPKLLM_ERR_FORMAT);
+    EXPECT_NE(err.find("tokenizer.ggml.bos_token_id' = 4"), std::string::npos) << err;
+    EXPECT_EQ(load_small([](gguftest::Writer &w) { w.kv_i32("tokenizer.ggml.eos_token_id", -1); },
+                         kTypes, err),
+              SPKLLM_ERR_FORMAT);
+    EXPECT_NE(err.find("tokenizer.ggml.eos_token_id"), std::string::npos) << err;
+}
+
+TEST(Tokenizer, UnknownTokenTypesAreRefused) {
+    std::string err;
+    auto none = [](gguftest::Writer &) {};
+    EXPECT_EQ(load_small(none, {3, 1, 7, 1}, err), SPKLLM_ERR_FORMAT);
+    EXPECT_NE(err.find("token_type[2] = 7"), std::string::npos) << err;
+    EXPECT_EQ(load_small(none, {3, 1, 0, 1}, err), SPKLLM_ERR_FORMAT);
+    EXPECT_EQ(load_small(none, {6, 5, 4, 2}, err), SPKLLM_OK) << err;
+}
+
+TEST(Tokenizer, VocabularyMustMatchTheEmbeddingRows) {
+    std::string err;
+    auto embd = [](uint64_t rows) {
+        return [rows](gguftest::Writer &w) {
+            w.tensor_f32("token_embd.weight", {2, rows}, std::vector<float>(2 * rows, 0.0f));
+        };
+    };
+    EXPECT_EQ(load_small(embd(4), kTypes, err), SPKLLM_OK) << err;
+    EXPECT_EQ(load_small(embd(5), kTypes, err), SPKLLM_ERR_FORMAT);
+    EXPECT_NE(err.find("4 tokens but token_embd.weight has 5 rows"), std::string::npos) << err;
+}

@@ -61,14 +61,30 @@ Weights write_model(const Config &c, gguftest::Writer &w) {
     w.kv_u32("llama.rope.dimension_count", (uint32_t)c.n_rot);
     w.kv_f32("llama.rope.freq_base", c.theta);
     w.kv_f32("llama.attention.layer_norm_rms_epsilon", c.eps);
-    w.kv_u32("llama.context_length", 256);
+    w.kv_u32("llama.context_length", c.context_length);
+    if (c.n_tokens_meta >= 0) {
+        std::vector<std::string> toks;
+        for (int i = 0; i < c.n_tokens_meta; i++) toks.push_back("t" + std::to_string(i));
+        w.kv_arr_str("tokenizer.ggml.tokens", toks);
+    }
 
     Weights wt;
     auto add = [&](const std::string &name, std::vector<float> &v, size_t cols, size_t rows,
                    uint32_t type) {
         std::vector<uint64_t> ne =
             rows ? std::vector<uint64_t>{cols, rows} : std::vector<uint64_t>{cols};
-        w.tensor({name, ne, type, encode(type, v, cols)});
+        std::vector<uint8_t> bytes = encode(type, v, cols);
+        if (name == c.poison) {
+            if (type == SPKLLM_TENSOR_F32) {
+                std::memcpy(bytes.data() + 4 * c.poison_elem, &c.poison_value, 4);
+            } else { // every quantized block starts with its f16 scale
+                size_t block = c.poison_elem / 32,
+                       bb = spkllm_row_bytes((spkllm_tensor_type)type, 32);
+                uint16_t h = spkllm_f32_to_f16(c.poison_value);
+                bytes[block * bb] = (uint8_t)h, bytes[block * bb + 1] = (uint8_t)(h >> 8);
+            }
+        }
+        w.tensor({name, ne, type, bytes});
     };
     size_t d = (size_t)c.n_embd, ff = (size_t)c.n_ff, V = (size_t)c.n_vocab;
     wt.tok_embd = randv(V * d, 1.0f);

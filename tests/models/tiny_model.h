@@ -4,6 +4,7 @@
 #define TESTS_MODELS_TINY_MODEL_H
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gguf_writer.h"
@@ -18,6 +19,13 @@ struct Config {
     uint32_t matrix_type = SPKLLM_TENSOR_F32; // type of the projection matrices
     uint32_t embd_type = SPKLLM_TENSOR_F32;
     uint32_t seed = 1;
+    uint32_t context_length = 256; // llama.context_length
+    int n_tokens_meta = -1;        // >= 0: also write a tokenizer.ggml.tokens array this long
+    // Corrupts one value of the tensor named @c poison: element poison_elem of a float tensor,
+    // or the scale of the block holding it in a quantized one.
+    std::string poison;
+    size_t poison_elem = 0;
+    float poison_value = 0.0f;
 };
 
 // The weights as floats (after any quantization, i.e. exactly what the file encodes).

@@ -41,7 +41,11 @@ typedef struct {
 
 typedef struct spkllm_model spkllm_model;
 
-/** Opens @p path (mmap) and builds the model; @p n_threads >= 1 threads for the kernels. */
+/**
+ * Opens @p path (mmap) and builds the model; @p n_threads >= 1 threads for the kernels. A weight
+ * with a NaN or infinite element or block scale is refused with a message naming the tensor, as
+ * is a `tokenizer.ggml.tokens` array whose length differs from the embedding rows.
+ */
 spkllm_status spkllm_model_open(const char *path, int n_threads, spkllm_model **out, char *err,
                                 size_t err_len);
 
@@ -64,14 +68,16 @@ spkllm_pool *spkllm_model_pool(spkllm_model *m);
 /**
  * Starts a new sequence of at most @p max_tokens positions with attention through @p attn
  * (calls attn->begin_sequence). The model keeps the pointer: @p attn must stay valid while the
- * sequence runs. Call again to start over (perplexity chunks do).
+ * sequence runs. Call again to start over (perplexity chunks do). Returns SPKLLM_ERR_ARG when
+ * @p max_tokens exceeds n_ctx_train (`llama.context_length`): longer sequences are refused.
  */
 spkllm_status spkllm_model_begin(spkllm_model *m, const spkllm_attn_ops *attn, int max_tokens);
 
 /**
  * Runs tokens[0..n) at positions pos0.. (pos0 = tokens already processed in this sequence),
  * in batches. Writes logits of tokens logits_from..n-1 to @p logits as rows of n_vocab floats
- * (pass logits = NULL to skip the output head entirely).
+ * (pass logits = NULL to skip the output head entirely). Returns SPKLLM_ERR_FORMAT when the
+ * hidden state overflows to Inf or NaN (the weights themselves are checked when loaded).
  */
 spkllm_status spkllm_model_forward(spkllm_model *m, const int32_t *tokens, int n, int pos0,
                                    float *logits, int logits_from);

@@ -49,6 +49,14 @@ void spkllm_quantize_row(spkllm_tensor_type type, const float *x, void *out, siz
 /** Decodes one row of @p n elements of any supported type into floats. */
 void spkllm_dequantize_row(spkllm_tensor_type type, const void *row, float *out, size_t n);
 
+/**
+ * Finds the first non-finite value of @p n elements of @p type at @p data: a NaN or infinite
+ * element of a float type, or a NaN or infinite scale (or Q4_1 minimum) of a quantized block.
+ * @return the index of that element (for a block, of its first element) and sets *is_nan, or
+ * -1 when every value is finite.
+ */
+int64_t spkllm_find_nonfinite(spkllm_tensor_type type, const void *data, size_t n, int *is_nan);
+
 /** Bytes taken by one row of @p n elements of @p type. */
 size_t spkllm_row_bytes(spkllm_tensor_type type, size_t n);
 

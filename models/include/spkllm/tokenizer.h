@@ -22,7 +22,11 @@ extern "C" {
 
 typedef struct spkllm_tokenizer spkllm_tokenizer;
 
-/** Builds the tokenizer from @p g's metadata; @p g must outlive it (strings are borrowed). */
+/**
+ * Builds the tokenizer from @p g's metadata; @p g must outlive it (strings are borrowed).
+ * Refused (SPKLLM_ERR_FORMAT): a token type outside 1..6, a BOS/EOS id that is not a token, and
+ * a vocabulary whose size differs from the rows of `token_embd.weight`/`output.weight`.
+ */
 spkllm_status spkllm_tokenizer_load(const spkllm_gguf *g, spkllm_tokenizer **out, char *err,
                                     size_t err_len);
 
