@@ -13,6 +13,7 @@
 #include "Vengine.h"
 #include "Vengine_compact.h"
 #include "axi_mem.h"
+#include "spkrtl/eng_req.h"
 #include "rtl_prune.h"
 #include "rtl_sim.h"
 
@@ -37,18 +38,7 @@ class EngineBase {
 
 // Whether a descriptor field is too wide for its port (the hardware would truncate it).
 const char *field_too_wide(const spk_eng_head_req &r) {
-    if (r.tag > 0xFFu) return "tag";
-    if (r.head > 0xFFu) return "head";
-    if (r.d > 0x7Fu) return "d";
-    if (r.msb_bits > 0xFu) return "msb_bits";
-    if (r.lsb_bits > 0xFu) return "lsb_bits";
-    if (r.threshold > 0x1FFFFu) return "threshold";
-    if (r.v_keep > 0xFFFFu) return "v_keep";
-    if (r.n_keys > 0xFFFFu) return "n_keys";
-    if (r.key_base > 0xFFFFu) return "key_base";
-    if (r.key_list > 1u) return "key_list";
-    if (r.q_scale > 0xFFFFFFu) return "q_scale";
-    return nullptr;
+    return spk_eng_req_field_too_wide(&r);
 }
 
 template <class Model> class Engine : public EngineBase {
