@@ -32,7 +32,6 @@ typedef struct rtl_engine {
     spk_rtl_engine *eng;
     spk_head_config cfg;
     uint32_t *v_keys;
-    uint64_t prune_cycles; /* of the last prune step */
 } rtl_engine;
 
 static int rtl_head(spkdev_engine_impl *impl, const spk_eng_head_req *req, spkdev_head_result *res,
@@ -136,7 +135,6 @@ static int rtl_prune(spkdev_engine_impl *impl, spk_prune_state *st, spk_keep tok
         if (err_len) snprintf(err, err_len, "engine %s: prune command refused", impl->name);
         return -1;
     }
-    r->prune_cycles = res.cycles;
     return store_state(r, st, n, H);
 }
 

@@ -87,6 +87,10 @@ inline bool backend_counts_spec_traffic(const std::string &b) {
 inline bool backend_has_c_engine(const std::string &b) {
     return b == "model" || b == "sim" || b == "systemc";
 }
+// Every backend but the functional one counts engine cycles.
+inline bool backend_times_engine(const std::string &b) {
+    return b != "model";
+}
 inline bool backend_prices_energy(const std::string &b) {
     return b == "sim" || b == "systemc";
 }
