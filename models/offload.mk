@@ -3,4 +3,4 @@
 # Programs that use it link: spkllm_offload spkllm spk spkcycle spkgolden spkiss, and -lelf.
 OFFLOAD_SRCS := $(wildcard models/offload/*.c)
 $(eval $(call c_lib,spkllm_offload,$(OFFLOAD_SRCS)))
-OFFLOAD_LIBS := spkllm_offload spkllm spk spkcycle spkgolden spkiss
+OFFLOAD_LIBS := spkllm_offload spkllm spk spkcycle spkgolden spkiss spkutil

@@ -79,3 +79,85 @@ for c in "${cmds[@]}"; do
     c=${c//$repo\//}
     echo "    ${c//$(dirname "$repo")\//../}"
 done
+
+# Scale (issue 19): per8 concatenated x1, x4, x16, x64 (header once, the config line at the end)
+# on `full --compat`: best of 3 CPU times (user + sys from GNU time: the machine is shared, CPU
+# time is steadier than wall time), rows/s, simulated cycles/s and peak RSS; then 24
+# configurations in one pass against 24 processes on per8 x16. SIM_BASELINE=/path/to/spk-sim
+# (an older build) adds its x64 figures for the per-row speed-up.
+[ -x /usr/bin/time ] || { echo "bench-sim: /usr/bin/time (GNU time) is needed for peak RSS" >&2; exit 2; }
+for n in 1 4 16 64; do
+    {
+        head -1 "$per8"
+        for _ in $(seq "$n"); do sed -n '2,$p' "$per8" | grep -v '^configs'; done
+        tail -1 "$per8"
+    } >"$out/per8x$n.csv"
+done
+echo
+echo "Scale: per8 concatenated N times, \`--config full --compat\` (best of 3 runs):"
+echo
+echo "| binary | N | rows | CPU s | us / row | rows / s | simulated cycles / s | peak RSS (KiB) | RSS / RSS(x1) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+scale_row() { # scale_row BINARY LABEL N RSS1 -> prints a row, sets rss
+    local bin=$1 label=$2 n=$3 best= w m u s
+    rss=
+    for _ in 1 2 3; do
+        /usr/bin/time -f "%U %S %M" -o "$out/time" "$bin" --config full --compat --quiet \
+            --energy "$repo/sim/configs/energy.cfg" --trace "$out/per8x$n.csv" --json "$out/scale.json"
+        read -r u s m <"$out/time"
+        w=$("$py" -c "import sys; print(float(sys.argv[1]) + float(sys.argv[2]))" "$u" "$s")
+        if [ -z "$best" ] || "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$w" "$best"; then best=$w; fi
+        if [ -z "$rss" ] || [ "$m" -gt "$rss" ]; then rss=$m; fi
+    done
+    "$py" - "$out/scale.json" "$n" "$best" "$rss" "${4:-$rss}" "$label" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); n = int(sys.argv[2]); w = max(float(sys.argv[3]), 0.005)
+rss, rss1 = int(sys.argv[4]), int(sys.argv[5])
+rows = j["requests"]
+print(f"| {sys.argv[6]} | x{n} | {rows:,} | {float(sys.argv[3]):.2f} | {w / rows * 1e6:.3f} | "
+      f"{rows / w:,.0f} | {j['cycles'] / w:.3g} | {rss:,} | {rss / rss1:.2f} |")
+PY
+}
+rss1=
+for n in 1 4 16 64; do
+    scale_row "$sim" this "$n" "$rss1"
+    [ -z "$rss1" ] && rss1=$rss
+done
+if [ -n "${SIM_BASELINE:-}" ]; then
+    scale_row "$SIM_BASELINE" baseline 1 ""
+    base_rss1=$rss
+    scale_row "$SIM_BASELINE" baseline 64 "$base_rss1"
+fi
+echo
+echo "(GNU time counts CPU time in 10 ms ticks: x1 and x4 are below its resolution and are"
+echo "shown with 5 ms as the floor; read the per-row cost from x16 and x64.)"
+mkdir -p "$out/cfgs"
+cfgs=()
+for base in full eighth; do
+    for ch in 1 2 3 4 5 6 7 8 9 10 11 12; do
+        printf 'base = %s\nname = %s-ch%d\ndram_channels = %d\n' "$base" "$base" "$ch" "$ch" \
+            >"$out/cfgs/$base-$ch.cfg"
+        cfgs+=(--config "$out/cfgs/$base-$ch.cfg")
+    done
+done
+trace16=$out/per8x16.csv
+t0=$("$py" -c 'import time; print(time.monotonic())')
+"$sim" "${cfgs[@]}" --compat --quiet --trace "$trace16" --json "$out/multi.json"
+t1=$("$py" -c 'import time; print(time.monotonic())')
+for c in "$out"/cfgs/*.cfg; do
+    "$sim" --config "$c" --compat --quiet --trace "$trace16" --json "$out/single.json"
+done
+t2=$("$py" -c 'import time; print(time.monotonic())')
+"$py" - "$t0" "$t1" "$t2" "$out/multi.json" <<'PY'
+import json, sys
+t0, t1, t2 = map(float, sys.argv[1:4])
+recs = json.load(open(sys.argv[4]))
+print()
+print(f"24 configurations (full and eighth, dram_channels 1..12) on per8 x16: one pass "
+      f"{t1 - t0:.2f} s, 24 processes {t2 - t1:.2f} s, speed-up {(t2 - t1) / (t1 - t0):.2f}x "
+      f"({len(recs)} records)")
+PY
+echo
+echo "Scale commands (OUT as above; per8xN.csv = per8's rows N times):"
+echo "    /usr/bin/time -f '%U %S %M' build/bin/spk-sim --config full --compat --quiet --trace OUT/per8xN.csv --json OUT/scale.json"
+echo "    build/bin/spk-sim --config OUT/cfgs/full-1.cfg ... --config OUT/cfgs/eighth-12.cfg --compat --quiet --trace OUT/per8x16.csv --json OUT/multi.json"

@@ -2,10 +2,12 @@
  * keep schedule. docs/offload.md documents the options and why the presets are what they are. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spkllm/attn_spk.h"
+#include "spksim/parse.h"
 
 spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *out) {
     /* "off": the engine's full 12-bit codes and nothing pruned, i.e. fixed-point dense. */
@@ -151,6 +153,28 @@ static int parse_fraction(const char *s, double *out) {
     return 1;
 }
 
+/* --kv-bits MSB+LSB with the shared strict parser: both parts whole decimal numbers in range
+ * (sscanf took " 6+4", "6+4x" up to its %n and "+6++4"). */
+static int parse_kv_bits(const char *v, spkllm_spatten_options *o, char *err, size_t err_len) {
+    const char *plus = strchr(v, '+');
+    char msb_text[32];
+    size_t n = plus ? (size_t)(plus - v) : 0;
+    if (!plus || n == 0 || n >= sizeof msb_text || !plus[1]) {
+        if (err && err_len)
+            snprintf(err, err_len, "--kv-bits: '%s' is not MSB+LSB (for example 6+4)", v);
+        return -1;
+    }
+    memcpy(msb_text, v, n);
+    msb_text[n] = '\0';
+    int64_t msb, lsb;
+    if (spk_parse_i64("--kv-bits MSB", msb_text, 2, 12, 0, &msb, err, err_len) != 0 ||
+        spk_parse_i64("--kv-bits LSB", plus + 1, 0, 10, 0, &lsb, err, err_len) != 0)
+        return -1;
+    o->msb_bits = (int)msb;
+    o->lsb_bits = (int)lsb;
+    return 0;
+}
+
 int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
                              size_t err_len) {
     static const char *const names[] = {
@@ -181,12 +205,9 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
     case 3:
         ok = parse_ratio(v, &o->v_keep);
         break;
-    case 4: {
-        int msb = 0, lsb = 0, used = 0;
-        ok = sscanf(v, "%d+%d%n", &msb, &lsb, &used) == 2 && v[used] == 0;
-        if (ok) o->msb_bits = msb, o->lsb_bits = lsb;
+    case 4:
+        if (parse_kv_bits(v, o, err, err_len) != 0) return -1;
         break;
-    }
     case 5:
         ok = parse_fraction(v, &o->requant);
         break;

@@ -30,12 +30,13 @@ void spk_dram_fetch(spk_dram *d, double t, uint64_t addr, uint64_t count, double
     if (count == 0) return;
     const uint32_t n = d->channels;
     const uint64_t g0 = addr / SPK_CYCLE_TRANSACTION_BYTES;
-    const uint32_t c0 = (uint32_t)(g0 % n);
+    /* Channel k after the starting one takes transactions k, k + n, k + 2n, ...: q + (k < r)
+     * of them for count = q n + r. Divisions hoisted out of the loop (the hot path). */
+    const uint64_t q = count / n, rem = count % n;
+    uint32_t c = (uint32_t)(g0 % n);
     double earliest = -1, latest = t;
-    for (uint32_t k = 0; k < n && k < count; k++) {
-        /* The k-th channel after the starting one takes transactions k, k + n, k + 2n, ... */
-        uint32_t c = (c0 + k) % n;
-        uint64_t on_channel = (count - k - 1) / n + 1;
+    for (uint32_t k = 0; k < n && k < count; k++, c = c + 1 == n ? 0 : c + 1) {
+        uint64_t on_channel = q + (k < rem ? 1u : 0u);
         double work = (double)on_channel * d->service;
         if (d->row_model) {
             uint64_t local0 = (g0 + k) / n;

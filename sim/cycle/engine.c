@@ -26,23 +26,56 @@ enum event_kind {
 };
 
 typedef struct {
-    double t;
+    uint64_t tk;  /* the event time's bits: times are >= 0, so they order as the doubles */
     uint64_t seq; /* tie-break: equal times keep their scheduling order */
     uint32_t req;
     uint32_t kind;
 } event;
 
+/* A 4-ary heap (half the levels of a binary one) plus one event held beside it: an event scheduled
+ * before everything pending (often the next step of the request just handled) skips the heap. The
+ * next event is the smaller of the two, so the order is exactly the heap's. */
 typedef struct {
     event *v;
     size_t n, cap;
     uint64_t seq;
+    event imm;
+    int has_imm;
 } event_heap;
 
+static uint64_t time_key(double t) {
+    uint64_t k;
+    memcpy(&k, &t, sizeof k);
+    return k;
+}
+
+static double key_time(uint64_t k) {
+    double t;
+    memcpy(&t, &k, sizeof t);
+    return t;
+}
+
 static int ev_less(const event *a, const event *b) {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+    return a->tk < b->tk || (a->tk == b->tk && a->seq < b->seq);
+}
+
+static size_t heap_size(const event_heap *h) {
+    return h->n + (size_t)h->has_imm;
+}
+
+/* The next event (heap_size() > 0). */
+static const event *heap_top(const event_heap *h) {
+    if (h->has_imm && (h->n == 0 || ev_less(&h->imm, &h->v[0]))) return &h->imm;
+    return &h->v[0];
 }
 
 static int heap_push(event_heap *h, double t, uint32_t req, uint32_t kind) {
+    event e = {time_key(t), h->seq++, req, kind};
+    if (!h->has_imm && (h->n == 0 || ev_less(&e, &h->v[0]))) {
+        h->imm = e;
+        h->has_imm = 1;
+        return 0;
+    }
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 256;
         event *v = realloc(h->v, cap * sizeof *v);
@@ -50,10 +83,9 @@ static int heap_push(event_heap *h, double t, uint32_t req, uint32_t kind) {
         h->v = v;
         h->cap = cap;
     }
-    event e = {t, h->seq++, req, kind};
     size_t i = h->n++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
+        size_t p = (i - 1) / 4;
         if (!ev_less(&e, &h->v[p])) break;
         h->v[i] = h->v[p];
         i = p;
@@ -63,12 +95,18 @@ static int heap_push(event_heap *h, double t, uint32_t req, uint32_t kind) {
 }
 
 static event heap_pop(event_heap *h) {
+    if (h->has_imm && (h->n == 0 || ev_less(&h->imm, &h->v[0]))) {
+        h->has_imm = 0;
+        return h->imm;
+    }
     event top = h->v[0], last = h->v[--h->n];
     size_t i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1, end = c + 4 < h->n ? c + 4 : h->n;
         if (c >= h->n) break;
-        if (c + 1 < h->n && ev_less(&h->v[c + 1], &h->v[c])) c++;
+        for (size_t k = c + 1; k < end; k++) {
+            if (ev_less(&h->v[k], &h->v[c])) c = k;
+        }
         if (!ev_less(&h->v[c], &last)) break;
         h->v[i] = h->v[c];
         i = c;
@@ -77,68 +115,111 @@ static event heap_pop(event_heap *h) {
     return top;
 }
 
+/* One descriptor in the engine's window, from push to retirement. */
 typedef struct {
-    double k_first, k_last; /* data times of the current key fetch */
+    spk_cycle_request r;
+    double k_first, k_last; /* data times of the current key fetch (then of the value fetch) */
     double kbuf, vbuf;      /* buffer bytes held */
-    uint32_t pass;          /* 0: MSB pass, 1: LSB recompute */
-} req_state;
+    spk_cycle_timing tm;
+    uint32_t pass;    /* 0: MSB pass, 1: LSB recompute */
+    uint8_t finished; /* output written (finish() ran) */
+    uint8_t vfreed;   /* its V buffer space returned (EV_VFREE ran) */
+} slot;
 
+/* A FIFO of requests waiting for V buffer space (a growable ring). */
 typedef struct {
-    const spk_config *cfg;
-    const spk_cycle_request *reqs;
-    size_t n;
-    req_state *st;
+    uint32_t *req;
+    double *since;
+    uint64_t head, tail;
+    size_t mask;
+} vwait_fifo;
+
+/* A divisor with its shift when it is a power of two (the presets' unit widths): the divisions
+ * of the pipeline's durations were a visible part of a replay. */
+typedef struct {
+    uint64_t d;
+    int shift; /* -1: not a power of two */
+} divisor;
+
+struct spk_cycle_engine {
+    spk_config cfg;
+    /* The window: descriptors [retired, pushed) live in ring[seq & mask]; events name them by
+     * the low 32 bits of their sequence number, which the mask (< 2^32) maps to the same slot. */
+    slot *ring;
+    size_t mask;
+    uint64_t pushed, retired;
+    uint64_t next_admit; /* the front end admits requests in order */
+    int ended;           /* no more descriptors will be pushed */
     event_heap heap;
     spk_dram dram;
-    spk_cycle_stats *stats;
-    spk_cycle_timing *timing;
+    spk_cycle_stats stats;
     double qk_free, smx_free, pv_free;
     double *topk_free;
     double kbuf_used, vbuf_used;
-    size_t next_admit; /* the front end admits requests in order */
     int front_blocked; /* waiting for K buffer space */
     double blocked_since;
-    uint32_t *vwait; /* FIFO of requests waiting for V buffer space */
-    double *vwait_since;
-    size_t vwait_head, vwait_tail;
+    vwait_fifo vwait;
     size_t in_flight;     /* admitted, output not yet written */
     int barrier;          /* token top-k barrier: admission waits for the pipeline to drain */
     uint32_t barrier_req; /* the request whose token top-k the next layer waits for */
-    double end;
-} engine;
+    double end, now;      /* completion time of the last output; time of the last event */
+    spk_cycle_retire_fn retire;
+    void *retire_ctx;
+    spk_cycle_status failed;
+    divisor qk_div, smx_div, pv_div; /* qk_multipliers, softmax_per_cycle, pv_multipliers */
+};
 
-static double ceil_div(uint64_t a, uint64_t b) {
-    return (double)((a + b - 1) / b);
+static slot *at(spk_cycle_engine *e, uint32_t req) {
+    return &e->ring[req & e->mask];
 }
 
-static double kbuf_need(const engine *e, const spk_cycle_request *r) {
+static divisor make_divisor(uint64_t d) {
+    divisor v = {d, -1};
+    if (d && (d & (d - 1)) == 0) {
+        v.shift = 0;
+        while ((UINT64_C(1) << v.shift) < d) v.shift++;
+    }
+    return v;
+}
+
+static double ceil_div(uint64_t a, divisor b) {
+    return (double)(b.shift >= 0 ? (a + b.d - 1) >> b.shift : (a + b.d - 1) / b.d);
+}
+
+static double kbuf_need(const spk_cycle_engine *e, const spk_cycle_request *r) {
     uint64_t tr = r->key_msb_transactions + (r->lsb_upfront ? r->key_lsb_transactions : 0);
     double bytes = (double)(tr * SPK_CYCLE_TRANSACTION_BYTES);
     /* A request larger than the buffer streams through all of it. */
-    return bytes > e->cfg->key_buffer_bytes ? e->cfg->key_buffer_bytes : bytes;
+    return bytes > e->cfg.key_buffer_bytes ? e->cfg.key_buffer_bytes : bytes;
 }
 
-static double vbuf_need(const engine *e, const spk_cycle_request *r) {
+static double vbuf_need(const spk_cycle_engine *e, const spk_cycle_request *r) {
     double bytes = (double)(r->value_transactions * SPK_CYCLE_TRANSACTION_BYTES);
-    return bytes > e->cfg->value_buffer_bytes ? e->cfg->value_buffer_bytes : bytes;
+    return bytes > e->cfg.value_buffer_bytes ? e->cfg.value_buffer_bytes : bytes;
 }
 
-static int admit(engine *e, uint32_t req, double t) {
-    size_t j = e->next_admit;
-    if (j >= e->n || req != j || e->barrier) return 0; /* stale retry, or draining */
-    const spk_cycle_request *r = &e->reqs[j];
+/* Another admission attempt is due unless the input is known to be exhausted. */
+static int more_to_admit(const spk_cycle_engine *e) {
+    return !e->ended || e->next_admit < e->pushed;
+}
+
+static int admit(spk_cycle_engine *e, uint32_t req, double t) {
+    uint64_t j = e->next_admit;
+    if (j >= e->pushed || req != (uint32_t)j || e->barrier) return 0; /* stale, or draining */
+    slot *s = at(e, req);
+    const spk_cycle_request *r = &s->r;
     double need = kbuf_need(e, r);
-    if (e->kbuf_used + need > e->cfg->key_buffer_bytes && e->kbuf_used > 0) {
+    if (e->kbuf_used + need > e->cfg.key_buffer_bytes && e->kbuf_used > 0) {
         if (!e->front_blocked) e->blocked_since = t;
         e->front_blocked = 1;
         return 0;
     }
-    if (e->front_blocked) e->stats->stall_kbuf += t - e->blocked_since;
+    if (e->front_blocked) e->stats.stall_kbuf += t - e->blocked_since;
     e->front_blocked = 0;
     e->kbuf_used += need;
-    e->st[j].kbuf = need;
+    s->kbuf = need;
     e->next_admit++;
-    if (e->timing) e->timing[j].admitted = t;
+    s->tm.admitted = t;
     double first, last;
     spk_dram_fetch(&e->dram, t, r->key_msb_addr, r->key_msb_transactions, &first, &last);
     if (r->lsb_upfront && r->key_lsb_transactions) {
@@ -147,61 +228,62 @@ static int admit(engine *e, uint32_t req, double t) {
         if (l2 > last) last = l2;
         if (f2 > first) first = f2; /* QK needs both planes of a key */
     }
-    e->st[j].k_first = first;
-    e->st[j].k_last = last;
-    if (heap_push(&e->heap, first, (uint32_t)j, EV_QK)) return -1;
+    s->k_first = first;
+    s->k_last = last;
+    if (heap_push(&e->heap, first, req, EV_QK)) return -1;
     e->in_flight++;
-    if (e->cfg->token_topk_barrier && r->token_topk_cycles) {
+    if (e->cfg.token_topk_barrier && r->token_topk_cycles) {
         /* Cascade pruning: the next layer's keys are chosen by this token top-k, which needs
          * the importance of every request in flight. */
         e->barrier = 1;
-        e->barrier_req = (uint32_t)j;
+        e->barrier_req = req;
         return 0;
     }
-    if (e->next_admit < e->n &&
-        heap_push(&e->heap, t + e->cfg->issue_interval, (uint32_t)e->next_admit, EV_ADMIT))
+    if (more_to_admit(e) &&
+        heap_push(&e->heap, t + e->cfg.issue_interval, (uint32_t)e->next_admit, EV_ADMIT))
         return -1;
     return 0;
 }
 
-static int on_qk(engine *e, uint32_t j, double t) {
-    const spk_cycle_request *r = &e->reqs[j];
-    req_state *s = &e->st[j];
+static int on_qk(spk_cycle_engine *e, uint32_t j, double t) {
+    slot *s = at(e, j);
+    const spk_cycle_request *r = &s->r;
     uint64_t keys = s->pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
-    double work = ceil_div(keys * r->d, e->cfg->qk_multipliers);
+    double work = ceil_div(keys * r->d, e->qk_div);
     double start = t > e->qk_free ? t : e->qk_free;
     double end = start + work;
     if (s->k_last > end) end = s->k_last; /* the unit streams: it cannot outrun its data */
     e->qk_free = end;
-    e->stats->busy_qk += work;
-    return heap_push(&e->heap, end + e->cfg->qk_latency, j, EV_SOFTMAX);
+    e->stats.busy_qk += work;
+    return heap_push(&e->heap, end + e->cfg.qk_latency, j, EV_SOFTMAX);
 }
 
-static int on_softmax(engine *e, uint32_t j, double t) {
-    const spk_cycle_request *r = &e->reqs[j];
-    uint64_t scores = e->st[j].pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
-    double work = e->cfg->softmax_passes * ceil_div(scores, e->cfg->softmax_per_cycle);
+static int on_softmax(spk_cycle_engine *e, uint32_t j, double t) {
+    slot *s = at(e, j);
+    const spk_cycle_request *r = &s->r;
+    uint64_t scores = s->pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
+    double work = e->cfg.softmax_passes * ceil_div(scores, e->smx_div);
     double start = t > e->smx_free ? t : e->smx_free;
     e->smx_free = start + work;
-    e->stats->busy_softmax += work;
-    double decide = e->smx_free + e->cfg->softmax_latency + e->cfg->requant_latency;
+    e->stats.busy_softmax += work;
+    double decide = e->smx_free + e->cfg.softmax_latency + e->cfg.requant_latency;
     return heap_push(&e->heap, decide, j, EV_DECIDE);
 }
 
-static double topk_run(engine *e, double t, uint64_t cycles) {
+static double topk_run(spk_cycle_engine *e, double t, uint64_t cycles) {
     uint32_t best = 0;
-    for (uint32_t i = 1; i < e->cfg->topk_engines; i++) {
+    for (uint32_t i = 1; i < e->cfg.topk_engines; i++) {
         if (e->topk_free[i] < e->topk_free[best]) best = i;
     }
     double start = t > e->topk_free[best] ? t : e->topk_free[best];
     e->topk_free[best] = start + (double)cycles;
-    e->stats->busy_topk += (double)cycles / e->cfg->topk_engines;
+    e->stats.busy_topk += (double)cycles / e->cfg.topk_engines;
     return e->topk_free[best];
 }
 
-static int on_decide(engine *e, uint32_t j, double t) {
-    const spk_cycle_request *r = &e->reqs[j];
-    req_state *s = &e->st[j];
+static int on_decide(spk_cycle_engine *e, uint32_t j, double t) {
+    slot *s = at(e, j);
+    const spk_cycle_request *r = &s->r;
     if (s->pass == 0 && r->requant_heads && !r->lsb_upfront) {
         /* Progressive quantization: refetch the LSB plane of the same keys, recompute once. */
         s->pass = 1;
@@ -217,9 +299,9 @@ static int on_decide(engine *e, uint32_t j, double t) {
     return heap_push(&e->heap, ready, j, EV_VALLOC);
 }
 
-static int start_value_fetch(engine *e, uint32_t j, double t) {
-    const spk_cycle_request *r = &e->reqs[j];
-    req_state *s = &e->st[j];
+static int start_value_fetch(spk_cycle_engine *e, uint32_t j, double t) {
+    slot *s = at(e, j);
+    const spk_cycle_request *r = &s->r;
     s->vbuf = vbuf_need(e, r);
     e->vbuf_used += s->vbuf;
     double first, last;
@@ -229,58 +311,88 @@ static int start_value_fetch(engine *e, uint32_t j, double t) {
     return heap_push(&e->heap, first, j, EV_PV);
 }
 
-static int vbuf_fits(const engine *e, uint32_t j) {
+static int vbuf_fits(spk_cycle_engine *e, uint32_t j) {
     return e->vbuf_used == 0 ||
-           e->vbuf_used + vbuf_need(e, &e->reqs[j]) <= e->cfg->value_buffer_bytes;
+           e->vbuf_used + vbuf_need(e, &at(e, j)->r) <= e->cfg.value_buffer_bytes;
 }
 
-static int on_valloc(engine *e, uint32_t j, double t) {
-    if (e->vwait_head == e->vwait_tail && vbuf_fits(e, j)) return start_value_fetch(e, j, t);
-    e->vwait[e->vwait_tail] = j;
-    e->vwait_since[e->vwait_tail++] = t;
+static int vwait_push(vwait_fifo *q, uint32_t req, double since) {
+    if (q->tail - q->head == (q->req ? q->mask + 1 : 0)) {
+        size_t cap = q->req ? 2 * (q->mask + 1) : 64;
+        uint32_t *r = malloc(cap * sizeof *r);
+        double *s = malloc(cap * sizeof *s);
+        if (!r || !s) {
+            free(r);
+            free(s);
+            return -1;
+        }
+        for (uint64_t i = q->head; i < q->tail; i++) {
+            r[i & (cap - 1)] = q->req[i & q->mask];
+            s[i & (cap - 1)] = q->since[i & q->mask];
+        }
+        free(q->req);
+        free(q->since);
+        q->req = r;
+        q->since = s;
+        q->mask = cap - 1;
+    }
+    q->req[q->tail & q->mask] = req;
+    q->since[q->tail++ & q->mask] = since;
     return 0;
 }
 
-static int on_vfree(engine *e, uint32_t j, double t) {
-    e->vbuf_used -= e->st[j].vbuf;
-    e->st[j].vbuf = 0;
-    while (e->vwait_head < e->vwait_tail && vbuf_fits(e, e->vwait[e->vwait_head])) {
-        e->stats->stall_vbuf += t - e->vwait_since[e->vwait_head];
-        if (start_value_fetch(e, e->vwait[e->vwait_head++], t)) return -1;
+static int on_valloc(spk_cycle_engine *e, uint32_t j, double t) {
+    if (e->vwait.head == e->vwait.tail && vbuf_fits(e, j)) return start_value_fetch(e, j, t);
+    return vwait_push(&e->vwait, j, t);
+}
+
+static int on_vfree(spk_cycle_engine *e, uint32_t j, double t) {
+    slot *s = at(e, j);
+    e->vbuf_used -= s->vbuf;
+    s->vbuf = 0;
+    s->vfreed = 1;
+    vwait_fifo *q = &e->vwait;
+    while (q->head < q->tail && vbuf_fits(e, q->req[q->head & q->mask])) {
+        e->stats.stall_vbuf += t - q->since[q->head & q->mask];
+        uint32_t next = q->req[q->head++ & q->mask];
+        if (start_value_fetch(e, next, t)) return -1;
     }
     return 0;
 }
 
-static int finish(engine *e, uint32_t j, double done) {
-    if (e->timing) e->timing[j].done = done;
+static int finish(spk_cycle_engine *e, uint32_t j, double done) {
+    slot *s = at(e, j);
+    s->tm.done = done;
+    s->finished = 1;
     if (done > e->end) e->end = done;
     e->in_flight--;
     if (!e->barrier || e->in_flight) return 0;
     /* Drained: run the token top-k, then the front end resumes. */
     e->barrier = 0;
-    e->end = topk_run(e, e->end, e->reqs[e->barrier_req].token_topk_cycles);
-    if (e->timing) e->timing[e->barrier_req].done = e->end;
-    if (e->next_admit >= e->n) return 0;
+    slot *b = at(e, e->barrier_req);
+    e->end = topk_run(e, e->end, b->r.token_topk_cycles);
+    b->tm.done = e->end;
+    if (!more_to_admit(e)) return 0;
     return heap_push(&e->heap, e->end, (uint32_t)e->next_admit, EV_ADMIT);
 }
 
-static int on_pv(engine *e, uint32_t j, double t) {
-    const spk_cycle_request *r = &e->reqs[j];
-    double work = ceil_div((uint64_t)r->heads * r->values * r->d, e->cfg->pv_multipliers);
+static int on_pv(spk_cycle_engine *e, uint32_t j, double t) {
+    slot *s = at(e, j);
+    const spk_cycle_request *r = &s->r;
+    double work = ceil_div((uint64_t)r->heads * r->values * r->d, e->pv_div);
     double start = t > e->pv_free ? t : e->pv_free;
     double end = start + work;
-    if (e->st[j].k_last > end) end = e->st[j].k_last;
+    if (s->k_last > end) end = s->k_last;
     e->pv_free = end;
-    e->stats->busy_pv += work;
+    e->stats.busy_pv += work;
     if (heap_push(&e->heap, end, j, EV_VFREE)) return -1;
-    double done = end + e->cfg->pv_latency + e->cfg->output_latency;
-    if (r->token_topk_cycles && !e->cfg->token_topk_barrier)
+    double done = end + e->cfg.pv_latency + e->cfg.output_latency;
+    if (r->token_topk_cycles && !e->cfg.token_topk_barrier)
         return heap_push(&e->heap, done, j, EV_TOKTOPK);
     return finish(e, j, done);
 }
 
-static void count_events(const spk_config *cfg, const spk_cycle_request *r, spk_cycle_stats *s) {
-    (void)cfg;
+static void count_events(const spk_cycle_request *r, spk_cycle_stats *s) {
     uint64_t scores = (uint64_t)r->heads * r->keys;
     uint64_t requant = r->lsb_upfront ? 0 : r->requant_keys;
     s->requests += r->heads;
@@ -312,31 +424,61 @@ static int check_request(const spk_cycle_request *r) {
     return 0;
 }
 
-static int dispatch(engine *e, const event *ev) {
+static int dispatch(spk_cycle_engine *e, const event *ev) {
+    const double t = key_time(ev->tk);
     switch (ev->kind) {
     case EV_ADMIT:
-        return admit(e, ev->req, ev->t);
+        return admit(e, ev->req, t);
     case EV_QK:
-        return on_qk(e, ev->req, ev->t);
+        return on_qk(e, ev->req, t);
     case EV_SOFTMAX:
-        return on_softmax(e, ev->req, ev->t);
+        return on_softmax(e, ev->req, t);
     case EV_DECIDE:
-        return on_decide(e, ev->req, ev->t);
+        return on_decide(e, ev->req, t);
     case EV_VALLOC:
-        return on_valloc(e, ev->req, ev->t);
+        return on_valloc(e, ev->req, t);
     case EV_PV:
-        return on_pv(e, ev->req, ev->t);
+        return on_pv(e, ev->req, t);
     case EV_VFREE:
-        return on_vfree(e, ev->req, ev->t);
+        return on_vfree(e, ev->req, t);
     case EV_TOKTOPK:
-        return finish(e, ev->req, topk_run(e, ev->t, e->reqs[ev->req].token_topk_cycles));
+        return finish(e, ev->req, topk_run(e, t, at(e, ev->req)->r.token_topk_cycles));
     default:
         return -1;
     }
 }
 
-static void summarize(engine *e) {
-    spk_cycle_stats *s = e->stats;
+/* Hand finished descriptors to the caller in issue order and free their slots. A descriptor
+ * leaves once its output is written, its V buffer space has returned, and no token top-k
+ * barrier will still move its completion time. */
+static void retire_done(spk_cycle_engine *e) {
+    while (e->retired < e->next_admit) {
+        slot *s = at(e, (uint32_t)e->retired);
+        if (!s->finished || !s->vfreed || (e->barrier && e->barrier_req == (uint32_t)e->retired))
+            break;
+        if (e->retire) e->retire(e->retire_ctx, e->retired, &s->r, &s->tm);
+        e->retired++;
+    }
+}
+
+/* Handle events until the next one is the admission of a descriptor not pushed yet (or, once
+ * the input has ended, until none is left). */
+static spk_cycle_status run_events(spk_cycle_engine *e) {
+    while (heap_size(&e->heap)) {
+        const event *top = heap_top(&e->heap);
+        if (!e->ended && top->kind == EV_ADMIT && e->next_admit >= e->pushed &&
+            top->req == (uint32_t)e->next_admit)
+            break;
+        event ev = heap_pop(&e->heap);
+        e->now = key_time(ev.tk);
+        if (dispatch(e, &ev)) return e->failed = SPK_CYCLE_E_NOMEM;
+        if (ev.kind == EV_PV || ev.kind == EV_VFREE || ev.kind == EV_TOKTOPK) retire_done(e);
+    }
+    return SPK_CYCLE_OK;
+}
+
+static void summarize(spk_cycle_engine *e) {
+    spk_cycle_stats *s = &e->stats;
     s->cycles = (uint64_t)ceil(e->end);
     s->dram_bytes = 0;
     double busy = 0;
@@ -350,31 +492,119 @@ static void summarize(engine *e) {
     s->ops = 2 * (s->events.qk_macs + s->events.pv_macs);
 }
 
+spk_cycle_status spk_cycle_engine_new(const spk_config *cfg, spk_cycle_retire_fn retire, void *ctx,
+                                      spk_cycle_engine **out) {
+    if (!cfg || !out) return SPK_CYCLE_E_ARG;
+    *out = NULL;
+    if (spk_config_check(cfg, NULL, 0) != 0) return SPK_CYCLE_E_CONFIG;
+    spk_cycle_engine *e = calloc(1, sizeof *e);
+    if (!e) return SPK_CYCLE_E_NOMEM;
+    e->cfg = *cfg;
+    e->qk_div = make_divisor(cfg->qk_multipliers);
+    e->smx_div = make_divisor(cfg->softmax_per_cycle);
+    e->pv_div = make_divisor(cfg->pv_multipliers);
+    e->retire = retire;
+    e->retire_ctx = ctx;
+    spk_dram_init(&e->dram, cfg);
+    e->mask = 255;
+    e->ring = malloc((e->mask + 1) * sizeof *e->ring);
+    e->topk_free = calloc(cfg->topk_engines, sizeof *e->topk_free);
+    if (!e->ring || !e->topk_free || heap_push(&e->heap, 0, 0, EV_ADMIT)) {
+        spk_cycle_engine_free(e);
+        return SPK_CYCLE_E_NOMEM;
+    }
+    *out = e;
+    return SPK_CYCLE_OK;
+}
+
+/* Double the window; each live descriptor moves to its slot under the new mask. */
+static int grow_ring(spk_cycle_engine *e) {
+    size_t cap = 2 * (e->mask + 1);
+    if (cap > (size_t)UINT32_MAX) return -1;
+    slot *ring = malloc(cap * sizeof *ring);
+    if (!ring) return -1;
+    for (uint64_t i = e->retired; i < e->pushed; i++) ring[i & (cap - 1)] = e->ring[i & e->mask];
+    free(e->ring);
+    e->ring = ring;
+    e->mask = cap - 1;
+    return 0;
+}
+
 /* step_overlap = 0: the engine takes a request only when the previous one is done (its
  * req_ready is "idle"), and a token top-k runs after the request that asks for it. */
-static spk_cycle_status run_serial(const spk_config *cfg, const spk_cycle_request *reqs, size_t n,
-                                   spk_cycle_stats *stats, spk_cycle_timing *timing,
-                                   spk_cycle_progress_fn progress, void *ctx) {
-    engine e;
-    memset(&e, 0, sizeof e);
-    e.cfg = cfg;
-    e.stats = stats;
-    spk_dram_init(&e.dram, cfg);
-    double t = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (timing) timing[i].admitted = t;
-        t = spk_serial_request(cfg, &reqs[i], &e.dram, t, NULL, stats);
-        if (reqs[i].token_topk_cycles) {
-            t += (double)reqs[i].token_topk_cycles;
-            stats->busy_topk += (double)reqs[i].token_topk_cycles;
-        }
-        if (timing) timing[i].done = t;
-        if (progress && ((i + 1) & 4095) == 0 && progress(ctx, i + 1, n, t))
-            return SPK_CYCLE_E_ABORTED;
+static void run_serial(spk_cycle_engine *e, const spk_cycle_request *r) {
+    spk_cycle_timing tm;
+    double t = e->end;
+    tm.admitted = t;
+    t = spk_serial_request(&e->cfg, r, &e->dram, t, NULL, &e->stats);
+    if (r->token_topk_cycles) {
+        t += (double)r->token_topk_cycles;
+        e->stats.busy_topk += (double)r->token_topk_cycles;
     }
-    e.end = t;
-    summarize(&e);
+    tm.done = t;
+    e->end = e->now = t;
+    if (e->retire) e->retire(e->retire_ctx, e->pushed, r, &tm);
+    e->pushed++;
+    e->next_admit = e->retired = e->pushed;
+}
+
+spk_cycle_status spk_cycle_engine_push(spk_cycle_engine *e, const spk_cycle_request *r) {
+    if (!e || !r || e->ended) return SPK_CYCLE_E_ARG;
+    if (e->failed) return e->failed;
+    if (check_request(r)) return SPK_CYCLE_E_ARG;
+    count_events(r, &e->stats);
+    if (!e->cfg.step_overlap) {
+        run_serial(e, r);
+        return SPK_CYCLE_OK;
+    }
+    if (e->pushed - e->retired > e->mask && grow_ring(e)) return e->failed = SPK_CYCLE_E_NOMEM;
+    slot *s = &e->ring[e->pushed & e->mask];
+    memset(s, 0, sizeof *s);
+    s->r = *r;
+    e->pushed++;
+    return run_events(e);
+}
+
+spk_cycle_status spk_cycle_engine_finish(spk_cycle_engine *e, spk_cycle_stats *stats) {
+    if (!e || !stats) return SPK_CYCLE_E_ARG;
+    if (e->failed) return e->failed;
+    e->ended = 1;
+    if (e->cfg.step_overlap) {
+        spk_cycle_status st = run_events(e);
+        if (st != SPK_CYCLE_OK) return st;
+        retire_done(e);
+    }
+    summarize(e);
+    *stats = e->stats;
     return SPK_CYCLE_OK;
+}
+
+double spk_cycle_engine_time(const spk_cycle_engine *e) {
+    return e ? e->now : 0;
+}
+
+size_t spk_cycle_engine_window(const spk_cycle_engine *e) {
+    return e ? (size_t)(e->pushed - e->retired) : 0;
+}
+
+void spk_cycle_engine_free(spk_cycle_engine *e) {
+    if (!e) return;
+    free(e->heap.v);
+    free(e->ring);
+    free(e->vwait.req);
+    free(e->vwait.since);
+    free(e->topk_free);
+    free(e);
+}
+
+typedef struct {
+    spk_cycle_timing *timing;
+} run_ctx;
+
+static void store_timing(void *ctx, uint64_t index, const spk_cycle_request *r,
+                         const spk_cycle_timing *t) {
+    (void)r;
+    ((run_ctx *)ctx)->timing[index] = *t;
 }
 
 spk_cycle_status spk_cycle_run(const spk_config *cfg, const spk_cycle_request *reqs, size_t n,
@@ -383,41 +613,22 @@ spk_cycle_status spk_cycle_run(const spk_config *cfg, const spk_cycle_request *r
     if (!cfg || !stats || (n && !reqs) || n > UINT32_MAX) return SPK_CYCLE_E_ARG;
     if (spk_config_check(cfg, NULL, 0) != 0) return SPK_CYCLE_E_CONFIG;
     memset(stats, 0, sizeof *stats);
+    /* Every descriptor is checked before any is timed. */
     for (size_t i = 0; i < n; i++) {
         if (check_request(&reqs[i])) return SPK_CYCLE_E_ARG;
-        count_events(cfg, &reqs[i], stats);
     }
-    if (!cfg->step_overlap) return run_serial(cfg, reqs, n, stats, timing, progress, ctx);
-    engine e;
-    memset(&e, 0, sizeof e);
-    e.cfg = cfg;
-    e.reqs = reqs;
-    e.n = n;
-    e.stats = stats;
-    e.timing = timing;
-    spk_dram_init(&e.dram, cfg);
-    e.st = calloc(n ? n : 1, sizeof *e.st);
-    e.vwait = calloc(n ? n : 1, sizeof *e.vwait);
-    e.vwait_since = calloc(n ? n : 1, sizeof *e.vwait_since);
-    e.topk_free = calloc(cfg->topk_engines, sizeof *e.topk_free);
-    spk_cycle_status rc = SPK_CYCLE_OK;
-    if (!e.st || !e.vwait || !e.vwait_since || !e.topk_free) rc = SPK_CYCLE_E_NOMEM;
-    if (rc == SPK_CYCLE_OK && n && heap_push(&e.heap, 0, 0, EV_ADMIT)) rc = SPK_CYCLE_E_NOMEM;
-    size_t handled = 0;
-    while (rc == SPK_CYCLE_OK && e.heap.n) {
-        event ev = heap_pop(&e.heap);
-        if (dispatch(&e, &ev)) rc = SPK_CYCLE_E_NOMEM;
-        if (progress && ev.kind == EV_ADMIT && (++handled & 4095) == 0 &&
-            progress(ctx, e.next_admit, n, ev.t))
-            rc = SPK_CYCLE_E_ABORTED;
+    run_ctx rc = {timing};
+    spk_cycle_engine *e;
+    spk_cycle_status st = spk_cycle_engine_new(cfg, timing ? store_timing : NULL, &rc, &e);
+    for (size_t i = 0; st == SPK_CYCLE_OK && i < n; i++) {
+        st = spk_cycle_engine_push(e, &reqs[i]);
+        if (st == SPK_CYCLE_OK && progress && ((i + 1) & 4095) == 0 &&
+            progress(ctx, i + 1, n, spk_cycle_engine_time(e)))
+            st = SPK_CYCLE_E_ABORTED;
     }
-    if (rc == SPK_CYCLE_OK) summarize(&e);
-    free(e.heap.v);
-    free(e.st);
-    free(e.vwait);
-    free(e.vwait_since);
-    free(e.topk_free);
-    return rc;
+    if (st == SPK_CYCLE_OK) st = spk_cycle_engine_finish(e, stats);
+    spk_cycle_engine_free(e);
+    return st;
 }
 
 const char *spk_cycle_bound(const spk_cycle_stats *s) {
@@ -447,8 +658,16 @@ uint64_t spk_cycle_topk_model(uint64_t *state, uint32_t n, uint32_t k, uint32_t 
     /* Only ranks matter for distinct values: a uniformly random pivot has a uniformly random
      * number of larger candidates. rank is the wanted position counted from the largest. */
     uint64_t m = n, rank = k, cycles = 0;
+    /* ceil(m / P) by a shift when P is a power of two (the presets' 16): a division per pass
+     * was a tenth of a trace replay. */
+    int shift = -1;
+    if ((parallelism & (parallelism - 1)) == 0) {
+        shift = 0;
+        while ((1u << shift) < parallelism) shift++;
+    }
     for (;;) {
-        cycles += (m + parallelism - 1) / parallelism + 3;
+        cycles +=
+            (shift >= 0 ? (m + parallelism - 1) >> shift : (m + parallelism - 1) / parallelism) + 3;
         if (streamed) *streamed += m;
         uint64_t greater = ((next_random(state) >> 32) * m) >> 32;
         if (rank <= greater) {

@@ -11,29 +11,37 @@
 #include "spksim/cycle.h"
 #include "spksim/energy.h"
 #include "spksim/json.h"
+#include "spksim/parse.h"
 #include "spksim/trace.h"
 
 static const char usage[] =
-    "usage: spk-sim --config full|eighth|rtl-engine|FILE --trace FILE.csv [--json OUT.json] "
-    "[options]\n"
+    "usage: spk-sim --config full|eighth|rtl-engine|FILE [--config ...] --trace FILE.csv "
+    "[--json OUT.json] [options]\n"
     "\n"
     "Replays a SpAtten workload trace (BRIEF section 3 format) on the cycle-level simulator.\n"
+    "The trace is streamed (bounded memory whatever its length).\n"
     "\n"
     "  --config NAME|FILE  preset 'full' or 'eighth' (BRIEF section 2), 'rtl-engine' (the RTL\n"
     "                      engine, docs/simulator.md), or a key = value file\n"
-    "                      (docs/simulator.md, 'Configuration files'); default: full\n"
-    "  --trace FILE.csv    workload trace (required)\n"
-    "  --json OUT.json     write the results as JSON ('-' for stdout); default: a summary on\n"
-    "                      stdout only\n"
+    "                      (docs/simulator.md, 'Configuration files'); default: full.\n"
+    "                      Repeat it to simulate several configurations in one pass over the\n"
+    "                      trace (at most 64)\n"
+    "  --trace FILE.csv    workload trace (required; '-' reads standard input)\n"
+    "  --json OUT.json     write the results as JSON ('-' for stdout): one object, or with\n"
+    "                      several --config an array of one object per configuration;\n"
+    "                      default: a summary on stdout only\n"
     "  --compat            follow the reference replay rules exactly (BRIEF section 3); the\n"
     "                      default mode also fetches the LSB plane of unquantized values\n"
     "  --dense             pruning and quantization off: K = V = L, 8-bit MSB + 4-bit LSB\n"
     "                      fetched together, no top-k\n"
-    "  --csv ROWS.csv      per-iteration, per-layer rows (requests, cycles, transactions)\n"
+    "  --csv ROWS.csv      per-iteration, per-layer rows (requests, cycles, transactions);\n"
+    "                      with several --config, ROWS.K.csv for the K-th (from 0)\n"
+    "  --max-rows N        stop after N trace rows (the rows read are simulated to the end)\n"
+    "  --max-cycles N      stop reading once a configuration has simulated N cycles\n"
     "  --energy FILE       energy constants (default: sim/configs/energy.cfg next to the kit)\n"
     "  --set KEY=VALUE     override one configuration key (repeatable)\n"
     "  --print-config      print the configuration in the file format and exit\n"
-    "  --quiet             no summary and no progress line\n"
+    "  --quiet             no summary and no progress line (progress: after 1.5 s, every 1 s)\n"
     "  --help              this text\n"
     "\n"
     "JSON keys: cycles, seconds, requests, descriptors, requant_requests, dram_bytes,\n"
@@ -42,16 +50,21 @@ static const char usage[] =
     "mode, trace, sim_wall_seconds, sim_cycles_per_second (docs/simulator.md, 'JSON').\n"
     "Exit status: 0 ok, 1 bad input (the message names the file, line and column), 2 usage.\n";
 
+#define MAX_CONFIGS 64
+
 typedef struct {
-    const char *config, *trace, *json, *csv, *energy;
+    const char *configs[MAX_CONFIGS];
+    int n_configs;
+    const char *trace, *json, *csv, *energy;
     int compat, dense, print_config, quiet;
     const char *sets[64];
     int n_sets;
+    uint64_t max_rows, max_cycles; /* 0: no bound */
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
-    o->config = "full";
+    const char *max_rows = NULL, *max_cycles = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -66,8 +79,16 @@ static int parse_args(int argc, char **argv, options *o) {
             o->print_config = 1;
         else if (strcmp(a, "--quiet") == 0)
             o->quiet = 1;
-        else if (strcmp(a, "--config") == 0)
-            dst = &o->config;
+        else if (strcmp(a, "--config") == 0) {
+            if (o->n_configs == MAX_CONFIGS) {
+                fprintf(stderr, "spk-sim: more than %d --config options\n", MAX_CONFIGS);
+                return -1;
+            }
+            dst = &o->configs[o->n_configs++];
+        } else if (strcmp(a, "--max-rows") == 0)
+            dst = &max_rows;
+        else if (strcmp(a, "--max-cycles") == 0)
+            dst = &max_cycles;
         else if (strcmp(a, "--trace") == 0)
             dst = &o->trace;
         else if (strcmp(a, "--json") == 0)
@@ -93,6 +114,15 @@ static int parse_args(int argc, char **argv, options *o) {
             }
             *dst = argv[++i];
         }
+    }
+    if (o->n_configs == 0) o->configs[o->n_configs++] = "full";
+    char err[256];
+    if ((max_rows &&
+         spk_parse_u64("--max-rows", max_rows, 1, UINT64_MAX, 0, &o->max_rows, err, sizeof err)) ||
+        (max_cycles && spk_parse_u64("--max-cycles", max_cycles, 1, UINT64_MAX, 0, &o->max_cycles,
+                                     err, sizeof err))) {
+        fprintf(stderr, "spk-sim: %s\n", err);
+        return -1;
     }
     if (!o->trace && !o->print_config) {
         fprintf(stderr, "spk-sim: --trace FILE.csv is required (see --help)\n");
@@ -130,23 +160,6 @@ static void default_energy_path(char *out, size_t len) {
 }
 
 typedef struct {
-    double start, sim_start, last_print;
-    int quiet, printed;
-} progress_state;
-
-static int on_progress(void *ctx, size_t done, size_t total, double sim_cycles) {
-    progress_state *p = ctx;
-    double t = now(), elapsed = t - p->start;
-    if (p->quiet || elapsed < 2.0 || t - p->last_print < 1.0 || done == 0) return 0;
-    p->last_print = t;
-    p->printed = 1;
-    double eta = (t - p->sim_start) * (double)(total - done) / (double)done;
-    fprintf(stderr, "spk-sim: %zu/%zu descriptors, %.0f cycles simulated, %.1f s, ETA %.1f s\n",
-            done, total, sim_cycles, elapsed, eta);
-    return 0;
-}
-
-typedef struct {
     const options *o;
     const spk_config *cfg;
     const spk_cycle_stats *s;
@@ -154,6 +167,8 @@ typedef struct {
     const char *energy_path;
     spk_energy_report energy;
     double wall, dram_bound, qk_bound;
+    const char *stopped; /* NULL, "max-rows" or "max-cycles" */
+    uint64_t rows;       /* trace rows read */
 } report;
 
 static void write_area_power(spk_json *j, const report *r) {
@@ -191,112 +206,89 @@ static void write_area_power(spk_json *j, const report *r) {
     spk_json_object_end(j);
 }
 
-static int write_json(FILE *f, const report *r) {
+static void write_record(spk_json *j, const report *r) {
     const spk_cycle_stats *s = r->s;
     const spk_config *cfg = r->cfg;
     double seconds = (double)s->cycles / cfg->clock_hz;
-    spk_json j;
-    spk_json_init(&j, f);
-    spk_json_object_begin(&j, NULL);
-    spk_json_string(&j, "trace", r->o->trace);
-    spk_json_string(&j, "mode",
+    spk_json_object_begin(j, NULL);
+    spk_json_string(j, "trace", r->o->trace);
+    spk_json_string(j, "mode",
                     r->o->dense ? (r->o->compat ? "dense+compat" : "dense")
                                 : (r->o->compat ? "compat" : "default"));
-    spk_json_u64(&j, "cycles", s->cycles);
-    spk_json_double(&j, "seconds", seconds);
-    spk_json_u64(&j, "requests", s->requests);
-    spk_json_u64(&j, "descriptors", s->descriptors);
-    spk_json_u64(&j, "requant_requests", s->requant_requests);
-    spk_json_u64(&j, "dram_bytes", s->dram_bytes);
-    spk_json_object_begin(&j, "dram_transactions");
-    spk_json_u64(&j, "key_msb", s->key_msb_transactions);
-    spk_json_u64(&j, "key_lsb", s->key_lsb_transactions);
-    spk_json_u64(&j, "value", s->value_transactions);
-    spk_json_u64(&j, "total",
+    spk_json_u64(j, "cycles", s->cycles);
+    spk_json_double(j, "seconds", seconds);
+    spk_json_u64(j, "requests", s->requests);
+    spk_json_u64(j, "descriptors", s->descriptors);
+    spk_json_u64(j, "requant_requests", s->requant_requests);
+    spk_json_u64(j, "dram_bytes", s->dram_bytes);
+    spk_json_object_begin(j, "dram_transactions");
+    spk_json_u64(j, "key_msb", s->key_msb_transactions);
+    spk_json_u64(j, "key_lsb", s->key_lsb_transactions);
+    spk_json_u64(j, "value", s->value_transactions);
+    spk_json_u64(j, "total",
                  s->key_msb_transactions + s->key_lsb_transactions + s->value_transactions);
-    spk_json_object_end(&j);
-    spk_json_object_begin(&j, "energy_pj");
-    spk_json_double(&j, "dram", r->energy.dram_pj);
-    spk_json_double(&j, "sram", r->energy.sram_pj);
-    spk_json_double(&j, "compute", r->energy.compute_pj);
-    spk_json_double(&j, "total", r->energy.total_pj);
-    spk_json_object_end(&j);
+    spk_json_object_end(j);
+    spk_json_object_begin(j, "energy_pj");
+    spk_json_double(j, "dram", r->energy.dram_pj);
+    spk_json_double(j, "sram", r->energy.sram_pj);
+    spk_json_double(j, "compute", r->energy.compute_pj);
+    spk_json_double(j, "total", r->energy.total_pj);
+    spk_json_object_end(j);
     /* Average power over the run, to hold against the paper's 8.30 W (full SpAtten). */
-    spk_json_object_begin(&j, "power_w");
-    spk_json_double(&j, "dram", seconds > 0 ? r->energy.dram_pj * 1e-12 / seconds : 0);
-    spk_json_double(&j, "sram", seconds > 0 ? r->energy.sram_pj * 1e-12 / seconds : 0);
-    spk_json_double(&j, "compute", seconds > 0 ? r->energy.compute_pj * 1e-12 / seconds : 0);
-    spk_json_double(&j, "total", seconds > 0 ? r->energy.total_pj * 1e-12 / seconds : 0);
-    spk_json_object_end(&j);
-    spk_json_string(&j, "energy_constants", r->energy_path);
-    spk_json_string(&j, "bound", spk_cycle_bound(s));
-    spk_json_object_begin(&j, "lower_bounds");
-    spk_json_double(&j, "dram", r->dram_bound);
-    spk_json_double(&j, "qk", r->qk_bound);
-    spk_json_object_end(&j);
-    spk_json_object_begin(&j, "busy_cycles");
-    spk_json_double(&j, "dram", s->busy_dram);
-    spk_json_double(&j, "qk", s->busy_qk);
-    spk_json_double(&j, "softmax", s->busy_softmax);
-    spk_json_double(&j, "topk", s->busy_topk);
-    spk_json_double(&j, "pv", s->busy_pv);
-    spk_json_double(&j, "kbuf_stall", s->stall_kbuf);
-    spk_json_double(&j, "vbuf_stall", s->stall_vbuf);
-    spk_json_object_end(&j);
-    spk_json_u64(&j, "row_misses", s->row_misses);
-    spk_json_u64(&j, "ops", s->ops);
-    spk_json_double(&j, "gops", seconds > 0 ? (double)s->ops / seconds / 1e9 : 0);
-    spk_json_object_begin(&j, "config");
-    spk_json_string(&j, "name", cfg->name);
+    spk_json_object_begin(j, "power_w");
+    spk_json_double(j, "dram", seconds > 0 ? r->energy.dram_pj * 1e-12 / seconds : 0);
+    spk_json_double(j, "sram", seconds > 0 ? r->energy.sram_pj * 1e-12 / seconds : 0);
+    spk_json_double(j, "compute", seconds > 0 ? r->energy.compute_pj * 1e-12 / seconds : 0);
+    spk_json_double(j, "total", seconds > 0 ? r->energy.total_pj * 1e-12 / seconds : 0);
+    spk_json_object_end(j);
+    spk_json_string(j, "energy_constants", r->energy_path);
+    spk_json_string(j, "bound", spk_cycle_bound(s));
+    spk_json_object_begin(j, "lower_bounds");
+    spk_json_double(j, "dram", r->dram_bound);
+    spk_json_double(j, "qk", r->qk_bound);
+    spk_json_object_end(j);
+    spk_json_object_begin(j, "busy_cycles");
+    spk_json_double(j, "dram", s->busy_dram);
+    spk_json_double(j, "qk", s->busy_qk);
+    spk_json_double(j, "softmax", s->busy_softmax);
+    spk_json_double(j, "topk", s->busy_topk);
+    spk_json_double(j, "pv", s->busy_pv);
+    spk_json_double(j, "kbuf_stall", s->stall_kbuf);
+    spk_json_double(j, "vbuf_stall", s->stall_vbuf);
+    spk_json_object_end(j);
+    spk_json_u64(j, "row_misses", s->row_misses);
+    spk_json_u64(j, "ops", s->ops);
+    spk_json_double(j, "gops", seconds > 0 ? (double)s->ops / seconds / 1e9 : 0);
+    spk_json_object_begin(j, "config");
+    spk_json_string(j, "name", cfg->name);
     for (size_t i = 0; i < spk_config_key_count(); i++) {
-        spk_json_double(&j, spk_config_key_name(i), spk_config_key_value(cfg, i));
+        spk_json_double(j, spk_config_key_name(i), spk_config_key_value(cfg, i));
     }
-    spk_json_object_end(&j);
-    write_area_power(&j, r);
-    spk_json_double(&j, "sim_wall_seconds", r->wall);
-    spk_json_double(&j, "sim_cycles_per_second", r->wall > 0 ? (double)s->cycles / r->wall : 0);
-    spk_json_object_end(&j);
+    spk_json_object_end(j);
+    write_area_power(j, r);
+    spk_json_double(j, "sim_wall_seconds", r->wall);
+    spk_json_double(j, "sim_cycles_per_second", r->wall > 0 ? (double)s->cycles / r->wall : 0);
+    if (r->stopped) {
+        /* Only a bounded run carries these keys: a whole trace's record is unchanged. */
+        spk_json_string(j, "stopped_by", r->stopped);
+        spk_json_u64(j, "trace_rows_read", r->rows);
+    }
+    spk_json_object_end(j);
+}
+
+/* One object, or an array of one object per configuration. */
+static int write_json(FILE *f, const report *rs, int n) {
+    spk_json j;
+    spk_json_init(&j, f);
+    if (n > 1) spk_json_array_begin(&j, NULL);
+    for (int i = 0; i < n; i++) write_record(&j, &rs[i]);
+    if (n > 1) spk_json_array_end(&j);
     return spk_json_finish(&j);
 }
 
-/* One row per (iteration, layer) in first-appearance order: descriptors of a layer are
- * consecutive in the traces. */
-static int write_rows(const char *path, const spk_cycle_request *q, const spk_cycle_timing *tm,
-                      size_t n) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "spk-sim: %s: cannot write (%s)\n", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "iteration,layer,requests,first_admit_cycle,last_done_cycle,key_msb_transactions,"
-               "key_lsb_transactions,value_transactions\n");
-    for (size_t i = 0; i < n;) {
-        size_t k = i;
-        uint64_t rows = 0, msb = 0, lsb = 0, val = 0;
-        double first = tm[i].admitted, last = 0;
-        while (k < n && q[k].iteration == q[i].iteration && q[k].layer == q[i].layer) {
-            rows += q[k].heads;
-            msb += q[k].key_msb_transactions;
-            lsb += q[k].key_lsb_transactions;
-            val += q[k].value_transactions;
-            if (tm[k].admitted < first) first = tm[k].admitted;
-            if (tm[k].done > last) last = tm[k].done;
-            k++;
-        }
-        fprintf(f, "%u,%u,%llu,%.0f,%.0f,%llu,%llu,%llu\n", q[i].iteration, q[i].layer,
-                (unsigned long long)rows, first, ceil(last), (unsigned long long)msb,
-                (unsigned long long)lsb, (unsigned long long)val);
-        i = k;
-    }
-    int rc = ferror(f) ? -1 : 0;
-    if (fclose(f) != 0) rc = -1;
-    if (rc) fprintf(stderr, "spk-sim: %s: write error\n", path);
-    return rc;
-}
-
-static int load_config(const options *o, spk_config *cfg) {
+static int load_config(const options *o, const char *name, spk_config *cfg) {
     char err[512] = "";
-    if (spk_config_load(o->config, cfg, err, sizeof err) != 0) {
+    if (spk_config_load(name, cfg, err, sizeof err) != 0) {
         print_error(err, "--config: cannot load the configuration");
         return -1;
     }
@@ -323,7 +315,240 @@ static int load_config(const options *o, spk_config *cfg) {
     return 0;
 }
 
-static int run(const options *o, const spk_config *cfg) {
+/* Per-(iteration, layer) rows of --csv, written as descriptors retire (in issue order): the
+ * descriptors of a layer are consecutive in the traces. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    int open; /* a group is being summed */
+    uint32_t iteration, layer;
+    uint64_t rows, msb, lsb, val;
+    double first, last;
+} rows_writer;
+
+static void rows_emit(rows_writer *w) {
+    if (!w->open) return;
+    fprintf(w->f, "%u,%u,%llu,%.0f,%.0f,%llu,%llu,%llu\n", w->iteration, w->layer,
+            (unsigned long long)w->rows, w->first, ceil(w->last), (unsigned long long)w->msb,
+            (unsigned long long)w->lsb, (unsigned long long)w->val);
+    w->open = 0;
+}
+
+static void on_retire(void *ctx, uint64_t index, const spk_cycle_request *q,
+                      const spk_cycle_timing *t) {
+    (void)index;
+    rows_writer *w = ctx;
+    if (w->open && (q->iteration != w->iteration || q->layer != w->layer)) rows_emit(w);
+    if (!w->open) {
+        w->open = 1;
+        w->iteration = q->iteration;
+        w->layer = q->layer;
+        w->rows = w->msb = w->lsb = w->val = 0;
+        w->first = t->admitted;
+        w->last = 0;
+    }
+    w->rows += q->heads;
+    w->msb += q->key_msb_transactions;
+    w->lsb += q->key_lsb_transactions;
+    w->val += q->value_transactions;
+    if (t->admitted < w->first) w->first = t->admitted;
+    if (t->done > w->last) w->last = t->done;
+}
+
+/* One configuration simulated beside the others: its own replay state (the top-k model
+ * depends on the configuration) and engine, fed the same rows. */
+typedef struct {
+    spk_config cfg;
+    spk_trace_replay rp;
+    spk_cycle_engine *eng;
+    rows_writer rows;
+    char csv_path[4200];
+    spk_cycle_stats stats;
+} sim_run;
+
+static int open_rows(const options *o, sim_run *s, int k, int n) {
+    if (!o->csv) return 0;
+    const char *dot = strrchr(o->csv, '.');
+    if (n == 1)
+        snprintf(s->csv_path, sizeof s->csv_path, "%s", o->csv);
+    else if (dot && strcmp(dot, ".csv") == 0)
+        snprintf(s->csv_path, sizeof s->csv_path, "%.*s.%d.csv", (int)(dot - o->csv), o->csv, k);
+    else
+        snprintf(s->csv_path, sizeof s->csv_path, "%s.%d", o->csv, k);
+    s->rows.path = s->csv_path;
+    s->rows.f = fopen(s->csv_path, "w");
+    if (!s->rows.f) {
+        fprintf(stderr, "spk-sim: %s: cannot write (%s)\n", s->csv_path, strerror(errno));
+        return -1;
+    }
+    fprintf(s->rows.f, "iteration,layer,requests,first_admit_cycle,last_done_cycle,"
+                       "key_msb_transactions,key_lsb_transactions,value_transactions\n");
+    return 0;
+}
+
+/* Close the --csv file; on failure (ok = 0) the partial file is removed. */
+static int close_rows(sim_run *s, int ok) {
+    if (!s->rows.f) return 0;
+    if (ok) rows_emit(&s->rows);
+    int rc = ferror(s->rows.f) ? -1 : 0;
+    if (fclose(s->rows.f) != 0) rc = -1;
+    s->rows.f = NULL;
+    if (!ok) {
+        remove(s->csv_path);
+        return 0;
+    }
+    if (rc) fprintf(stderr, "spk-sim: %s: write error\n", s->csv_path);
+    return rc;
+}
+
+typedef struct {
+    double start, last_print;
+    int quiet, printed;
+} progress_state;
+
+/* A progress line once the run has taken 1.5 s, then every second: rows, descriptors and
+ * simulated cycles (of the first configuration), and for a regular file the share read and an
+ * ETA. */
+static void progress(progress_state *p, const spk_trace_reader *rd, uint64_t rows,
+                     const sim_run *first, int n_runs) {
+    double t = now(), elapsed = t - p->start;
+    if (p->quiet || elapsed < 1.5 || t - p->last_print < 1.0) return;
+    p->last_print = t;
+    p->printed = 1;
+    uint64_t bytes, total;
+    spk_trace_reader_position(rd, &bytes, &total);
+    fprintf(stderr,
+            "spk-sim: %llu rows, %zu descriptors in flight, %.0f cycles simulated%s, %.1f s",
+            (unsigned long long)rows, spk_cycle_engine_window(first->eng),
+            spk_cycle_engine_time(first->eng), n_runs > 1 ? " (first configuration)" : "", elapsed);
+    if (total && bytes)
+        fprintf(stderr, ", %.0f%% of the file, ETA %.1f s", 100.0 * (double)bytes / (double)total,
+                elapsed * (double)(total - bytes) / (double)bytes);
+    fputc('\n', stderr);
+}
+
+static void describe_failure(const char *trace, spk_cycle_status st, size_t window) {
+    if (st == SPK_CYCLE_E_NOMEM)
+        fprintf(stderr, "spk-sim: %s: out of memory (%zu descriptors in flight)\n", trace, window);
+    else
+        fprintf(stderr, "spk-sim: %s: simulation failed: %s\n", trace, spk_cycle_status_str(st));
+}
+
+/* Read the trace once and feed every configuration. Returns 0, or 1 after a message. */
+static int simulate(const options *o, sim_run *runs, int n, uint64_t *rows_out,
+                    const char **stopped, double t0) {
+    char err[512] = "";
+    spk_trace_reader *rd;
+    spk_cycle_status st = spk_trace_reader_open(o->trace, &rd, err, sizeof err);
+    if (st != SPK_CYCLE_OK) {
+        fprintf(stderr, "spk-sim: %s\n", *err ? err : spk_cycle_status_str(st));
+        return 1;
+    }
+    progress_state ps = {t0, t0, o->quiet, 0};
+    uint64_t rows = 0;
+    int rc = 0;
+    *stopped = NULL;
+    spk_trace_row row;
+    spk_cycle_request q;
+    for (;;) {
+        int got;
+        st = spk_trace_reader_next(rd, &row, &got, err, sizeof err);
+        if (st != SPK_CYCLE_OK) {
+            fprintf(stderr, "spk-sim: %s\n", *err ? err : spk_cycle_status_str(st));
+            rc = 1;
+            break;
+        }
+        if (!got) break;
+        rows++;
+        int over = 0;
+        for (int k = 0; k < n && rc == 0; k++) {
+            if (spk_trace_replay_row(&runs[k].rp, &row, &q) &&
+                (st = spk_cycle_engine_push(runs[k].eng, &q)) != SPK_CYCLE_OK) {
+                describe_failure(o->trace, st, spk_cycle_engine_window(runs[k].eng));
+                rc = 1;
+            }
+            if (o->max_cycles && spk_cycle_engine_time(runs[k].eng) >= (double)o->max_cycles)
+                over = 1;
+        }
+        if (rc) break;
+        if ((rows & 1023) == 0) progress(&ps, rd, rows, &runs[0], n);
+        if (o->max_rows && rows >= o->max_rows) {
+            *stopped = "max-rows";
+            break;
+        }
+        if (over) {
+            *stopped = "max-cycles";
+            break;
+        }
+    }
+    spk_trace_reader_close(rd);
+    for (int k = 0; k < n && rc == 0; k++) {
+        if (spk_trace_replay_flush(&runs[k].rp, &q) &&
+            (st = spk_cycle_engine_push(runs[k].eng, &q)) != SPK_CYCLE_OK) {
+            describe_failure(o->trace, st, spk_cycle_engine_window(runs[k].eng));
+            rc = 1;
+        }
+        if (rc == 0 &&
+            (st = spk_cycle_engine_finish(runs[k].eng, &runs[k].stats)) != SPK_CYCLE_OK) {
+            describe_failure(o->trace, st, spk_cycle_engine_window(runs[k].eng));
+            rc = 1;
+        }
+    }
+    if (ps.printed)
+        fprintf(stderr, "spk-sim: %llu rows done, %.1f s\n", (unsigned long long)rows, now() - t0);
+    if (*stopped && !o->quiet)
+        fprintf(stderr,
+                "spk-sim: %s: stopped by --%s after %llu trace rows (%.0f cycles simulated); "
+                "the results cover those rows\n",
+                o->trace, *stopped, (unsigned long long)rows, spk_cycle_engine_time(runs[0].eng));
+    *rows_out = rows;
+    return rc;
+}
+
+static int write_reports(const options *o, const sim_run *runs, int n,
+                         const spk_energy_constants *ec, const char *energy_path, double wall,
+                         uint64_t rows, const char *stopped) {
+    report rs[MAX_CONFIGS];
+    int rc = 0;
+    for (int k = 0; k < n; k++) {
+        const spk_config *cfg = &runs[k].cfg;
+        const spk_cycle_stats *st = &runs[k].stats;
+        report r = {o, cfg, st, ec, energy_path, {0, 0, 0, 0}, wall, 0, 0, stopped, rows};
+        spk_energy_compute(ec, st, &r.energy);
+        uint64_t trans = st->dram_bytes / SPK_CYCLE_TRANSACTION_BYTES;
+        r.dram_bound = ceil((double)trans * SPK_CYCLE_TRANSACTION_BYTES /
+                            (cfg->dram_channels * cfg->dram_bytes_per_cycle));
+        r.qk_bound = ceil((double)st->events.qk_macs / cfg->qk_multipliers);
+        rs[k] = r;
+    }
+    int to_stdout = o->json && strcmp(o->json, "-") == 0;
+    if (o->json) {
+        FILE *f = to_stdout ? stdout : fopen(o->json, "w");
+        if (!f) {
+            fprintf(stderr, "spk-sim: %s: cannot write (%s)\n", o->json, strerror(errno));
+            return 1;
+        }
+        if (write_json(f, rs, n) != 0) rc = 1;
+        if (f != stdout && fclose(f) != 0) rc = 1;
+        if (rc) {
+            fprintf(stderr, "spk-sim: %s: write error\n", o->json);
+            return 1;
+        }
+    }
+    if (o->quiet || to_stdout) return 0;
+    for (int k = 0; k < n; k++) {
+        const spk_cycle_stats *st = rs[k].s;
+        printf("%s on %s: %llu cycles (%s-bound; lower bounds dram %.0f, qk %.0f), "
+               "%llu requests, %llu DRAM transactions, %.3g uJ, %.3f s wall\n",
+               o->trace, rs[k].cfg->name, (unsigned long long)st->cycles, spk_cycle_bound(st),
+               rs[k].dram_bound, rs[k].qk_bound, (unsigned long long)st->requests,
+               (unsigned long long)(st->dram_bytes / SPK_CYCLE_TRANSACTION_BYTES),
+               rs[k].energy.total_pj * 1e-6, wall);
+    }
+    return 0;
+}
+
+static int run(const options *o, sim_run *runs, int n) {
     char err[512] = "", energy_path[4200];
     if (o->energy)
         snprintf(energy_path, sizeof energy_path, "%s", o->energy);
@@ -335,81 +560,52 @@ static int run(const options *o, const spk_config *cfg) {
         return 1;
     }
     double t0 = now();
-    spk_trace trace;
-    err[0] = '\0';
-    spk_cycle_status st = spk_trace_load(o->trace, &trace, err, sizeof err);
-    if (st != SPK_CYCLE_OK) {
-        fprintf(stderr, "spk-sim: %s%s%s\n", *err ? err : o->trace, *err ? "" : ": ",
-                *err ? "" : spk_cycle_status_str(st));
-        return 1;
-    }
-    if (!o->quiet && now() - t0 > 2.0)
-        fprintf(stderr, "spk-sim: read %zu trace rows in %.1f s, simulating\n", trace.n,
-                now() - t0);
-    spk_trace_options topt = {o->compat, o->dense, cfg->topk_parallelism, cfg->seed};
-    spk_cycle_request *reqs = NULL;
-    size_t n = 0;
-    err[0] = '\0';
-    st = spk_trace_to_requests(&trace, &topt, &reqs, &n, err, sizeof err);
-    spk_trace_free(&trace);
-    if (st != SPK_CYCLE_OK) {
-        fprintf(stderr, "spk-sim: %s: %s\n", o->trace, *err ? err : spk_cycle_status_str(st));
-        return 1;
-    }
-    spk_cycle_timing *timing = o->csv ? calloc(n ? n : 1, sizeof *timing) : NULL;
-    spk_cycle_stats stats;
-    progress_state ps = {t0, now(), t0, o->quiet, 0};
-    if (o->csv && !timing)
-        st = SPK_CYCLE_E_NOMEM;
-    else
-        st = spk_cycle_run(cfg, reqs, n, &stats, timing, on_progress, &ps);
-    double wall = now() - t0;
-    if (ps.printed) fprintf(stderr, "spk-sim: %zu descriptors done, %.1f s\n", n, wall);
     int rc = 0;
-    if (st != SPK_CYCLE_OK) {
-        fprintf(stderr, "spk-sim: %s: simulation failed: %s%s\n", o->trace,
-                spk_cycle_status_str(st), o->csv && !timing ? " (for the --csv timing rows)" : "");
-        rc = 1;
-    }
-    if (rc == 0 && o->csv && write_rows(o->csv, reqs, timing, n) != 0) rc = 1;
-    if (rc == 0) {
-        report r = {o, cfg, &stats, &ec, energy_path, {0, 0, 0, 0}, wall, 0, 0};
-        spk_energy_compute(&ec, &stats, &r.energy);
-        uint64_t trans = stats.dram_bytes / SPK_CYCLE_TRANSACTION_BYTES;
-        r.dram_bound = ceil((double)trans * SPK_CYCLE_TRANSACTION_BYTES /
-                            (cfg->dram_channels * cfg->dram_bytes_per_cycle));
-        r.qk_bound = ceil((double)stats.events.qk_macs / cfg->qk_multipliers);
-        if (o->json) {
-            FILE *f = strcmp(o->json, "-") == 0 ? stdout : fopen(o->json, "w");
-            if (!f) {
-                fprintf(stderr, "spk-sim: %s: cannot write (%s)\n", o->json, strerror(errno));
-                rc = 1;
-            } else {
-                if (write_json(f, &r) != 0) rc = 1;
-                if (f != stdout && fclose(f) != 0) rc = 1;
-                if (rc) fprintf(stderr, "spk-sim: %s: write error\n", o->json);
-            }
+    for (int k = 0; k < n && rc == 0; k++) {
+        sim_run *s = &runs[k];
+        spk_trace_options topt = {o->compat, o->dense, s->cfg.topk_parallelism, s->cfg.seed};
+        spk_trace_replay_init(&s->rp, &topt);
+        spk_cycle_status st =
+            spk_cycle_engine_new(&s->cfg, o->csv ? on_retire : NULL, &s->rows, &s->eng);
+        if (st != SPK_CYCLE_OK) {
+            describe_failure(o->trace, st, 0);
+            rc = 1;
+        } else if (open_rows(o, s, k, n) != 0) {
+            rc = 1;
         }
-        if (rc == 0 && !o->quiet && !(o->json && strcmp(o->json, "-") == 0))
-            printf("%s on %s: %llu cycles (%s-bound; lower bounds dram %.0f, qk %.0f), "
-                   "%llu requests, %llu DRAM transactions, %.3g uJ, %.3f s wall\n",
-                   o->trace, cfg->name, (unsigned long long)stats.cycles, spk_cycle_bound(&stats),
-                   r.dram_bound, r.qk_bound, (unsigned long long)stats.requests,
-                   (unsigned long long)trans, r.energy.total_pj * 1e-6, wall);
     }
-    free(timing);
-    free(reqs);
+    uint64_t rows = 0;
+    const char *stopped = NULL;
+    if (rc == 0) rc = simulate(o, runs, n, &rows, &stopped, t0);
+    double wall = now() - t0;
+    for (int k = 0; k < n; k++) {
+        if (close_rows(&runs[k], rc == 0) != 0) rc = 1;
+        spk_cycle_engine_free(runs[k].eng);
+    }
+    if (rc == 0) rc = write_reports(o, runs, n, &ec, energy_path, wall, rows, stopped);
     return rc;
 }
 
 int main(int argc, char **argv) {
     options o;
     if (parse_args(argc, argv, &o) != 0) return 2;
-    spk_config cfg;
-    if (load_config(&o, &cfg) != 0) return 1;
-    if (o.print_config) {
-        spk_config_write(&cfg, stdout);
-        return 0;
+    sim_run *runs = calloc((size_t)o.n_configs, sizeof *runs);
+    if (!runs) {
+        fprintf(stderr, "spk-sim: out of memory\n");
+        return 1;
     }
-    return run(&o, &cfg);
+    int rc = 0;
+    for (int k = 0; k < o.n_configs && rc == 0; k++) {
+        if (load_config(&o, o.configs[k], &runs[k].cfg) != 0) rc = 1;
+    }
+    if (rc == 0 && o.print_config) {
+        for (int k = 0; k < o.n_configs; k++) {
+            if (k) putchar('\n');
+            spk_config_write(&runs[k].cfg, stdout);
+        }
+    } else if (rc == 0) {
+        rc = run(&o, runs, o.n_configs);
+    }
+    free(runs);
+    return rc;
 }

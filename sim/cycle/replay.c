@@ -126,6 +126,39 @@ static void add_row(spk_cycle_request *q, const spk_trace_row *r, const row_plan
     }
 }
 
+void spk_trace_replay_init(spk_trace_replay *rp, const spk_trace_options *opt) {
+    memset(rp, 0, sizeof *rp);
+    rp->opt = *opt;
+    rp->rng = opt->seed;
+}
+
+int spk_trace_replay_row(spk_trace_replay *rp, const spk_trace_row *r, spk_cycle_request *out) {
+    row_plan p = plan_row(r, &rp->opt);
+    /* The reference pairs 6-bit rows by a counter that every 6-bit row advances and any other
+     * row resets: rows 0-1, 2-3, ... of each run of 6-bit rows are fused. */
+    int six = p.key_bits == 6 && !rp->opt.dense;
+    int second = six && (rp->part % 2 == 1);
+    rp->part = six ? rp->part + 1 : 0;
+    int emitted = 0;
+    if (!second) {
+        if (rp->pending) {
+            *out = rp->cur;
+            emitted = 1;
+        }
+        memset(&rp->cur, 0, sizeof rp->cur);
+        rp->pending = 1;
+    }
+    add_row(&rp->cur, r, &p, &rp->opt, &rp->rng, second);
+    return emitted;
+}
+
+int spk_trace_replay_flush(spk_trace_replay *rp, spk_cycle_request *out) {
+    if (!rp->pending) return 0;
+    *out = rp->cur;
+    rp->pending = 0;
+    return 1;
+}
+
 spk_cycle_status spk_trace_to_requests(const spk_trace *t, const spk_trace_options *o,
                                        spk_cycle_request **out, size_t *n_out, char *err,
                                        size_t err_len) {
@@ -137,20 +170,11 @@ spk_cycle_status spk_trace_to_requests(const spk_trace *t, const spk_trace_optio
         if (err && err_len) snprintf(err, err_len, "out of memory for %zu requests", t->n);
         return SPK_CYCLE_E_NOMEM;
     }
-    uint64_t rng = o->seed;
+    spk_trace_replay rp;
+    spk_trace_replay_init(&rp, o);
     size_t n = 0;
-    /* The reference pairs 6-bit rows by a counter that every 6-bit row advances and any other
-     * row resets: rows 0-1, 2-3, ... of each run of 6-bit rows are fused. */
-    uint32_t part = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        const spk_trace_row *r = &t->rows[i];
-        row_plan p = plan_row(r, o);
-        int six = p.key_bits == 6 && !o->dense;
-        int second = six && (part % 2 == 1);
-        part = six ? part + 1 : 0;
-        if (!second) n++;
-        add_row(&q[n - 1], r, &p, o, &rng, second);
-    }
+    for (size_t i = 0; i < t->n; i++) n += (size_t)spk_trace_replay_row(&rp, &t->rows[i], &q[n]);
+    n += (size_t)spk_trace_replay_flush(&rp, &q[n]);
     *out = q;
     *n_out = n;
     return SPK_CYCLE_OK;

@@ -232,6 +232,14 @@ TEST(SpkLlmCli, BadOptionsAreClearErrors) {
     } cases[] = {
         {"generate -p x --backend fpga", "--backend 'fpga'"},
         {"generate -p x --kv-bits 13+0", "kv-bits"},
+        // --kv-bits through the strict parser (sscanf took a space, a trailing word, signs).
+        {"generate -p x --kv-bits 6", "--kv-bits: '6' is not MSB+LSB"},
+        {"generate -p x --kv-bits '6+4x'", "--kv-bits LSB: '4x' is not a whole number"},
+        {"generate -p x --kv-bits ' 6+4'", "--kv-bits MSB: ' 6' is not a whole number"},
+        {"generate -p x --kv-bits 6++4", "--kv-bits LSB: '+4' is not a whole number"},
+        {"generate -p x --kv-bits 1+4", "--kv-bits MSB: 1 is below 2"},
+        {"generate -p x --kv-bits 6+11", "--kv-bits LSB: 11 is above 10"},
+        {"generate -p x --kv-bits 8+6", "kv-bits 8+6: need MSB 2..12, LSB 0..10, sum <= 12"},
         {"generate -p x --spatten fast", "unknown preset"},
         {"generate -p x --token-keep 0", "--token-keep"},
         {"perplexity -f x --v-keep", "needs a value"},

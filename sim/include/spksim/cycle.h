@@ -135,6 +135,48 @@ spk_cycle_status spk_cycle_run(const spk_config *cfg, const spk_cycle_request *r
                                spk_cycle_progress_fn progress, void *ctx);
 
 /**
+ * @brief The engine as a stream: descriptors are pushed one at a time and the engine keeps only
+ * the window of those in flight (admitted and not yet retired, plus the next one to admit), so a
+ * trace of any length is timed in memory bounded by the pipeline's occupancy. Pushing the
+ * descriptors of an array and finishing gives exactly spk_cycle_run()'s results.
+ */
+typedef struct spk_cycle_engine spk_cycle_engine;
+
+/**
+ * @brief Called once per descriptor, in push order, when its timing is final (its output is
+ * written and nothing can move it any more). @p index counts pushes from 0.
+ */
+typedef void (*spk_cycle_retire_fn)(void *ctx, uint64_t index, const spk_cycle_request *req,
+                                    const spk_cycle_timing *timing);
+
+/**
+ * @brief A new engine for @p cfg (copied). @p retire (optional) receives retired descriptors.
+ * @return SPK_CYCLE_OK, SPK_CYCLE_E_ARG, SPK_CYCLE_E_CONFIG or SPK_CYCLE_E_NOMEM.
+ */
+spk_cycle_status spk_cycle_engine_new(const spk_config *cfg, spk_cycle_retire_fn retire, void *ctx,
+                                      spk_cycle_engine **out);
+
+/**
+ * @brief Add the next descriptor and simulate as far as the input allows (up to the admission
+ * of the descriptor after it).
+ * @return SPK_CYCLE_OK, SPK_CYCLE_E_ARG for a bad descriptor (the engine stays usable) or
+ * SPK_CYCLE_E_NOMEM (sticky).
+ */
+spk_cycle_status spk_cycle_engine_push(spk_cycle_engine *e, const spk_cycle_request *req);
+
+/** @brief No more descriptors: run to completion and write the statistics. */
+spk_cycle_status spk_cycle_engine_finish(spk_cycle_engine *e, spk_cycle_stats *stats);
+
+/** @brief Simulated time of the last event handled (for progress reports and cycle bounds). */
+double spk_cycle_engine_time(const spk_cycle_engine *e);
+
+/** @brief Descriptors held now (pushed, not yet retired): the engine's memory is linear in it. */
+size_t spk_cycle_engine_window(const spk_cycle_engine *e);
+
+/** @brief Free an engine (NULL is ignored). */
+void spk_cycle_engine_free(spk_cycle_engine *e);
+
+/**
  * @brief Name of the resource that limited a run: the largest of the DRAM, QK, softmax, top-k
  * and PV occupancies ("dram", "qk", "softmax", "topk", "pv"), or "latency" when no resource was
  * busy for at least half of the run (the pipeline was mostly waiting).

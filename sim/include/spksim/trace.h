@@ -63,6 +63,41 @@ spk_cycle_status spk_trace_parse(const char *text, size_t len, const char *name,
 /** @brief Free a trace's rows (the struct itself is the caller's). */
 void spk_trace_free(spk_trace *trace);
 
+/**
+ * @brief A streaming reader: the same rules and messages as spk_trace_load(), in bounded memory
+ * (a 1 MiB window of the file, whatever its length), one row at a time.
+ */
+typedef struct spk_trace_reader spk_trace_reader;
+
+/**
+ * @brief Open a trace for streaming. @p path "-" reads standard input. Regular files, pipes and
+ * character devices are read (an endless input is the caller's to bound); a directory is refused.
+ * @return SPK_CYCLE_OK, SPK_CYCLE_E_IO ("PATH: reason" in @p err) or SPK_CYCLE_E_NOMEM.
+ */
+spk_cycle_status spk_trace_reader_open(const char *path, spk_trace_reader **out, char *err,
+                                       size_t err_len);
+
+/** @brief Stream trace text already in memory (not copied: it must outlive the reader). */
+spk_cycle_status spk_trace_reader_open_mem(const char *text, size_t len, const char *name,
+                                           spk_trace_reader **out);
+
+/**
+ * @brief The next data row. *got = 1 with the row, or *got = 0 at the end of the trace (after the
+ * end-of-file checks). A failure is sticky: later calls return the same status.
+ * @return SPK_CYCLE_OK, SPK_CYCLE_E_FORMAT or SPK_CYCLE_E_IO with the message in @p err.
+ */
+spk_cycle_status spk_trace_reader_next(spk_trace_reader *r, spk_trace_row *row, int *got, char *err,
+                                       size_t err_len);
+
+/** @brief Config-path lines skipped so far. */
+uint64_t spk_trace_reader_skipped(const spk_trace_reader *r);
+
+/** @brief Bytes consumed so far and the file's size (0 when unknown: a pipe or a device). */
+void spk_trace_reader_position(const spk_trace_reader *r, uint64_t *bytes, uint64_t *total);
+
+/** @brief Close the reader (and its file; standard input stays open). NULL is ignored. */
+void spk_trace_reader_close(spk_trace_reader *r);
+
 /** @brief How rows become descriptors. */
 typedef struct spk_trace_options {
     int compat; /**< 1: BRIEF section 3's replay rules exactly */
@@ -79,6 +114,30 @@ typedef struct spk_trace_options {
 spk_cycle_status spk_trace_to_requests(const spk_trace *trace, const spk_trace_options *opt,
                                        spk_cycle_request **out, size_t *n_out, char *err,
                                        size_t err_len);
+
+/**
+ * @brief The replay rules one row at a time (the state a fused pair and the top-k model carry
+ * from row to row). Feeding a trace's rows in order gives exactly spk_trace_to_requests().
+ */
+typedef struct spk_trace_replay {
+    spk_trace_options opt; /**< rules and top-k model */
+    uint64_t rng;          /**< state of the statistical top-k model */
+    uint32_t part;         /**< position in the current run of 6-bit rows */
+    int pending;           /**< 1: @ref cur holds a descriptor that may still take a row */
+    spk_cycle_request cur; /**< the descriptor being built */
+} spk_trace_replay;
+
+/** @brief Start replaying with @p opt (the top-k model is seeded from opt->seed). */
+void spk_trace_replay_init(spk_trace_replay *rp, const spk_trace_options *opt);
+
+/**
+ * @brief Add one row. When it starts a new descriptor, the previous one is complete: it is
+ * copied to @p out and the call returns 1; otherwise 0.
+ */
+int spk_trace_replay_row(spk_trace_replay *rp, const spk_trace_row *row, spk_cycle_request *out);
+
+/** @brief End of the rows: the last descriptor, if any, to @p out (returns 1), else 0. */
+int spk_trace_replay_flush(spk_trace_replay *rp, spk_cycle_request *out);
 
 #ifdef __cplusplus
 }
