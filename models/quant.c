@@ -1,6 +1,6 @@
-/* Quantized formats and matrix-vector kernels: portable C plus an AVX2/FMA path selected at run
- * time. The integer block sums are exact in both paths; only the float accumulation order
- * differs. */
+/* Quantized formats and matrix-vector kernels: portable C plus AVX2/FMA and AVX512-VNNI paths
+ * selected at run time. The integer block sums are exact in every path and the float operations
+ * are the same, in the same order, so every path gives the same bits. */
 #include "spkllm/quant.h"
 
 #include <float.h>
@@ -229,37 +229,68 @@ void spkllm_dequantize_row(spkllm_tensor_type type, const void *row, float *out,
 
 /* ---- portable dot products ------------------------------------------------------------- */
 
-static float dot_q4_0(const uint8_t *w, const spkllm_q8_block *x, size_t nb) {
-    float acc = 0;
-    for (size_t b = 0; b < nb; b++, w += 18) {
-        int sum = 0;
-        for (int i = 0; i < 16; i++)
-            sum += ((w[2 + i] & 15) - 8) * x[b].q[i] + ((w[2 + i] >> 4) - 8) * x[b].q[i + 16];
-        acc += spkllm_f16_to_f32(rd16(w)) * x[b].d * (float)sum;
+/* The portable kernels reproduce the vector kernels' float arithmetic step for step, so every
+ * kernel set gives the same bits (docs/models.md): per block, eight exact integer lane sums
+ * (lane l = elements 4l..4l+3, as vpdpbusd and maddubs+madd form them); each lane is accumulated
+ * with a fused multiply-add by the block's scale into one of two accumulator sets (even and odd
+ * blocks); the sets are added lane by lane and reduced in hsum8's tree. */
+typedef struct {
+    float a[2][8];
+} lane_acc;
+
+static void lanes_fma(lane_acc *acc, size_t b, float scale, const int *sum) {
+    for (int l = 0; l < 8; l++) acc->a[b & 1][l] = fmaf(scale, (float)sum[l], acc->a[b & 1][l]);
+}
+
+/* hsum8(a0 + a1): ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)). */
+static float lanes_reduce(const float *a0, const float *a1) {
+    float v[8], s[4];
+    for (int l = 0; l < 8; l++) v[l] = a0[l] + a1[l];
+    for (int i = 0; i < 4; i++) s[i] = v[i] + v[i + 4];
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+/* Lane sums of 32 weights (element order) times a block of 8-bit activations. */
+static void lane_sums(const int *wq, const int8_t *xq, int *sum) {
+    for (int l = 0; l < 8; l++) {
+        sum[l] = 0;
+        for (int e = 4 * l; e < 4 * l + 4; e++) sum[l] += wq[e] * xq[e];
     }
-    return acc;
+}
+
+static float dot_q4_0(const uint8_t *w, const spkllm_q8_block *x, size_t nb) {
+    lane_acc acc = {{{0}}};
+    for (size_t b = 0; b < nb; b++, w += 18) {
+        int wq[SPKLLM_QK], sum[8];
+        for (int i = 0; i < 16; i++) wq[i] = (w[2 + i] & 15) - 8, wq[i + 16] = (w[2 + i] >> 4) - 8;
+        lane_sums(wq, x[b].q, sum);
+        lanes_fma(&acc, b, spkllm_f16_to_f32(rd16(w)) * x[b].d, sum);
+    }
+    return lanes_reduce(acc.a[0], acc.a[1]);
 }
 
 static float dot_q4_1(const uint8_t *w, const spkllm_q8_block *x, size_t nb) {
-    float acc = 0;
+    lane_acc acc = {{{0}}};
+    float offs[2] = {0, 0};
     for (size_t b = 0; b < nb; b++, w += 20) {
-        int sum = 0;
-        for (int i = 0; i < 16; i++)
-            sum += (w[4 + i] & 15) * x[b].q[i] + (w[4 + i] >> 4) * x[b].q[i + 16];
-        acc += spkllm_f16_to_f32(rd16(w)) * x[b].d * (float)sum +
-               spkllm_f16_to_f32(rd16(w + 2)) * x[b].s;
+        int wq[SPKLLM_QK], sum[8];
+        for (int i = 0; i < 16; i++) wq[i] = w[4 + i] & 15, wq[i + 16] = w[4 + i] >> 4;
+        lane_sums(wq, x[b].q, sum);
+        lanes_fma(&acc, b, spkllm_f16_to_f32(rd16(w)) * x[b].d, sum);
+        offs[b & 1] += spkllm_f16_to_f32(rd16(w + 2)) * x[b].s;
     }
-    return acc;
+    return lanes_reduce(acc.a[0], acc.a[1]) + (offs[0] + offs[1]);
 }
 
 static float dot_q8_0(const uint8_t *w, const spkllm_q8_block *x, size_t nb) {
-    float acc = 0;
+    lane_acc acc = {{{0}}};
     for (size_t b = 0; b < nb; b++, w += 34) {
-        int sum = 0;
-        for (int i = 0; i < SPKLLM_QK; i++) sum += (int8_t)w[2 + i] * x[b].q[i];
-        acc += spkllm_f16_to_f32(rd16(w)) * x[b].d * (float)sum;
+        int wq[SPKLLM_QK], sum[8];
+        for (int i = 0; i < SPKLLM_QK; i++) wq[i] = (int8_t)w[2 + i];
+        lane_sums(wq, x[b].q, sum);
+        lanes_fma(&acc, b, spkllm_f16_to_f32(rd16(w)) * x[b].d, sum);
     }
-    return acc;
+    return lanes_reduce(acc.a[0], acc.a[1]);
 }
 
 static float dot_float(spkllm_tensor_type type, const uint8_t *w, const float *x, size_t n) {
@@ -425,12 +456,17 @@ float spkllm_dot_f32(const float *a, const float *b, size_t n) {
 #ifdef SPKLLM_X86
     if (have_avx2()) return dot_f32_avx2(a, b, n);
 #endif
-    float s[4] = {0, 0, 0, 0};
+    /* dot_f32_avx2's order: two 8-lane fused accumulators over 16 elements, then the tail. */
+    lane_acc acc = {{{0}}};
     size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += a[i + k] * b[i + k];
-    for (; i < n; i++) s[0] += a[i] * b[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 8; l++) {
+            acc.a[0][l] = fmaf(a[i + l], b[i + l], acc.a[0][l]);
+            acc.a[1][l] = fmaf(a[i + 8 + l], b[i + 8 + l], acc.a[1][l]);
+        }
+    float s = lanes_reduce(acc.a[0], acc.a[1]);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 
 void spkllm_axpy_f32(float a, const float *x, float *y, size_t n) {
@@ -440,7 +476,10 @@ void spkllm_axpy_f32(float a, const float *x, float *y, size_t n) {
         return;
     }
 #endif
-    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+    /* axpy_f32_avx2's arithmetic: fused in whole groups of 8, the tail unfused. */
+    size_t i = 0, whole = n / 8 * 8;
+    for (; i < whole; i++) y[i] = fmaf(a, x[i], y[i]);
+    for (; i < n; i++) y[i] += a * x[i];
 }
 
 static q_dot4_fn pick_dot4(spkllm_tensor_type type) {

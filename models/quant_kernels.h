@@ -71,48 +71,88 @@ KATTR static float KNAME(dot_q8_0)(const uint8_t *w, const spkllm_q8_block *x, s
     return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
-/* Four activation columns against one weight row: each block is unpacked once. */
+/* Four activation columns against one weight row: each block is unpacked once. The float order
+ * is exactly that of the single-column kernels above (even blocks into one accumulator, odd blocks
+ * into another, then the same reduction), so a token gives the same bits whether it is processed
+ * in a batch or alone. */
 KATTR static void KNAME(dot4_q4_1)(const uint8_t *w, const spkllm_q8_block *x, size_t stride,
                                    size_t nb, float *out) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    float offs[4] = {0, 0, 0, 0};
-    for (size_t b = 0; b < nb; b++, w += 20) {
-        __m256i q = unpack_nibbles(w + 4);
-        float d = h2f(w), m = h2f(w + 2);
+    __m256 acc0[4], acc1[4];
+    float offs0[4] = {0, 0, 0, 0}, offs1[4] = {0, 0, 0, 0};
+    for (int c = 0; c < 4; c++) acc0[c] = acc1[c] = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2, w += 40) {
+        __m256i q0 = unpack_nibbles(w + 4), q1 = unpack_nibbles(w + 24);
+        float d0 = h2f(w), m0 = h2f(w + 2), d1 = h2f(w + 20), m1 = h2f(w + 22);
         for (int c = 0; c < 4; c++) {
             const spkllm_q8_block *xb = x + (size_t)c * stride + b;
-            __m256i s = KDOT(q, _mm256_loadu_si256((const __m256i *)xb->q));
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb->d), _mm256_cvtepi32_ps(s), acc[c]);
-            offs[c] += m * xb->s;
+            __m256i s0 = KDOT(q0, _mm256_loadu_si256((const __m256i *)xb[0].q));
+            __m256i s1 = KDOT(q1, _mm256_loadu_si256((const __m256i *)xb[1].q));
+            acc0[c] =
+                _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[0].d), _mm256_cvtepi32_ps(s0), acc0[c]);
+            acc1[c] =
+                _mm256_fmadd_ps(_mm256_set1_ps(d1 * xb[1].d), _mm256_cvtepi32_ps(s1), acc1[c]);
+            offs0[c] += m0 * xb[0].s;
+            offs1[c] += m1 * xb[1].s;
         }
     }
-    for (int c = 0; c < 4; c++) out[c] = hsum8(acc[c]) + offs[c];
+    if (b < nb) {
+        __m256i q0 = unpack_nibbles(w + 4);
+        float d0 = h2f(w), m0 = h2f(w + 2);
+        for (int c = 0; c < 4; c++) {
+            const spkllm_q8_block *xb = x + (size_t)c * stride + b;
+            __m256i s0 = KDOT(q0, _mm256_loadu_si256((const __m256i *)xb->q));
+            acc0[c] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb->d), _mm256_cvtepi32_ps(s0), acc0[c]);
+            offs0[c] += m0 * xb->s;
+        }
+    }
+    for (int c = 0; c < 4; c++)
+        out[c] = hsum8(_mm256_add_ps(acc0[c], acc1[c])) + (offs0[c] + offs1[c]);
 }
 
-/* Shared body of the 4-column Q4_0 and Q8_0 kernels (signed weights). */
+/* Shared body of the 4-column Q4_0 and Q8_0 kernels (signed weights; LOAD_Q(p) gives the 32
+ * weights of the block at p), in the single-column kernels' order. */
 #define KDOT4_SIGNED(LOAD_Q, BLOCK_BYTES)                                                          \
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),                \
-                     _mm256_setzero_ps()};                                                         \
-    for (size_t b = 0; b < nb; b++, w += (BLOCK_BYTES)) {                                          \
-        __m256i q = LOAD_Q;                                                                        \
-        float d = h2f(w);                                                                          \
+    __m256 acc0[4], acc1[4];                                                                       \
+    for (int c = 0; c < 4; c++) acc0[c] = acc1[c] = _mm256_setzero_ps();                           \
+    size_t b = 0;                                                                                  \
+    for (; b + 2 <= nb; b += 2, w += 2 * (BLOCK_BYTES)) {                                          \
+        __m256i q0 = LOAD_Q(w), q1 = LOAD_Q(w + (BLOCK_BYTES));                                    \
+        float d0 = h2f(w), d1 = h2f(w + (BLOCK_BYTES));                                            \
         for (int c = 0; c < 4; c++) {                                                              \
             const spkllm_q8_block *xb = x + (size_t)c * stride + b;                                \
-            __m256i s = KDOT_SS(q, _mm256_loadu_si256((const __m256i *)xb->q));                    \
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb->d), _mm256_cvtepi32_ps(s), acc[c]);    \
+            __m256i s0 = KDOT_SS(q0, _mm256_loadu_si256((const __m256i *)xb[0].q));                \
+            __m256i s1 = KDOT_SS(q1, _mm256_loadu_si256((const __m256i *)xb[1].q));                \
+            acc0[c] =                                                                              \
+                _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[0].d), _mm256_cvtepi32_ps(s0), acc0[c]);    \
+            acc1[c] =                                                                              \
+                _mm256_fmadd_ps(_mm256_set1_ps(d1 * xb[1].d), _mm256_cvtepi32_ps(s1), acc1[c]);    \
         }                                                                                          \
     }                                                                                              \
-    for (int c = 0; c < 4; c++) out[c] = hsum8(acc[c]);
+    if (b < nb) {                                                                                  \
+        __m256i q0 = LOAD_Q(w);                                                                    \
+        float d0 = h2f(w);                                                                         \
+        for (int c = 0; c < 4; c++) {                                                              \
+            const spkllm_q8_block *xb = x + (size_t)c * stride + b;                                \
+            __m256i s0 = KDOT_SS(q0, _mm256_loadu_si256((const __m256i *)xb->q));                  \
+            acc0[c] =                                                                              \
+                _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb->d), _mm256_cvtepi32_ps(s0), acc0[c]);      \
+        }                                                                                          \
+    }                                                                                              \
+    for (int c = 0; c < 4; c++) out[c] = hsum8(_mm256_add_ps(acc0[c], acc1[c]));
+
+#define KLOAD_Q4_0(p) _mm256_sub_epi8(unpack_nibbles((p) + 2), _mm256_set1_epi8(8))
+#define KLOAD_Q8_0(p) _mm256_loadu_si256((const __m256i *)((p) + 2))
 
 KATTR static void KNAME(dot4_q4_0)(const uint8_t *w, const spkllm_q8_block *x, size_t stride,
-                                   size_t nb, float *out){
-    KDOT4_SIGNED(_mm256_sub_epi8(unpack_nibbles(w + 2), _mm256_set1_epi8(8)), 18)}
+                                   size_t nb, float *out){KDOT4_SIGNED(KLOAD_Q4_0, 18)}
 
 KATTR static void KNAME(dot4_q8_0)(const uint8_t *w, const spkllm_q8_block *x, size_t stride,
                                    size_t nb, float *out) {
-    KDOT4_SIGNED(_mm256_loadu_si256((const __m256i *)(w + 2)), 34)
+    KDOT4_SIGNED(KLOAD_Q8_0, 34)
 }
 
+#undef KLOAD_Q4_0
+#undef KLOAD_Q8_0
 #undef KDOT_SS
 #undef KDOT4_SIGNED

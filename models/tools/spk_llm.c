@@ -57,6 +57,29 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Progress on stderr at least every $SPK_PROGRESS_MS milliseconds (default 2000; 0 prints at
+ * every step, which is what the tests use) during every long run. */
+static double progress_every_s(void) {
+    static double every = -1;
+    if (every < 0) {
+        const char *env = getenv("SPK_PROGRESS_MS");
+        char *end = NULL;
+        long v = env && *env ? strtol(env, &end, 10) : 2000;
+        every = (env && *env && (*end || v < 0)) ? 2.0 : (double)v / 1000.0;
+    }
+    return every;
+}
+
+static double last_progress;
+
+/* Prints "what: done/total" when the interval has passed since the last progress line. */
+static void progress(const char *what, long done, long total) {
+    double t = now();
+    if (t - last_progress < progress_every_s()) return;
+    last_progress = t;
+    fprintf(stderr, "progress: %s %ld/%ld\n", what, done, total);
+}
+
 static long peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -301,6 +324,19 @@ static void print_piece(const spkllm_tokenizer *t, int32_t id) {
     fflush(stdout);
 }
 
+/* The prompt in pieces of 64 tokens (the model's batch, so the same bits as one call) with a
+ * progress line between them; the last token's logits into @p logits. */
+static spkllm_status forward_prompt(spkllm_model *m, const int32_t *ids, int n, float *logits,
+                                    const char *what) {
+    for (int b0 = 0; b0 < n; b0 += 64) {
+        int nb = n - b0 < 64 ? n - b0 : 64;
+        spkllm_status st = spkllm_model_forward(m, ids + b0, nb, b0, logits, nb - 1);
+        if (st) return st;
+        progress(what, b0 + nb, n);
+    }
+    return SPKLLM_OK;
+}
+
 static int cmd_generate(const options *o) {
     if (!o->prompt) {
         fprintf(stderr, "spk-llm generate: -p PROMPT is required\n");
@@ -351,8 +387,8 @@ static int cmd_generate(const options *o) {
     int32_t im_end = spkllm_tokenizer_find(s.tok, "<|im_end|>"), eos = spkllm_tokenizer_eos(s.tok);
     fputs(o->chat ? "" : o->prompt, stdout);
     double t0 = now();
-    spkllm_status st =
-        spkllm_model_forward(s.model, ids, (int)n_prompt, 0, logits, (int)n_prompt - 1);
+    last_progress = t0;
+    spkllm_status st = forward_prompt(s.model, ids, (int)n_prompt, logits, "prompt tokens");
     double t_prompt = now() - t0, t_gen = 0;
     int pos = (int)n_prompt, n_gen = 0;
     while (!st && n_gen < o->n_predict) {
@@ -364,6 +400,7 @@ static int cmd_generate(const options *o) {
         double t1 = now();
         st = spkllm_model_forward(s.model, &next, 1, pos++, logits, 0);
         t_gen += now() - t1;
+        progress("generated tokens", n_gen, o->n_predict);
     }
     free(logits);
     if (st) {
@@ -435,7 +472,8 @@ static int cmd_bench(const options *o) {
             goto done;
         }
         double t0 = now();
-        if ((st = spkllm_model_forward(s.model, ids, np, 0, logits, np - 1))) {
+        if (r < 0) last_progress = t0;
+        if ((st = forward_prompt(s.model, ids, np, logits, "bench prompt tokens"))) {
             step_failed("bench", "prompt forward pass", st, &s);
             goto done;
         }
@@ -448,6 +486,7 @@ static int cmd_bench(const options *o) {
                 step_failed("bench", "generation forward pass", st, &s);
                 goto done;
             }
+            progress("bench generated tokens", i + 1, ng);
         }
         double t2 = now();
         if (r >= 0) pp[r] = np / (t1 - t0), tg[r] = ng / (t2 - t1);
@@ -511,6 +550,7 @@ static int cmd_perplexity(const options *o) {
         goto done;
     }
     double nll = 0, nll2 = 0, t0 = now();
+    last_progress = t0;
     long count = 0;
     for (int c = 0; c < n_chunks; c++) {
         const int32_t *chunk = ids + (size_t)(o->first_chunk + c) * (size_t)ctx;
@@ -519,9 +559,17 @@ static int cmd_perplexity(const options *o) {
                     spkllm_status_str(st));
             goto done;
         }
-        if (!o->stream && (st = spkllm_model_forward(s.model, chunk, ctx, 0, logits, first))) {
-            step_failed("perplexity", "forward pass", st, &s);
-            goto done;
+        /* Batched: 64-token pieces (the model's batch: the same bits as one call), logits from
+         * position `first` on, a progress line between pieces. */
+        for (int b0 = 0; !o->stream && b0 < ctx; b0 += 64) {
+            int nb = ctx - b0 < 64 ? ctx - b0 : 64, from = first > b0 ? first - b0 : 0;
+            float *dst = logits + (size_t)(b0 + from - first) * (size_t)p->n_vocab;
+            if ((st = spkllm_model_forward(s.model, chunk + b0, nb, b0, from < nb ? dst : NULL,
+                                           from < nb ? from : 0))) {
+                step_failed("perplexity", "forward pass", st, &s);
+                goto done;
+            }
+            progress("perplexity tokens of this chunk", b0 + nb, ctx);
         }
         for (int j = o->stream ? 0 : first; j < ctx - 1; j++) {
             const float *row = logits + (size_t)(o->stream ? 0 : j - first) * (size_t)p->n_vocab;
@@ -530,6 +578,7 @@ static int cmd_perplexity(const options *o) {
                     step_failed("perplexity", "forward pass", st, &s);
                     goto done;
                 }
+                progress("perplexity tokens of this chunk", j + 1, ctx);
                 if (j < first) continue;
             }
             double v = nll_of(row, p->n_vocab, chunk[j + 1]);

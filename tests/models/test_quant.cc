@@ -159,6 +159,62 @@ TEST(Quant, FloatHelpers) {
     for (int i = 0; i < 37; i++) EXPECT_FLOAT_EQ(y[(size_t)i], 1.0f + 2.0f * a[(size_t)i]);
 }
 
+// Exact agreement, the property the model's equalities rest on: a column of a many-column product
+// equals the same column alone (4-column and single-column kernels), and every kernel set gives
+// the same bits, for even and odd block counts; the float helpers likewise, with and without a
+// tail.
+TEST(Quant, KernelsAgreeBitForBitAcrossColumnCountsAndKernelSets) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (size_t n : {64u, 160u}) {
+        const size_t rows = 3, nb = n / 32, cols = 9;
+        std::vector<float> w(rows * n), x(cols * n);
+        for (auto &v : w) v = nd(rng);
+        for (auto &v : x) v = nd(rng);
+        std::vector<spkllm_q8_block> xq(cols * nb);
+        spkllm_quantize_q8(x.data(), xq.data(), cols * n);
+        for (auto type : {SPKLLM_TENSOR_Q4_0, SPKLLM_TENSOR_Q4_1, SPKLLM_TENSOR_Q8_0}) {
+            size_t rb = spkllm_row_bytes(type, n);
+            std::vector<uint8_t> enc(rows * rb);
+            for (size_t r = 0; r < rows; r++)
+                spkllm_quantize_row(type, w.data() + r * n, enc.data() + r * rb, n);
+            std::vector<float> ref;
+            for (int limit : {SPKLLM_KERNELS_PORTABLE, SPKLLM_KERNELS_AVX2, SPKLLM_KERNELS_AUTO}) {
+                spkllm_kernels_limit(limit);
+                std::vector<float> all(cols * rows), one(rows);
+                spkllm_matmul_rows(type, enc.data(), n, 0, rows, x.data(), xq.data(), cols,
+                                   all.data(), rows);
+                for (size_t c = 0; c < cols; c++) {
+                    spkllm_matmul_rows(type, enc.data(), n, 0, rows, x.data() + c * n,
+                                       xq.data() + c * nb, 1, one.data(), rows);
+                    EXPECT_EQ(0, memcmp(one.data(), &all[c * rows], sizeof(float) * rows))
+                        << spkllm_tensor_type_name(type) << " n " << n << " column " << c
+                        << " kernels " << spkllm_kernels_name();
+                }
+                if (ref.empty()) ref = all;
+                EXPECT_EQ(0, memcmp(ref.data(), all.data(), sizeof(float) * all.size()))
+                    << spkllm_tensor_type_name(type) << " n " << n << " kernels "
+                    << spkllm_kernels_name() << " vs portable";
+            }
+        }
+    }
+    for (size_t n : {16u, 37u, 64u}) {
+        std::vector<float> a(n), b(n);
+        for (size_t i = 0; i < n; i++) a[i] = nd(rng), b[i] = nd(rng);
+        std::vector<float> dots, ys;
+        for (int limit : {SPKLLM_KERNELS_PORTABLE, SPKLLM_KERNELS_AUTO}) {
+            spkllm_kernels_limit(limit);
+            dots.push_back(spkllm_dot_f32(a.data(), b.data(), n));
+            std::vector<float> y(b);
+            spkllm_axpy_f32(0.37f, a.data(), y.data(), n);
+            ys.insert(ys.end(), y.begin(), y.end());
+        }
+        EXPECT_EQ(0, memcmp(&dots[0], &dots[1], sizeof(float))) << "dot, n " << n;
+        EXPECT_EQ(0, memcmp(ys.data(), ys.data() + n, sizeof(float) * n)) << "axpy, n " << n;
+    }
+    spkllm_kernels_limit(SPKLLM_KERNELS_AUTO);
+}
+
 TEST(Quant, FindNonfiniteNamesTheElementOrBlock) {
     std::vector<float> f(64, 1.0f);
     int is_nan = -1;
