@@ -8,12 +8,14 @@ trap 'rm -rf "$tmp"' EXIT
 python3 "$root/scripts/gen-regs.py" --out "$tmp"
 python3 "$root/scripts/gen-abi.py" --out "$tmp" --lint-wrapper "$tmp/lint/spk_abi_lint.v"
 python3 "$root/scripts/gen-luts.py" "$tmp"
+python3 "$root/scripts/gen-board.py" --out "$tmp"
 status=0
 for f in driver/include/spk/regs.h rtl/regs/spk_regs.vh rtl/regs/spk_csr.v docs/registers.md \
     driver/include/spk/fw_abi.h rtl/regs/spk_abi.vh docs/abi.md \
-    sim/golden/exp2_lut.inc rtl/common/spk_exp2_lut.vh; do
+    sim/golden/exp2_lut.inc rtl/common/spk_exp2_lut.vh \
+    driver/include/spk/board_map.h rtl/fpga/boards/icebreaker/board_map.vh docs/fpga.md; do
     if ! diff -u "$root/$f" "$tmp/$f"; then
-        echo "check-generated: $f is stale; run scripts/gen-regs.py, scripts/gen-abi.py and scripts/gen-luts.py" >&2
+        echo "check-generated: $f is stale; run scripts/gen-regs.py, scripts/gen-abi.py, scripts/gen-luts.py and scripts/gen-board.py" >&2
         status=1
     fi
 done
