@@ -123,6 +123,14 @@ void spkdev_reg_write(spkdev *dev, uint32_t offset, uint32_t value) {
         spk_iss_reset(dev->core, SPK_MEM_IMEM_BASE);
         dev->core_running = 1;
     }
+    if (offset == SPK_CTRL_REG_OFFSET && !(value & (1u << SPK_CTRL_RUN_BIT)) && dev->core_running) {
+        /* RUN = 0 holds the core in reset (docs/registers.md), whatever it was doing: the engine
+         * operation in progress is abandoned and the firmware's status goes with the core. */
+        dev->core_running = 0;
+        dev->doorbell_pending = 0;
+        spkdev_engine_abort(dev->engine);
+        dev->csr[SPK_STATUS_REG_OFFSET / 4] &= 1u << SPK_STATUS_HALTED_BIT;
+    }
 }
 
 /* The control core's side of the window: unmapped registers and writes the register source

@@ -45,6 +45,8 @@ void spkdev_engine_go(spkdev_engine *eng, uint32_t cmd);
 /* ENG_STATUS as the core reads it: a busy engine makes progress first; the device cycles that
  * took are added to @p cycles. */
 uint32_t spkdev_engine_poll(spkdev_engine *eng, uint64_t *cycles);
+/* Abandon the operation in progress (the control core was put back into reset). */
+void spkdev_engine_abort(spkdev_engine *eng);
 /* ENG_STATUS without side effects (the host's view). */
 uint32_t spkdev_engine_status(const spkdev_engine *eng);
 /* ENG_ALIVE_TOKENS / ENG_ALIVE_HEADS of the layer in progress (0 outside a layer). */

@@ -468,6 +468,13 @@ void spkdev_engine_go(spkdev_engine *e, uint32_t cmd) {
     e->status = 1u << SPK_ENG_STATUS_BUSY_BIT;
 }
 
+void spkdev_engine_abort(spkdev_engine *e) {
+    e->pending = 0;
+    e->lost_go = 0;
+    e->status = 0;
+    e->layer.phase = PH_IDLE; /* the next layer starts with LAYER_BEGIN again */
+}
+
 uint32_t spkdev_engine_poll(spkdev_engine *e, uint64_t *cycles) {
     if (e->pending) {
         const uint32_t op = (e->pending >> SPK_ENG_CMD_OP_OFFSET) & SPK_ENG_CMD_OP_MASK;
@@ -540,8 +547,11 @@ spkdev_engine *spkdev_engine_create(spkdev *dev, const spkdev_config *cfg, char 
         e->impl =
             spkdev_engine_rtl_create(dram_read, dev, strcmp(name, "rtl") == 0 ? "full" : "compact",
                                      cfg->rtl_plugin, cfg->rtl_trace, err, err_len);
+    else if (strncmp(name, "fpga:", 5) == 0)
+        e->impl = spkdev_engine_fpga_create(dram_read, dev, name + 5, err, err_len);
     else if (err_len)
-        snprintf(err, err_len, "unknown engine '%s' (known: model, sim, rtl, rtl-compact)", name);
+        snprintf(err, err_len,
+                 "unknown engine '%s' (known: model, sim, rtl, rtl-compact, fpga:PORT)", name);
     if (!e->impl) {
         spkdev_engine_destroy(e);
         return NULL;

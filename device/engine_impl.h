@@ -73,5 +73,9 @@ spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_c
 spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx,
                                              const char *variant, const char *plugin,
                                              const char *trace, char *err, size_t err_len);
+/* A board behind the UART bridge ("fpga", engine_fpga.c); @p spec is what follows "fpga:" in
+ * the backend name (PORT[,baud=N][,timeout_ms=N][,retries=N]). NULL + err. */
+spkdev_engine_impl *spkdev_engine_fpga_create(spkdev_read_fn read, void *read_ctx, const char *spec,
+                                              char *err, size_t err_len);
 
 #endif

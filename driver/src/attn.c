@@ -22,6 +22,8 @@ struct spk_fence {
     spk_attn *attn; /* NULL once the context was destroyed */
     uint32_t value;
     int done;
+    spk_status status; /* the outcome once done: a later wait reports it again */
+    char msg[192];
 };
 
 static spk_status attn_usable(const spk_attn *attn, const char *fn) {
@@ -448,7 +450,7 @@ spk_status spk_fence_wait(spk_fence *f, uint32_t timeout_ms) {
     if (!spk_handle_live(SPK_HANDLE_FENCE, f))
         return spk_fail(SPK_E_ARG, "spk_fence_wait: %p is not a live fence (freed?)",
                         (const void *)f);
-    if (f->done) return spk_ok();
+    if (f->done) return f->status == SPK_OK ? spk_ok() : spk_fail(f->status, "%s", f->msg);
     if (!spk_dev_live(f->dev) || !f->attn || !f->attn->dev)
         return spk_fail(SPK_E_STATE, "spk_fence_wait: the fence's device or context is gone");
     spk_attn *a = f->attn;
@@ -469,6 +471,8 @@ static spk_status fence_finish(spk_fence *f, spk_attn *a, spk_status st) {
         return st;
     }
     f->done = 1;
+    f->status = st;
+    snprintf(f->msg, sizeof(f->msg), "%s", st == SPK_OK ? "" : spk_last_error());
     a->pending = 0;
     a->pending_fence_obj = NULL;
     f->attn = NULL;

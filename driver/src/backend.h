@@ -65,5 +65,10 @@ typedef struct spk_backend_config {
 spk_status spk_backend_open(const spk_backend_config *cfg, spk_backend **out);
 /* The names spk_backend_open knows, space-separated. */
 const char *spk_backend_names(void);
+/* A link failure behind the last failed operation of a backend that talks to a board (fpga):
+ * SPK_E_IO, SPK_E_TIMEOUT, SPK_E_BACKEND or SPK_E_DEVICE with its message (port, last frame)
+ * in @p msg, reported once; SPK_OK for every other backend or when the link is fine. It does not
+ * touch the thread's last error: the caller decides whose error it is. */
+spk_status spk_backend_fault(spk_backend *b, char *msg, size_t len);
 
 #endif

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "spk/regs.h"
 #include "spkdev/emu.h"
+#include "spkdev/fpga.h"
 
 typedef struct emu_backend {
     spk_backend base;
@@ -56,9 +57,10 @@ static void emu_info(spk_backend *b, spk_backend_info *info) {
     spkdev *dev = dev_of(b);
     const char *name = spkdev_engine_name(dev);
     info->name = name;
-    info->kind = strcmp(name, "model") == 0 ? "functional"
-                 : strcmp(name, "sim") == 0 ? "timed"
-                                            : "RTL";
+    info->kind = strcmp(name, "model") == 0  ? "functional"
+                 : strcmp(name, "sim") == 0  ? "timed"
+                 : strcmp(name, "fpga") == 0 ? "FPGA"
+                                             : "RTL";
     info->clock_khz = spkdev_reg_read(dev, SPK_PARAM_CLOCK_KHZ_REG_OFFSET);
     info->slowdown = spkdev_slowdown(dev);
     info->dram_bytes = ((emu_backend *)b)->dram_bytes;
@@ -66,6 +68,17 @@ static void emu_info(spk_backend *b, spk_backend_info *info) {
 
 static void emu_close(spk_backend *b) {
     if (!b) return;
+    /* $SPK_FPGA_REPORT: what a board's link moved, one line on stderr at close (docs/fpga.md). */
+    spkdev_fpga_stats fs;
+    const char *report = getenv("SPK_FPGA_REPORT");
+    if (report && *report && spkdev_fpga_get_stats(dev_of(b), &fs) == 0)
+        fprintf(stderr,
+                "spk fpga: %llu head requests; link %llu bytes sent, %llu received, %llu frames, "
+                "%llu retries; %llu operand bytes staged, %llu already on the board\n",
+                (unsigned long long)fs.requests, (unsigned long long)fs.tx_bytes,
+                (unsigned long long)fs.rx_bytes, (unsigned long long)fs.frames,
+                (unsigned long long)fs.retries, (unsigned long long)fs.staged_bytes,
+                (unsigned long long)fs.skipped_bytes);
     spkdev_destroy(dev_of(b));
     free(b);
 }
@@ -76,7 +89,23 @@ static const spk_backend_ops emu_ops = {emu_reg_read, emu_reg_write, emu_mem_rea
 static const char *const emu_names[] = {"model", "sim", "rtl", "rtl-compact"};
 
 const char *spk_backend_names(void) {
-    return "model sim rtl rtl-compact systemc systemc-rtl";
+    return "model sim rtl rtl-compact systemc systemc-rtl fpga:PORT";
+}
+
+spk_status spk_backend_fault(spk_backend *b, char *msg, size_t len) {
+    if (!b || b->ops != &emu_ops) return SPK_OK;
+    switch (spkdev_fpga_take_failure(dev_of(b), msg, len)) {
+    case SPKDEV_FPGA_IO:
+        return SPK_E_IO;
+    case SPKDEV_FPGA_TIMEOUT:
+        return SPK_E_TIMEOUT;
+    case SPKDEV_FPGA_LIMIT:
+        return SPK_E_BACKEND;
+    case SPKDEV_FPGA_REFUSED:
+        return SPK_E_DEVICE;
+    default:
+        return SPK_OK;
+    }
 }
 
 spk_status spk_backend_systemc_open(const spk_backend_config *cfg, spk_backend **out);
@@ -88,6 +117,8 @@ spk_status spk_backend_open(const spk_backend_config *cfg, spk_backend **out) {
     int known = 0;
     for (size_t i = 0; i < sizeof(emu_names) / sizeof(emu_names[0]); i++)
         known |= strcmp(cfg->name, emu_names[i]) == 0;
+    const int fpga = strncmp(cfg->name, "fpga:", 5) == 0; /* the engine parses the rest */
+    known |= fpga;
     if (!known)
         return spk_fail(SPK_E_BACKEND, "unknown backend '%s' (known: %s)", cfg->name,
                         spk_backend_names());
@@ -104,7 +135,12 @@ spk_status spk_backend_open(const spk_backend_config *cfg, spk_backend **out) {
     b->dev = spkdev_create(&dc, err, sizeof(err));
     if (!b->dev) {
         free(b);
-        return spk_fail(SPK_E_BACKEND, "backend '%s': %s", cfg->name, err);
+        /* A board that does not answer is an I/O failure or a timeout, not a wrong name. */
+        const spkdev_fpga_fail why = fpga ? spkdev_fpga_open_failure() : SPKDEV_FPGA_OK;
+        return spk_fail(why == SPKDEV_FPGA_TIMEOUT ? SPK_E_TIMEOUT
+                        : why == SPKDEV_FPGA_IO    ? SPK_E_IO
+                                                   : SPK_E_BACKEND,
+                        "backend '%s': %s", cfg->name, err);
     }
     b->base.ops = &emu_ops;
     b->dram_bytes = cfg->dram_bytes;

@@ -220,13 +220,26 @@ static uint32_t reg(spk_device *dev, uint32_t offset) {
     return spk_dev_reg_read(dev, offset);
 }
 
+/* Halted for good: a fatal error (STATUS.HALTED), or the control core put back into reset by
+ * someone writing CTRL.RUN = 0 (a device reset; the command in progress is lost). */
 static int device_halted(spk_device *dev) {
     if (!dev->halted && (reg(dev, SPK_STATUS_REG_OFFSET) & (1u << SPK_STATUS_HALTED_BIT)))
         dev->halted = 1;
+    if (!dev->halted && !(reg(dev, SPK_CTRL_REG_OFFSET) & (1u << SPK_CTRL_RUN_BIT)))
+        dev->halted = 2;
     return dev->halted;
 }
 
 static spk_status halted_error(spk_device *dev) {
+    char msg[sizeof(dev->link_msg)];
+    const spk_status link = spk_backend_fault(dev->be, msg, sizeof(msg)); /* fpga: link failed */
+    if (link != SPK_OK) return spk_fail(link, "%s", msg);
+    if (dev->halted == 2)
+        return spk_fail(SPK_E_DEVICE,
+                        "device reset: the control core was put back into reset (CTRL.RUN = 0) "
+                        "with fences %u..%u unfinished; they are lost and the device refuses work "
+                        "until it is opened again",
+                        dev->collected + 1, dev->next_fence);
     uint32_t err = reg(dev, SPK_ERR_STATUS_REG_OFFSET);
     uint32_t code = err & SPK_ERR_STATUS_CODE_MASK;
     uint32_t cause = (err >> SPK_ERR_STATUS_CAUSE_OFFSET) & SPK_ERR_STATUS_CAUSE_MASK;
@@ -250,16 +263,10 @@ static const char *engine_op_name(uint32_t op) {
     return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
-/* A firmware-reported (non-fatal) error: turn it into a status and clear it for the next
- * command. */
-static spk_status reported_error(spk_device *dev) {
-    uint32_t err = reg(dev, SPK_ERR_STATUS_REG_OFFSET);
-    uint32_t code = err & SPK_ERR_STATUS_CODE_MASK;
-    uint32_t cause = (err >> SPK_ERR_STATUS_CAUSE_OFFSET) & SPK_ERR_STATUS_CAUSE_MASK;
-    uint32_t pc = reg(dev, SPK_ERR_PC_REG_OFFSET);
-    uint32_t addr = reg(dev, SPK_ERR_ADDR_REG_OFFSET);
-    spk_dev_reg_write(dev, SPK_ERR_STATUS_REG_OFFSET, 0);
-    spk_dev_reg_write(dev, SPK_INTR_STATE_REG_OFFSET, 1u << SPK_INTR_STATE_ERROR_BIT);
+/* The status and message of a firmware-reported (non-fatal) error, from its saved registers. */
+static spk_status reported_error(const spk_device *dev, const struct spk_cmd_outcome *o) {
+    const uint32_t code = o->err & SPK_ERR_STATUS_CODE_MASK, addr = o->addr, pc = o->pc;
+    const uint32_t cause = (o->err >> SPK_ERR_STATUS_CAUSE_OFFSET) & SPK_ERR_STATUS_CAUSE_MASK;
     switch (code) {
     case SPK_ERR_DMA:
         return spk_fail(SPK_E_RANGE,
@@ -268,9 +275,8 @@ static spk_status reported_error(spk_device *dev) {
                         addr, engine_op_name(cause), pc);
     case SPK_ERR_BAD_COMMAND:
         return spk_fail(SPK_E_DEVICE,
-                        "firmware rejected the command (reason %u, value 0x%x, "
-                        "pc 0x%08x)",
-                        cause, addr, pc);
+                        "firmware rejected the command (reason %u, value 0x%x, pc 0x%08x)", cause,
+                        addr, pc);
     case SPK_ERR_UNSUPPORTED:
         return spk_fail(
             SPK_E_BACKEND, "engine of backend '%s' cannot execute operation %s%s (descriptor 0x%x)",
@@ -280,8 +286,7 @@ static spk_status reported_error(spk_device *dev) {
             addr);
     default:
         return spk_fail(SPK_E_DEVICE,
-                        "engine rejected operation %s (error code %u, "
-                        "descriptor 0x%x, pc 0x%08x)",
+                        "engine rejected operation %s (error code %u, descriptor 0x%x, pc 0x%08x)",
                         engine_op_name(cause), code, addr, pc);
     }
 }
@@ -296,15 +301,63 @@ static int fence_reached(spk_device *dev, uint32_t fence) {
     return (int32_t)(reg(dev, SPK_FENCE_DONE_REG_OFFSET) - fence) >= 0;
 }
 
+/* Let the firmware see the next queued command, if the previous one's outcome is collected. */
+static void publish_next(spk_device *dev) {
+    if (dev->published == dev->next_fence || dev->published != dev->collected) return;
+    dev->published++;
+    spk_dev_reg_write(dev, SPK_RING_TAIL_REG_OFFSET, dev->published);
+    spk_dev_reg_write(dev, SPK_DOORBELL_REG_OFFSET, dev->published);
+}
+
+/* If the published command completed, record its outcome (the error record belongs to it: it
+ * was the only command the firmware could see) and publish the next one. */
+static void collect(spk_device *dev) {
+    if (dev->collected == dev->published || !fence_reached(dev, dev->published)) return;
+    struct spk_cmd_outcome *o =
+        &dev->outcomes[dev->published % (sizeof(dev->outcomes) / sizeof(dev->outcomes[0]))];
+    o->fence = dev->published;
+    o->err = reg(dev, SPK_ERR_STATUS_REG_OFFSET);
+    o->pc = o->addr = 0;
+    o->link = SPK_OK;
+    if (o->err & SPK_ERR_STATUS_CODE_MASK) { /* keep the record, clear it for the next command */
+        /* a board whose link failed reports that to the engine as an error: name the link */
+        o->link = spk_backend_fault(dev->be, dev->link_msg, sizeof(dev->link_msg));
+        o->pc = reg(dev, SPK_ERR_PC_REG_OFFSET);
+        o->addr = reg(dev, SPK_ERR_ADDR_REG_OFFSET);
+        spk_dev_reg_write(dev, SPK_ERR_STATUS_REG_OFFSET, 0);
+        spk_dev_reg_write(dev, SPK_INTR_STATE_REG_OFFSET, 1u << SPK_INTR_STATE_ERROR_BIT);
+    }
+    dev->collected = dev->published;
+    publish_next(dev);
+}
+
+/* The recorded outcome of a collected fence, as this thread's status and message. */
+static spk_status outcome_of(spk_device *dev, uint32_t fence) {
+    const size_t n = sizeof(dev->outcomes) / sizeof(dev->outcomes[0]);
+    const struct spk_cmd_outcome *o = &dev->outcomes[fence % n];
+    if (o->fence != fence)
+        return spk_fail(SPK_E_STATE,
+                        "the outcome of fence %u is no longer known (more than %zu later commands "
+                        "completed since)",
+                        fence, n);
+    if (o->link != SPK_OK) return spk_fail(o->link, "%s", dev->link_msg);
+    if (o->err & SPK_ERR_STATUS_CODE_MASK) return reported_error(dev, o);
+    return spk_ok();
+}
+
 /* The wait itself, with the lock held; between slices it lets other threads in. */
 static spk_status dev_wait_locked(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
-    if (device_halted(dev)) return halted_error(dev);
+    if (fence == 0 || (int32_t)(fence - dev->next_fence) > 0)
+        return spk_fail(SPK_E_ARG, "fence %u was never queued (last queued: %u)", fence,
+                        dev->next_fence);
+    collect(dev);
     const spk_backend_ops *ops = dev->be->ops;
     const uint64_t budget = (uint64_t)timeout_ms * dev->info.clock_khz;
     const double deadline = now_ms() + (double)timeout_ms * dev->info.slowdown;
     const uint64_t start = ops->time(dev->be);
     const uint32_t done_bit = 1u << SPK_INTR_STATE_DONE_BIT;
-    while (!fence_reached(dev, fence)) {
+    while ((int32_t)(dev->collected - fence) < 0) {
+        if (device_halted(dev)) return halted_error(dev);
         const uint64_t spent = ops->time(dev->be) - start;
         if (spent >= budget || now_ms() > deadline)
             /* The caller's patience ran out, not necessarily the firmware's: the device keeps
@@ -320,18 +373,22 @@ static spk_status dev_wait_locked(spk_device *dev, uint32_t fence, uint32_t time
             dev->halted = 1;
             return halted_error(dev);
         case SPK_WAIT_IDLE:
-            if (!fence_reached(dev, fence))
-                return spk_fail(SPK_E_DEVICE, "firmware idle but fence %u never completed", fence);
+            collect(dev);
+            if (device_halted(dev)) return halted_error(dev);
+            /* Idle with the published command unfinished: it will never finish. */
+            if (dev->collected != dev->published)
+                return spk_fail(SPK_E_DEVICE, "firmware idle but fence %u never completed",
+                                dev->published);
             break;
         default:
+            collect(dev);
             break;
         }
         /* Another thread may be waiting on the same device: give it the lock for a moment. */
         spk_dev_unlock(dev);
         spk_dev_lock(dev);
     }
-    if (reg(dev, SPK_ERR_STATUS_REG_OFFSET) & SPK_ERR_STATUS_CODE_MASK) return reported_error(dev);
-    return spk_ok();
+    return outcome_of(dev, fence);
 }
 
 spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
@@ -344,17 +401,18 @@ spk_status spk_dev_wait(spk_device *dev, uint32_t fence, uint32_t timeout_ms) {
 static spk_status dev_queue_locked(spk_device *dev, uint32_t opcode, uint32_t arg0, uint32_t arg1,
                                    uint32_t *fence) {
     if (device_halted(dev)) return halted_error(dev);
-    uint32_t head = reg(dev, SPK_RING_HEAD_REG_OFFSET);
-    uint32_t tail = reg(dev, SPK_RING_TAIL_REG_OFFSET);
-    if (tail - head >= dev->ring_entries)
-        return spk_fail(SPK_E_STATE, "command ring full (%u entries in flight)", tail - head);
-    spk_ring_cmd cmd = {.opcode = opcode, .fence = ++dev->next_fence, .arg0 = arg0, .arg1 = arg1};
-    uint64_t at = dev->ring->addr + (uint64_t)(tail % dev->ring_entries) * SPK_RING_ENTRY_BYTES;
+    /* In flight: written into the ring and not yet consumed by the firmware. */
+    const uint32_t in_flight = dev->next_fence - reg(dev, SPK_RING_HEAD_REG_OFFSET);
+    if (in_flight >= dev->ring_entries)
+        return spk_fail(SPK_E_STATE, "command ring full (%u entries in flight)", in_flight);
+    spk_ring_cmd cmd = {.opcode = opcode, .fence = dev->next_fence + 1, .arg0 = arg0, .arg1 = arg1};
+    uint64_t at =
+        dev->ring->addr + (uint64_t)(dev->next_fence % dev->ring_entries) * SPK_RING_ENTRY_BYTES;
     if (dram_write(dev, at, &cmd, sizeof(cmd)))
         return spk_fail(SPK_E_DEVICE, "command ring at 0x%llx not writable",
                         (unsigned long long)at);
-    spk_dev_reg_write(dev, SPK_RING_TAIL_REG_OFFSET, tail + 1);
-    spk_dev_reg_write(dev, SPK_DOORBELL_REG_OFFSET, tail + 1);
+    dev->next_fence = cmd.fence;
+    publish_next(dev);
     *fence = cmd.fence;
     return spk_ok();
 }
@@ -511,7 +569,8 @@ spk_status spk_device_query(spk_device *dev, spk_device_info *info) {
     memset(info, 0, sizeof(*info));
     info->size = size;
     spk_dev_lock(dev);
-    snprintf(info->backend, sizeof(info->backend), "%s", dev->backend);
+    snprintf(info->backend, sizeof(info->backend), "%.*s", (int)sizeof(info->backend) - 1,
+             dev->backend);
     uint32_t version = spk_dev_reg_read(dev, SPK_VERSION_REG_OFFSET);
     uint32_t mult = spk_dev_reg_read(dev, SPK_PARAM_MULT_REG_OFFSET);
     info->id = spk_dev_reg_read(dev, SPK_ID_REG_OFFSET);

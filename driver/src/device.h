@@ -28,7 +28,7 @@ struct spk_device {
     /* Serializes every use of the backend and of the host state below: a device may be shared
      * by threads (docs/driver.md, "Threads"). Recursive: entry points nest. */
     pthread_mutex_t lock;
-    char backend[16];
+    char backend[300]; /* the name as opened (fpga:PORT,... names carry a port) */
     spk_backend *be;
     spk_backend_info info;
     uint64_t dram_bytes;
@@ -36,8 +36,20 @@ struct spk_device {
     spk_fw_info fw_info;
     spk_bo *ring;
     uint32_t ring_entries;
-    uint32_t next_fence;
-    int halted;
+    /* Commands are numbered by their fence (1, 2, ...). The host writes every queued command into
+     * the ring but publishes (RING_TAIL) only one at a time, the next once the previous one's
+     * outcome was collected: the firmware keeps one error record (ERR_STATUS) for the device, and
+     * this is what ties it to the command, hence to the thread, that caused it. */
+    uint32_t next_fence; /* last fence queued */
+    uint32_t published;  /* last fence visible to the firmware */
+    uint32_t collected;  /* last fence whose outcome is in outcomes[] */
+    struct spk_cmd_outcome {
+        uint32_t fence;
+        uint32_t err, pc, addr; /* ERR_STATUS (0: success), ERR_PC, ERR_ADDR */
+        spk_status link;        /* a board link's failure behind the error (fpga), or SPK_OK */
+    } outcomes[4096];           /* by fence % 4096 */
+    char link_msg[600];         /* the message of the last link failure (outcomes[].link) */
+    int halted; /* 1: halted after a fatal error; 2: reset by the host (CTRL.RUN cleared) */
     spk_attn *contexts;
     uint32_t next_context_id;
 };

@@ -65,9 +65,16 @@ inline std::vector<std::string> test_backends() {
     return out;
 }
 
-// Every backend runs the accumulated policy's pruning step (the RTL ones on the RTL prune unit).
+// fpga:PORT[,...]: a board behind the UART bridge (docs/fpga.md), head requests and the
+// importance bank on the board, the firmware on the host.
+inline bool backend_is_fpga(const std::string &b) {
+    return b.rfind("fpga:", 0) == 0;
+}
+
+// Every backend runs the accumulated policy's pruning step (the RTL ones on the RTL prune unit)
+// but fpga, whose board has no prune unit: a step that removes anything is refused there.
 inline bool backend_prunes(const std::string &b) {
-    return !b.empty();
+    return !b.empty() && !backend_is_fpga(b);
 }
 
 // The last-step policy ranks tokens by the requests' logits, which the Verilated engines do not

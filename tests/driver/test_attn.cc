@@ -1,6 +1,7 @@
 // Attention contexts end to end: the firmware on the control core sequences the engine, and the
 // outputs, pruning and statistics must be bit-identical to running the golden model directly
 // (sim/golden, spk_layer_run + spk_prune_keep) on both backends.
+#include <cctype>
 #include "backends.h"
 #include "fw_paths.h"
 
@@ -915,8 +916,8 @@ TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
 INSTANTIATE_TEST_SUITE_P(Backends, AttnErrors, ::testing::ValuesIn(test_backends()),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                              std::string name = info.param;
-                             for (char &c : name)
-                                 if (c == '-') c = '_';
+                             for (char &c : name) // fpga:/dev/pts/3 -> fpga__dev_pts_3
+                                 if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                              return name;
                          });
 

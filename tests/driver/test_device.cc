@@ -41,12 +41,16 @@ TEST(Device, EveryBackendOpensAndReadsInfoFromRegisters) {
         spk_device_info info = {};
         info.size = sizeof(info);
         ASSERT_EQ(spk_device_query(dev, &info), SPK_OK) << last();
-        EXPECT_STREQ(info.backend, backend);
+        // the name as opened (an fpga:PORT name is cut to the field)
+        EXPECT_EQ(std::string(info.backend), name.substr(0, sizeof(info.backend) - 1));
         EXPECT_EQ(info.id, SPK_ID_MAGIC);
         EXPECT_EQ(info.version_major, SPK_VERSION_MAJOR);
         EXPECT_EQ(info.topk_parallelism, SPK_PARAM_TOPK_REG_RESVAL);
         if (backend_has_c_engine(name)) {
             EXPECT_EQ(info.max_keys, SPK_PARAM_MAX_KEYS_REG_RESVAL);
+        } else if (backend_is_fpga(name)) {
+            EXPECT_GT(info.max_keys, 0u) << "the board's NMAX (board_map.json)";
+            EXPECT_GT(info.max_head_dim, 0u) << "the board's DMAX";
         } else {
             EXPECT_EQ(info.max_keys, 512u) << "the Verilated engines' NMAX";
             EXPECT_EQ(info.max_head_dim, 64u) << "the Verilated engines' DMAX";
@@ -69,7 +73,13 @@ TEST(Device, BackendSelection) {
     EXPECT_EQ(spk_device_open("nope", &opt, &dev), SPK_E_BACKEND);
     EXPECT_NE(last().find("unknown backend 'nope'"), std::string::npos) << last();
     EXPECT_EQ(dev, nullptr);
-    EXPECT_EQ(spk_device_open("fpga:/dev/uio0", &opt, &dev), SPK_E_BACKEND);
+    // fpga:PORT names a board's port: one that cannot be opened is an I/O error naming it
+    EXPECT_EQ(spk_device_open("fpga:/dev/uio0", &opt, &dev), SPK_E_IO);
+    EXPECT_NE(last().find("fpga link /dev/uio0: cannot open"), std::string::npos) << last();
+    EXPECT_EQ(spk_device_open("fpga:", &opt, &dev), SPK_E_BACKEND);
+    EXPECT_NE(last().find("expected fpga:PORT"), std::string::npos) << last();
+    EXPECT_EQ(spk_device_open("fpga:/dev/null,speed=9", &opt, &dev), SPK_E_BACKEND);
+    EXPECT_NE(last().find("option 'speed=9' not understood"), std::string::npos) << last();
     // rtl without its plugin: refused, naming what is missing
     const char *plugin = getenv("SPK_RTL_PLUGIN");
     const std::string saved = plugin ? plugin : "";
