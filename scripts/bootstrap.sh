@@ -26,6 +26,7 @@ done
 # Debian packages the kit builds, tests and lints with.
 packages=(
     build-essential pkg-config make git unzip time python3 python3-pip python3-numpy python3-matplotlib
+    lcov libxml2-utils
     clang-format cppcheck clang-tidy
     verilator iverilog yosys nextpnr-ice40 fpga-icestorm
     libsystemc-dev libelf-dev libgtest-dev zlib1g-dev

@@ -11,6 +11,29 @@
 
 #include "verilated.h"
 #include "verilated_fst_c.h"
+#if VM_COVERAGE
+#include <atomic>
+#include <cstdlib>
+#include <unistd.h>
+
+#include "verilated_cov.h"
+#endif
+
+// make coverage (tests/coverage.mk): the counters live in the model, so each simulation writes
+// its own file into $SPK_RTL_COVERAGE_DIR before the model goes away; verilator_coverage and
+// scripts/regress/coverage.py merge them. A no-op in models built without --coverage.
+inline void rtl_sim_write_coverage(VerilatedContext *ctx) {
+#if VM_COVERAGE
+    if (const char *dir = std::getenv("SPK_RTL_COVERAGE_DIR")) {
+        static std::atomic<unsigned> n{0};
+        std::string path = std::string(dir) + "/cov-" + std::to_string(getpid()) + "-" +
+                           std::to_string(n++) + ".dat";
+        ctx->coveragep()->write(path.c_str());
+    }
+#else
+    (void)ctx;
+#endif
+}
 
 template <class Model> class RtlSim {
   public:
@@ -30,6 +53,7 @@ template <class Model> class RtlSim {
     ~RtlSim() {
         if (trace_) trace_->close();
         top_->final();
+        rtl_sim_write_coverage(ctx_.get());
     }
     RtlSim(const RtlSim &) = delete;
     RtlSim &operator=(const RtlSim &) = delete;
