@@ -222,3 +222,23 @@ $(eval $(call rtl_model,Vengine_regs,spk_engine_regs,$(RTL_ENGINE_REGS_SRCS),-Ir
 $(BUILD)/rtl/Vengine_regs/Vengine_regs.mk: rtl/regs/spk_abi.vh rtl/regs/spk_regs.vh
 RTL_LINT_TOPS += spk_engine_regs
 RTL_LINT_SRCS_spk_engine_regs := -Irtl/common -Irtl/regs $(RTL_ENGINE_REGS_SRCS)
+
+# ---- The overlapped engine (rtl/engine/spk_engine_ovl.v) --------------------------------------
+# spk_engine's ports and results with its steps overlapped (docs/rtl.md, "Overlapped engine"):
+# its Verilated model at Vengine's parameters (tests/rtl/engine_harness.h assumes them) and its
+# lint entry.
+RTL_ENGINE_OVL_SRCS := $(sort $(RTL_TOPK_SRCS) $(RTL_QK_SRCS) rtl/fetch/spk_kv_fetch_stream.v \
+                       $(RTL_IMPORTANCE_SRCS) rtl/softmax/spk_softmax_exp.v \
+                       rtl/softmax/spk_requant.v) rtl/softmax/spk_softmax_ovl.v \
+                       rtl/pv/spk_pv_ovl.v rtl/engine/spk_desc_check.v rtl/engine/spk_engine_ovl.v
+$(eval $(call rtl_model,Vengine_ovl,spk_engine_ovl,$(RTL_ENGINE_OVL_SRCS),-GDMAX=64 -GM=8 \
+    -GNMAX=512 -GP=8 -GQDEPTH=4 -GNTOK=1024))
+RTL_LINT_TOPS += spk_engine_ovl
+RTL_LINT_SRCS_spk_engine_ovl := -Irtl/common $(RTL_ENGINE_OVL_SRCS)
+# Its Icarus reset/X bench (tests/rtl/engine_reset_tb.v compiled with ENGINE_OVL, spk_engine's
+# bench parameters), run by RtlEngineOvl.ResetLeavesNoXOnOutputs.
+RTL_ICARUS_ENGINE_OVL := $(BUILD)/rtl/icarus/engine_ovl_reset_tb.vvp
+$(RTL_ICARUS_ENGINE_OVL): $(RTL_ENGINE_OVL_SRCS) tests/rtl/engine_reset_tb.v
+	@mkdir -p $(@D)
+	$(IVERILOG) -g2005 -Wall -Irtl/common -DENGINE_OVL -o $@ -s engine_reset_tb $^
+RTL_HARNESS_CPPFLAGS += -DSPK_RTL_ICARUS_ENGINE_OVL='"$(RTL_ICARUS_ENGINE_OVL)"'

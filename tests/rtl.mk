@@ -9,10 +9,11 @@ RTL_TEST_SRCS := tests/rtl/test_rtl_topk.cc tests/rtl/topk_check.cc tests/rtl/te
                  tests/rtl/test_rtl_prune.cc tests/rtl/prune_harness.cc \
                  tests/rtl/test_rtl_ice40.cc tests/rtl/ice40_top_harness.cc \
                  tests/rtl/test_rtl_plugin.cc rtl/sim/axi_mem.cc \
-                 tests/rtl/test_rtl_engine_regs.cc
+                 tests/rtl/test_rtl_engine_regs.cc tests/rtl/test_rtl_engine_ovl.cc
 $(eval $(call gtest_prog,test-rtl,$(RTL_TEST_SRCS),spkcycle spkgolden,$(RTL_LINK_LIBS)))
 $(BUILD)/bin/test-rtl: $(RTL_MODEL_LIBS) $(RTL_RUNTIME_LIB) $(RTL_ICARUS_TOPK) \
-                       $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE) $(RTL_ICARUS_ENGINE_COMPACT)
+                       $(RTL_ICARUS_DATAPATH) $(RTL_ICARUS_ENGINE) $(RTL_ICARUS_ENGINE_COMPACT) \
+                       $(RTL_ICARUS_ENGINE_OVL)
 
 # rtl-topk --seed N --cases M [--config p16|p3] [--trace FILE.fst]
 RTL_TOPK_MAIN_SRCS := tests/rtl/harness/rtl_topk_main.cc tests/rtl/topk_check.cc

@@ -6,6 +6,7 @@
 
 #include "../../rtl/sim/axi_mem.h"
 #include "Vengine_compact.h"
+#include "Vengine_ovl.h"
 #include "spksim/layer.h"
 
 uint32_t engine_plane_row_bytes(uint32_t d, uint32_t bits) {
@@ -453,3 +454,4 @@ std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t qu
 
 template class EngineHarness<Vengine>;
 template class EngineHarness<Vengine_compact>;
+template class EngineHarness<Vengine_ovl>;

@@ -47,6 +47,7 @@ struct EngineLimits {
 };
 
 class Vengine_compact; // the Verilated spk_engine_compact (build/rtl/Vengine_compact/)
+class Vengine_ovl;     // the Verilated spk_engine_ovl, the overlapped engine
 
 // What differs between the engine models for the harness: the name and the cycle budget.
 template <class Model> struct EngineModel;
@@ -60,6 +61,11 @@ template <> struct EngineModel<Vengine_compact> {
     // d), and up to a dozen single-beat reads per key (planes, scale words, a requant refetch,
     // V), each with the latency and the random stalls.
     static EngineLimits limits() { return EngineLimits{40000, 20000, 2000, 40, 24}; }
+};
+
+template <> struct EngineModel<Vengine_ovl> {
+    static constexpr const char *kName = "spk_engine_ovl";
+    static EngineLimits limits() { return EngineLimits{}; } // faster than spk_engine
 };
 
 struct EngineCase {

@@ -7,12 +7,17 @@
 // that refetches LSBs and fetches V with both planes, one with a single plane, one with n = 0,
 // one in key-list mode: its tokens come from the memory's data, mostly >= NTOK, which only
 // skips their importance adds) and the read-back of every importance entry.
-// Prints "PASS engine_reset_tb" (compact: "PASS engine_compact_reset_tb") or "FAIL ..." lines.
+// With ENGINE_OVL defined it runs spk_engine_ovl at spk_engine's parameters.
+// Prints "PASS engine_reset_tb" (compact: "PASS engine_compact_reset_tb", ovl:
+// "PASS engine_ovl_reset_tb") or "FAIL ..." lines.
 `default_nettype none
 
 `ifdef ENGINE_COMPACT
 `define BENCH "engine_compact_reset_tb"
 `define WAIT_CYCLES 400000
+`elsif ENGINE_OVL
+`define BENCH "engine_ovl_reset_tb"
+`define WAIT_CYCLES 10000
 `else
 `define BENCH "engine_reset_tb"
 `define WAIT_CYCLES 10000
@@ -52,6 +57,8 @@ module engine_reset_tb;
 
 `ifdef ENGINE_COMPACT
     spk_engine_compact #(.DMAX(8), .NMAX(16), .QDEPTH(2), .NTOK(32)) dut (
+`elsif ENGINE_OVL
+    spk_engine_ovl #(.DMAX(8), .M(4), .NMAX(16), .P(4), .QDEPTH(2), .NTOK(32)) dut (
 `else
     spk_engine #(.DMAX(8), .M(4), .NMAX(16), .P(4), .QDEPTH(2), .NTOK(32)) dut (
 `endif
