@@ -541,8 +541,9 @@ spkdev_engine *spkdev_engine_create(spkdev *dev, const spkdev_config *cfg, char 
     e->dev = dev;
     const char *name = cfg->engine ? cfg->engine : "model";
     if (strcmp(name, "model") == 0 || strcmp(name, "sim") == 0)
-        e->impl = spkdev_engine_model_create(dram_read, dev, cfg->sim_config, cfg->energy_path,
-                                             strcmp(name, "sim") == 0, err, err_len);
+        e->impl =
+            spkdev_engine_model_create(dram_read, dev, cfg->sim_config, cfg->energy_path,
+                                       cfg->sim_trace, strcmp(name, "sim") == 0, err, err_len);
     else if (strcmp(name, "rtl") == 0 || strcmp(name, "rtl-compact") == 0)
         e->impl =
             spkdev_engine_rtl_create(dram_read, dev, strcmp(name, "rtl") == 0 ? "full" : "compact",

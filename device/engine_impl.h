@@ -64,10 +64,12 @@ struct spkdev_engine_impl {
     void (*destroy)(spkdev_engine_impl *impl);
 };
 
-/* The golden datapath ("model"), and with cycle-simulator timing ("sim"). NULL + err. */
+/* The golden datapath ("model"), and with cycle-simulator timing ("sim"; @p sim_trace: a device
+ * trace file to write, or NULL). NULL + err. */
 spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_ctx,
                                                const char *sim_config, const char *energy_path,
-                                               int timed, char *err, size_t err_len);
+                                               const char *sim_trace, int timed, char *err,
+                                               size_t err_len);
 /* The Verilated engine ("rtl": spk_engine, "rtl-compact": spk_engine_compact) loaded from the
  * plugin. NULL + err (for example: plugin not built, Verilator absent). */
 spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx,

@@ -105,7 +105,9 @@ static int model_head(spkdev_engine_impl *impl, const spk_eng_head_req *r, spkde
         hr.ev.key_msb_bytes + hr.ev.key_lsb_bytes + hr.ev.value_bytes + hr.ev.scale_bytes;
     res->cycles = 0;
     if (m->timing && spk_timing_record(m->timing, c, &hr.ev, m->layer, r->head, m->n_tokens) != 0)
-        return fail(err, err_len, "cycle simulator refused the request");
+        return fail(err, err_len,
+                    "cycle simulator refused the request, or its trace could not "
+                    "be written");
     return 0;
 }
 
@@ -137,7 +139,7 @@ static void model_layer_begin(spkdev_engine_impl *impl, const spk_head_config *c
     m->cfg = *cfg;
     m->layer = layer;
     m->n_tokens = n_tokens;
-    if (m->timing) spk_timing_reset(m->timing);
+    if (m->timing) spk_timing_begin(m->timing, layer);
 }
 
 static int model_layer_end(spkdev_engine_impl *impl, uint64_t *cycles, double *energy_pj) {
@@ -167,7 +169,8 @@ static void model_destroy(spkdev_engine_impl *impl) {
 
 spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_ctx,
                                                const char *sim_config, const char *energy_path,
-                                               int timed, char *err, size_t err_len) {
+                                               const char *sim_trace, int timed, char *err,
+                                               size_t err_len) {
     model_engine *m = calloc(1, sizeof(*m));
     if (!m) {
         fail(err, err_len, "out of host memory");
@@ -209,8 +212,8 @@ spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_c
     }
     if (timed) {
         char why[256] = "";
-        m->timing =
-            spk_timing_create(sim_config ? sim_config : "eighth", energy_path, why, sizeof(why));
+        m->timing = spk_timing_create(sim_config ? sim_config : "eighth", energy_path, sim_trace,
+                                      why, sizeof(why));
         if (!m->timing) {
             model_destroy(&m->impl);
             if (err_len) snprintf(err, err_len, "sim backend: %s", why);

@@ -1,6 +1,7 @@
 /* The sim backend's timing: head-request events -> cycle simulator descriptors -> cycles. */
 #include "timing.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,24 +17,46 @@ struct spk_timing {
     int has_energy;
     spk_cycle_request *reqs;
     size_t n, cap;
+    /* The device trace (docs/simulator.md, "Device traces"), or NULL. */
+    FILE *trace;
+    char *trace_path;
+    uint64_t command;   /* layers begun (the current one's number + 1) */
+    uint32_t iteration; /* layer-0 commands begun - 1: the step */
 };
 
-spk_timing *spk_timing_create(const char *config, const char *energy_path, char *err,
-                              size_t err_len) {
+/* Opens the device trace and writes its header. */
+static int open_trace(spk_timing *t, const char *path, char *err, size_t err_len) {
+    t->trace = fopen(path, "w");
+    t->trace_path = malloc(strlen(path) + 1);
+    if (!t->trace || !t->trace_path || spk_trace_device_write_header(t->trace) != 0) {
+        snprintf(err, err_len, "trace %s: cannot write (%s)", path,
+                 t->trace_path ? strerror(errno) : "out of memory");
+        return -1;
+    }
+    strcpy(t->trace_path, path);
+    return 0;
+}
+
+spk_timing *spk_timing_create(const char *config, const char *energy_path, const char *trace_path,
+                              char *err, size_t err_len) {
     spk_timing *t = calloc(1, sizeof(*t));
     if (!t) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    if (trace_path && open_trace(t, trace_path, err, err_len) != 0) {
+        spk_timing_destroy(t);
+        return NULL;
+    }
     char why[200] = "";
     if (spk_config_load(config, &t->cfg, why, sizeof(why)) != 0) {
         snprintf(err, err_len, "cycle-simulator configuration '%s': %s", config, why);
-        free(t);
+        spk_timing_destroy(t);
         return NULL;
     }
     if (energy_path) {
         if (spk_energy_load(energy_path, &t->energy, err, err_len) != 0) {
-            free(t);
+            spk_timing_destroy(t);
             return NULL;
         }
         t->has_energy = 1;
@@ -43,12 +66,19 @@ spk_timing *spk_timing_create(const char *config, const char *energy_path, char 
 
 void spk_timing_destroy(spk_timing *t) {
     if (!t) return;
+    /* The last rows are flushed here; a failure has no caller left to tell but the user. */
+    if (t->trace && (ferror(t->trace) | fclose(t->trace)) != 0)
+        fprintf(stderr, "libspk: sim trace %s: write error; the file is incomplete\n",
+                t->trace_path ? t->trace_path : "");
+    free(t->trace_path);
     free(t->reqs);
     free(t);
 }
 
-void spk_timing_reset(spk_timing *t) {
+void spk_timing_begin(spk_timing *t, uint32_t layer) {
     t->n = 0;
+    if (layer == 0 && t->command) t->iteration++;
+    t->command++;
 }
 
 int spk_timing_record(spk_timing *t, const spk_head_config *cfg, const spk_head_events *ev,
@@ -60,9 +90,15 @@ int spk_timing_record(spk_timing *t, const spk_head_config *cfg, const spk_head_
         t->reqs = grown;
         t->cap = cap;
     }
-    spk_cycle_request_site site = {0, layer, head, tokens};
+    /* A key list of a pruned layer never holds more keys than the layer's tokens; the trace
+     * reader checks K <= L, so L is at least K. */
+    const uint32_t l = tokens > ev->keys_fetched ? tokens : ev->keys_fetched;
+    spk_cycle_request_site site = {t->iteration, layer, head, l};
     if (spk_cycle_request_from_head(cfg, ev, &site, &t->reqs[t->n]) != SPK_CYCLE_OK) return -1;
     t->n++;
+    if (t->trace && (spk_trace_device_write_row(t->trace, t->command - 1, &site, cfg, ev) != 0 ||
+                     ferror(t->trace)))
+        return -1;
     return 0;
 }
 

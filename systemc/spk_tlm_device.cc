@@ -82,7 +82,7 @@ bool tlm_device::reset(const std::string &engine, uint64_t dram_size, const char
     }
     const spkdev_config cfg = {sizeof(cfg), engine.c_str(), dram_size,
                                sim_config,  energy_path,    rtl ? plugin.c_str() : nullptr,
-                               nullptr,     &ops_};
+                               nullptr,     &ops_,          nullptr};
     char why[512] = "";
     dev_ = spkdev_create(&cfg, why, sizeof(why));
     if (!dev_) {

@@ -9,6 +9,7 @@ $(BUILD)/obj/tests/offload/%.o: CPPFLAGS += -Itests/models -Itests/driver \
 $(BUILD)/bin/test-offload: $(SPK_RTL_PLUGIN) $(SPK_SYSTEMC_PLUGIN)
 # The backend finds the firmware next to the binary ($(BUILD)/firmware) and the energy constants.
 $(BUILD)/bin/test-offload: $(FIRMWARE_ELFS)
-# test_cli.cc runs spk-llm itself.
-$(BUILD)/obj/tests/offload/test_cli.o: CPPFLAGS += -DSPK_TEST_SPK_LLM='"$(abspath $(BUILD)/bin/spk-llm)"'
-$(BUILD)/bin/test-offload: $(BUILD)/bin/spk-llm
+# test_cli.cc runs spk-llm itself, and spk-sim on the device traces it writes.
+$(BUILD)/obj/tests/offload/test_cli.o: CPPFLAGS += -DSPK_TEST_SPK_LLM='"$(abspath $(BUILD)/bin/spk-llm)"' \
+    -DSPK_TEST_SPK_SIM='"$(abspath $(BUILD)/bin/spk-sim)"'
+$(BUILD)/bin/test-offload: $(BUILD)/bin/spk-llm $(BUILD)/bin/spk-sim

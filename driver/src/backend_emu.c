@@ -83,6 +83,13 @@ static void emu_close(spk_backend *b) {
     free(b);
 }
 
+/* The sim backend's device trace (docs/simulator.md, "Device traces"): $SPK_SIM_TRACE, as the
+ * rtl backend's waveform is $SPK_RTL_TRACE. */
+static const char *sim_trace_path(void) {
+    const char *p = getenv("SPK_SIM_TRACE");
+    return p && *p ? p : NULL;
+}
+
 static const spk_backend_ops emu_ops = {emu_reg_read, emu_reg_write, emu_mem_read, emu_mem_write,
                                         emu_wait,     emu_time,      emu_info,     emu_close};
 
@@ -130,7 +137,8 @@ spk_status spk_backend_open(const spk_backend_config *cfg, spk_backend **out) {
                               .sim_config = cfg->sim_config,
                               .energy_path = cfg->energy_path,
                               .rtl_plugin = getenv("SPK_RTL_PLUGIN"),
-                              .rtl_trace = getenv("SPK_RTL_TRACE")};
+                              .rtl_trace = getenv("SPK_RTL_TRACE"),
+                              .sim_trace = sim_trace_path()};
     char err[512] = "";
     b->dev = spkdev_create(&dc, err, sizeof(err));
     if (!b->dev) {

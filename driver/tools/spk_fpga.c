@@ -235,7 +235,7 @@ static int cmd_selftest(const opts *o) {
         return 2;
     }
     spkdev_engine_impl *gold =
-        spkdev_engine_model_create(dram_read, &h, NULL, NULL, 0, err, sizeof(err));
+        spkdev_engine_model_create(dram_read, &h, NULL, NULL, NULL, 0, err, sizeof(err));
     if (!gold) {
         printf("spk-fpga selftest: FAIL %s\n", err);
         board->destroy(board);

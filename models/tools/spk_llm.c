@@ -22,7 +22,8 @@
 
 typedef struct {
     const char *model, *prompt, *file;
-    const char *backend; /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact") */
+    const char *backend;   /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact") */
+    const char *trace_out; /* --trace-out: the sim backend's device trace (docs/simulator.md) */
     spkllm_spatten_options spatten;
     int n_predict, ctx, chunks, first_chunk, threads, chat, stream, special, n_prompt_bench, reps;
     float temp, top_p;
@@ -47,7 +48,10 @@ static void usage(FILE *f) {
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
         "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"
         "        --policy accumulated|last-step, --important N\n"
-        "        (docs/offload.md)\n",
+        "        (docs/offload.md)\n"
+        "        --trace-out FILE.csv (sim): write every head request the engine timed as a row\n"
+        "        of a workload trace; spk-sim --trace FILE.csv with the same configuration\n"
+        "        ($SPK_SIM_CONFIG, default eighth) gives the same cycles and DRAM bytes\n",
         f);
 }
 
@@ -136,7 +140,7 @@ static int parse_args(int argc, char **argv, options *o) {
                     !strcmp(a, "-t") || !strcmp(a, "--temp") || !strcmp(a, "--top-p") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--ctx") || !strcmp(a, "--chunks") ||
                     !strcmp(a, "--first-chunk") || !strcmp(a, "--prompt-tokens") ||
-                    !strcmp(a, "-r") || !strcmp(a, "--backend");
+                    !strcmp(a, "-r") || !strcmp(a, "--backend") || !strcmp(a, "--trace-out");
         if (takes && !val) {
             fprintf(stderr, "spk-llm: option %s needs a value\n", a);
             return 0;
@@ -150,6 +154,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->file = val;
         else if (!strcmp(a, "--backend"))
             o->backend = val;
+        else if (!strcmp(a, "--trace-out"))
+            o->trace_out = val;
         else if (!strcmp(a, "-n"))
             ok = parse_int(val, "-n", 0, 1000000000, &o->n_predict);
         else if (!strcmp(a, "-t"))
@@ -639,10 +645,37 @@ int main(int argc, char **argv) {
                 o.backend);
         return 2;
     }
-    if (!strcmp(argv[1], "generate")) return cmd_generate(&o);
-    if (!strcmp(argv[1], "perplexity")) return cmd_perplexity(&o);
-    if (!strcmp(argv[1], "tokenize")) return cmd_tokenize(&o);
-    if (!strcmp(argv[1], "bench")) return cmd_bench(&o);
+    if (o.trace_out) {
+        /* Only the sim backend times head requests through the cycle simulator. */
+        if (strcmp(o.backend, "sim") != 0 || !strcmp(argv[1], "tokenize")) {
+            fprintf(stderr, "spk-llm: --trace-out needs generate, perplexity or bench with "
+                            "--backend sim (the backend that times head requests)\n");
+            return 2;
+        }
+        if (!*o.trace_out || setenv("SPK_SIM_TRACE", o.trace_out, 1) != 0) {
+            fprintf(stderr, "spk-llm: --trace-out '%s': not a usable file name\n", o.trace_out);
+            return 2;
+        }
+    }
+    int rc;
+    if (!strcmp(argv[1], "generate"))
+        rc = cmd_generate(&o);
+    else if (!strcmp(argv[1], "perplexity"))
+        rc = cmd_perplexity(&o);
+    else if (!strcmp(argv[1], "tokenize"))
+        return cmd_tokenize(&o);
+    else if (!strcmp(argv[1], "bench"))
+        rc = cmd_bench(&o);
+    else
+        rc = -1;
+    if (rc >= 0) {
+        if (rc == 0 && o.trace_out) {
+            const char *cfg = getenv("SPK_SIM_CONFIG");
+            fprintf(stderr, "device trace: %s (replay: spk-sim --config %s --trace %s)\n",
+                    o.trace_out, cfg && *cfg ? cfg : "eighth", o.trace_out);
+        }
+        return rc;
+    }
     fprintf(stderr, "spk-llm: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

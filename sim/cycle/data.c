@@ -78,3 +78,63 @@ spk_cycle_status spk_cycle_run_heads(const spk_config *cfg, const spk_head_confi
     free(q);
     return rc;
 }
+
+/* ---- Device traces ------------------------------------------------------------------------- */
+
+int spk_trace_device_write_header(FILE *f) {
+    return fputs("iteration_id,layer_id,head_id,embedding_length_D,sentence_length_L,"
+                 "key_fetch_num,quant_key_bit,quant_query_bit,auto_requant_thres,if_requant,"
+                 "auto_requant_incre,value_fetch_num,quant_value_bit,if_accumulate_importance,"
+                 "if_rescale_previous_importance,if_topk,topk,"
+                 "command,v_topk_cycles,v_topk_streamed\n",
+                 f) < 0
+               ? -1
+               : 0;
+}
+
+int spk_trace_device_write_row(FILE *f, uint64_t command, const spk_cycle_request_site *site,
+                               const spk_head_config *cfg, const spk_head_events *ev) {
+    const uint32_t msb = cfg->kv.msb_bits, lsb = cfg->kv.lsb_bits;
+    /* The query is 16-bit (docs/spec/datapath.md); the threshold is UQ0.16, written as the
+     * probability it stands for, with the 16 decimals that make a multiple of 2^-16 exact. */
+    int n = fprintf(
+        f, "%u,%u,%u,%u.0,%u,%u,%u,16,%.16f,%s,%d,%u,%u,True,False,False,-1,%llu,%llu,%llu\n",
+        site->iteration, site->layer, site->head, cfg->d, site->l, ev->keys_fetched, msb,
+        (double)cfg->requant_threshold / 65536.0, ev->requant ? "True" : "False",
+        lsb ? (int)lsb : -1, ev->values_fetched, msb + (ev->v_with_lsb ? lsb : 0),
+        (unsigned long long)command, (unsigned long long)ev->v_topk.cycles,
+        (unsigned long long)ev->v_topk.streamed);
+    return n < 0 ? -1 : 0;
+}
+
+spk_cycle_status spk_trace_device_request(const spk_trace_row *row, spk_cycle_request *out,
+                                          uint64_t *dram_bytes) {
+    if (!row || !out || !row->device || row->key_bits < 1) return SPK_CYCLE_E_ARG;
+    spk_head_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.d = row->d;
+    cfg.kv.msb_bits = (uint32_t)row->key_bits;
+    cfg.kv.lsb_bits = row->requant_incre > 0 ? (uint32_t)row->requant_incre : 0;
+    const uint32_t all = cfg.kv.msb_bits + cfg.kv.lsb_bits;
+    /* V is fetched with the MSB plane alone or with both planes. */
+    if (row->value_bits != row->key_bits && (uint32_t)row->value_bits != all)
+        return SPK_CYCLE_E_ARG;
+    spk_head_events ev;
+    memset(&ev, 0, sizeof ev);
+    ev.keys_fetched = row->key_fetch;
+    ev.requant = row->requant;
+    ev.keys_refetched = row->requant ? row->key_fetch : 0;
+    ev.values_fetched = row->value_fetch;
+    ev.v_with_lsb = row->value_bits != row->key_bits;
+    ev.v_topk.cycles = row->v_topk_cycles;
+    ev.v_topk.streamed = row->v_topk_streamed;
+    const spk_cycle_request_site site = {row->iteration, row->layer, row->head, row->l};
+    spk_cycle_status st = spk_cycle_request_from_head(&cfg, &ev, &site, out);
+    if (st == SPK_CYCLE_OK && dram_bytes) {
+        const uint64_t n = ev.keys_fetched, kv = ev.values_fetched, d = cfg.d;
+        *dram_bytes = n * div_up(d * cfg.kv.msb_bits, 8) +
+                      (ev.requant ? n * div_up(d * cfg.kv.lsb_bits, 8) : 0) +
+                      kv * div_up(d * (uint64_t)row->value_bits, 8) + 4u * (n + kv);
+    }
+    return st;
+}

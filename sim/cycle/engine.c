@@ -700,3 +700,36 @@ const char *spk_cycle_status_str(spk_cycle_status s) {
     }
     return "unknown status";
 }
+
+void spk_cycle_stats_add(spk_cycle_stats *sum, const spk_cycle_stats *s) {
+    sum->cycles += s->cycles;
+    sum->requests += s->requests;
+    sum->descriptors += s->descriptors;
+    sum->requant_requests += s->requant_requests;
+    sum->key_msb_transactions += s->key_msb_transactions;
+    sum->key_lsb_transactions += s->key_lsb_transactions;
+    sum->value_transactions += s->value_transactions;
+    sum->dram_bytes += s->dram_bytes;
+    for (unsigned c = 0; c < SPK_CYCLE_MAX_CHANNELS; c++)
+        sum->channel_bytes[c] += s->channel_bytes[c];
+    sum->row_misses += s->row_misses;
+    sum->busy_dram += s->busy_dram;
+    sum->busy_qk += s->busy_qk;
+    sum->busy_softmax += s->busy_softmax;
+    sum->busy_topk += s->busy_topk;
+    sum->busy_pv += s->busy_pv;
+    sum->stall_kbuf += s->stall_kbuf;
+    sum->stall_vbuf += s->stall_vbuf;
+    sum->ops += s->ops;
+    spk_cycle_events *e = &sum->events;
+    const spk_cycle_events *f = &s->events;
+    e->qk_macs += f->qk_macs;
+    e->pv_macs += f->pv_macs;
+    e->softmax_elems += f->softmax_elems;
+    e->topk_compares += f->topk_compares;
+    e->importance_adds += f->importance_adds;
+    e->kbuf_write_bytes += f->kbuf_write_bytes;
+    e->kbuf_read_bytes += f->kbuf_read_bytes;
+    e->vbuf_write_bytes += f->vbuf_write_bytes;
+    e->vbuf_read_bytes += f->vbuf_read_bytes;
+}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "spksim/config.h"
+#include "spksim/cycle_data.h"
 #include "spksim/cycle.h"
 #include "spksim/energy.h"
 #include "spksim/json.h"
@@ -41,7 +42,8 @@ static const char usage[] =
     "  --energy FILE       energy constants (default: sim/configs/energy.cfg next to the kit)\n"
     "  --set KEY=VALUE     override one configuration key (repeatable)\n"
     "  --print-config      print the configuration in the file format and exit\n"
-    "  --quiet             no summary and no progress line (progress: after 1.5 s, every 1 s)\n"
+    "  --quiet             no summary and no progress line (progress: after 1.5 s, every 1 s;\n"
+    "                      $SPK_PROGRESS_MS=N: every N ms)\n"
     "  --help              this text\n"
     "\n"
     "JSON keys: cycles, seconds, requests, descriptors, requant_requests, dram_bytes,\n"
@@ -159,6 +161,13 @@ static void default_energy_path(char *out, size_t len) {
     snprintf(out, len, "sim/configs/energy.cfg");
 }
 
+/* What a device trace adds to the record: its commands and the DRAM bytes the device counts
+ * (docs/spec/datapath.md, "Traffic"; the engine's dram_bytes are whole transactions). */
+typedef struct {
+    int device;
+    uint64_t commands, bytes, last_command;
+} device_totals;
+
 typedef struct {
     const options *o;
     const spk_config *cfg;
@@ -167,8 +176,9 @@ typedef struct {
     const char *energy_path;
     spk_energy_report energy;
     double wall, dram_bound, qk_bound;
-    const char *stopped; /* NULL, "max-rows" or "max-cycles" */
-    uint64_t rows;       /* trace rows read */
+    const char *stopped;      /* NULL, "max-rows" or "max-cycles" */
+    uint64_t rows;            /* trace rows read */
+    const device_totals *dev; /* a device trace's totals */
 } report;
 
 static void write_area_power(spk_json *j, const report *r) {
@@ -268,6 +278,11 @@ static void write_record(spk_json *j, const report *r) {
     write_area_power(j, r);
     spk_json_double(j, "sim_wall_seconds", r->wall);
     spk_json_double(j, "sim_cycles_per_second", r->wall > 0 ? (double)s->cycles / r->wall : 0);
+    if (r->dev && r->dev->device) {
+        /* Only a device trace's record carries these keys (docs/simulator.md, "Device traces"). */
+        spk_json_u64(j, "device_commands", r->dev->commands);
+        spk_json_u64(j, "device_dram_bytes", r->dev->bytes);
+    }
     if (r->stopped) {
         /* Only a bounded run carries these keys: a whole trace's record is unchanged. */
         spk_json_string(j, "stopped_by", r->stopped);
@@ -363,8 +378,37 @@ typedef struct {
     spk_cycle_engine *eng;
     rows_writer rows;
     char csv_path[4200];
-    spk_cycle_stats stats;
+    spk_cycle_stats stats; /* a device trace's: the sum over its commands */
+    int started;           /* a row has been fed */
+    uint64_t command;      /* device traces: the command of the rows being fed */
 } sim_run;
+
+/* The rows fed so far are complete: the last descriptor in, the engine run to the end and its
+ * statistics added to the run's (a device trace times each command on an idle engine, as the
+ * device does; other traces come here once, at their end). */
+static spk_cycle_status finish_engine(sim_run *s) {
+    spk_cycle_request q;
+    spk_cycle_stats part;
+    spk_cycle_status st = SPK_CYCLE_OK;
+    if (spk_trace_replay_flush(&s->rp, &q)) st = spk_cycle_engine_push(s->eng, &q);
+    if (st == SPK_CYCLE_OK) st = spk_cycle_engine_finish(s->eng, &part);
+    if (st == SPK_CYCLE_OK) spk_cycle_stats_add(&s->stats, &part);
+    return st;
+}
+
+/* A device trace's next command: finish the previous one and start an idle engine. */
+static spk_cycle_status next_command(sim_run *s, int with_csv) {
+    spk_cycle_status st = finish_engine(s);
+    if (st != SPK_CYCLE_OK) return st;
+    spk_cycle_engine_free(s->eng);
+    s->eng = NULL;
+    return spk_cycle_engine_new(&s->cfg, with_csv ? on_retire : NULL, &s->rows, &s->eng);
+}
+
+/* Simulated time of a run so far (a device trace's earlier commands included). */
+static double run_time(const sim_run *s) {
+    return (double)s->stats.cycles + spk_cycle_engine_time(s->eng);
+}
 
 static int open_rows(const options *o, sim_run *s, int k, int n) {
     if (!o->csv) return 0;
@@ -406,21 +450,40 @@ typedef struct {
     int quiet, printed;
 } progress_state;
 
+/* The progress interval: $SPK_PROGRESS_MS milliseconds (the tools share the variable; 0 prints
+ * at every check, every 1024 rows, which is what the tests use), else the first line after 1.5 s
+ * and then every second. */
+static void progress_interval(double *first, double *every) {
+    static double f = -1, e = -1;
+    if (f < 0) {
+        const char *env = getenv("SPK_PROGRESS_MS");
+        char *end = NULL;
+        long v = env && *env ? strtol(env, &end, 10) : -1;
+        if (env && *env && !*end && v >= 0)
+            f = e = (double)v / 1000.0;
+        else
+            f = 1.5, e = 1.0;
+    }
+    *first = f;
+    *every = e;
+}
+
 /* A progress line once the run has taken 1.5 s, then every second: rows, descriptors and
  * simulated cycles (of the first configuration), and for a regular file the share read and an
  * ETA. */
 static void progress(progress_state *p, const spk_trace_reader *rd, uint64_t rows,
                      const sim_run *first, int n_runs) {
-    double t = now(), elapsed = t - p->start;
-    if (p->quiet || elapsed < 1.5 || t - p->last_print < 1.0) return;
+    double t = now(), elapsed = t - p->start, after, every;
+    progress_interval(&after, &every);
+    if (p->quiet || elapsed < after || t - p->last_print < every) return;
     p->last_print = t;
     p->printed = 1;
     uint64_t bytes, total;
     spk_trace_reader_position(rd, &bytes, &total);
     fprintf(stderr,
             "spk-sim: %llu rows, %zu descriptors in flight, %.0f cycles simulated%s, %.1f s",
-            (unsigned long long)rows, spk_cycle_engine_window(first->eng),
-            spk_cycle_engine_time(first->eng), n_runs > 1 ? " (first configuration)" : "", elapsed);
+            (unsigned long long)rows, spk_cycle_engine_window(first->eng), run_time(first),
+            n_runs > 1 ? " (first configuration)" : "", elapsed);
     if (total && bytes)
         fprintf(stderr, ", %.0f%% of the file, ETA %.1f s", 100.0 * (double)bytes / (double)total,
                 elapsed * (double)(total - bytes) / (double)bytes);
@@ -434,9 +497,30 @@ static void describe_failure(const char *trace, spk_cycle_status st, size_t wind
         fprintf(stderr, "spk-sim: %s: simulation failed: %s\n", trace, spk_cycle_status_str(st));
 }
 
+static int device_row(const options *o, const spk_trace_row *row, device_totals *dev, int started) {
+    if (o->compat || o->dense) {
+        fprintf(stderr,
+                "spk-sim: %s: a device trace (spk-llm --trace-out) is replayed by the device's "
+                "rules; --compat and --dense do not apply to it\n",
+                o->trace);
+        return -1;
+    }
+    spk_cycle_request q;
+    uint64_t bytes = 0;
+    if (spk_trace_device_request(row, &q, &bytes) != SPK_CYCLE_OK) {
+        fprintf(stderr, "spk-sim: %s: line %u: not a row the device writes\n", o->trace, row->line);
+        return -1;
+    }
+    dev->device = 1;
+    dev->bytes += bytes;
+    if (!started || row->command != dev->last_command) dev->commands++;
+    dev->last_command = row->command;
+    return 0;
+}
+
 /* Read the trace once and feed every configuration. Returns 0, or 1 after a message. */
 static int simulate(const options *o, sim_run *runs, int n, uint64_t *rows_out,
-                    const char **stopped, double t0) {
+                    const char **stopped, double t0, device_totals *dev) {
     char err[512] = "";
     spk_trace_reader *rd;
     spk_cycle_status st = spk_trace_reader_open(o->trace, &rd, err, sizeof err);
@@ -460,15 +544,25 @@ static int simulate(const options *o, sim_run *runs, int n, uint64_t *rows_out,
         }
         if (!got) break;
         rows++;
+        if (row.device && device_row(o, &row, dev, runs[0].started) != 0) {
+            rc = 1;
+            break;
+        }
         int over = 0;
         for (int k = 0; k < n && rc == 0; k++) {
-            if (spk_trace_replay_row(&runs[k].rp, &row, &q) &&
-                (st = spk_cycle_engine_push(runs[k].eng, &q)) != SPK_CYCLE_OK) {
-                describe_failure(o->trace, st, spk_cycle_engine_window(runs[k].eng));
+            sim_run *s = &runs[k];
+            st = SPK_CYCLE_OK;
+            if (row.device && s->started && row.command != s->command)
+                st = next_command(s, o->csv != NULL);
+            s->started = 1;
+            s->command = row.command;
+            if (st == SPK_CYCLE_OK && spk_trace_replay_row(&s->rp, &row, &q))
+                st = spk_cycle_engine_push(s->eng, &q);
+            if (st != SPK_CYCLE_OK) {
+                describe_failure(o->trace, st, s->eng ? spk_cycle_engine_window(s->eng) : 0);
                 rc = 1;
             }
-            if (o->max_cycles && spk_cycle_engine_time(runs[k].eng) >= (double)o->max_cycles)
-                over = 1;
+            if (rc == 0 && o->max_cycles && run_time(s) >= (double)o->max_cycles) over = 1;
         }
         if (rc) break;
         if ((rows & 1023) == 0) progress(&ps, rd, rows, &runs[0], n);
@@ -483,13 +577,7 @@ static int simulate(const options *o, sim_run *runs, int n, uint64_t *rows_out,
     }
     spk_trace_reader_close(rd);
     for (int k = 0; k < n && rc == 0; k++) {
-        if (spk_trace_replay_flush(&runs[k].rp, &q) &&
-            (st = spk_cycle_engine_push(runs[k].eng, &q)) != SPK_CYCLE_OK) {
-            describe_failure(o->trace, st, spk_cycle_engine_window(runs[k].eng));
-            rc = 1;
-        }
-        if (rc == 0 &&
-            (st = spk_cycle_engine_finish(runs[k].eng, &runs[k].stats)) != SPK_CYCLE_OK) {
+        if ((st = finish_engine(&runs[k])) != SPK_CYCLE_OK) {
             describe_failure(o->trace, st, spk_cycle_engine_window(runs[k].eng));
             rc = 1;
         }
@@ -500,20 +588,20 @@ static int simulate(const options *o, sim_run *runs, int n, uint64_t *rows_out,
         fprintf(stderr,
                 "spk-sim: %s: stopped by --%s after %llu trace rows (%.0f cycles simulated); "
                 "the results cover those rows\n",
-                o->trace, *stopped, (unsigned long long)rows, spk_cycle_engine_time(runs[0].eng));
+                o->trace, *stopped, (unsigned long long)rows, run_time(&runs[0]));
     *rows_out = rows;
     return rc;
 }
 
 static int write_reports(const options *o, const sim_run *runs, int n,
                          const spk_energy_constants *ec, const char *energy_path, double wall,
-                         uint64_t rows, const char *stopped) {
+                         uint64_t rows, const char *stopped, const device_totals *dev) {
     report rs[MAX_CONFIGS];
     int rc = 0;
     for (int k = 0; k < n; k++) {
         const spk_config *cfg = &runs[k].cfg;
         const spk_cycle_stats *st = &runs[k].stats;
-        report r = {o, cfg, st, ec, energy_path, {0, 0, 0, 0}, wall, 0, 0, stopped, rows};
+        report r = {o, cfg, st, ec, energy_path, {0, 0, 0, 0}, wall, 0, 0, stopped, rows, dev};
         spk_energy_compute(ec, st, &r.energy);
         uint64_t trans = st->dram_bytes / SPK_CYCLE_TRANSACTION_BYTES;
         r.dram_bound = ceil((double)trans * SPK_CYCLE_TRANSACTION_BYTES /
@@ -544,6 +632,10 @@ static int write_reports(const options *o, const sim_run *runs, int n,
                rs[k].dram_bound, rs[k].qk_bound, (unsigned long long)st->requests,
                (unsigned long long)(st->dram_bytes / SPK_CYCLE_TRANSACTION_BYTES),
                rs[k].energy.total_pj * 1e-6, wall);
+        if (dev->device)
+            printf("  device trace: %llu commands, each timed from an idle engine; %llu DRAM "
+                   "bytes as the device counts them\n",
+                   (unsigned long long)dev->commands, (unsigned long long)dev->bytes);
     }
     return 0;
 }
@@ -576,13 +668,14 @@ static int run(const options *o, sim_run *runs, int n) {
     }
     uint64_t rows = 0;
     const char *stopped = NULL;
-    if (rc == 0) rc = simulate(o, runs, n, &rows, &stopped, t0);
+    device_totals dev = {0, 0, 0, 0};
+    if (rc == 0) rc = simulate(o, runs, n, &rows, &stopped, t0, &dev);
     double wall = now() - t0;
     for (int k = 0; k < n; k++) {
         if (close_rows(&runs[k], rc == 0) != 0) rc = 1;
         spk_cycle_engine_free(runs[k].eng);
     }
-    if (rc == 0) rc = write_reports(o, runs, n, &ec, energy_path, wall, rows, stopped);
+    if (rc == 0) rc = write_reports(o, runs, n, &ec, energy_path, wall, rows, stopped, &dev);
     return rc;
 }
 

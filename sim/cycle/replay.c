@@ -1,6 +1,8 @@
 /* Replay rules: SpAtten trace rows -> timing-engine descriptors (docs/simulator.md). */
 #include "spksim/trace.h"
 
+#include "spksim/cycle_data.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,15 @@ void spk_trace_replay_init(spk_trace_replay *rp, const spk_trace_options *opt) {
 }
 
 int spk_trace_replay_row(spk_trace_replay *rp, const spk_trace_row *r, spk_cycle_request *out) {
+    if (r->device) {
+        /* A device trace's row is one descriptor by the data-mode rules (no fusing, no rounding,
+         * the top-k's measured passes); the reader has checked its fields. */
+        int emitted = rp->pending;
+        if (emitted) *out = rp->cur;
+        rp->pending = spk_trace_device_request(r, &rp->cur, NULL) == SPK_CYCLE_OK;
+        rp->part = 0;
+        return emitted;
+    }
     row_plan p = plan_row(r, &rp->opt);
     /* The reference pairs 6-bit rows by a counter that every 6-bit row advances and any other
      * row resets: rows 0-1, 2-3, ... of each run of 6-bit rows are fused. */

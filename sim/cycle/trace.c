@@ -9,23 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const column_names[SPK_TRACE_COLUMNS] = {"iteration_id",
-                                                            "layer_id",
-                                                            "head_id",
-                                                            "embedding_length_D",
-                                                            "sentence_length_L",
-                                                            "key_fetch_num",
-                                                            "quant_key_bit",
-                                                            "quant_query_bit",
-                                                            "auto_requant_thres",
-                                                            "if_requant",
-                                                            "auto_requant_incre",
-                                                            "value_fetch_num",
-                                                            "quant_value_bit",
-                                                            "if_accumulate_importance",
-                                                            "if_rescale_previous_importance",
-                                                            "if_topk",
-                                                            "topk"};
+#define MAX_COLUMNS (SPK_TRACE_COLUMNS + SPK_TRACE_DEVICE_COLUMNS)
+
+static const char *const column_names[MAX_COLUMNS] = {
+    "iteration_id", "layer_id", "head_id", "embedding_length_D", "sentence_length_L",
+    "key_fetch_num", "quant_key_bit", "quant_query_bit", "auto_requant_thres", "if_requant",
+    "auto_requant_incre", "value_fetch_num", "quant_value_bit", "if_accumulate_importance",
+    "if_rescale_previous_importance", "if_topk", "topk",
+    /* device traces */
+    "command", "v_topk_cycles", "v_topk_streamed"};
 
 enum {
     C_ITER,
@@ -44,7 +36,10 @@ enum {
     C_ACC,
     C_RESCALE,
     C_TOPKFLAG,
-    C_TOPK
+    C_TOPK,
+    C_COMMAND,
+    C_VTOPK_CYCLES,
+    C_VTOPK_STREAMED
 };
 
 typedef struct {
@@ -216,11 +211,16 @@ static int split(char *line, size_t len, char **fields, int max) {
     return n;
 }
 
-static spk_cycle_status check_header(parse_ctx *p, char **f, int n) {
-    if (n != SPK_TRACE_COLUMNS)
-        return fail(p, -1, "header has %d columns, expected %d (%s, ...)", n, SPK_TRACE_COLUMNS,
-                    column_names[0]);
-    for (int i = 0; i < SPK_TRACE_COLUMNS; i++) {
+/* A SpAtten trace has the 17 columns; a device trace (docs/simulator.md, "Device traces") the 17
+ * and its extension columns. Returns the number of columns in *columns. */
+static spk_cycle_status check_header(parse_ctx *p, char **f, int n, int *columns) {
+    if (n != SPK_TRACE_COLUMNS && n != MAX_COLUMNS)
+        return fail(p, -1,
+                    "header has %s%d columns, expected %d (%s, ...) or %d for a device trace",
+                    n > MAX_COLUMNS ? "more than " : "", n > MAX_COLUMNS ? MAX_COLUMNS : n,
+                    SPK_TRACE_COLUMNS, column_names[0], MAX_COLUMNS);
+    *columns = n;
+    for (int i = 0; i < n; i++) {
         if (strcmp(f[i], column_names[i]) != 0)
             return fail(p, -1, "header column %d is '%s', expected '%s'", i + 1, f[i],
                         column_names[i]);
@@ -246,7 +246,7 @@ static int valid_bits(long b) {
         if (parse_bool(f[col], &(dst))) return fail(p, col, "'%s' is not True or False", f[col]);  \
     } while (0)
 
-static spk_cycle_status parse_row(parse_ctx *p, char **f, spk_trace_row *r) {
+static spk_cycle_status parse_row(parse_ctx *p, char **f, int device, spk_trace_row *r) {
     memset(r, 0, sizeof *r);
     r->line = p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line;
     INT_FIELD(C_ITER, 0, 1L << 30, r->iteration);
@@ -260,23 +260,44 @@ static spk_cycle_status parse_row(parse_ctx *p, char **f, spk_trace_row *r) {
     INT_FIELD(C_KEYS, 0, (long)r->l, r->key_fetch);
     long bits;
     INT_FIELD(C_KBITS, -1, 12, bits);
-    if (!valid_bits(bits)) return fail(p, C_KBITS, "%ld bits is not -1, 1..8, 10 or 12", bits);
+    if (device ? bits < 1 : !valid_bits(bits))
+        return fail(p, C_KBITS,
+                    device ? "%ld bits is not 1..12" : "%ld bits is not -1, 1..8, 10 or 12", bits);
     r->key_bits = (int32_t)bits;
     INT_FIELD(C_QBITS, -1, 32, r->query_bits);
     if (parse_num(f[C_THRES], &r->requant_threshold) ||
         (r->requant_threshold != -1 && (r->requant_threshold < 0 || r->requant_threshold > 1)))
         return fail(p, C_THRES, "'%s' is not -1 or a probability in 0..1", f[C_THRES]);
     BOOL_FIELD(C_REQUANT, r->requant);
-    INT_FIELD(C_INCRE, -1, 8, r->requant_incre);
+    /* The device's LSB plane may be up to 10 bits (12 bits in all, docs/spec/datapath.md). */
+    INT_FIELD(C_INCRE, -1, device ? 10 : 8, r->requant_incre);
     if (r->requant_incre == 0) return fail(p, C_INCRE, "0 LSB bits (use -1 for none)");
     INT_FIELD(C_VALUES, 0, (long)r->l, r->value_fetch);
     INT_FIELD(C_VBITS, -1, 12, bits);
-    if (!valid_bits(bits)) return fail(p, C_VBITS, "%ld bits is not -1, 1..8, 10 or 12", bits);
+    if (device ? bits < 1 : !valid_bits(bits))
+        return fail(p, C_VBITS,
+                    device ? "%ld bits is not 1..12" : "%ld bits is not -1, 1..8, 10 or 12", bits);
     r->value_bits = (int32_t)bits;
     BOOL_FIELD(C_ACC, r->accumulate_importance);
     BOOL_FIELD(C_RESCALE, r->rescale_importance);
     BOOL_FIELD(C_TOPKFLAG, r->token_topk);
     INT_FIELD(C_TOPK, -1, (long)r->l, r->topk);
+    if (!device) return SPK_CYCLE_OK;
+    /* What the device can have written (docs/simulator.md, "Device traces"). */
+    const long lsb = r->requant_incre > 0 ? r->requant_incre : 0;
+    if (r->key_bits + lsb > 12)
+        return fail(p, C_INCRE, "%d + %ld bits is more than 12", r->key_bits, lsb);
+    if (r->value_bits != r->key_bits && r->value_bits != r->key_bits + lsb)
+        return fail(p, C_VBITS,
+                    "%d bits is neither quant_key_bit nor quant_key_bit + "
+                    "auto_requant_incre",
+                    r->value_bits);
+    if (r->value_fetch > r->key_fetch)
+        return fail(p, C_VALUES, "%u values of %u keys fetched", r->value_fetch, r->key_fetch);
+    r->device = 1;
+    INT_FIELD(C_COMMAND, 0, INT64_C(1) << 62, r->command);
+    INT_FIELD(C_VTOPK_CYCLES, 0, INT64_C(1) << 62, r->v_topk_cycles);
+    INT_FIELD(C_VTOPK_STREAMED, 0, INT64_C(1) << 62, r->v_topk_streamed);
     return SPK_CYCLE_OK;
 }
 
@@ -312,6 +333,7 @@ struct spk_trace_reader {
     uint64_t blank; /* first line of the current run of blank lines, 0 if none */
     uint64_t rows, skipped;
     uint64_t bytes, total; /* bytes read so far; size of a regular file (0: unknown) */
+    int columns;           /* the header's: 17, or 20 for a device trace */
 };
 
 static spk_cycle_status reader_fail(spk_trace_reader *r, spk_cycle_status st) {
@@ -482,12 +504,13 @@ spk_cycle_status spk_trace_reader_next(spk_trace_reader *r, spk_trace_row *row, 
             p.line = r->blank;
             return reader_fail(r, fail(&p, -1, "empty line inside the file"));
         }
-        char *f[SPK_TRACE_COLUMNS + 1];
+        char *f[MAX_COLUMNS + 1];
         if (memchr(s, '"', n))
             return reader_fail(r, fail(&p, -1, "quoted fields are not part of the format"));
-        int nf = split(s, n, f, SPK_TRACE_COLUMNS);
+        int want = r->line == 1 ? MAX_COLUMNS : r->columns;
+        int nf = split(s, n, f, want);
         if (r->line == 1) {
-            st = check_header(&p, f, nf);
+            st = check_header(&p, f, nf, &r->columns);
             if (st != SPK_CYCLE_OK) return reader_fail(r, st);
             continue;
         }
@@ -495,12 +518,10 @@ spk_cycle_status spk_trace_reader_next(spk_trace_reader *r, spk_trace_row *row, 
             r->skipped++;
             continue;
         }
-        if (nf != SPK_TRACE_COLUMNS)
+        if (nf != want)
             return reader_fail(r, fail(&p, -1, "%s%d fields, expected %d",
-                                       nf > SPK_TRACE_COLUMNS ? "more than " : "",
-                                       nf > SPK_TRACE_COLUMNS ? SPK_TRACE_COLUMNS : nf,
-                                       SPK_TRACE_COLUMNS));
-        st = parse_row(&p, f, row);
+                                       nf > want ? "more than " : "", nf > want ? want : nf, want));
+        st = parse_row(&p, f, want == MAX_COLUMNS, row);
         if (st != SPK_CYCLE_OK) return reader_fail(r, st);
         r->rows++;
         *got = 1;

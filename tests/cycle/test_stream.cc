@@ -293,3 +293,23 @@ TEST(StreamCli, SeveralConfigsInOnePassMatchSingleRuns) {
 }
 
 } // namespace
+
+// A long run shows progress (issue 17): rows, descriptors in flight, simulated cycles, the share
+// of the file and an ETA; $SPK_PROGRESS_MS=0 prints at every check (every 1024 rows) so that a
+// short trace shows it, and --quiet silences it.
+TEST(StreamCli, LongRunsPrintProgress) {
+    TempFile f(mixed_trace(3000));
+    ASSERT_TRUE(f.ok());
+    Result every = sh("env SPK_PROGRESS_MS=0 " + tool() + " --compat --trace " + f.path());
+    ASSERT_EQ(every.status, 0) << every.output;
+    EXPECT_NE(every.output.find("spk-sim: 1024 rows, "), std::string::npos) << every.output;
+    EXPECT_NE(every.output.find("spk-sim: 2048 rows, "), std::string::npos) << every.output;
+    EXPECT_NE(every.output.find("% of the file, ETA "), std::string::npos) << every.output;
+    EXPECT_NE(every.output.find("spk-sim: 3000 rows done"), std::string::npos) << every.output;
+    Result quiet = sh("env SPK_PROGRESS_MS=0 " + tool() + " --quiet --compat --trace " + f.path());
+    ASSERT_EQ(quiet.status, 0) << quiet.output;
+    EXPECT_EQ(quiet.output.find("rows, "), std::string::npos) << quiet.output;
+    Result usual = sh(tool() + " --compat --trace " + std::string(f.path()));
+    ASSERT_EQ(usual.status, 0) << usual.output;
+    EXPECT_EQ(usual.output.find("rows, "), std::string::npos) << "a short run is quiet";
+}

@@ -317,7 +317,7 @@ int main(int argc, char **argv) {
         }
     }
     char err[200];
-    b.eng = spkdev_engine_model_create(mem_read, &b, NULL, NULL, 0, err, sizeof(err));
+    b.eng = spkdev_engine_model_create(mem_read, &b, NULL, NULL, NULL, 0, err, sizeof(err));
     if (!b.eng) {
         fprintf(stderr, "spk-fake-board: %s\n", err);
         return 1;

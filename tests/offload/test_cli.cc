@@ -78,9 +78,11 @@ struct Result {
     std::string out;
 };
 
-Result run(const std::string &args) {
+// Runs spk-llm with @p args, stderr into the output; @p env_extra ("NAME=value") prefixes it.
+Result run(const std::string &args, const std::string &env_extra = "") {
     // The RTL backends load the plugin of this build.
     std::string env = test_rtl_built() ? "SPK_RTL_PLUGIN=" SPK_TEST_RTL_PLUGIN " " : "";
+    if (!env_extra.empty()) env += env_extra + " ";
     std::string cmd = env + std::string(SPK_TEST_SPK_LLM) + " " + args + " 2>&1";
     Result r{-1, ""};
     FILE *p = popen(cmd.c_str(), "r");
@@ -300,4 +302,114 @@ TEST(SpkLlmCli, FailuresSayWhy) {
     EXPECT_NE(r.out.find("spk-llm bench: cannot start a sequence of 1000000005 tokens: "),
               std::string::npos)
         << r.out;
+}
+
+// Every long run prints progress on stderr (issue 17): `progress: WHAT DONE/TOTAL` at least every
+// $SPK_PROGRESS_MS (0: at every step). A run shorter than the interval prints none.
+TEST(SpkLlmCli, LongRunsPrintProgress) {
+    Files f;
+    struct Case {
+        std::string args, needle;
+    } cases[] = {
+        {"perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 2 -t 1",
+         "progress: perplexity tokens of this chunk 64/64"},
+        {"perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 1 --stream -t 1",
+         "progress: perplexity tokens of this chunk 63/64"},
+        {"generate -m " + f.model + " -n 6 --temp 0 -t 1 -p 'The cat'",
+         "progress: prompt tokens 7/7"},
+        {"bench -m " + f.model + " --prompt-tokens 4 -n 3 -r 1 -t 1",
+         "progress: bench generated tokens 3/3"},
+    };
+    for (const Case &c : cases) {
+        Result every = run(c.args + " --backend cpu", "SPK_PROGRESS_MS=0");
+        EXPECT_EQ(every.status, 0) << c.args << ": " << every.out;
+        EXPECT_NE(every.out.find(c.needle), std::string::npos) << c.args << ": " << every.out;
+        Result quiet = run(c.args + " --backend cpu", "SPK_PROGRESS_MS=600000");
+        EXPECT_EQ(quiet.status, 0) << c.args << ": " << quiet.out;
+        EXPECT_EQ(quiet.out.find("progress:"), std::string::npos) << c.args << ": " << quiet.out;
+    }
+}
+
+namespace {
+
+// The number after @p key in @p out (0 if absent).
+unsigned long long number_after(const std::string &out, const std::string &key) {
+    size_t at = out.find(key);
+    return at == std::string::npos ? 0 : std::strtoull(out.c_str() + at + key.size(), nullptr, 10);
+}
+
+// The number before @p key in @p out ("N engine cycles"; 0 if absent).
+unsigned long long number_before(const std::string &out, const std::string &key) {
+    size_t at = out.find(key);
+    if (at == std::string::npos) return 0;
+    size_t start = out.find_last_not_of("0123456789", at - 2);
+    return std::strtoull(out.c_str() + (start == std::string::npos ? 0 : start + 1), nullptr, 10);
+}
+
+Result run_sim(const std::string &args) {
+    Result r{-1, ""};
+    FILE *p = popen((std::string(SPK_TEST_SPK_SIM) + " " + args + " 2>&1").c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+} // namespace
+
+// spk-llm --backend sim --trace-out, then spk-sim on the file with the same configuration: the
+// backend's engine cycles, head requests and DRAM bytes, exactly (issue 19), for prompt batches
+// and decode steps, with pruning and without, on two configurations.
+TEST(SpkLlmCli, TraceOutReplaysToTheBackendsReport) {
+    Files f;
+    const std::string trace = ::testing::TempDir() + "spk-llm-trace.csv";
+    struct Case {
+        std::string args, config;
+    } cases[] = {
+        {"perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 2 -t 1 --spatten paper",
+         "eighth"},
+        {"perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 1 -t 1 --stream",
+         "full"},
+        {"generate -m " + f.model + " -n 12 --temp 0 -t 1 -p 'The cat' --spatten paper", "eighth"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.args + " on " + c.config);
+        std::remove(trace.c_str());
+        Result llm =
+            run(c.args + " --backend sim --trace-out " + trace, "SPK_SIM_CONFIG=" + c.config);
+        ASSERT_EQ(llm.status, 0) << llm.out;
+        EXPECT_NE(llm.out.find("device trace: " + trace), std::string::npos) << llm.out;
+        const unsigned long long cycles = number_before(llm.out, " engine cycles"),
+                                 requests = number_before(llm.out, " head requests");
+        ASSERT_GT(cycles, 0u) << llm.out;
+        ASSERT_GT(requests, 0u) << llm.out;
+        Result sim = run_sim("--config " + c.config + " --trace " + trace + " --json -");
+        ASSERT_EQ(sim.status, 0) << sim.out;
+        std::printf(
+            "[ TRACE    ] %s on %s: backend %llu cycles, %llu requests; spk-sim %llu, %llu\n",
+            c.args.substr(0, c.args.find(' ')).c_str(), c.config.c_str(), cycles, requests,
+            number_after(sim.out, "\"cycles\": "), number_after(sim.out, "\"requests\": "));
+        EXPECT_EQ(number_after(sim.out, "\"cycles\": "), cycles) << sim.out;
+        EXPECT_EQ(number_after(sim.out, "\"requests\": "), requests) << sim.out;
+        // perplexity prints the DRAM bytes in full; generate's report gives them in MB only.
+        if (c.args.rfind("perplexity", 0) == 0) {
+            EXPECT_EQ(number_after(sim.out, "\"device_dram_bytes\": "),
+                      number_after(llm.out, "DRAM bytes = "))
+                << sim.out;
+        }
+    }
+    // Only the timed backend writes a trace, and only for commands that run the model.
+    Result model = run("perplexity -m " + f.model + " -f " + f.text +
+                       " --ctx 64 --backend model --trace-out " + trace);
+    EXPECT_EQ(model.status, 2) << model.out;
+    EXPECT_NE(model.out.find("--trace-out needs"), std::string::npos) << model.out;
+    Result unwritable = run("perplexity -m " + f.model + " -f " + f.text +
+                            " --ctx 64 --backend sim --trace-out /nonexistent-dir/t.csv");
+    EXPECT_EQ(unwritable.status, 1) << unwritable.out;
+    EXPECT_NE(unwritable.out.find("trace /nonexistent-dir/t.csv: cannot write"), std::string::npos)
+        << unwritable.out;
+    std::remove(trace.c_str());
 }

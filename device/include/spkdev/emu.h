@@ -50,6 +50,8 @@ typedef struct spkdev_config {
     const char *rtl_trace;       /**< rtl: FST waveform file of the engine, or NULL */
     const spkdev_dram_ops *dram; /**< NULL: the device's own DRAM of dram_bytes; else every DRAM
                                       access (core, engine, host) goes through these */
+    const char *sim_trace;       /**< sim: device trace to write (docs/simulator.md, "Device
+                                      traces"), or NULL */
 } spkdev_config;
 
 /** @brief Create a device in reset (core stopped). NULL with a message in @p err on failure. */

@@ -177,6 +177,13 @@ size_t spk_cycle_engine_window(const spk_cycle_engine *e);
 void spk_cycle_engine_free(spk_cycle_engine *e);
 
 /**
+ * @brief Add the statistics of a run that followed @p sum's on an idle engine (a device trace's
+ * next command, docs/simulator.md "Device traces"): cycles, counts, busy and stall cycles and
+ * events are summed, so the bound and the energy of the sum describe the runs end to end.
+ */
+void spk_cycle_stats_add(spk_cycle_stats *sum, const spk_cycle_stats *s);
+
+/**
  * @brief Name of the resource that limited a run: the largest of the DRAM, QK, softmax, top-k
  * and PV occupancies ("dram", "qk", "softmax", "topk", "pv"), or "latency" when no resource was
  * busy for at least half of the run (the pipeline was mostly waiting).

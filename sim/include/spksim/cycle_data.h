@@ -11,9 +11,11 @@
 #define SPKSIM_CYCLE_DATA_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "spksim/cycle.h"
 #include "spksim/datapath.h"
+#include "spksim/trace.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +56,30 @@ spk_cycle_status spk_cycle_run_heads(const spk_config *cfg, const spk_head_confi
                                      spk_workspace *ws, spk_head_result *results,
                                      spk_cycle_stats *stats, spksim_status *golden_status,
                                      size_t *failed_index);
+
+/* ---- Device traces (docs/simulator.md, "Device traces") ------------------------------------ */
+
+/** @brief The header line of a device trace: the 17 SpAtten columns and the extension columns. */
+int spk_trace_device_write_header(FILE *f);
+
+/**
+ * @brief One head request as a device-trace row: @p command numbers the device command (a layer)
+ * it belongs to, @p site says where it sits; the configuration and the events are the golden
+ * model's. Reading the row back (spk_trace_device_request()) gives exactly the descriptor
+ * spk_cycle_request_from_head() builds from the same arguments.
+ * @return 0, or -1 if the write failed.
+ */
+int spk_trace_device_write_row(FILE *f, uint64_t command, const spk_cycle_request_site *site,
+                               const spk_head_config *cfg, const spk_head_events *ev);
+
+/**
+ * @brief The descriptor of a device-trace row (@p row->device set), built by the data-mode rules
+ * (spk_cycle_request_from_head()), and the DRAM bytes the device counts for it (docs/spec/
+ * datapath.md, "Traffic"; NULL: not wanted).
+ * @return SPK_CYCLE_OK, or SPK_CYCLE_E_ARG for a row the device cannot have written.
+ */
+spk_cycle_status spk_trace_device_request(const spk_trace_row *row, spk_cycle_request *out,
+                                          uint64_t *dram_bytes);
 
 #ifdef __cplusplus
 }

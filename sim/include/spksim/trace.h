@@ -17,6 +17,9 @@ extern "C" {
 
 /** Columns of the trace format, in the order the reference files use. */
 #define SPK_TRACE_COLUMNS 17
+/** Extension columns of a device trace (written by the sim backend, `spk-llm --trace-out`),
+ * after the 17: command, v_topk_cycles, v_topk_streamed (docs/simulator.md, "Device traces"). */
+#define SPK_TRACE_DEVICE_COLUMNS 3
 
 /** @brief One data row: one query of one head of one layer at one iteration. */
 typedef struct spk_trace_row {
@@ -38,6 +41,11 @@ typedef struct spk_trace_row {
     uint8_t rescale_importance;    /**< if_rescale_previous_importance */
     uint8_t token_topk;            /**< if_topk */
     int32_t topk;                  /**< topk: tokens kept after this row (-1: none) */
+    /* Device traces only (docs/simulator.md, "Device traces"); zero in a SpAtten trace. */
+    uint8_t device;           /**< 1: the row carries the device's extension columns */
+    uint64_t command;         /**< command: the device command (one layer) the row belongs to */
+    uint64_t v_topk_cycles;   /**< v_topk_cycles: the local-V top-k's measured latency */
+    uint64_t v_topk_streamed; /**< v_topk_streamed: candidates it compared */
 } spk_trace_row;
 
 /** @brief A loaded trace. */
@@ -48,9 +56,10 @@ typedef struct spk_trace {
 } spk_trace;
 
 /**
- * @brief Read and validate a trace file. The header must name the 17 columns; every data row must
- * have 17 well-formed fields. A line whose iteration_id is not an integer and whose other fields
- * are all empty (the producing config path) is skipped; anything else malformed is rejected.
+ * @brief Read and validate a trace file. The header must name the 17 columns (or the 17 and the
+ * device trace's extension columns); every data row must have as many well-formed fields. A line
+ * whose iteration_id is not an integer and whose other fields are all empty (the producing config
+ * path) is skipped; anything else malformed is rejected.
  * @param err  receives "FILE: line N, column NAME: problem" on failure.
  * @return SPK_CYCLE_OK, SPK_CYCLE_E_IO, SPK_CYCLE_E_FORMAT or SPK_CYCLE_E_NOMEM.
  */
