@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spk/spk.h"
@@ -405,6 +406,46 @@ static void default_paths(char *fw, char *energy, size_t len) {
     }
 }
 
+/* ---- progress (docs/reliability.md, "Progress") ---------------------------------------------
+ * "progress: WHAT DONE/TOTAL" on stderr at least every $SPK_PROGRESS_MS milliseconds (default
+ * 2000; 0: at every step), as spk-llm prints it. */
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double progress_every_s(void) {
+    static double every = -1;
+    if (every < 0) {
+        const char *env = getenv("SPK_PROGRESS_MS");
+        char *end = NULL;
+        long v = env && *env ? strtol(env, &end, 10) : 2000;
+        every = (env && *env && (*end || v < 0)) ? 2.0 : (double)v / 1000.0;
+    }
+    return every;
+}
+
+typedef struct {
+    double last;
+    unsigned long long done, total;
+} progress_state;
+
+static void progress(progress_state *p, const char *what) {
+    double t = mono_s();
+    if (t - p->last < progress_every_s()) return;
+    p->last = t;
+    fprintf(stderr, "progress: %s %llu/%llu\n", what, p->done, p->total);
+}
+
+/* The golden model's observer: one call per head request. */
+static void on_request(void *user, uint32_t head, uint32_t query, const spk_head_result *res) {
+    (void)head, (void)query, (void)res;
+    progress_state *p = user;
+    p->done++;
+    progress(p, "head requests");
+}
+
 static int spk_failed(const options *o, const char *what, spk_status st) {
     if (st == SPK_OK) return 0;
     fprintf(stderr, "spk-attn: --backend %s: %s: %s: %s\n", o->backend, what, spk_status_str(st),
@@ -506,7 +547,8 @@ static int run_golden(options *o, const tensor3 *q, const tensor3 *k, const tens
         .v_scales = vq.scales,
         .causal = (uint32_t)o->causal,
     };
-    spksim_status s = spk_layer_run(&o->cfg, &layer, st, ws, out, out_exp, ls, NULL, NULL);
+    progress_state prog = {mono_s(), 0, (unsigned long long)q->heads * q->rows};
+    spksim_status s = spk_layer_run(&o->cfg, &layer, st, ws, out, out_exp, ls, on_request, &prog);
     if (s == SPKSIM_OK) s = spk_prune_keep(st, o->tokens, o->heads, NULL, NULL);
     if (s != SPKSIM_OK) {
         fprintf(stderr, "spk-attn: layer failed: %s\n", spksim_status_str(s));

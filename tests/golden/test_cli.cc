@@ -251,3 +251,21 @@ TEST(Parse, WholeStringRangeCheckedNumbers) {
 }
 
 } // namespace
+
+// A long layer shows progress (issue 17): `progress: head requests DONE/TOTAL` on stderr at least
+// every $SPK_PROGRESS_MS (0: after every request); a layer shorter than the interval prints none.
+// (On a device backend the layer is one command, which the host waits for in one piece.)
+TEST_F(Cli, LongLayersPrintProgress) {
+    setenv("SPK_PROGRESS_MS", "0", 1);
+    Result every = run(base());
+    setenv("SPK_PROGRESS_MS", "600000", 1);
+    Result quiet = run(base());
+    unsetenv("SPK_PROGRESS_MS");
+    ASSERT_EQ(every.status, 0) << every.output;
+    EXPECT_NE(every.output.find("progress: head requests 1/6\n"), std::string::npos)
+        << every.output;
+    EXPECT_NE(every.output.find("progress: head requests 6/6\n"), std::string::npos)
+        << every.output;
+    ASSERT_EQ(quiet.status, 0) << quiet.output;
+    EXPECT_EQ(quiet.output.find("progress:"), std::string::npos) << quiet.output;
+}
