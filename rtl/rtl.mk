@@ -148,6 +148,14 @@ synth: ## iCE40 UP5K build of the RTL (yosys + nextpnr + icepack + icetime), rep
 synth-blocks: ## yosys-only iCE40 cell counts of each engine block at the UP5K build's parameters
 	@scripts/synth-ice40.sh $(BUILD)/synth blocks
 
+# Area of the two full engines on a 7-series part at the RTL harness's parameters (yosys
+# synth_xilinx; docs/rtl.md, "Area on a 7-series part"; make bench records it).
+XILINX_PARAMS := DMAX=64 M=8 NMAX=512 P=8 QDEPTH=4 NTOK=1024
+.PHONY: synth-xilinx
+synth-xilinx: ## yosys synth_xilinx (xc7) of spk_engine and spk_engine_ovl: LUT/FF/DSP/BRAM vs a Zynq-7020 (about 30 min)
+	@scripts/synth-xilinx.sh $(BUILD)/xilinx spk_engine "$(XILINX_PARAMS)" $(RTL_ENGINE_SRCS)
+	@scripts/synth-xilinx.sh $(BUILD)/xilinx spk_engine_ovl "$(XILINX_PARAMS)" $(RTL_ENGINE_OVL_SRCS)
+
 # ---- The compact engine (rtl/engine/spk_engine_compact.v) -------------------------------------
 # spk_engine's port list in a sequential microarchitecture sized for the UP5K (no M, no P): its
 # Verilated model (tests/rtl/engine_harness.h assumes these parameters), its lint entry and its

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Title: RTL: engine cycles against the cycle simulator, the two engines side by side, iCE40 UP5K build (make synth)
+# Title: RTL: engine cycles against the cycle simulator, the engines side by side, iCE40 UP5K build (make synth), 7-series area
 # First times 1,000 random head requests per seed on the Verilated engine against the cycle
 # simulator (`rtl-engine --memory cycles`: its serial `rtl-engine` preset and the overlapped
 # pipeline), then the same 1,000 requests on spk_engine and spk_engine_compact (cycles, all
@@ -7,8 +7,10 @@
 # icepack, icetime, for the top-k engine, the softmax and the whole engine (compact) with its
 # on-chip memory; then `make synth-blocks`: yosys cell counts of each engine block) and prints
 # every report (resources, Fmax or why it does not fit, run times, tool versions) for
-# docs/benchmarks.md. Takes about 8 minutes on the 2-core build machine.
-# Usage: scripts/bench-rtl.sh [IGNORED_DATA_DIR]
+# docs/benchmarks.md. Then the overlapped engine against its preset, per8 through the presets,
+# and the two full engines' area on a 7-series part (make synth-xilinx). Takes about 45 minutes
+# on the 2-core build machine (synth_xilinx is most of it).
+# Usage: scripts/bench-rtl.sh [SHARED_DATA_DIR]   (for the per8 trace)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -34,6 +36,43 @@ for engine in full compact; do
     build/bin/rtl-engine --engine "$engine" --seed 1234 --cases 1000
 done
 echo '```'
+echo "### The overlapped engine (spk_engine_ovl) against its preset and the cycle simulator"
+echo
+echo "The same 1,000 requests per seed as above on \`spk_engine_ovl\`, against the preset file"
+echo "\`sim/configs/rtl-ovl.cfg\` (docs/simulator.md, \"Preset rtl-ovl\") and \`eighth\` with the RTL's"
+echo "units; the last line of each run is the Verilated engine's speed."
+echo
+for seed in 3 11 777; do
+    echo '```'
+    build/bin/rtl-engine --engine ovl --memory cycles --seed "$seed" --cases 1000 | grep -v '^case '
+    echo '```'
+done
+trace=${1:-$repo/../shared/data}/spatten-workloads/summary-gpt2-small-wikitext2-per8.csv
+echo
+echo "### per8 through the presets"
+echo
+if [ -f "$trace" ]; then
+    make --no-print-directory build/bin/spk-sim >/dev/null
+    echo "\`spk-sim --trace per8 --config eighth --config full --config sim/configs/rtl-ovl.cfg\`"
+    echo "(the last is the overlapped RTL's preset at the harness's one AXI port: not validated,"
+    echo "see above):"
+    echo
+    echo '```'
+    build/bin/spk-sim --trace "$trace" --config eighth --config full --config sim/configs/rtl-ovl.cfg |
+        sed "s|$(dirname "$trace")/||"
+    echo '```'
+else
+    echo "(per8 trace not found at $trace: pass the shared data directory)"
+fi
+echo
+echo "### Area on a 7-series part (yosys synth_xilinx, Zynq-7020 capacity)"
+echo
+echo "\`make synth-xilinx\` (scripts/synth-xilinx.sh): yosys maps and packs, it does not place or"
+echo "time, so the clock is an assumption (see docs/rtl.md, \"Area on a 7-series part\")."
+echo
+echo "| top (parameters) | LUTs (of 53,200) | flip-flops (of 106,400) | DSP48E1 (of 220) | BRAM36 (of 140) | CARRY4 | fits | run |"
+echo "|---|---|---|---|---|---|---|---|"
+make --no-print-directory synth-xilinx 2>/dev/null | grep '^|' || echo "(synth-xilinx failed)"
 make --no-print-directory synth synth-blocks >/tmp/spk-bench-rtl.log 2>&1 || {
     tail -n 30 /tmp/spk-bench-rtl.log
     exit 1

@@ -56,6 +56,9 @@ static const key_desc keys[] = {
     KEY(output_per_cycle, KEY_U32),
     KEY(step_latency, KEY_U32),
     KEY(head_add_latency, KEY_U32),
+    KEY(row_beats, KEY_U32),
+    KEY(softmax_exp_per_cycle, KEY_U32),
+    KEY(value_scales_with_keys, KEY_U32),
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -313,19 +316,19 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
     else if (c->fetch_slots > SPK_CONFIG_MAX_FETCH_SLOTS)
         bad = "fetch_slots must be 0..64";
     else if (c->value_scale_per_row > 1 || c->kept_scan > 1 || c->topk_emit_pass > 1 ||
-             c->unaligned_regions > 1)
-        bad = "value_scale_per_row, kept_scan, topk_emit_pass and unaligned_regions must be 0 or 1";
-    else if (c->step_overlap &&
-             (c->fetch_slots || c->fetch_row_overhead || c->fetch_done_latency ||
-              c->unaligned_regions || c->query_load_cycles || c->importance_per_cycle ||
-              c->value_scale_per_row || c->kept_scan || c->topk_emit_pass || c->topk_latency ||
-              c->output_per_cycle || c->step_latency || c->head_add_latency))
+             c->unaligned_regions > 1 || c->row_beats > 1 || c->value_scales_with_keys > 1)
+        bad = "value_scale_per_row, kept_scan, topk_emit_pass, unaligned_regions, row_beats and "
+              "value_scales_with_keys must be 0 or 1";
+    else if (c->step_overlap && (c->fetch_slots || c->fetch_row_overhead || c->fetch_done_latency ||
+                                 c->unaligned_regions || c->value_scale_per_row || c->kept_scan ||
+                                 c->step_latency || c->head_add_latency))
         bad = "fetch_slots, fetch_row_overhead, fetch_done_latency, unaligned_regions, "
-              "query_load_cycles, importance_per_cycle, "
-              "value_scale_per_row, kept_scan, topk_emit_pass, "
-              "topk_latency, output_per_cycle, step_latency and head_add_latency are knobs of the "
-              "serial engine: "
-              "set step_overlap = 0 or leave them at 0";
+              "value_scale_per_row, kept_scan, step_latency and head_add_latency are knobs of "
+              "the serial engine: set step_overlap = 0 or leave them at 0";
+    else if (!c->step_overlap &&
+             (c->row_beats || c->softmax_exp_per_cycle || c->value_scales_with_keys))
+        bad = "row_beats, softmax_exp_per_cycle and value_scales_with_keys are knobs of the "
+              "overlapped pipeline: set step_overlap = 1 or leave them at 0";
     if (!bad) return 0;
     set_err(err, err_len, "configuration '%s': %s", c->name, bad);
     return -1;

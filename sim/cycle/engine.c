@@ -119,6 +119,7 @@ static event heap_pop(event_heap *h) {
 typedef struct {
     spk_cycle_request r;
     double k_first, k_last; /* data times of the current key fetch (then of the value fetch) */
+    double imp_end;         /* importance_per_cycle: when the final probabilities are added */
     double kbuf, vbuf;      /* buffer bytes held */
     spk_cycle_timing tm;
     uint32_t pass;    /* 0: MSB pass, 1: LSB recompute */
@@ -203,6 +204,18 @@ static int more_to_admit(const spk_cycle_engine *e) {
     return !e->ended || e->next_admit < e->pushed;
 }
 
+/* value_scales_with_keys = 1 (spk_engine_ovl): the V scale words of all the request's keys are
+ * read with the K fetch, in whole 32-byte blocks, instead of the kept rows' with the V fetch.
+ * Returns the blocks of @p rows scale words when the knob is set, else 0. The per-kind
+ * transaction counts keep the descriptor's (docs/spec/datapath.md, "Traffic"); dram_bytes counts
+ * the blocks moved. */
+static uint64_t value_scale_moves(const spk_cycle_engine *e, const spk_cycle_request *r,
+                                  uint64_t rows) {
+    (void)r;
+    if (!e->cfg.value_scales_with_keys) return 0;
+    return (4 * rows + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES;
+}
+
 static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     uint64_t j = e->next_admit;
     if (j >= e->pushed || req != (uint32_t)j || e->barrier) return 0; /* stale, or draining */
@@ -220,11 +233,21 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     s->kbuf = need;
     e->next_admit++;
     s->tm.admitted = t;
-    double first, last;
-    spk_dram_fetch(&e->dram, t, r->key_msb_addr, r->key_msb_transactions, &first, &last);
+    double first, last, tk = t; /* when the K fetch is issued */
+    if (e->cfg.query_load_cycles) {
+        /* The query's int16 codes are read and loaded into QK, qk_multipliers a cycle, before
+         * the first K request, which follows query_load_cycles later. */
+        const uint64_t blocks = (2ull * r->heads * r->d + SPK_CYCLE_TRANSACTION_BYTES - 1) /
+                                SPK_CYCLE_TRANSACTION_BYTES;
+        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(3) << 52), blocks, &first, &last);
+        tk = last + 1 + e->cfg.query_load_cycles + ceil_div((uint64_t)r->heads * r->d, e->qk_div);
+    }
+    spk_dram_fetch(&e->dram, tk, r->key_msb_addr,
+                   r->key_msb_transactions + value_scale_moves(e, r, r->heads * r->keys), &first,
+                   &last);
     if (r->lsb_upfront && r->key_lsb_transactions) {
         double f2, l2;
-        spk_dram_fetch(&e->dram, t, r->key_lsb_addr, r->key_lsb_transactions, &f2, &l2);
+        spk_dram_fetch(&e->dram, tk, r->key_lsb_addr, r->key_lsb_transactions, &f2, &l2);
         if (l2 > last) last = l2;
         if (f2 > first) first = f2; /* QK needs both planes of a key */
     }
@@ -249,7 +272,8 @@ static int on_qk(spk_cycle_engine *e, uint32_t j, double t) {
     slot *s = at(e, j);
     const spk_cycle_request *r = &s->r;
     uint64_t keys = s->pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
-    double work = ceil_div(keys * r->d, e->qk_div);
+    double work = e->cfg.row_beats ? (double)keys * ceil_div(r->d, e->qk_div)
+                                   : ceil_div(keys * r->d, e->qk_div);
     double start = t > e->qk_free ? t : e->qk_free;
     double end = start + work;
     if (s->k_last > end) end = s->k_last; /* the unit streams: it cannot outrun its data */
@@ -263,6 +287,9 @@ static int on_softmax(spk_cycle_engine *e, uint32_t j, double t) {
     const spk_cycle_request *r = &s->r;
     uint64_t scores = s->pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
     double work = e->cfg.softmax_passes * ceil_div(scores, e->smx_div);
+    if (e->cfg.softmax_exp_per_cycle)
+        work +=
+            (double)((scores + e->cfg.softmax_exp_per_cycle - 1) / e->cfg.softmax_exp_per_cycle);
     double start = t > e->smx_free ? t : e->smx_free;
     e->smx_free = start + work;
     e->stats.busy_softmax += work;
@@ -291,11 +318,25 @@ static int on_decide(spk_cycle_engine *e, uint32_t j, double t) {
                        &s->k_last);
         return heap_push(&e->heap, s->k_first, j, EV_QK);
     }
+    /* The final probabilities are added into the token importance, importance_per_cycle a
+     * cycle from here (spk_engine_ovl's walk); done waits for the last add. */
+    s->imp_end = 0;
+    if (e->cfg.importance_per_cycle && r->accumulate_importance) {
+        const uint64_t n = (uint64_t)r->heads * r->keys;
+        s->imp_end =
+            t + (double)((n + e->cfg.importance_per_cycle - 1) / e->cfg.importance_per_cycle);
+    }
     /* Keys are no longer needed: their buffer space returns and may unblock the front end. */
     e->kbuf_used -= s->kbuf;
     s->kbuf = 0;
     if (e->front_blocked && heap_push(&e->heap, t, (uint32_t)e->next_admit, EV_ADMIT)) return -1;
-    double ready = r->local_topk_cycles ? topk_run(e, t, r->local_topk_cycles) : t;
+    /* The local-V top-k: its selection passes, then (topk_emit_pass, spk_engine_ovl's top-k)
+     * the pass that emits the kept lines, and any fixed latency. */
+    uint64_t topk = r->local_topk_cycles + e->cfg.topk_latency;
+    const uint64_t n = (uint64_t)r->heads * r->keys;
+    if (e->cfg.topk_emit_pass && n)
+        topk += (n + e->cfg.topk_parallelism - 1) / e->cfg.topk_parallelism;
+    double ready = topk ? topk_run(e, t, topk) : t;
     return heap_push(&e->heap, ready, j, EV_VALLOC);
 }
 
@@ -305,7 +346,11 @@ static int start_value_fetch(spk_cycle_engine *e, uint32_t j, double t) {
     s->vbuf = vbuf_need(e, r);
     e->vbuf_used += s->vbuf;
     double first, last;
-    spk_dram_fetch(&e->dram, t, r->value_addr, r->value_transactions, &first, &last);
+    /* value_scales_with_keys: the kept rows' scale words came with the keys' (at admission). */
+    const uint64_t moved = value_scale_moves(e, r, r->heads * r->values);
+    spk_dram_fetch(&e->dram, t, r->value_addr,
+                   r->value_transactions > moved ? r->value_transactions - moved : 0, &first,
+                   &last);
     s->k_first = first;
     s->k_last = last; /* reused for the value data times */
     return heap_push(&e->heap, first, j, EV_PV);
@@ -379,14 +424,21 @@ static int finish(spk_cycle_engine *e, uint32_t j, double done) {
 static int on_pv(spk_cycle_engine *e, uint32_t j, double t) {
     slot *s = at(e, j);
     const spk_cycle_request *r = &s->r;
-    double work = ceil_div((uint64_t)r->heads * r->values * r->d, e->pv_div);
+    const uint64_t rows = (uint64_t)r->heads * r->values;
+    double work = e->cfg.row_beats ? (double)rows * ceil_div(r->d, e->pv_div)
+                                   : ceil_div(rows * r->d, e->pv_div);
     double start = t > e->pv_free ? t : e->pv_free;
     double end = start + work;
     if (s->k_last > end) end = s->k_last;
     e->pv_free = end;
     e->stats.busy_pv += work;
     if (heap_push(&e->heap, end, j, EV_VFREE)) return -1;
-    double done = end + e->cfg.pv_latency + e->cfg.output_latency;
+    double done = end + e->cfg.pv_latency;
+    if (e->cfg.output_per_cycle) /* the outputs stream out before done */
+        done += (double)(((uint64_t)r->heads * r->d + e->cfg.output_per_cycle - 1) /
+                         e->cfg.output_per_cycle);
+    if (s->imp_end > done) done = s->imp_end;
+    done += e->cfg.output_latency;
     if (r->token_topk_cycles && !e->cfg.token_topk_barrier)
         return heap_push(&e->heap, done, j, EV_TOKTOPK);
     return finish(e, j, done);

@@ -382,3 +382,71 @@ TEST(Engine, MoreResourcesNeverMeaningfullySlowerOnRandomMixes) {
         }
     }
 }
+
+namespace {
+
+// One request alone on a QK/PV-bound configuration (the rtl-ovl preset's units), as the RTL
+// harness times the overlapped engine.
+uint64_t alone(const spk_config &cfg, const spk_cycle_request &r) {
+    spk_cycle_stats s{};
+    EXPECT_EQ(spk_cycle_run(&cfg, &r, 1, &s, nullptr, nullptr, nullptr), SPK_CYCLE_OK);
+    return s.cycles;
+}
+
+spk_config ovl_units() {
+    spk_config c;
+    char err[256] = "";
+    EXPECT_EQ(spk_config_load("sim/configs/rtl-ovl.cfg", &c, err, sizeof err), 0) << err;
+    // the structure knobs off: the paper's pipeline with the RTL's units
+    c.row_beats = c.softmax_exp_per_cycle = c.output_per_cycle = c.query_load_cycles = 0;
+    c.topk_emit_pass = c.topk_latency = c.importance_per_cycle = c.value_scales_with_keys = 0;
+    return c;
+}
+
+} // namespace
+
+// The overlapped pipeline's structure knobs (docs/simulator.md, "Preset rtl-ovl") each add the
+// cycles their documentation says, on a request whose time they lie on: d = 20 (3 beats of 8
+// per row where the packed rows take 2.5), 100 keys, 10 kept.
+TEST(Engine, OverlappedStructureKnobsAddWhatTheySay) {
+    spk_cycle_request r = request(0, 0, 100, 10, false, 50);
+    r.d = 20;
+    const spk_config base = ovl_units();
+    const uint64_t t0 = alone(base, r);
+    spk_config c = base;
+    c.row_beats = 1; // QK: 100 rows x 3 beats instead of 2,000 / 8 = 250; PV: 30 instead of 25
+    EXPECT_EQ(alone(c, r), t0 + 50 + 5);
+    c = base;
+    c.softmax_exp_per_cycle = 8; // an EXP pass of ceil(100 / 8) = 13 cycles
+    EXPECT_EQ(alone(c, r), t0 + 13);
+    c = base;
+    c.output_per_cycle = 1; // 20 outputs streamed before done
+    EXPECT_EQ(alone(c, r), t0 + 20);
+    c = base;
+    c.topk_emit_pass = 1; // the kept lines emitted in ceil(100 / 8) = 13 cycles
+    c.topk_latency = 5;
+    EXPECT_EQ(alone(c, r), t0 + 13 + 5);
+    // 100 adds from the decision: longer than the V fetch and PV of a request without a top-k
+    // run; one cycle of adds is hidden behind them
+    spk_cycle_request no_topk = r;
+    no_topk.local_topk_cycles = 0;
+    no_topk.accumulate_importance = 1;
+    const uint64_t t1 = alone(base, no_topk);
+    c = base;
+    c.importance_per_cycle = 1;
+    EXPECT_GT(alone(c, no_topk), t1);
+    c.importance_per_cycle = 1000;
+    EXPECT_EQ(alone(c, no_topk), t1);
+    c = base;
+    c.query_load_cycles = 1; // the query (40 bytes: 2 blocks) read, loaded in 3 beats, +1
+    EXPECT_GT(alone(c, r), t0 + 3);
+    c = base;
+    c.value_scales_with_keys = 1; // QK-bound: moving 13 scale blocks into the K fetch is hidden
+    EXPECT_LE(alone(c, r), t0 + 13);
+    // They belong to the overlapped pipeline; the serial engine refuses the new ones.
+    c = preset("rtl-engine");
+    c.row_beats = 1;
+    char err[256];
+    EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
+    EXPECT_NE(std::string(err).find("row_beats"), std::string::npos) << err;
+}

@@ -151,6 +151,43 @@ TEST(RtlEngineOvl, PresetFileHasTheEnginesUnits) {
     EXPECT_EQ(cfg.topk_parallelism, kEngineP);
     EXPECT_EQ(cfg.dram_channels, 1u);
     EXPECT_EQ(cfg.dram_latency, 8u);
+    EXPECT_EQ(cfg.row_beats, 1u);
+    EXPECT_EQ(cfg.softmax_exp_per_cycle, 8u);
+}
+
+// The preset file against the Verilated engine on the same 60 requests as above, one at a time:
+// the total within 5% and every request within 0.95 .. 1.30 (measured on 1,000 requests per seed,
+// five seeds: total 1.029 .. 1.030, per request 0.996 .. 1.26; docs/simulator.md, "Preset
+// rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
+TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
+    spk_config cfg{};
+    char err[256] = "";
+    ASSERT_EQ(spk_config_load("sim/configs/rtl-ovl.cfg", &cfg, err, sizeof err), 0) << err;
+    EngineMemory mem;
+    mem.random_stalls = false;
+    mem.latency = 8;
+    EngineHarness<Vengine_ovl> ovl("", mem);
+    std::mt19937_64 rng(4043);
+    uint64_t t_rtl = 0, t_model = 0;
+    double lo = 1e9, hi = 0;
+    for (int i = 0; i < kCycleCases; i++) {
+        EngineCase c;
+        ASSERT_EQ(engine_random_case(rng, 300, c), "");
+        const EngineOutcome b = ovl.run(c);
+        ASSERT_EQ(engine_check(c, b), "") << "case " << i;
+        const uint64_t want = predicted(cfg, c);
+        t_rtl += b.cycles;
+        t_model += want;
+        const double r = (double)b.cycles / (double)want;
+        lo = r < lo ? r : lo;
+        hi = r > hi ? r : hi;
+    }
+    const double total = (double)t_rtl / (double)t_model;
+    RecordProperty("ovl_over_preset", std::to_string(total));
+    EXPECT_GT(total, 0.95) << t_rtl << " RTL cycles, " << t_model << " preset";
+    EXPECT_LT(total, 1.05) << t_rtl << " RTL cycles, " << t_model << " preset";
+    EXPECT_GT(lo, 0.95);
+    EXPECT_LT(hi, 1.30);
 }
 
 } // namespace

@@ -49,36 +49,51 @@ typedef struct spk_config {
     uint64_t seed;                 /**< seed of the statistical top-k model (trace mode) */
     /* Microarchitecture knobs (docs/simulator.md, "Serial engine"); the defaults (overlap 1,
      * one softmax pass, the rest 0) are the paper-like pipeline of the presets full and eighth. */
-    uint32_t step_overlap;         /**< 1: overlapped pipeline; 0: serial engine, one request and
-                                        one step at a time (rtl/engine/spk_engine.v) */
-    uint32_t softmax_passes;       /**< passes of softmax_per_cycle over the scores after the last
-                                        one arrived: 1 streams, 2 = EXP then PROB (spk_softmax) */
-    uint32_t fetch_slots;          /**< serial: rows in flight in the row fetcher (0: the fetch
-                                        is one stream of transactions) */
-    uint32_t fetch_row_overhead;   /**< serial: cycles a fetcher slot takes a row index before
-                                        its requests */
-    uint32_t value_scale_per_row;  /**< serial: 1 = one read per kept V row's scale word, 0 =
-                                        the kept rows' words packed in 32-byte reads */
-    uint32_t kept_scan;            /**< serial: 1 = kept V rows listed by a scan of the top-k's
-                                        flags, topk_parallelism per cycle */
-    uint32_t query_load_cycles;    /**< serial: 0 = the query is in QK already; else its int16
-                                        codes are read before the K scale words and loaded into
-                                        QK in this many cycles once they are in */
-    uint32_t importance_per_cycle; /**< serial: 0 = token importance costs no time; else the
-                                        final probabilities are added this many per cycle from
-                                        the end of the last K pass, and done waits for them */
-    uint32_t unaligned_regions;    /**< serial: 1 = planes start at any byte and scale words at
-                                        any 4-byte offset of a 32-byte block (expected blocks per
-                                        run); 0 = at the descriptor's addresses */
-    uint32_t fetch_done_latency;   /**< serial: cycles from a V fetch pass's last beat until the
-                                        engine sees the pass end */
-    uint32_t topk_emit_pass;       /**< serial: 1 = the top-k emits its kept flags in a second
-                                        pass of ceil(n / topk_parallelism) cycles */
-    uint32_t topk_latency;         /**< serial: fixed cycles of a top-k run beyond its passes */
-    uint32_t output_per_cycle;     /**< serial: outputs streamed per cycle (0: output_latency
-                                        only) */
-    uint32_t step_latency;         /**< serial: cycles of a hand-off between two steps */
-    uint32_t head_add_latency;     /**< serial: cycles of the head-importance add before DONE */
+    uint32_t step_overlap;           /**< 1: overlapped pipeline; 0: serial engine, one request and
+                                          one step at a time (rtl/engine/spk_engine.v) */
+    uint32_t softmax_passes;         /**< passes of softmax_per_cycle over the scores after the last
+                                          one arrived: 1 streams, 2 = EXP then PROB (spk_softmax) */
+    uint32_t fetch_slots;            /**< serial: rows in flight in the row fetcher (0: the fetch
+                                          is one stream of transactions) */
+    uint32_t fetch_row_overhead;     /**< serial: cycles a fetcher slot takes a row index before
+                                          its requests */
+    uint32_t value_scale_per_row;    /**< serial: 1 = one read per kept V row's scale word, 0 =
+                                          the kept rows' words packed in 32-byte reads */
+    uint32_t kept_scan;              /**< serial: 1 = kept V rows listed by a scan of the top-k's
+                                          flags, topk_parallelism per cycle */
+    uint32_t query_load_cycles;      /**< 0 = the query is in QK already; else its int16 codes
+                                          are read first. Serial: loaded into QK in this many
+                                          cycles once they are in, before the K scale words.
+                                          Overlapped: loaded at qk_multipliers codes a cycle, and
+                                          the K fetch is issued this many cycles after that */
+    uint32_t importance_per_cycle;   /**< serial: 0 = token importance costs no time; else the
+                                          final probabilities are added this many per cycle from
+                                          the end of the last K pass, and done waits for them */
+    uint32_t unaligned_regions;      /**< serial: 1 = planes start at any byte and scale words at
+                                          any 4-byte offset of a 32-byte block (expected blocks per
+                                          run); 0 = at the descriptor's addresses */
+    uint32_t fetch_done_latency;     /**< serial: cycles from a V fetch pass's last beat until the
+                                          engine sees the pass end */
+    uint32_t topk_emit_pass;         /**< 1 = the local-V top-k emits its kept flags in a second
+                                          pass of ceil(n / topk_parallelism) cycles (serial and
+                                          overlapped) */
+    uint32_t topk_latency;           /**< fixed cycles of a local-V top-k run beyond its passes
+                                          (serial and overlapped) */
+    uint32_t output_per_cycle;       /**< outputs streamed per cycle after PV, serial and
+                                          overlapped (0: output_latency only) */
+    uint32_t step_latency;           /**< serial: cycles of a hand-off between two steps */
+    uint32_t head_add_latency;       /**< serial: cycles of the head-importance add before DONE */
+    uint32_t row_beats;              /**< overlapped: 1 = QK and PV take one key row per beat,
+                                          ceil(d / multipliers) beats a row (spk_engine_ovl); 0 =
+                                          the rows' elements packed, ceil(n d / multipliers) */
+    uint32_t softmax_exp_per_cycle;  /**< overlapped: 0 = no pass of its own; else an EXP pass of
+                                          ceil(n / this) cycles before the softmax_passes passes
+                                          (spk_softmax_ovl: 8 exp units) */
+    uint32_t value_scales_with_keys; /**< overlapped: 1 = the V scale words of all K keys are
+                                          read with the K fetch (spk_engine_ovl), not the kept
+                                          rows' with the V fetch (dram_bytes counts the blocks
+                                          moved; the per-kind transactions stay the
+                                          descriptor's) */
 } spk_config;
 
 /**

@@ -42,7 +42,11 @@ const char kHelp[] =
     "  stall: memory latency 8 with random AR/R stalls; fixed: latency 8, no stalls;\n"
     "  (stall and fixed: 1 in 3 requests with a key list of sorted tokens with gaps)\n"
     "  cycles: as fixed, one request per burst, never empty, contiguous keys, and compare\n"
-    "  each request's cycles with the cycle simulator (full and ovl)\n";
+    "  each request's cycles with the cycle simulator (full and ovl)\n"
+    "  --cases-csv FILE (with cycles): one line per request, its shape and the cycles of the RTL\n"
+    "  and of each model (for fitting a preset)\n";
+
+FILE *cases_csv = nullptr; // --cases-csv
 
 constexpr uint32_t kLatency = 8;
 
@@ -204,6 +208,13 @@ template <class Model> int run_cases(const CliOptions &o, const char *engine) {
                 }
                 ovl_model.add(got.cycles, o_want);
             }
+            if (cases_csv)
+                std::fprintf(cases_csv, "%llu,%u,%u,%zu,%d,%u,%u,%llu,%llu,%llu,%llu\n",
+                             (unsigned long long)i, c.cfg.d, c.n, c.want_v_keys.size(),
+                             (int)c.want_requant, c.cfg.kv.msb_bits, c.cfg.kv.lsb_bits,
+                             (unsigned long long)got.cycles, (unsigned long long)want,
+                             (unsigned long long)paper,
+                             (unsigned long long)(is_ovl ? predicted_cycles(ovl_cfg, c) : 0));
             if (i < 5)
                 std::printf("case %llu d=%u n=%u kept=%zu requant=%d: RTL %llu cycles, "
                             "rtl-engine model %llu (x%.3f), overlapped pipeline %llu (x%.2f)\n",
@@ -246,6 +257,16 @@ int main(int argc, char **argv) {
                 return 2;
             }
             engine = argv[++i];
+            continue;
+        }
+        if (i > 0 && !std::strcmp(argv[i], "--cases-csv")) {
+            if (i + 1 >= argc || !(cases_csv = std::fopen(argv[i + 1], "w"))) {
+                std::fprintf(stderr, "rtl-engine: --cases-csv needs a file it can write\n");
+                return 2;
+            }
+            std::fprintf(cases_csv, "case,d,n,kept,requant,msb,lsb,rtl,rtl_engine_preset,eighth,"
+                                    "rtl_ovl_preset\n");
+            i++;
             continue;
         }
         args.push_back(argv[i]);
