@@ -242,9 +242,20 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
         spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(3) << 52), blocks, &first, &last);
         tk = last + 1 + e->cfg.query_load_cycles + ceil_div((uint64_t)r->heads * r->d, e->qk_div);
     }
-    spk_dram_fetch(&e->dram, tk, r->key_msb_addr,
-                   r->key_msb_transactions + value_scale_moves(e, r, r->heads * r->keys), &first,
-                   &last);
+    const uint64_t n_keys = (uint64_t)r->heads * r->keys;
+    const uint64_t v_scales = value_scale_moves(e, r, n_keys);
+    if (v_scales) {
+        /* spk_engine_ovl's own reads: the K and V scale words are requested from admission,
+         * ahead of the fetcher's K rows on the one port; QK waits for the rows, not for the K
+         * stream's first blocks, which are its scale words. */
+        double f0, l0;
+        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(1) << 52), v_scales, &f0, &l0);
+    }
+    spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
+    if (v_scales) {
+        const double k_scales = (double)v_scales; /* ceil(4n / 32) blocks, as the V ones */
+        first = first + k_scales < last ? first + k_scales : last;
+    }
     if (r->lsb_upfront && r->key_lsb_transactions) {
         double f2, l2;
         spk_dram_fetch(&e->dram, tk, r->key_lsb_addr, r->key_lsb_transactions, &f2, &l2);
@@ -348,9 +359,8 @@ static int start_value_fetch(spk_cycle_engine *e, uint32_t j, double t) {
     double first, last;
     /* value_scales_with_keys: the kept rows' scale words came with the keys' (at admission). */
     const uint64_t moved = value_scale_moves(e, r, r->heads * r->values);
-    spk_dram_fetch(&e->dram, t, r->value_addr,
-                   r->value_transactions > moved ? r->value_transactions - moved : 0, &first,
-                   &last);
+    const uint64_t v_blocks = r->value_transactions > moved ? r->value_transactions - moved : 0;
+    spk_dram_fetch(&e->dram, t, r->value_addr, v_blocks, &first, &last);
     s->k_first = first;
     s->k_last = last; /* reused for the value data times */
     return heap_push(&e->heap, first, j, EV_PV);

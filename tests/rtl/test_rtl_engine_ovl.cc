@@ -156,8 +156,8 @@ TEST(RtlEngineOvl, PresetFileHasTheEnginesUnits) {
 }
 
 // The preset file against the Verilated engine on the same 60 requests as above, one at a time:
-// the total within 5% and every request within 0.95 .. 1.30 (measured on 1,000 requests per seed,
-// five seeds: total 1.029 .. 1.030, per request 0.996 .. 1.26; docs/simulator.md, "Preset
+// the total within 0.98 .. 1.03 and every request within 0.95 .. 1.30 (measured on 1,000 requests per seed,
+// five seeds: total 1.0145 .. 1.0155, per request 1.002 .. 1.22; docs/simulator.md, "Preset
 // rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
 TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     spk_config cfg{};
@@ -184,8 +184,8 @@ TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     }
     const double total = (double)t_rtl / (double)t_model;
     RecordProperty("ovl_over_preset", std::to_string(total));
-    EXPECT_GT(total, 0.95) << t_rtl << " RTL cycles, " << t_model << " preset";
-    EXPECT_LT(total, 1.05) << t_rtl << " RTL cycles, " << t_model << " preset";
+    EXPECT_GT(total, 0.98) << t_rtl << " RTL cycles, " << t_model << " preset";
+    EXPECT_LT(total, 1.03) << t_rtl << " RTL cycles, " << t_model << " preset";
     EXPECT_GT(lo, 0.95);
     EXPECT_LT(hi, 1.30);
 }
