@@ -156,9 +156,9 @@ TEST(RtlEngineOvl, PresetFileHasTheEnginesUnits) {
 }
 
 // The preset file against the Verilated engine on the same 60 requests as above, one at a time:
-// the total within 0.98 .. 1.03 and every request within 0.95 .. 1.30 (measured on 1,000 requests per seed,
-// five seeds: total 1.0145 .. 1.0155, per request 1.002 .. 1.22; docs/simulator.md, "Preset
-// rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
+// the total within 0.98 .. 1.03 and every request within 0.95 .. 1.30 (measured on 1,000 requests
+// per seed, five seeds: total 1.0145 .. 1.0155, per request 1.002 .. 1.22; docs/simulator.md,
+// "Preset rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
 TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     spk_config cfg{};
     char err[256] = "";
