@@ -105,7 +105,7 @@ spkdev_fpga_fail spkdev_fpga_take_failure(spkdev *dev, char *msg, size_t len) {
 int spkdev_fpga_get_stats(spkdev *dev, spkdev_fpga_stats *s) {
     fpga_engine *f = board_of(dev);
     if (!f) return -1;
-    spk_link_stats ls;
+    spk_link_counters ls;
     spk_link_get_stats(f->link, &ls);
     *s = f->st;
     s->tx_bytes = ls.tx_bytes, s->rx_bytes = ls.rx_bytes, s->frames = ls.frames;

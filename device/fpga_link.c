@@ -127,7 +127,7 @@ struct spk_link {
     int fd;
     char port[256];
     uint32_t timeout_ms, retries, resync_ms;
-    spk_link_stats stats;
+    spk_link_counters stats;
     spk_link_fail fail;
     int closed;     /* the peer hung up: nothing is retried */
     char what[240]; /* the last failure without port and frame */
@@ -518,7 +518,7 @@ const char *spk_link_error(const spk_link *l) {
     return l->err;
 }
 
-void spk_link_get_stats(const spk_link *l, spk_link_stats *s) {
+void spk_link_get_stats(const spk_link *l, spk_link_counters *s) {
     *s = l->stats;
 }
 

@@ -102,12 +102,12 @@ typedef struct spk_link_options {
 } spk_link_options;
 
 /** @brief Counters of one link. */
-typedef struct spk_link_stats {
+typedef struct spk_link_counters {
     uint64_t tx_bytes, rx_bytes; /**< bytes written to / read from the port */
     uint64_t frames;             /**< requests sent (retries included) */
     uint64_t retries;            /**< requests sent again */
     uint64_t resyncs;            /**< resynchronisations */
-} spk_link_stats;
+} spk_link_counters;
 
 typedef struct spk_link spk_link;
 
@@ -137,7 +137,7 @@ const char *spk_link_error(const spk_link *l);
 void spk_link_set_error(spk_link *l, spk_link_fail kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /** @brief Counters. */
-void spk_link_get_stats(const spk_link *l, spk_link_stats *s);
+void spk_link_get_stats(const spk_link *l, spk_link_counters *s);
 /** @brief The port name. */
 const char *spk_link_port(const spk_link *l);
 /** @brief The response timeout in ms. */

@@ -150,8 +150,8 @@ void be_close(spk_backend *b) {
     if (on_close) on_close(ctx);
 }
 
-const spk_backend_ops host_ops = {be_reg_read, be_reg_write, be_mem_read, be_mem_write,
-                                  be_wait,     be_time,      be_info,     be_close};
+const spk_backend_ops host_ops = {be_reg_read, be_reg_write, be_mem_read, be_mem_write, be_wait,
+                                  be_time,     be_info,      be_close,    nullptr}; // no host link
 } // namespace
 
 spk_backend *tlm_host::make_backend(const slot &s, void (*on_close)(void *), void *ctx) {

@@ -46,6 +46,9 @@ typedef struct spk_backend_ops {
     uint64_t (*time)(spk_backend *b);
     void (*info)(spk_backend *b, spk_backend_info *info);
     void (*close)(spk_backend *b);
+    /* The host link's counters (size and the rest filled): 0, or -1 for a backend without a
+     * link. NULL: no link. */
+    int (*link_stats)(spk_backend *b, spk_link_stats *stats);
 } spk_backend_ops;
 
 struct spk_backend {

@@ -90,8 +90,24 @@ static const char *sim_trace_path(void) {
     return p && *p ? p : NULL;
 }
 
-static const spk_backend_ops emu_ops = {emu_reg_read, emu_reg_write, emu_mem_read, emu_mem_write,
-                                        emu_wait,     emu_time,      emu_info,     emu_close};
+/* A board's link counters (the fpga engine); -1 for the emulated engines, which have no link. */
+static int emu_link_stats(spk_backend *b, spk_link_stats *s) {
+    spkdev_fpga_stats fs;
+    if (spkdev_fpga_get_stats(dev_of(b), &fs) != 0) return -1;
+    s->tx_bytes = fs.tx_bytes;
+    s->rx_bytes = fs.rx_bytes;
+    s->frames = fs.frames;
+    s->retries = fs.retries;
+    s->resyncs = fs.resyncs;
+    s->staged_bytes = fs.staged_bytes;
+    s->skipped_bytes = fs.skipped_bytes;
+    s->requests = fs.requests;
+    return 0;
+}
+
+static const spk_backend_ops emu_ops = {emu_reg_read,  emu_reg_write, emu_mem_read,
+                                        emu_mem_write, emu_wait,      emu_time,
+                                        emu_info,      emu_close,     emu_link_stats};
 
 static const char *const emu_names[] = {"model", "sim", "rtl", "rtl-compact"};
 

@@ -559,6 +559,24 @@ spk_status spk_device_open(const char *backend, const spk_device_options *opts, 
     return spk_ok();
 }
 
+spk_status spk_device_link_stats(spk_device *dev, spk_link_stats *stats) {
+    if (!dev || !stats) return spk_fail(SPK_E_ARG, "spk_device_link_stats: NULL argument");
+    if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_device_link_stats: device is closed");
+    if (stats->size < sizeof(*stats))
+        return spk_fail(SPK_E_ARG, "spk_device_link_stats: stats.size %zu, expected >= %zu",
+                        stats->size, sizeof(*stats));
+    const size_t size = stats->size;
+    memset(stats, 0, sizeof(*stats));
+    stats->size = size;
+    spk_dev_lock(dev);
+    const int rc = dev->be->ops->link_stats ? dev->be->ops->link_stats(dev->be, stats) : -1;
+    spk_dev_unlock(dev);
+    if (rc != 0)
+        return spk_fail(SPK_E_BACKEND, "spk_device_link_stats: backend '%s' has no host link",
+                        dev->backend);
+    return spk_ok();
+}
+
 spk_status spk_device_query(spk_device *dev, spk_device_info *info) {
     if (!dev || !info) return spk_fail(SPK_E_ARG, "spk_device_query: NULL argument");
     if (!spk_dev_live(dev)) return spk_fail(SPK_E_STATE, "spk_device_query: device is closed");

@@ -59,7 +59,7 @@ static double now_s(void) {
 }
 
 static void print_link(spk_link *l) {
-    spk_link_stats s;
+    spk_link_counters s;
     spk_link_get_stats(l, &s);
     printf("link: %" PRIu64 " bytes sent, %" PRIu64 " received, %" PRIu64 " frames, %" PRIu64
            " retries, %" PRIu64 " resyncs\n",

@@ -263,6 +263,18 @@ DeviceRun run_device(const char *backend, const Shape &s, const std::vector<Step
             run.outputs.push_back(out);
             run.stats.push_back(st);
         }
+    // A board reached over a link counts what crossed it; every other backend has no link.
+    uint64_t requests = 0;
+    for (const spk_attn_stats &st : run.stats) requests += st.requests;
+    spk_link_stats ls = {};
+    ls.size = sizeof(ls);
+    const bool board = std::strncmp(backend, "fpga:", 5) == 0;
+    EXPECT_EQ(spk_device_link_stats(dev, &ls), board ? SPK_OK : SPK_E_BACKEND) << spk_last_error();
+    if (board) {
+        EXPECT_EQ(ls.requests, requests) << "every head request ran on the board";
+        EXPECT_GT(ls.staged_bytes, 0u) << "operands were staged into board memory";
+        EXPECT_GT(ls.tx_bytes, ls.staged_bytes) << "the staged bytes crossed the link in frames";
+    }
     spk_attn_destroy(attn);
     spk_device_close(dev);
     return run;

@@ -213,12 +213,12 @@ TEST(Link, RegistersAndMemoryAndTheBytesMoved) {
     // 600 words: three frames each way (255 + 255 + 90)
     std::vector<uint32_t> w(600), r(600);
     for (size_t i = 0; i < w.size(); i++) w[i] = uint32_t(i * 2654435761u);
-    spk_link_stats before;
+    spk_link_counters before;
     spk_link_get_stats(l, &before);
     ASSERT_EQ(spk_link_write(l, SPK_BOARD_WIN_MEM_BASE + 64, w.data(), 600, 0), 0);
     ASSERT_EQ(spk_link_read(l, SPK_BOARD_WIN_MEM_BASE + 64, r.data(), 600), 0);
     EXPECT_EQ(w, r);
-    spk_link_stats after;
+    spk_link_counters after;
     spk_link_get_stats(l, &after);
     EXPECT_EQ(after.frames - before.frames, 6u);
     EXPECT_EQ(after.tx_bytes - before.tx_bytes, 3 * 8 + 600 * 4 + 3 * 8) << "requests";
@@ -244,7 +244,7 @@ TEST(Link, NaksAndCorruptedReadResponsesAreRetried) {
         for (int i = 0; i < 4; i++)
             ASSERT_EQ(spk_link_read(l, SPK_BOARD_REG_BOARD_ID, v, 4), 0) << spk_link_error(l);
         EXPECT_EQ(v[0], SPK_BOARD_ID_MAGIC);
-        spk_link_stats s;
+        spk_link_counters s;
         spk_link_get_stats(l, &s);
         EXPECT_GE(s.retries, 1u);
         spk_link_close(l);
@@ -335,6 +335,27 @@ TEST(Backend, OpenChecksTheBoardAndNamesWhatIsWrong) {
         ASSERT_EQ(spk_device_query(dev, &info), SPK_OK);
         EXPECT_EQ(info.max_keys, SPK_BOARD_ENGINE_NMAX) << "PARAM_MAX_KEYS is the board's";
         EXPECT_EQ(info.max_head_dim, SPK_BOARD_ENGINE_DMAX);
+        // the link's counters through the public API: the open and the query crossed the link
+        spk_link_stats ls = {};
+        EXPECT_EQ(spk_device_link_stats(dev, &ls), SPK_E_ARG) << "size not set";
+        ls.size = sizeof(ls);
+        ASSERT_EQ(spk_device_link_stats(dev, &ls), SPK_OK) << spk_last_error();
+        EXPECT_GT(ls.frames, 0u);
+        EXPECT_GT(ls.tx_bytes, ls.frames) << "every frame is several bytes";
+        EXPECT_GT(ls.rx_bytes, 0u);
+        EXPECT_EQ(ls.requests, 0u) << "no head request yet";
+        spk_device_close(dev);
+    }
+    {
+        // a device without a link says so
+        spk_device *dev = nullptr;
+        const std::string fw = std::string(SPK_TEST_FW_DIR) + "/spk-fw.elf";
+        spk_device_options opt = {sizeof(opt), fw.c_str(), 8u << 20, nullptr, nullptr};
+        ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
+        spk_link_stats ls = {};
+        ls.size = sizeof(ls);
+        EXPECT_EQ(spk_device_link_stats(dev, &ls), SPK_E_BACKEND);
+        EXPECT_NE(std::string(spk_last_error()).find("has no host link"), std::string::npos);
         spk_device_close(dev);
     }
 }

@@ -116,6 +116,26 @@ typedef struct spk_device_info {
 /** @brief Fill @p info (set info->size first). */
 spk_status spk_device_query(spk_device *dev, spk_device_info *info);
 
+/** @brief What a board's host link has moved since the device was opened (since 1.4). */
+typedef struct spk_link_stats {
+    size_t size;            /**< sizeof(spk_link_stats), set by the caller */
+    uint64_t tx_bytes;      /**< bytes sent over the link (frames and retries included) */
+    uint64_t rx_bytes;      /**< bytes received */
+    uint64_t frames;        /**< request frames sent */
+    uint64_t retries;       /**< frames sent again (a NAK, or a lost answer to a repeatable one) */
+    uint64_t resyncs;       /**< resynchronisations of the link */
+    uint64_t staged_bytes;  /**< payload written into board memory (descriptors, operands) */
+    uint64_t skipped_bytes; /**< operand bytes not sent because the board already held them */
+    uint64_t requests;      /**< head requests run on the board */
+} spk_link_stats;
+
+/**
+ * @brief Fill @p stats (set stats->size first) with the link counters of a device reached over a
+ * link (the `fpga:PORT` backend, docs/fpga.md). ::SPK_E_BACKEND for a device without one (every
+ * other backend).
+ */
+spk_status spk_device_link_stats(spk_device *dev, spk_link_stats *stats);
+
 /** @brief Allocate @p bytes (> 0) of device memory, zeroed. */
 spk_status spk_bo_alloc(spk_device *dev, size_t bytes, spk_bo **out);
 /** @brief Free a buffer object (NULL is fine). */
