@@ -23,7 +23,7 @@ struct spk_fence {
     uint32_t value;
     int done;
     spk_status status; /* the outcome once done: a later wait reports it again */
-    char msg[192];
+    char msg[SPK_ERROR_MAX];
 };
 
 static spk_status attn_usable(const spk_attn *attn, const char *fn) {
@@ -175,7 +175,7 @@ static spk_status attn_create_locked(spk_device *dev, const spk_attn_config *con
         st = open_on_device(a);
     }
     if (st != SPK_OK) {
-        char msg[256];
+        char msg[SPK_ERROR_MAX];
         snprintf(msg, sizeof(msg), "%s", spk_last_error());
         free_buffers(a);
         free(a->kv);
@@ -212,7 +212,7 @@ spk_status spk_attn_destroy(spk_attn *a) {
         if (a->opened && !a->dev->halted) {
             st = context_command(a, SPK_CMD_CONTEXT_CLOSE, a->id, 0);
             if (st != SPK_OK) {
-                char msg[256];
+                char msg[SPK_ERROR_MAX];
                 snprintf(msg, sizeof(msg), "%s", spk_last_error());
                 st = spk_fail(st, "spk_attn_destroy: %s (the context is freed anyway)", msg);
             }

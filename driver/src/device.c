@@ -550,7 +550,7 @@ spk_status spk_device_open(const char *backend, const spk_device_options *opts, 
     if (st == SPK_OK) st = load_firmware(dev, fw);
     if (st == SPK_OK) st = boot(dev);
     if (st != SPK_OK) {
-        char msg[256];
+        char msg[SPK_ERROR_MAX];
         snprintf(msg, sizeof(msg), "%s", spk_last_error());
         spk_device_close(dev);
         return spk_fail(st, "%s", msg);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "error.h"
 #include "fw_load.h"
 #include "spk/regs.h"
 #include "spk/spk.h"
@@ -45,10 +46,10 @@ struct spk_device {
     uint32_t collected;  /* last fence whose outcome is in outcomes[] */
     struct spk_cmd_outcome {
         uint32_t fence;
-        uint32_t err, pc, addr; /* ERR_STATUS (0: success), ERR_PC, ERR_ADDR */
-        spk_status link;        /* a board link's failure behind the error (fpga), or SPK_OK */
-    } outcomes[4096];           /* by fence % 4096 */
-    char link_msg[600];         /* the message of the last link failure (outcomes[].link) */
+        uint32_t err, pc, addr;   /* ERR_STATUS (0: success), ERR_PC, ERR_ADDR */
+        spk_status link;          /* a board link's failure behind the error (fpga), or SPK_OK */
+    } outcomes[4096];             /* by fence % 4096 */
+    char link_msg[SPK_ERROR_MAX]; /* the message of the last link failure (outcomes[].link) */
     int halted; /* 1: halted after a fatal error; 2: reset by the host (CTRL.RUN cleared) */
     spk_attn *contexts;
     uint32_t next_context_id;

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[SPK_ERROR_MAX];
 
 const char *spk_status_str(spk_status status) {
     switch (status) {

@@ -396,6 +396,12 @@ TEST(Backend, AStalledBoardMidLayerIsATimeoutNamingThePort) {
         }
         EXPECT_NE(e.find("fpga link " + p.pty()), std::string::npos) << e;
         EXPECT_NE(e.find("last frame"), std::string::npos) << e;
+        if (std::string(fault).rfind("stall", 0) == 0) {
+            EXPECT_NE(e.find("then resync: no answer to BOARD_ID"), std::string::npos) << e;
+        }
+        // a second wait gives the whole message again (the fence keeps it, uncut)
+        EXPECT_EQ(spk_fence_wait(fence, 1000), w);
+        EXPECT_EQ(std::string(spk_last_error()), e);
         std::printf("[ NOTE     ] %s: %s after %.2f s: %s\n", fault, spk_status_str(w),
                     seconds_since(t0), e.c_str());
         spk_fence_free(fence);
