@@ -50,6 +50,34 @@ static uint32_t collect_alive(const spk_prune_state *st, const spk_layer_desc *l
     return most;
 }
 
+/* How many of the first n keys of a list query i may fetch (causal: not after its position). */
+static uint32_t visible(const spk_layer_desc *l, uint32_t i, const uint32_t *keys, uint32_t n) {
+    if (l->causal) {
+        const uint32_t limit = l->n_tokens - l->n_queries + i; /* last visible token */
+        while (n > 0 && keys[n - 1] > limit) n--;
+    }
+    return n;
+}
+
+/* The selections of K/V head kvh for every query (spec: "Per-step selection policy"), into
+ * sel_keys[i * (L + 1)...] and sel_n[i]; the scoring stage's reads go into the stats. */
+static spksim_status select_group(const spk_head_config *cfg, const spk_layer_desc *l,
+                                  const spk_prune_state *st, uint32_t kvh, const uint32_t *keys,
+                                  uint32_t n_keys, uint32_t *sel_keys, uint32_t *sel_n,
+                                  void *scratch, spk_layer_stats *s) {
+    for (uint32_t i = 0; i < l->n_queries; i++) {
+        spk_select_events ev;
+        spksim_status st_sel =
+            spk_select_keys(l->select, cfg, l, st, kvh, i, keys, visible(l, i, keys, n_keys),
+                            sel_keys + (size_t)i * (l->n_tokens + 1u), &sel_n[i], scratch, &ev);
+        if (st_sel != SPKSIM_OK) return st_sel;
+        s->select_scored += ev.scored;
+        s->select_bytes += ev.score_bytes;
+        s->dram_bytes += ev.score_bytes;
+    }
+    return SPKSIM_OK;
+}
+
 spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
                             spk_prune_state *st, spk_workspace *ws, int32_t *out, int32_t *out_exp,
                             spk_layer_stats *stats, spk_request_observer observer, void *user) {
@@ -76,8 +104,16 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
      * same state, whatever order an implementation runs them in. */
     uint64_t *token_add = calloc(L + 1u, sizeof *token_add);
     uint64_t *head_add = calloc(l->n_heads, sizeof *head_add);
+    /* Per-step selection: the current K/V head's selected keys per query (its heads share
+     * them), computed at the group's first head. */
+    const int selecting = l->select != NULL;
+    uint32_t *sel_keys =
+        selecting ? malloc((size_t)l->n_queries * (L + 1u) * sizeof *sel_keys) : NULL;
+    uint32_t *sel_n = selecting ? malloc((size_t)l->n_queries * sizeof *sel_n) : NULL;
+    void *sel_scratch = selecting ? malloc(spk_select_scratch_bytes(L)) : NULL;
+    uint32_t sel_kvh = UINT32_MAX; /* the K/V head sel_keys holds */
     if (!alive || !n_alive || !probs || !v_keys || (per_kv && (!logits || !score)) || !token_add ||
-        !head_add) {
+        !head_add || (selecting && (!sel_keys || !sel_n || !sel_scratch))) {
         status = SPKSIM_E_NOMEM;
         goto done;
     }
@@ -86,6 +122,11 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
     for (uint32_t h = 0; h < l->n_heads && status == SPKSIM_OK; h++) {
         const uint32_t kvh = h / group;
         const uint32_t *keys = alive + (size_t)kvh * (L + 1u);
+        if (selecting && spk_prune_head_alive(st, h) && sel_kvh != kvh) {
+            status =
+                select_group(cfg, l, st, kvh, keys, n_alive[kvh], sel_keys, sel_n, sel_scratch, s);
+            sel_kvh = kvh;
+        }
         for (uint32_t i = 0; i < l->n_queries && status == SPKSIM_OK; i++) {
             const size_t qi = (size_t)h * l->n_queries + i;
             spk_head_result res = {
@@ -95,15 +136,16 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
                 out_exp[qi] = 0;
                 continue;
             }
-            uint32_t n = n_alive[kvh];
-            if (l->causal) {
-                const uint32_t limit = L - l->n_queries + i; /* last visible token */
-                while (n > 0 && keys[n - 1] > limit) n--;
+            uint32_t n = visible(l, i, keys, n_alive[kvh]);
+            const uint32_t *fetch = keys;
+            if (selecting) {
+                fetch = sel_keys + (size_t)i * (L + 1u);
+                n = sel_n[i];
             }
             spk_head_request req = {
                 .q = l->q + qi * d,
                 .q_logit_scale = l->q_logit_scales[qi],
-                .keys = keys,
+                .keys = fetch,
                 .n_keys = n,
                 .k_codes = l->k + (size_t)kvh * L * d,
                 .k_scales = l->k_scales + (size_t)kvh * L,
@@ -114,8 +156,8 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
             if (status != SPKSIM_OK) break;
             out_exp[qi] = res.out_exp;
             for (uint32_t j = 0; j < n; j++) {
-                token_add[keys[j]] = spk_importance_add(token_add[keys[j]], probs[j]);
-                if (score) score[(size_t)kvh * (L + 1u) + keys[j]] += logits[j];
+                token_add[fetch[j]] = spk_importance_add(token_add[fetch[j]], probs[j]);
+                if (score) score[(size_t)kvh * (L + 1u) + fetch[j]] += logits[j];
             }
             head_add[h] = spk_importance_add(head_add[h], res.head_importance);
             spk_layer_stats_add(s, &res.ev);
@@ -137,5 +179,8 @@ done:
     free(v_keys);
     free(logits);
     free(score);
+    free(sel_keys);
+    free(sel_n);
+    free(sel_scratch);
     return status;
 }

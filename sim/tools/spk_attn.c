@@ -42,11 +42,20 @@ static const char usage[] =
     "                        heads); new tokens (L above the state's) are appended\n"
     "  --state-out FILE      write the pruning state after this layer's pruning step\n"
     "  --topk-parallelism P  comparators of the top-k engine in the reported trace (default 16)\n"
+    "  --select-keep R       per-step selection, nothing evicted: each K/V head and query fetches\n"
+    "                        the top R of its visible keys by this step's scores (and the\n"
+    "                        protected ones); docs/spec/datapath.md, \"Per-step selection\"\n"
+    "  --select-count N      ... or N keys per K/V head and query\n"
+    "  --select-sinks N      keys 0..N-1 are always selected (default 0)\n"
+    "  --select-recent N     the query's last N visible keys are always selected (default 0)\n"
+    "  --select-scoring S    msb (default: scores from the K MSB plane) or exact (full codes)\n"
     "  --backend NAME        golden (default): the golden model directly; model, sim, rtl,\n"
     "                        rtl-compact: the same layer through libspk on that device\n"
     "                        (firmware: $SPK_FIRMWARE, else next to this binary). Pruning state\n"
-    "                        lives in the device: --state-in, --state-out and\n"
-    "                        --topk-parallelism need golden; --stats omits dram_bytes_by_kind,\n"
+    "                        lives in the device: --state-in, --state-out,\n"
+    "                        --topk-parallelism and --select-* need golden (the device\n"
+    "                        path of selection is not built yet); --stats omits "
+    "dram_bytes_by_kind,\n"
     "                        kept_tokens and kept_heads and adds the device's counters\n"
     "  -h, --help            this text\n"
     "\n"
@@ -59,7 +68,8 @@ typedef struct options {
     const char *backend; /* NULL: the golden model directly */
     spk_head_config cfg;
     spk_keep tokens, heads;
-    int causal, topk_set;
+    spk_select_config select;
+    int causal, topk_set, select_set;
 } options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -119,6 +129,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->cfg.topk_parallelism = 16;
     o->tokens = SPK_KEEP_ALL;
     o->heads = SPK_KEEP_ALL;
+    o->select = (spk_select_config){SPK_KEEP_ALL, 0, 0, SPK_SELECT_MSB};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -171,18 +182,53 @@ static int parse_args(int argc, char **argv, options *o) {
             if (parse_count(a, val, 1024, &n, err, sizeof err)) return bad_value(err);
             o->cfg.topk_parallelism = n;
             o->topk_set = 1;
+        } else if (!strcmp(a, "--select-keep")) {
+            if (parse_ratio(a, val, &o->select.budget.ratio_q16, err, sizeof err))
+                return bad_value(err);
+            o->select_set = 1;
+        } else if (!strcmp(a, "--select-count")) {
+            if (parse_count(a, val, UINT32_MAX, &n, err, sizeof err)) return bad_value(err);
+            o->select.budget.count = n;
+            o->select_set = 1;
+        } else if (!strcmp(a, "--select-sinks") || !strcmp(a, "--select-recent")) {
+            uint64_t w = 0;
+            if (spk_parse_u64(a, val, 0, UINT32_MAX, 0, &w, err, sizeof err)) return bad_value(err);
+            if (!strcmp(a, "--select-sinks"))
+                o->select.sinks = (uint32_t)w;
+            else
+                o->select.recent = (uint32_t)w;
+            o->select_set |= 2;
+        } else if (!strcmp(a, "--select-scoring")) {
+            if (!strcmp(val, "exact"))
+                o->select.scoring = SPK_SELECT_EXACT;
+            else if (!strcmp(val, "msb"))
+                o->select.scoring = SPK_SELECT_MSB;
+            else
+                return usage_error("--select-scoring: '%s' is not msb or exact", val);
+            o->select_set |= 2;
         } else
             return usage_error("unknown option '%s'", a);
     }
     if (!o->q || !o->k || !o->v || !o->out)
         return usage_error("%s", "--q, --k, --v and --out are required");
     if (o->backend && !*o->backend) return usage_error("%s", "--backend needs a name");
+    if (o->select_set == 2)
+        return usage_error("%s", "--select-sinks, --select-recent and --select-scoring need "
+                                 "--select-keep or --select-count");
     /* What libspk cannot express: the pruning state is the device's (no import or export), and
      * a device has its own top-k engine. */
     const char *golden_only = o->state_in    ? "--state-in"
                               : o->state_out ? "--state-out"
                               : o->topk_set  ? "--topk-parallelism"
                                              : NULL;
+    if (o->backend && (o->select_set & 1)) {
+        fprintf(stderr,
+                "spk-attn: --select-keep/--select-count need --backend golden: per-step "
+                "selection is not yet an operation of the device contract (docs/device.md), so "
+                "--backend %s cannot run it\n(see spk-attn --help)\n",
+                o->backend);
+        return 2;
+    }
     if (o->backend && golden_only) {
         fprintf(stderr,
                 "spk-attn: %s needs --backend golden: on a device (--backend %s) the pruning "
@@ -326,7 +372,9 @@ static int write_stats(const char *path, const options *o, const result *r) {
         spk_json_u64(&j, "key_lsb", r->golden->key_lsb_bytes);
         spk_json_u64(&j, "value", r->golden->value_bytes);
         spk_json_u64(&j, "scale", r->golden->scale_bytes);
+        spk_json_u64(&j, "select_scoring", r->golden->select_bytes);
         spk_json_object_end(&j);
+        spk_json_u64(&j, "select_scored", r->golden->select_scored);
     }
     if (r->st) {
         spk_json_array_begin(&j, "kept_tokens");
@@ -546,6 +594,7 @@ static int run_golden(options *o, const tensor3 *q, const tensor3 *k, const tens
         .v = vq.codes,
         .v_scales = vq.scales,
         .causal = (uint32_t)o->causal,
+        .select = o->select_set ? &o->select : NULL,
     };
     progress_state prog = {mono_s(), 0, (unsigned long long)q->heads * q->rows};
     spksim_status s = spk_layer_run(&o->cfg, &layer, st, ws, out, out_exp, ls, on_request, &prog);

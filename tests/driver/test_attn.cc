@@ -135,9 +135,9 @@ class Reference {
             EXPECT_EQ(spk_logit_scale(sc, d, &qs[r]), SPKSIM_OK);
         }
         spk_head_config cfg = {d, {uint8_t(s_.msb), uint8_t(s_.lsb)}, s_.threshold, s_.v_keep, 16};
-        spk_layer_desc desc = {s_.heads, s_.kv_heads, step.n_queries, L,
-                               q.data(), qs.data(),   k.data(),       ks.data(),
-                               v.data(), vs.data(),   step.causal,    l};
+        spk_layer_desc desc = {s_.heads,    s_.kv_heads, step.n_queries, L,        q.data(),
+                               qs.data(),   k.data(),    ks.data(),      v.data(), vs.data(),
+                               step.causal, l,           nullptr};
         std::vector<int32_t> out(rows * d), out_exp(rows);
         EXPECT_EQ(spk_layer_run(&cfg, &desc, st_, ws_, out.data(), out_exp.data(), stats, nullptr,
                                 nullptr),

@@ -107,6 +107,31 @@ TEST_F(Cli, CascadeStateCarriesAcrossInvocations) {
     EXPECT_NE(json.find("\"heads_kept\": 1"), std::string::npos) << json;
 }
 
+TEST_F(Cli, PerStepSelectionFetchesItsBudgetAndCountsTheScoringReads) {
+    // 2 heads x 3 queries over 50 keys; each (K/V head, query) keeps 10: sinks 0-1, the last 3
+    // and the best 5 of the other 45 by their MSB-plane scores.
+    Result r =
+        run(base() + " --select-count 10 --select-sinks 2 --select-recent 3 --stats " + stats);
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::ifstream in(stats);
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // scoring: 6 x 45 rows of a 4-byte scale word and a 24-byte (16 x 12-bit) MSB row
+    for (const char *key : {"\"keys_fetched\": 60", "\"select_scored\": 270",
+                            "\"select_scoring\": 7560", "\"tokens_kept\": 50"})
+        EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+    // A device cannot run it yet, and says so; modifiers alone are a usage error.
+    r = run(base() + " --select-count 10 --backend model");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("not yet an operation of the device contract"), std::string::npos)
+        << r.output;
+    r = run(base() + " --select-sinks 2");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("need --select-keep or --select-count"), std::string::npos) << r.output;
+    r = run(base() + " --select-count 4 --select-scoring best");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("'best' is not msb or exact"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, BadOptionsExitTwoWithAMessage) {
     struct {
         std::string args, message;

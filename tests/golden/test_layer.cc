@@ -38,7 +38,8 @@ struct LayerInputs {
                               v.codes.data(),
                               v.scales.data(),
                               causal ? 1u : 0u,
-                              0u};
+                              0u,
+                              nullptr};
     }
 };
 

@@ -10,6 +10,7 @@
 #ifndef SPKSIM_LAYER_H
 #define SPKSIM_LAYER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "spksim/datapath.h"
@@ -176,6 +177,8 @@ typedef struct spk_layer_desc {
     uint32_t causal;                 /**< 1: query i sees tokens <= n_tokens - n_queries + i */
     uint32_t layer; /**< layer index: selects the per-(layer, K/V head) token sets and scores
                          of a state with spk_prune_enable_kv (ignored without it) */
+    const struct spk_select_config *select; /**< per-step selection (spk_select_keys()); NULL:
+                                                 every request fetches all its candidates */
 } spk_layer_desc;
 
 /** @brief Counters of one layer run. */
@@ -191,8 +194,53 @@ typedef struct spk_layer_stats {
     uint64_t key_lsb_bytes;    /**< bytes */
     uint64_t value_bytes;      /**< bytes */
     uint64_t scale_bytes;      /**< bytes */
-    uint64_t dram_bytes;       /**< sum of the four above */
+    uint64_t dram_bytes;       /**< sum of the four above and select_bytes */
+    uint64_t select_scored;    /**< candidates the per-step selection scored (K/V rows read) */
+    uint64_t select_bytes;     /**< bytes its scoring stage read (spec "Per-step selection") */
 } spk_layer_stats;
+
+/** @brief Scoring stage of the per-step selection (spec: "Per-step selection policy"). */
+typedef enum spk_select_scoring {
+    SPK_SELECT_EXACT = 0, /**< logits of the full codes: reads both K planes of each candidate */
+    SPK_SELECT_MSB = 1,   /**< logits of the MSB plane (c_msb): reads the K MSB plane only */
+} spk_select_scoring;
+
+/**
+ * @brief The per-step selection policy (spec: "Per-step selection policy"): nothing is evicted;
+ * each (K/V head, query) selects its keys for this step, the protected ones and the best scored
+ * up to the budget, and its heads' requests run over those.
+ */
+typedef struct spk_select_config {
+    spk_keep budget;  /**< keys per (K/V head, query): the count, else a ratio of the candidates */
+    uint32_t sinks;   /**< tokens 0..sinks-1 are always selected */
+    uint32_t recent;  /**< the query's last @c recent visible positions are always selected */
+    uint32_t scoring; /**< a ::spk_select_scoring */
+} spk_select_config;
+
+/** @brief What one selection did. */
+typedef struct spk_select_events {
+    uint32_t candidates;  /**< keys the request could fetch */
+    uint32_t selected;    /**< keys selected */
+    uint32_t scored;      /**< unprotected candidates scored (0 when the budget covers all) */
+    uint64_t score_bytes; /**< bytes the scoring stage read: scale words and scored planes */
+    spk_topk_trace topk;  /**< the top-k engine's passes over the scores (zero if none) */
+} spk_select_events;
+
+/** @brief Bytes of scratch spk_select_keys() needs for @p n_candidates candidates. */
+size_t spk_select_scratch_bytes(uint32_t n_candidates);
+
+/**
+ * @brief Select the keys of K/V head @p kvh for query @p query of layer @p l (spec: "Per-step
+ * selection policy"). @p cand holds the @p n candidates in increasing index order (what the
+ * layer's requests of @p kvh for that query would fetch); the group's alive heads are those
+ * alive in @p st. Writes the selected keys, in increasing order, to @p selected (capacity n)
+ * and their number to @p n_selected. @p scratch has spk_select_scratch_bytes(n) bytes.
+ * SPKSIM_E_ARG for a bad configuration (a zero or > 1 ratio, an unknown scoring) or NULLs.
+ */
+spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
+                              const spk_layer_desc *l, const spk_prune_state *st, uint32_t kvh,
+                              uint32_t query, const uint32_t *cand, uint32_t n, uint32_t *selected,
+                              uint32_t *n_selected, void *scratch, spk_select_events *ev);
 
 /** @brief Add one request's events to layer counters (what spk_layer_run counts). */
 void spk_layer_stats_add(spk_layer_stats *s, const spk_head_events *ev);

@@ -1,0 +1,262 @@
+// The per-step selection policy: nothing evicted, each (K/V head, query) fetches its protected
+// keys and its best scored ones up to the budget (docs/spec/datapath.md, "Per-step selection
+// policy").
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "attention_fixture.h"
+
+namespace {
+
+spk_head_config config(uint32_t d, uint8_t msb, uint8_t lsb, uint32_t v_keep = SPK_ONE_Q16) {
+    spk_head_config c{};
+    c.d = d;
+    c.kv = {msb, lsb};
+    c.requant_threshold = lsb ? 30000 : 0;
+    c.v_keep_q16 = v_keep;
+    c.topk_parallelism = 8;
+    return c;
+}
+
+// One step's inputs of one layer, with the K/V rows of the first n tokens repackable for a
+// shorter context (streaming).
+struct Inputs {
+    uint32_t H, Hkv, Lq, L, d;
+    uint32_t bits;
+    Quantized q, k, v;
+    Inputs(uint32_t H_, uint32_t Hkv_, uint32_t Lq_, uint32_t L_, uint32_t d_, uint32_t bits_,
+           std::mt19937 &rng)
+        : H(H_), Hkv(Hkv_), Lq(Lq_), L(L_), d(d_), bits(bits_) {
+        q = quantize_rows(random_normal((size_t)H * Lq * d, rng, 2.0f), d, SPK_Q_BITS, true);
+        k = quantize_rows(random_normal((size_t)Hkv * L * d, rng), d, bits, false);
+        v = quantize_rows(random_normal((size_t)Hkv * L * d, rng), d, bits, false);
+    }
+    spk_layer_desc desc(const spk_select_config *sel) const {
+        spk_layer_desc l{};
+        l.n_heads = H, l.n_kv_heads = Hkv, l.n_queries = Lq, l.n_tokens = L;
+        l.q = q.codes.data(), l.q_logit_scales = q.scales.data();
+        l.k = k.codes.data(), l.k_scales = k.scales.data();
+        l.v = v.codes.data(), l.v_scales = v.scales.data();
+        l.causal = 1;
+        l.select = sel;
+        return l;
+    }
+};
+
+// What one layer run gave, with the V rows every request fetched (v_keep 1: the keys it fetched).
+struct LayerRun {
+    std::vector<int32_t> out, exp;
+    spk_layer_stats stats{};
+    std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> fetched; // (h, i) -> keys
+    std::vector<uint64_t> importance;
+    spksim_status status;
+    static void observe(void *user, uint32_t h, uint32_t i, const spk_head_result *res) {
+        auto *r = static_cast<LayerRun *>(user);
+        r->fetched[{h, i}].assign(res->v_keys, res->v_keys + res->ev.values_fetched);
+    }
+    LayerRun(const spk_head_config &c, const spk_layer_desc &desc)
+        : out((size_t)desc.n_heads * desc.n_queries * c.d),
+          exp((size_t)desc.n_heads * desc.n_queries) {
+        spk_prune_state *st = spk_prune_create(desc.n_heads, desc.n_tokens);
+        spk_prune_append(st, desc.n_tokens);
+        spk_workspace *ws = spk_workspace_create(desc.n_tokens);
+        status = spk_layer_run(&c, &desc, st, ws, out.data(), exp.data(), &stats, observe, this);
+        for (uint32_t j = 0; j < desc.n_tokens; j++)
+            importance.push_back(spk_prune_token_importance(st, j));
+        spk_workspace_destroy(ws);
+        spk_prune_destroy(st);
+    }
+};
+
+TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
+    // d = 1, q = 1, every K row the same scale: the score orders as the K code.
+    const int16_t k[8] = {-100, 5, -3, 9, 9, 2, -50, -60};
+    const spk_scale one = spk_scale_make(32768, -15); // 1.0
+    std::vector<spk_scale> ks(8, one), vs(8, one);
+    const int16_t q[1] = {1};
+    spk_scale qs;
+    ASSERT_EQ(spk_logit_scale(one, 1, &qs), SPKSIM_OK);
+    spk_layer_desc l{};
+    l.n_heads = 1, l.n_kv_heads = 1, l.n_queries = 1, l.n_tokens = 8;
+    l.q = q, l.q_logit_scales = &qs, l.k = k, l.k_scales = ks.data(), l.v = k,
+    l.v_scales = vs.data();
+    l.causal = 1;
+    spk_prune_state *st = spk_prune_create(1, 8);
+    ASSERT_EQ(spk_prune_append(st, 8), SPKSIM_OK);
+    const spk_head_config c = config(1, 12, 0);
+    const uint32_t cand[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    std::vector<unsigned char> scratch(spk_select_scratch_bytes(8));
+    uint32_t sel[8], n = 0;
+    spk_select_events ev;
+    // Budget 5: token 0 (sink) and 6, 7 (recent) whatever they score, then the two 9s.
+    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT};
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 4, 6, 7}));
+    EXPECT_EQ(ev.candidates, 8u);
+    EXPECT_EQ(ev.scored, 5u);
+    EXPECT_EQ(ev.score_bytes, 5u * (4u + 2u)); // scale word + one 12-bit field (2 bytes)
+    // Budget 4: one of the tied 9s, the earlier.
+    s.budget = {4, 0};
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 6, 7}));
+    // A budget the protected keys fill: they all stay and nothing is scored (or read).
+    s.budget = {2, 0};
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 6, 7}));
+    EXPECT_EQ(ev.scored, 0u);
+    EXPECT_EQ(ev.score_bytes, 0u);
+    // Bad configurations.
+    s.budget = {0, 0};
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+              SPKSIM_E_ARG);
+    s.budget = {0, SPK_ONE_Q16 + 1};
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+              SPKSIM_E_ARG);
+    s.budget = {3, 0};
+    s.scoring = 7;
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+              SPKSIM_E_ARG);
+    spk_prune_destroy(st);
+}
+
+TEST(Select, EveryRequestFetchesItsBudgetWithSinksAndRecentAndTheGroupShares) {
+    std::mt19937 rng(2001);
+    const Inputs in(6, 2, 40, 96, 16, 12, rng); // GQA groups of 3, causal, 40 queries
+    for (const spk_select_config sel :
+         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT},
+          spk_select_config{{0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB},
+          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT}}) {
+        const spk_head_config c = config(16, 8, 4);
+        const LayerRun r(c, in.desc(&sel));
+        ASSERT_EQ(r.status, SPKSIM_OK);
+        for (uint32_t h = 0; h < in.H; h++) {
+            for (uint32_t i = 0; i < in.Lq; i++) {
+                const uint32_t lim = in.L - in.Lq + i, n = lim + 1;
+                const uint32_t b = sel.budget.count ? std::min(sel.budget.count, n)
+                                                    : spk_keep_count(n, sel.budget.ratio_q16);
+                uint32_t p = 0;
+                for (uint32_t j = 0; j < n; j++) p += j < sel.sinks || j + sel.recent > lim;
+                const auto &keys = r.fetched.at({h, i});
+                ASSERT_EQ(keys.size(), std::min(n, std::max(b, p))) << h << " " << i;
+                ASSERT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+                ASSERT_TRUE(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
+                ASSERT_LE(keys.back(), lim);
+                const std::set<uint32_t> got(keys.begin(), keys.end());
+                for (uint32_t j = 0; j < n; j++) {
+                    if (j < sel.sinks || j + sel.recent > lim) {
+                        ASSERT_TRUE(got.count(j)) << "protected key " << j << " not selected";
+                    }
+                }
+                // the heads of a group fetch the same keys (the K/V row is shared)
+                ASSERT_EQ(keys, r.fetched.at({h / 3 * 3, i}));
+            }
+        }
+        EXPECT_GT(r.stats.select_scored, 0u) << sel.budget.count;
+        EXPECT_EQ(r.stats.dram_bytes, r.stats.key_msb_bytes + r.stats.key_lsb_bytes +
+                                          r.stats.value_bytes + r.stats.scale_bytes +
+                                          r.stats.select_bytes);
+        // per scored row: its scale word and the planes the scoring reads
+        const uint64_t row = sel.scoring == SPK_SELECT_MSB
+                                 ? spk_plane_row_bytes(16, 8)
+                                 : spk_plane_row_bytes(16, 8) + spk_plane_row_bytes(16, 4);
+        EXPECT_EQ(r.stats.select_bytes, r.stats.select_scored * (4 + row));
+    }
+}
+
+TEST(Select, AnAllSelectingBudgetIsTheLayerWithoutSelectionBitForBit) {
+    std::mt19937 rng(2002);
+    const Inputs in(4, 2, 24, 64, 32, 12, rng);
+    const spk_head_config c = config(32, 8, 4, spk_ratio_q16(0.5));
+    const LayerRun dense(c, in.desc(nullptr));
+    ASSERT_EQ(dense.status, SPKSIM_OK);
+    for (const spk_select_config sel : {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB},
+                                        spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT}}) {
+        const LayerRun r(c, in.desc(&sel));
+        ASSERT_EQ(r.status, SPKSIM_OK);
+        EXPECT_EQ(r.out, dense.out);
+        EXPECT_EQ(r.exp, dense.exp);
+        EXPECT_EQ(r.importance, dense.importance);
+        EXPECT_EQ(r.fetched, dense.fetched);
+        EXPECT_EQ(r.stats.dram_bytes, dense.stats.dram_bytes);
+        EXPECT_EQ(r.stats.select_scored, 0u);
+    }
+}
+
+TEST(Select, BatchedEqualsStreamedTokenByToken) {
+    std::mt19937 rng(2003);
+    const uint32_t H = 4, Hkv = 2, L = 48, d = 16;
+    const Inputs in(H, Hkv, L, L, d, 12, rng); // one query per token: a whole prompt at once
+    const spk_head_config c = config(d, 8, 4, spk_ratio_q16(0.75));
+    const spk_select_config sel{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB};
+    const LayerRun batched(c, in.desc(&sel));
+    ASSERT_EQ(batched.status, SPKSIM_OK);
+    ASSERT_GT(batched.stats.select_scored, 0u);
+    uint64_t streamed_bytes = 0;
+    for (uint32_t t = 0; t < L; t++) {
+        // step t: query t over tokens 0..t, K/V rows repacked for a context of t + 1
+        std::vector<int16_t> q, k, v;
+        std::vector<spk_scale> qs, ks, vs;
+        for (uint32_t h = 0; h < H; h++) {
+            const size_t qi = (size_t)h * L + t;
+            q.insert(q.end(), in.q.codes.begin() + qi * d, in.q.codes.begin() + (qi + 1) * d);
+            qs.push_back(in.q.scales[qi]);
+        }
+        for (uint32_t g = 0; g < Hkv; g++) {
+            const size_t r0 = (size_t)g * L;
+            k.insert(k.end(), in.k.codes.begin() + r0 * d, in.k.codes.begin() + (r0 + t + 1) * d);
+            v.insert(v.end(), in.v.codes.begin() + r0 * d, in.v.codes.begin() + (r0 + t + 1) * d);
+            ks.insert(ks.end(), in.k.scales.begin() + r0, in.k.scales.begin() + r0 + t + 1);
+            vs.insert(vs.end(), in.v.scales.begin() + r0, in.v.scales.begin() + r0 + t + 1);
+        }
+        spk_layer_desc l{};
+        l.n_heads = H, l.n_kv_heads = Hkv, l.n_queries = 1, l.n_tokens = t + 1;
+        l.q = q.data(), l.q_logit_scales = qs.data(), l.k = k.data(), l.k_scales = ks.data();
+        l.v = v.data(), l.v_scales = vs.data(), l.causal = 1, l.select = &sel;
+        const LayerRun step(c, l);
+        ASSERT_EQ(step.status, SPKSIM_OK);
+        streamed_bytes += step.stats.dram_bytes;
+        for (uint32_t h = 0; h < H; h++) {
+            const size_t qi = (size_t)h * L + t;
+            ASSERT_EQ(
+                std::vector<int32_t>(step.out.begin() + h * d, step.out.begin() + (h + 1) * d),
+                std::vector<int32_t>(batched.out.begin() + qi * d,
+                                     batched.out.begin() + (qi + 1) * d))
+                << "head " << h << " token " << t;
+            ASSERT_EQ(step.exp[h], batched.exp[qi]);
+            ASSERT_EQ(step.fetched.at({h, 0}), batched.fetched.at({h, t}));
+        }
+    }
+    EXPECT_EQ(streamed_bytes, batched.stats.dram_bytes);
+}
+
+TEST(Select, ExactScoresTrackFloatAttentionBetterThanAWindowOfTheSameSize) {
+    // The point of the policy: at the same number of keys, this step's best keys beat the
+    // most recent ones (StreamingLLM's window) against float attention.
+    std::mt19937 rng(2004);
+    const uint32_t L = 256, d = 32, keep = 32;
+    const Inputs in(1, 1, 1, L, d, 12, rng);
+    const spk_head_config c = config(d, 12, 0);
+    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT};
+    const spk_select_config window{{keep, 0}, 0, keep, SPK_SELECT_EXACT}; // all protected
+    const LayerRun dense(c, in.desc(nullptr)), sel(c, in.desc(&best)), win(c, in.desc(&window));
+    ASSERT_EQ(sel.status, SPKSIM_OK);
+    ASSERT_EQ(win.status, SPKSIM_OK);
+    double err_sel = 0, err_win = 0;
+    for (uint32_t t = 0; t < d; t++) {
+        const double ref = spk_output_to_float(dense.out[t], dense.exp[0]);
+        err_sel += std::abs(spk_output_to_float(sel.out[t], sel.exp[0]) - ref);
+        err_win += std::abs(spk_output_to_float(win.out[t], win.exp[0]) - ref);
+    }
+    EXPECT_EQ(sel.fetched.at({0, 0}).size(), keep);
+    EXPECT_EQ(win.fetched.at({0, 0}).size(), keep);
+    EXPECT_LT(err_sel, err_win);
+}
+
+} // namespace
