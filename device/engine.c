@@ -11,8 +11,10 @@
 
 #include "emu_internal.h"
 #include "engine_impl.h"
+#include "engine_select.h"
 
 #define MAX_CONTEXTS 64u
+#define MAX_GROUP 1024u /* query heads per K/V head under the select policy */
 
 typedef struct context {
     uint32_t id; /* 0: free slot */
@@ -31,6 +33,10 @@ typedef struct layer_state {
     uint32_t *n_alive;
     int64_t *score_add; /* per K/V head: the layer's summed logits (last-step policy) */
     int have_logits;
+    int selecting;                  /* SPK_FW_POLICY_SELECT: the requests fetch sel's key lists */
+    spkdev_selection sel;           /* per-step selection of the K/V head in progress */
+    uint8_t group_alive[MAX_GROUP]; /* liveness of the heads of that K/V head's group */
+    spk_head_config cfg;            /* what every request of the layer shares */
     spk_layer_stats stats;
     uint64_t cycles;
 } layer_state;
@@ -229,6 +235,11 @@ static uint32_t layer_begin(spkdev_engine *e, uint32_t addr) {
         !range_ok(e, d.out_exp_addr, q_rows * 4, 4))
         return st_error(SPK_ERR_DMA);
     if (grow(e, c->desc.max_tokens, d.d, KH)) return st_error(SPK_ERR_ENGINE);
+    /* Per-step selection needs the scoring stage (the C engines have it; the RTL not yet). */
+    const int selecting = d.token_policy == SPK_FW_POLICY_SELECT;
+    if (selecting && !e->impl->has_select) return st_error(SPK_ERR_UNSUPPORTED);
+    if (selecting && (H / KH > sizeof(l->group_alive) || spkdev_selection_begin(&l->sel, &d)))
+        return st_error(SPK_ERR_ENGINE);
     char err[160];
     if (e->impl->imp_clear(e->impl, err, sizeof(err))) return st_error(SPK_ERR_ENGINE);
     e->impl->layer_begin(e->impl, &cfg, d.layer, L);
@@ -238,6 +249,8 @@ static uint32_t layer_begin(spkdev_engine *e, uint32_t addr) {
     l->row_msb = row_msb;
     l->row_lsb = row_lsb;
     l->have_logits = e->impl->has_logits;
+    l->selecting = selecting;
+    l->cfg = cfg;
     l->cycles = 0;
     memset(&l->stats, 0, sizeof(l->stats));
     memset(l->score_add, 0, (size_t)e->capacity * KH * sizeof(*l->score_add));
@@ -267,6 +280,15 @@ static uint32_t run_head(spkdev_engine *e, uint32_t h) {
     const uint64_t kv_row0 = (uint64_t)kvh * d->kv_stride;
     const uint32_t scratch = l->ctx->desc.scratch_addr;
     char err[160];
+    if (l->selecting && alive && l->sel.kvh != kvh) {
+        /* The group's first alive head: select every query's keys for the whole group. */
+        const uint32_t group = d->n_heads / d->n_kv_heads;
+        for (uint32_t g = 0; g < group; g++)
+            l->group_alive[g] = (uint8_t)spk_prune_head_alive(l->ctx->prune, kvh * group + g);
+        if (spkdev_selection_group(&l->sel, e->impl, dram_read, e->dev, d, &l->cfg, kvh,
+                                   l->group_alive, keys, l->n_alive[kvh], &l->stats))
+            return st_error(SPK_ERR_ENGINE);
+    }
     for (uint32_t i = 0; i < d->n_queries; i++) {
         const uint64_t qi = (uint64_t)h * d->n_queries + i;
         int32_t out_exp = 0;
@@ -274,11 +296,15 @@ static uint32_t run_head(spkdev_engine *e, uint32_t h) {
         memset(out, 0, D * sizeof(*out));
         if (alive) {
             uint32_t n = l->n_alive[kvh];
-            if (d->causal) {
+            const uint32_t *fetch = keys;
+            if (l->selecting) {
+                fetch = l->sel.keys + (size_t)i * l->sel.capacity;
+                n = l->sel.n[i];
+            } else if (d->causal) {
                 const uint32_t limit = L - d->n_queries + i;
                 while (n > 0 && keys[n - 1] > limit) n--;
             }
-            for (uint32_t j = 0; j < n; j++) e->key_list[j] = (uint16_t)keys[j];
+            for (uint32_t j = 0; j < n; j++) e->key_list[j] = (uint16_t)fetch[j];
             uint32_t q_scale;
             if (dram_write(e, scratch, e->key_list, (uint64_t)n * 2) ||
                 dram_read(e->dev, d->q_scale_addr + qi * 4, &q_scale, 4))
@@ -309,7 +335,7 @@ static uint32_t run_head(spkdev_engine *e, uint32_t h) {
                 return st_error(SPK_ERR_ENGINE);
             out_exp = res.out_exp;
             if (l->have_logits)
-                for (uint32_t j = 0; j < n; j++) score[keys[j]] += e->logits[j];
+                for (uint32_t j = 0; j < n; j++) score[fetch[j]] += e->logits[j];
             spk_layer_stats_add(&l->stats, &res.ev);
             l->stats.dram_bytes += res.dram_bytes - (res.ev.key_msb_bytes + res.ev.key_lsb_bytes +
                                                      res.ev.value_bytes + res.ev.scale_bytes);
@@ -407,7 +433,9 @@ static uint32_t prune(spkdev_engine *e) {
         if (spk_prune_keep_policy(st, SPK_PRUNE_LAST_STEP, d->layer, kt, kh, &w, NULL, NULL) !=
             SPKSIM_OK)
             return st_error(SPK_ERR_ENGINE);
-    } else if (d->token_policy == SPK_FW_POLICY_ACCUMULATED) {
+    } else if (d->token_policy == SPK_FW_POLICY_ACCUMULATED ||
+               d->token_policy == SPK_FW_POLICY_SELECT) {
+        /* (Selection evicts nothing itself; its keep step is the accumulated one.) */
         /* Without a prune unit only a step that keeps everything alive can run (it changes
          * nothing, so there is nothing to compute). */
         const int keeps_all = (!kt.count || kt.count >= spk_prune_alive_tokens(st)) &&
@@ -519,6 +547,7 @@ void spkdev_engine_destroy(spkdev_engine *e) {
     for (uint32_t i = 0; i < MAX_CONTEXTS; i++)
         if (e->ctx[i].id) context_drop(&e->ctx[i]);
     if (e->impl) e->impl->destroy(e->impl);
+    spkdev_selection_free(&e->layer.sel);
     free(e->layer.alive);
     free(e->layer.n_alive);
     free(e->layer.score_add);

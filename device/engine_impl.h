@@ -37,6 +37,7 @@ struct spkdev_engine_impl {
     uint32_t bank_heads;  /* head entries of the importance bank */
     uint32_t bank_tokens; /* token entries of the importance bank (tokens < this) */
     int has_logits;       /* 1: head() returns the final logits (the last-step policy needs them) */
+    int has_select;       /* 1: executes the select policy's scoring stage (the C engines) */
     uint32_t slowdown;    /* spkdev_slowdown() */
     /* One head request. 0, or -1 with a message in err. */
     int (*head)(spkdev_engine_impl *impl, const spk_eng_head_req *req, spkdev_head_result *res,
@@ -61,6 +62,10 @@ struct spkdev_engine_impl {
     void (*layer_begin)(spkdev_engine_impl *impl, const spk_head_config *cfg, uint32_t layer,
                         uint32_t n_tokens);
     int (*layer_end)(spkdev_engine_impl *impl, uint64_t *cycles, double *energy_pj);
+    /* The select policy's scoring stage of one (K/V head, query): the rows it read and the
+     * top-k over their scores, for an implementation that times the layer (sim); @p head is the
+     * group's first query head. May be NULL. 0, or -1. */
+    int (*select_timing)(spkdev_engine_impl *impl, const spk_select_events *ev, uint32_t head);
     void (*destroy)(spkdev_engine_impl *impl);
 };
 

@@ -149,6 +149,29 @@ static int model_layer_end(spkdev_engine_impl *impl, uint64_t *cycles, double *e
     return m->timing ? spk_timing_run(m->timing, cycles, energy_pj) : 0;
 }
 
+/* The select policy's scoring stage, timed as what the engine does for it: a K-only pass over
+ * the scored rows (the MSB plane, and the LSB plane as a second pass under exact scoring; the
+ * group's heads share the row, their extra dot products are not timed) and the top-k over the
+ * scores in the local top-k slot. The model backend has no timing. */
+static int model_select_timing(spkdev_engine_impl *impl, const spk_select_events *ev,
+                               uint32_t head) {
+    model_engine *m = (model_engine *)impl;
+    if (!m->timing) return 0;
+    const spk_head_config *c = &m->cfg;
+    const int both =
+        ev->score_bytes > (uint64_t)ev->scored * (4u + spk_plane_row_bytes(c->d, c->kv.msb_bits));
+    const spk_head_events k_only = {
+        .keys_fetched = ev->scored,
+        .keys_refetched = both ? ev->scored : 0,
+        .requant = (uint8_t)both,
+        .key_msb_bytes = (uint64_t)ev->scored * spk_plane_row_bytes(c->d, c->kv.msb_bits),
+        .key_lsb_bytes =
+            both ? (uint64_t)ev->scored * spk_plane_row_bytes(c->d, c->kv.lsb_bits) : 0,
+        .scale_bytes = 4ull * ev->scored,
+        .v_topk = ev->topk};
+    return spk_timing_record(m->timing, c, &k_only, m->layer, head, m->n_tokens) ? -1 : 0;
+}
+
 static void model_destroy(spkdev_engine_impl *impl) {
     model_engine *m = (model_engine *)impl;
     if (!m) return;
@@ -182,6 +205,7 @@ spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_c
                                    .bank_heads = MODEL_BANK_HEADS,
                                    .bank_tokens = MODEL_MAX_KEYS,
                                    .has_logits = 1,
+                                   .has_select = 1,
                                    .slowdown = 1,
                                    .head = model_head,
                                    .imp_clear = model_imp_clear,
@@ -189,6 +213,7 @@ spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_c
                                    .prune = model_prune,
                                    .layer_begin = model_layer_begin,
                                    .layer_end = model_layer_end,
+                                   .select_timing = model_select_timing,
                                    .destroy = model_destroy};
     m->read = read;
     m->read_ctx = read_ctx;

@@ -79,7 +79,8 @@ static int run_layer(uint32_t desc) {
             alive_tokens, DESC_FIELD(desc, token_important), DESC_FIELD(desc, token_sinks),
             DESC_FIELD(desc, token_recent), DESC_FIELD(desc, token_keep_count),
             DESC_FIELD(desc, token_keep_q16));
-    else
+    else /* accumulated, and select: its selection is the engine's, per HEAD request; what it
+          * evicts (nothing, unless a keep count is given too) is the accumulated step's */
         tokens = policy_keep(alive_tokens, DESC_FIELD(desc, token_keep_count),
                              DESC_FIELD(desc, token_keep_q16));
     uint32_t heads =

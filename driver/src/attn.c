@@ -288,12 +288,30 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
     if (group > 1 && c->n_heads % group)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: head_group %u does not divide n_heads %u",
                         group, c->n_heads);
-    if (s->size >= sizeof(*s) && s->token_policy != SPK_TOKEN_POLICY_ACCUMULATED &&
-        s->token_policy != SPK_TOKEN_POLICY_LAST_STEP)
+    const int v1_2 = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_2, v1_5 = s->size >= sizeof(*s);
+    if (v1_2 && s->token_policy != SPK_TOKEN_POLICY_ACCUMULATED &&
+        s->token_policy != SPK_TOKEN_POLICY_LAST_STEP && s->token_policy != SPK_TOKEN_POLICY_SELECT)
         return spk_fail(SPK_E_ARG,
-                        "spk_attn_submit: token_policy %u unknown (0 accumulated, 1 last-step)",
+                        "spk_attn_submit: token_policy %u unknown (0 accumulated, 1 last-step, "
+                        "2 select)",
                         s->token_policy);
-    if (s->size >= sizeof(*s) && s->token_important > c->max_tokens)
+    if (v1_2 && s->token_policy == SPK_TOKEN_POLICY_SELECT) {
+        if (!v1_5)
+            return spk_fail(SPK_E_ARG,
+                            "spk_attn_submit: token_policy 2 (select) needs the 1.5 "
+                            "fields: submit.size %zu, expected %zu",
+                            s->size, sizeof(*s));
+        if (s->select_count == 0 && (s->select_q16 == 0 || s->select_q16 > SPK_ONE_Q16))
+            return spk_fail(SPK_E_ARG,
+                            "spk_attn_submit: select policy needs a budget: select_count > 0 or "
+                            "select_q16 in 1..65536 (got %u)",
+                            s->select_q16);
+        if (s->select_scoring != SPK_SCORING_EXACT && s->select_scoring != SPK_SCORING_MSB)
+            return spk_fail(SPK_E_ARG,
+                            "spk_attn_submit: select_scoring %u unknown (0 exact, 1 msb)",
+                            s->select_scoring);
+    }
+    if (v1_2 && s->token_important > c->max_tokens)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: token_important %u above max_tokens %u",
                         s->token_important, c->max_tokens);
     return SPK_OK;
@@ -396,8 +414,11 @@ static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint3
         .token_sinks = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->token_sinks : 0,
         .token_recent = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->token_recent : 0,
         .head_group = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_1 ? s->head_group : 0,
-        .token_policy = s->size >= sizeof(*s) ? s->token_policy : 0,
-        .token_important = s->size >= sizeof(*s) ? s->token_important : 0,
+        .token_policy = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_2 ? s->token_policy : 0,
+        .token_important = s->size >= SPK_LAYER_SUBMIT_SIZE_V1_2 ? s->token_important : 0,
+        .select_count = s->size >= sizeof(*s) ? s->select_count : 0,
+        .select_q16 = s->size >= sizeof(*s) ? s->select_q16 : 0,
+        .select_scoring = s->size >= sizeof(*s) ? s->select_scoring : 0,
     };
     return spk_bo_sync(a->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
 }

@@ -282,7 +282,10 @@ static spk_status reported_error(const spk_device *dev, const struct spk_cmd_out
             SPK_E_BACKEND, "engine of backend '%s' cannot execute operation %s%s (descriptor 0x%x)",
             dev->backend, engine_op_name(cause),
             cause == SPK_ENG_OP_PRUNE ? " (no prune unit, or the last-step policy without logits)"
-                                      : "",
+            : cause == SPK_ENG_OP_LAYER_BEGIN
+                ? " with the select policy (its scoring stage, SPK_TOKEN_POLICY_SELECT, is not in "
+                  "this engine yet)"
+                : "",
             addr);
     default:
         return spk_fail(SPK_E_DEVICE,

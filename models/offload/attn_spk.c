@@ -267,6 +267,11 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
     const int last_step = b->opt.policy == SPKLLM_POLICY_LAST_STEP;
     const int first_pruning = (int)ceil(b->opt.token_skip * b->n_layers - 1e-9);
     const int fixed_budget = last_step && b->opt.important > 0 && layer >= first_pruning;
+    /* Select: nothing is evicted; the token schedule (or --token-budget) is what each request
+     * selects this step, a ratio of the keys its query sees. */
+    const int select = b->opt.policy == SPKLLM_POLICY_SELECT;
+    const uint32_t select_count =
+        select && b->opt.budget > 0 && layer >= first_pruning ? (uint32_t)b->opt.budget : 0u;
     /* Keep ratios are fractions of the whole context (not of what is still alive), so decoding
      * settles at the end ratio instead of shrinking geometrically step after step. */
     spk_layer_submit sub = {
@@ -278,15 +283,23 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
         .q = b->q_dev,
         .k_new = b->k_dev,
         .v_new = b->v_dev,
-        .token_keep_count = tk < 1.0 ? (uint32_t)ceil(tk * total - 1e-9) : 0,
+        .token_keep_count = tk < 1.0 && !select ? (uint32_t)ceil(tk * total - 1e-9) : 0,
         .head_keep_count = hk < 1.0 ? (uint32_t)ceil(hk * H - 1e-9) : 0,
         .token_sinks = (uint32_t)b->opt.sinks,
         .token_recent = (uint32_t)b->opt.recent,
         .head_group = b->opt.group_heads ? (uint32_t)(H / kvh) : 1u,
-        .token_policy = last_step ? SPK_TOKEN_POLICY_LAST_STEP : SPK_TOKEN_POLICY_ACCUMULATED,
+        .token_policy = select      ? SPK_TOKEN_POLICY_SELECT
+                        : last_step ? SPK_TOKEN_POLICY_LAST_STEP
+                                    : SPK_TOKEN_POLICY_ACCUMULATED,
         .token_important = fixed_budget ? (uint32_t)b->opt.important : 0u,
+        .select_count = select_count,
+        .select_q16 = select && !select_count
+                          ? (tk < 1.0 ? (uint32_t)floor(tk * 65536.0 + 0.5) : 65536u)
+                          : 0u,
+        .select_scoring =
+            b->opt.scoring == SPKLLM_SCORING_EXACT ? SPK_SCORING_EXACT : SPK_SCORING_MSB,
     };
-    if (sub.token_keep_count == 0 && tk < 1.0) sub.token_keep_count = 1;
+    if (sub.token_keep_count == 0 && tk < 1.0 && !select) sub.token_keep_count = 1;
     if (sub.head_keep_count == 0 && hk < 1.0) sub.head_keep_count = 1;
     spk_fence *fence = NULL;
     spk_status st = spk_attn_submit(b->attn, &sub, &fence);

@@ -27,6 +27,8 @@ spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *ou
         .group_heads = 1,
         .policy = SPKLLM_POLICY_ACCUMULATED,
         .important = 0,
+        .budget = 0,
+        .scoring = SPKLLM_SCORING_MSB,
     };
     if (!name || !out) return SPKLLM_ERR_ARG;
     *out = off;
@@ -99,11 +101,17 @@ static spkllm_status check_options(const spkllm_spatten_options *o, int across, 
           "requant threshold %g must be in [0, 1]", o->requant);
     CHECK(o->sinks >= 0 && o->recent >= 0, "sinks %d and recent %d must be >= 0", o->sinks,
           o->recent);
-    CHECK(o->policy == SPKLLM_POLICY_ACCUMULATED || o->policy == SPKLLM_POLICY_LAST_STEP,
-          "policy %d unknown (accumulated, last-step)", o->policy);
+    CHECK(o->policy == SPKLLM_POLICY_ACCUMULATED || o->policy == SPKLLM_POLICY_LAST_STEP ||
+              o->policy == SPKLLM_POLICY_SELECT,
+          "policy %d unknown (accumulated, last-step, select)", o->policy);
     CHECK(o->important >= 0, "important %d must be >= 0", o->important);
     CHECK(!across || o->important == 0 || o->policy == SPKLLM_POLICY_LAST_STEP,
           "--important %d needs --policy last-step", o->important);
+    CHECK(o->budget >= 0, "token budget %d must be >= 0", o->budget);
+    CHECK(!across || o->budget == 0 || o->policy == SPKLLM_POLICY_SELECT,
+          "--token-budget %d needs --policy select", o->budget);
+    CHECK(o->scoring == SPKLLM_SCORING_MSB || o->scoring == SPKLLM_SCORING_EXACT,
+          "scoring %d unknown (msb, exact)", o->scoring);
     return SPKLLM_OK;
 }
 
@@ -178,8 +186,9 @@ static int parse_kv_bits(const char *v, spkllm_spatten_options *o, char *err, si
 int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
                              size_t err_len) {
     static const char *const names[] = {
-        "--spatten",    "--token-keep", "--head-keep", "--v-keep",      "--kv-bits", "--requant",
-        "--prune-skip", "--sinks",      "--recent",    "--head-groups", "--policy",  "--important"};
+        "--spatten", "--token-keep", "--head-keep",    "--v-keep", "--kv-bits",
+        "--requant", "--prune-skip", "--sinks",        "--recent", "--head-groups",
+        "--policy",  "--important",  "--token-budget", "--scoring"};
     const char *a = argv[*i];
     size_t which = 0, n_names = sizeof names / sizeof names[0];
     while (which < n_names && strcmp(a, names[which])) which++;
@@ -235,13 +244,21 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
         if (ok) o->group_heads = !strcmp(v, "on");
         break;
     case 10:
-        ok = !strcmp(v, "accumulated") || !strcmp(v, "last-step");
+        ok = !strcmp(v, "accumulated") || !strcmp(v, "last-step") || !strcmp(v, "select");
         if (ok)
-            o->policy =
-                !strcmp(v, "last-step") ? SPKLLM_POLICY_LAST_STEP : SPKLLM_POLICY_ACCUMULATED;
+            o->policy = !strcmp(v, "last-step") ? SPKLLM_POLICY_LAST_STEP
+                        : !strcmp(v, "select")  ? SPKLLM_POLICY_SELECT
+                                                : SPKLLM_POLICY_ACCUMULATED;
+        break;
+    case 11:
+        ok = parse_count(v, &o->important);
+        break;
+    case 12:
+        ok = parse_count(v, &o->budget);
         break;
     default:
-        ok = parse_count(v, &o->important);
+        ok = !strcmp(v, "msb") || !strcmp(v, "exact");
+        if (ok) o->scoring = !strcmp(v, "msb") ? SPKLLM_SCORING_MSB : SPKLLM_SCORING_EXACT;
         break;
     }
     if (ok && check_options(o, 0, err, err_len) == SPKLLM_OK) return 1;

@@ -24,6 +24,7 @@ typedef struct {
     const char *model, *prompt, *file;
     const char *backend;   /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact") */
     const char *trace_out; /* --trace-out: the sim backend's device trace (docs/simulator.md) */
+    const char *nll_out;   /* --nll-out: every scored token's NLL, for paired comparisons */
     spkllm_spatten_options spatten;
     int n_predict, ctx, chunks, first_chunk, threads, chat, stream, special, n_prompt_bench, reps;
     float temp, top_p;
@@ -35,7 +36,8 @@ static void usage(FILE *f) {
         "usage: spk-llm generate [-m FILE] -p PROMPT [-n N] [--temp T] [--top-p P] [--seed S] "
         "[--chat]\n"
         "       spk-llm perplexity [-m FILE] -f FILE [--ctx 512] [--chunks N] [--first-chunk I]\n"
-        "                          [--stream]   (chunks I, I+1, ... of the file; I from 0)\n"
+        "                          [--stream] [--nll-out FILE.csv]   (chunks I, I+1, ... of the\n"
+        "                          file, I from 0; FILE.csv: chunk,position,nll per scored token)\n"
         "       spk-llm tokenize [-m FILE] -f FILE [--special]\n"
         "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
         "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
@@ -47,7 +49,8 @@ static void usage(FILE *f) {
         "        --spatten off|paper|aggressive|mit, then optionally --token-keep [START:]END,\n"
         "        --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T,\n"
         "        --prune-skip TOK[:HEAD], --sinks N, --recent N, --head-groups on|off,\n"
-        "        --policy accumulated|last-step, --important N\n"
+        "        --policy accumulated|last-step|select, --important N, --token-budget N,\n"
+        "        --scoring msb|exact (select: per-step selection, nothing evicted; not on rtl)\n"
         "        (docs/offload.md)\n"
         "        --trace-out FILE.csv (sim): write every head request the engine timed as a row\n"
         "        of a workload trace; spk-sim --trace FILE.csv with the same configuration\n"
@@ -140,7 +143,8 @@ static int parse_args(int argc, char **argv, options *o) {
                     !strcmp(a, "-t") || !strcmp(a, "--temp") || !strcmp(a, "--top-p") ||
                     !strcmp(a, "--seed") || !strcmp(a, "--ctx") || !strcmp(a, "--chunks") ||
                     !strcmp(a, "--first-chunk") || !strcmp(a, "--prompt-tokens") ||
-                    !strcmp(a, "-r") || !strcmp(a, "--backend") || !strcmp(a, "--trace-out");
+                    !strcmp(a, "-r") || !strcmp(a, "--backend") || !strcmp(a, "--trace-out") ||
+                    !strcmp(a, "--nll-out");
         if (takes && !val) {
             fprintf(stderr, "spk-llm: option %s needs a value\n", a);
             return 0;
@@ -156,6 +160,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->backend = val;
         else if (!strcmp(a, "--trace-out"))
             o->trace_out = val;
+        else if (!strcmp(a, "--nll-out"))
+            o->nll_out = val;
         else if (!strcmp(a, "-n"))
             ok = parse_int(val, "-n", 0, 1000000000, &o->n_predict);
         else if (!strcmp(a, "-t"))
@@ -525,8 +531,16 @@ static int cmd_perplexity(const options *o) {
     char *text = read_file(o->file, &len);
     int32_t *ids = NULL;
     float *logits = NULL;
+    FILE *nll_file = NULL;
     int rc = 1;
-    if (!text || !open_session(o, &s, 1)) goto done;
+    if (!text) goto done;
+    /* Opened before the model: a bad path fails at once, not after an hour of scoring. */
+    if (o->nll_out &&
+        (!(nll_file = fopen(o->nll_out, "w")) || fprintf(nll_file, "chunk,position,nll\n") < 0)) {
+        fprintf(stderr, "spk-llm perplexity: --nll-out %s: %s\n", o->nll_out, strerror(errno));
+        goto done;
+    }
+    if (!open_session(o, &s, 1)) goto done;
     const spkllm_model_params *p = spkllm_model_get_params(s.model);
     size_t n_tok;
     spkllm_status st = spkllm_tokenize(s.tok, text, len, 0, &ids, &n_tok);
@@ -589,6 +603,7 @@ static int cmd_perplexity(const options *o) {
             }
             double v = nll_of(row, p->n_vocab, chunk[j + 1]);
             nll += v, nll2 += v * v, count++;
+            if (nll_file) fprintf(nll_file, "%d,%d,%.9g\n", o->first_chunk + c, j + 1, v);
         }
         fprintf(stderr, "[%d/%d] PPL %.4f, %.1f s\n", c + 1, n_chunks, exp(nll / (double)count),
                 now() - t0);
@@ -608,7 +623,16 @@ static int cmd_perplexity(const options *o) {
            count, n_chunks, ctx);
     fprintf(stderr, "time %.1f s, peak RSS %ld MB\n", now() - t0, peak_rss_mb());
     rc = 0;
+    if (nll_file) {
+        const int bad = ferror(nll_file) | fclose(nll_file);
+        nll_file = NULL;
+        if (bad) {
+            fprintf(stderr, "spk-llm perplexity: --nll-out %s: write error\n", o->nll_out);
+            rc = 1;
+        }
+    }
 done:
+    if (nll_file) fclose(nll_file);
     free(logits);
     free(ids);
     free(text);

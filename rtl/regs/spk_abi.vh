@@ -3,7 +3,7 @@
 `ifndef SPK_ABI_VH
 `define SPK_ABI_VH
 
-`define SPK_FW_ABI_VERSION 32'h00000003
+`define SPK_FW_ABI_VERSION 32'h00000004
 `define SPK_FW_INFO_MAGIC 32'h464b5053
 `define SPK_RING_ENTRY_BYTES 32'h00000040
 
@@ -97,5 +97,10 @@
 // enum spk_fw_token_policy
 `define SPK_FW_POLICY_ACCUMULATED 32'd0
 `define SPK_FW_POLICY_LAST_STEP 32'd1
+`define SPK_FW_POLICY_SELECT 32'd2
+
+// enum spk_fw_select_scoring
+`define SPK_FW_SCORING_EXACT 32'd0
+`define SPK_FW_SCORING_MSB 32'd1
 
 `endif

@@ -62,14 +62,14 @@ static uint32_t visible(const spk_layer_desc *l, uint32_t i, const uint32_t *key
 /* The selections of K/V head kvh for every query (spec: "Per-step selection policy"), into
  * sel_keys[i * (L + 1)...] and sel_n[i]; the scoring stage's reads go into the stats. */
 static spksim_status select_group(const spk_head_config *cfg, const spk_layer_desc *l,
-                                  const spk_prune_state *st, uint32_t kvh, const uint32_t *keys,
+                                  const uint8_t *head_alive, uint32_t kvh, const uint32_t *keys,
                                   uint32_t n_keys, uint32_t *sel_keys, uint32_t *sel_n,
                                   void *scratch, spk_layer_stats *s) {
     for (uint32_t i = 0; i < l->n_queries; i++) {
         spk_select_events ev;
-        spksim_status st_sel =
-            spk_select_keys(l->select, cfg, l, st, kvh, i, keys, visible(l, i, keys, n_keys),
-                            sel_keys + (size_t)i * (l->n_tokens + 1u), &sel_n[i], scratch, &ev);
+        spksim_status st_sel = spk_select_keys(
+            l->select, cfg, l, head_alive, kvh, i, keys, visible(l, i, keys, n_keys),
+            sel_keys + (size_t)i * (l->n_tokens + 1u), &sel_n[i], scratch, &ev);
         if (st_sel != SPKSIM_OK) return st_sel;
         s->select_scored += ev.scored;
         s->select_bytes += ev.score_bytes;
@@ -111,20 +111,23 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
         selecting ? malloc((size_t)l->n_queries * (L + 1u) * sizeof *sel_keys) : NULL;
     uint32_t *sel_n = selecting ? malloc((size_t)l->n_queries * sizeof *sel_n) : NULL;
     void *sel_scratch = selecting ? malloc(spk_select_scratch_bytes(L)) : NULL;
+    uint8_t *head_alive = selecting ? malloc(l->n_heads) : NULL;
     uint32_t sel_kvh = UINT32_MAX; /* the K/V head sel_keys holds */
     if (!alive || !n_alive || !probs || !v_keys || (per_kv && (!logits || !score)) || !token_add ||
-        !head_add || (selecting && (!sel_keys || !sel_n || !sel_scratch))) {
+        !head_add || (selecting && (!sel_keys || !sel_n || !sel_scratch || !head_alive))) {
         status = SPKSIM_E_NOMEM;
         goto done;
     }
     s->tokens_alive = collect_alive(st, l, alive, n_alive);
+    for (uint32_t h = 0; selecting && h < l->n_heads; h++)
+        head_alive[h] = (uint8_t)spk_prune_head_alive(st, h);
 
     for (uint32_t h = 0; h < l->n_heads && status == SPKSIM_OK; h++) {
         const uint32_t kvh = h / group;
         const uint32_t *keys = alive + (size_t)kvh * (L + 1u);
         if (selecting && spk_prune_head_alive(st, h) && sel_kvh != kvh) {
-            status =
-                select_group(cfg, l, st, kvh, keys, n_alive[kvh], sel_keys, sel_n, sel_scratch, s);
+            status = select_group(cfg, l, head_alive, kvh, keys, n_alive[kvh], sel_keys, sel_n,
+                                  sel_scratch, s);
             sel_kvh = kvh;
         }
         for (uint32_t i = 0; i < l->n_queries && status == SPKSIM_OK; i++) {
@@ -182,5 +185,6 @@ done:
     free(sel_keys);
     free(sel_n);
     free(sel_scratch);
+    free(head_alive);
     return status;
 }

@@ -17,14 +17,14 @@ static uint32_t budget_of(spk_keep b, uint32_t n) {
 
 /* S[j] of one unprotected candidate: the group's alive heads' logits of this query. */
 static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg,
-                        const spk_layer_desc *l, const spk_prune_state *st, uint32_t kvh,
+                        const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
                         uint32_t query, uint32_t j) {
     const uint32_t d = cfg->d, group = l->n_heads / l->n_kv_heads;
     const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * d;
     const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
     int64_t sum = 0;
     for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
-        if (!spk_prune_head_alive(st, h)) continue;
+        if (head_alive && !head_alive[h]) continue;
         const size_t qi = (size_t)h * l->n_queries + query;
         const int16_t *q = l->q + qi * d;
         int64_t dot = 0;
@@ -39,10 +39,10 @@ static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg
 }
 
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
-                              const spk_layer_desc *l, const spk_prune_state *st, uint32_t kvh,
+                              const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
                               uint32_t query, const uint32_t *cand, uint32_t n, uint32_t *selected,
                               uint32_t *n_selected, void *scratch, spk_select_events *ev) {
-    if (!sel || !cfg || !l || !st || !n_selected || !ev || (n && (!cand || !selected || !scratch)))
+    if (!sel || !cfg || !l || !n_selected || !ev || (n && (!cand || !selected || !scratch)))
         return SPKSIM_E_ARG;
     if (sel->budget.count == 0 &&
         (sel->budget.ratio_q16 == 0 || sel->budget.ratio_q16 > SPK_ONE_Q16))
@@ -71,7 +71,8 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
     }
     uint32_t k = 0; /* unprotected keys that join the protected ones */
     if (b > p) {
-        for (uint32_t x = 0; x < m; x++) score[x] = score_of(sel, cfg, l, st, kvh, query, open[x]);
+        for (uint32_t x = 0; x < m; x++)
+            score[x] = score_of(sel, cfg, l, head_alive, kvh, query, open[x]);
         const uint32_t P = cfg->topk_parallelism ? cfg->topk_parallelism : 1u;
         k = (uint32_t)spk_topk_quickselect(score, m, b - p, P, kept, topk_scratch, &ev->topk);
         ev->scored = m;

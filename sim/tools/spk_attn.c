@@ -52,10 +52,9 @@ static const char usage[] =
     "  --backend NAME        golden (default): the golden model directly; model, sim, rtl,\n"
     "                        rtl-compact: the same layer through libspk on that device\n"
     "                        (firmware: $SPK_FIRMWARE, else next to this binary). Pruning state\n"
-    "                        lives in the device: --state-in, --state-out,\n"
-    "                        --topk-parallelism and --select-* need golden (the device\n"
-    "                        path of selection is not built yet); --stats omits "
-    "dram_bytes_by_kind,\n"
+    "                        lives in the device: --state-in, --state-out and\n"
+    "                        --topk-parallelism need golden (--select-* runs on model, sim\n"
+    "                        and systemc, not on the RTL); --stats omits dram_bytes_by_kind,\n"
     "                        kept_tokens and kept_heads and adds the device's counters\n"
     "  -h, --help            this text\n"
     "\n"
@@ -221,14 +220,6 @@ static int parse_args(int argc, char **argv, options *o) {
                               : o->state_out ? "--state-out"
                               : o->topk_set  ? "--topk-parallelism"
                                              : NULL;
-    if (o->backend && (o->select_set & 1)) {
-        fprintf(stderr,
-                "spk-attn: --select-keep/--select-count need --backend golden: per-step "
-                "selection is not yet an operation of the device contract (docs/device.md), so "
-                "--backend %s cannot run it\n(see spk-attn --help)\n",
-                o->backend);
-        return 2;
-    }
     if (o->backend && golden_only) {
         fprintf(stderr,
                 "spk-attn: %s needs --backend golden: on a device (--backend %s) the pruning "
@@ -520,19 +511,26 @@ static int run_device(const options *o, const tensor3 *q, const tensor3 *k, cons
                                  .lsb_bits = o->cfg.kv.lsb_bits,
                                  .requant_threshold = o->cfg.requant_threshold,
                                  .v_keep_q16 = o->cfg.v_keep_q16};
-    const spk_layer_submit sub = {.size = sizeof sub,
-                                  .layer = 0,
-                                  .n_queries = q->rows,
-                                  .n_new_tokens = k->rows,
-                                  .causal = (uint32_t)o->causal,
-                                  .q = q->a.data,
-                                  .k_new = k->a.data,
-                                  .v_new = v->a.data,
-                                  .token_keep_count = o->tokens.count,
-                                  .token_keep_q16 = o->tokens.ratio_q16,
-                                  .head_keep_count = o->heads.count,
-                                  .head_keep_q16 = o->heads.ratio_q16,
-                                  .token_policy = SPK_TOKEN_POLICY_ACCUMULATED};
+    const spk_layer_submit sub = {
+        .size = sizeof sub,
+        .layer = 0,
+        .n_queries = q->rows,
+        .n_new_tokens = k->rows,
+        .causal = (uint32_t)o->causal,
+        .q = q->a.data,
+        .k_new = k->a.data,
+        .v_new = v->a.data,
+        .token_keep_count = o->tokens.count,
+        .token_keep_q16 = o->tokens.ratio_q16,
+        .head_keep_count = o->heads.count,
+        .head_keep_q16 = o->heads.ratio_q16,
+        .token_sinks = o->select_set ? o->select.sinks : 0,
+        .token_recent = o->select_set ? o->select.recent : 0,
+        .token_policy = o->select_set ? SPK_TOKEN_POLICY_SELECT : SPK_TOKEN_POLICY_ACCUMULATED,
+        .select_count = o->select.budget.count,
+        .select_q16 = o->select.budget.count ? 0 : o->select.budget.ratio_q16,
+        .select_scoring =
+            o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT};
     spk_device *dev = NULL;
     spk_attn *attn = NULL;
     spk_fence *fence = NULL;
@@ -598,7 +596,12 @@ static int run_golden(options *o, const tensor3 *q, const tensor3 *k, const tens
     };
     progress_state prog = {mono_s(), 0, (unsigned long long)q->heads * q->rows};
     spksim_status s = spk_layer_run(&o->cfg, &layer, st, ws, out, out_exp, ls, on_request, &prog);
-    if (s == SPKSIM_OK) s = spk_prune_keep(st, o->tokens, o->heads, NULL, NULL);
+    /* The keep step after it: with selection its sinks and recent window are protected too, as
+     * the device contract's select policy shares them with the keep step (docs/device.md). */
+    const spk_prune_window w = {o->select.sinks, o->select.recent, 0};
+    if (s == SPKSIM_OK)
+        s = o->select_set ? spk_prune_keep_window(st, o->tokens, o->heads, &w, NULL, NULL)
+                          : spk_prune_keep(st, o->tokens, o->heads, NULL, NULL);
     if (s != SPKSIM_OK) {
         fprintf(stderr, "spk-attn: layer failed: %s\n", spksim_status_str(s));
         goto done;

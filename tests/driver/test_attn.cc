@@ -31,6 +31,7 @@ struct Shape {
     uint32_t msb = 6, lsb = 4, threshold = 30000, v_keep = 52000;
     bool last_step = false; // token policy of the pruning steps
     bool prune = true;      // false: every step keeps everything alive
+    bool select = false;    // the select policy (per-step selection) in every layer
 };
 
 struct Step {
@@ -40,7 +41,20 @@ struct Step {
 // Per-layer policy used by the tests: prune progressively deeper in the stack. The last-step
 // policy keeps 0.75 of the context per (layer, K/V head) after layer 0, sinks + 3 + recent after
 // layer 1, and nothing after layer 2.
-void policy(uint32_t layer, bool last_step, bool prune, spk_layer_submit *s) {
+// The select policy: sinks 1, recent 2, a budget of 6 keys (layer 0, exact scores), 0.4 of the
+// visible keys (layer 1, MSB-plane scores) and 0.25 (layer 2, MSB), with the accumulated keep
+// step above on top when pruning.
+void select_policy(uint32_t layer, spk_layer_submit *s) {
+    s->token_policy = SPK_TOKEN_POLICY_SELECT;
+    s->token_sinks = 1;
+    s->token_recent = 2;
+    s->select_count = layer == 0 ? 6 : 0;
+    s->select_q16 = layer == 1 ? 26214 : layer == 2 ? 16384 : 0;
+    s->select_scoring = layer == 0 ? SPK_SCORING_EXACT : SPK_SCORING_MSB;
+}
+
+void policy(uint32_t layer, bool last_step, bool prune, spk_layer_submit *s, bool select = false) {
+    if (select) select_policy(layer, s);
     if (!prune) return;                         // counts and ratios 0: keep all
     s->token_keep_q16 = layer == 2 ? 0 : 49152; // 0.75
     s->head_keep_count = layer == 1 ? 3 : 0;
@@ -76,7 +90,7 @@ std::vector<float> submit_layer(spk_attn *ctx, const Shape &s, const Step &step,
     sub.q = in.q.data();
     sub.k_new = in.k.data();
     sub.v_new = in.v.data();
-    policy(l, s.last_step, s.prune, &sub);
+    policy(l, s.last_step, s.prune, &sub, s.select);
     spk_fence *fence = nullptr;
     std::vector<float> out(size_t(s.heads) * step.n_queries * s.d);
     EXPECT_EQ(spk_attn_submit(ctx, &sub, &fence), SPK_OK) << spk_last_error();
@@ -135,19 +149,38 @@ class Reference {
             EXPECT_EQ(spk_logit_scale(sc, d, &qs[r]), SPKSIM_OK);
         }
         spk_head_config cfg = {d, {uint8_t(s_.msb), uint8_t(s_.lsb)}, s_.threshold, s_.v_keep, 16};
-        spk_layer_desc desc = {s_.heads,    s_.kv_heads, step.n_queries, L,        q.data(),
-                               qs.data(),   k.data(),    ks.data(),      v.data(), vs.data(),
-                               step.causal, l,           nullptr};
+        spk_layer_submit sub = {};
+        policy(l, s_.last_step, s_.prune, &sub, s_.select);
+        const spk_select_config sel = {
+            {sub.select_count, sub.select_count ? 65536u : sub.select_q16},
+            sub.token_sinks,
+            sub.token_recent,
+            sub.select_scoring == SPK_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT};
+        spk_layer_desc desc = {s_.heads,
+                               s_.kv_heads,
+                               step.n_queries,
+                               L,
+                               q.data(),
+                               qs.data(),
+                               k.data(),
+                               ks.data(),
+                               v.data(),
+                               vs.data(),
+                               step.causal,
+                               l,
+                               s_.select ? &sel : nullptr};
         std::vector<int32_t> out(rows * d), out_exp(rows);
         EXPECT_EQ(spk_layer_run(&cfg, &desc, st_, ws_, out.data(), out_exp.data(), stats, nullptr,
                                 nullptr),
                   SPKSIM_OK);
         // cascade pruning after the layer, as spk-attn's --token-keep/--head-count do
-        spk_layer_submit sub = {};
-        policy(l, s_.last_step, s_.prune, &sub);
         spk_keep kt = {sub.token_keep_count, sub.token_keep_q16 ? sub.token_keep_q16 : 65536};
         spk_keep kh = {sub.head_keep_count, sub.head_keep_q16 ? sub.head_keep_q16 : 65536};
-        if (!s_.last_step) {
+        if (s_.select) {
+            // the accumulated step, with the select policy's sinks and recent protected
+            const spk_prune_window w = {sub.token_sinks, sub.token_recent, sub.head_group};
+            EXPECT_EQ(spk_prune_keep_window(st_, kt, kh, &w, nullptr, nullptr), SPKSIM_OK);
+        } else if (!s_.last_step) {
             EXPECT_EQ(spk_prune_keep(st_, kt, kh, nullptr, nullptr), SPKSIM_OK);
         } else {
             // The budget per (layer, K/V head): sinks + important + recent, or a ratio of the
@@ -385,6 +418,117 @@ TEST(Attn, EveryBackendMatchesGoldenModelBitForBit) {
     }
 }
 
+// The select policy (per-step selection, nothing evicted): on every backend with the scoring
+// stage (the C engines) bit for bit the golden layer with the same selection, DRAM bytes
+// included; with pruning on top and without. The Verilated engines refuse it at LAYER_BEGIN.
+TEST(Attn, SelectPolicyMatchesGoldenModelBitForBitOrIsRefused) {
+    std::vector<Step> steps = {{16, 16, 1}, {1, 1, 0}, {1, 1, 1}, {3, 3, 1}, {1, 1, 1}};
+    for (const bool prune : {false, true}) {
+        Shape s;
+        s.select = true;
+        s.prune = prune;
+        auto inputs = make_inputs(s, steps, test_seed());
+        Reference ref_model(s);
+        DeviceRun model = run_device("model", s, steps, inputs, &ref_model);
+        ASSERT_EQ(model.outputs.size(), steps.size() * s.layers);
+        // Selection fetched fewer keys than the dense layer of the same inputs would.
+        Shape dense = s;
+        dense.select = false;
+        Reference ref_dense(dense);
+        DeviceRun all = run_device("model", dense, steps, inputs, &ref_dense);
+        ASSERT_EQ(all.stats.size(), model.stats.size());
+        uint64_t kept = 0, every = 0;
+        for (size_t i = 0; i < model.stats.size(); i++)
+            kept += model.stats[i].keys_fetched, every += all.stats[i].keys_fetched;
+        EXPECT_LT(kept, every);
+        for (const std::string &backend : test_backends()) {
+            SCOPED_TRACE(backend);
+            if (backend == "model") continue;
+            if (!backend_has_c_engine(backend)) {
+                std::printf("[ NOTE     ] %s: no scoring stage; the select policy is checked to "
+                            "be refused\n",
+                            backend.c_str());
+                std::string path = fw_path("spk-fw.elf");
+                spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
+                spk_device *dev = nullptr;
+                ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
+                spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
+                                       s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
+                spk_attn *attn = nullptr;
+                ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+                spk_layer_submit sub = {};
+                sub.size = sizeof(sub);
+                sub.n_queries = sub.n_new_tokens = 16;
+                sub.causal = 1;
+                sub.q = inputs[0][0].q.data();
+                sub.k_new = inputs[0][0].k.data();
+                sub.v_new = inputs[0][0].v.data();
+                select_policy(0, &sub);
+                spk_fence *f = nullptr;
+                ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
+                EXPECT_EQ(spk_fence_wait(f, 10000), SPK_E_BACKEND);
+                const std::string e = spk_last_error();
+                EXPECT_NE(e.find("cannot execute operation LAYER_BEGIN with the select policy"),
+                          std::string::npos)
+                    << e;
+                spk_fence_free(f);
+                spk_attn_destroy(attn);
+                spk_device_close(dev);
+                continue;
+            }
+            Reference ref(s);
+            DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
+            ASSERT_EQ(run.outputs.size(), model.outputs.size());
+            for (size_t i = 0; i < model.outputs.size(); i++) {
+                EXPECT_EQ(model.outputs[i], run.outputs[i]) << "layer run " << i;
+                EXPECT_EQ(model.stats[i].dram_bytes, run.stats[i].dram_bytes);
+                EXPECT_EQ(model.stats[i].keys_fetched, run.stats[i].keys_fetched);
+            }
+        }
+    }
+}
+
+// The submit fields of the select policy are checked before anything is queued.
+TEST(Attn, SelectPolicyFieldsAreChecked) {
+    std::string path = fw_path("spk-fw.elf");
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
+    spk_device *dev = nullptr;
+    ASSERT_EQ(spk_device_open("model", &opt, &dev), SPK_OK) << spk_last_error();
+    Shape s;
+    spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
+                           s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
+    spk_attn *attn = nullptr;
+    ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+    std::vector<float> q(size_t(s.heads) * 4 * s.d, 0.5f), kv(size_t(s.kv_heads) * 4 * s.d, 0.25f);
+    struct {
+        void (*edit)(spk_layer_submit *);
+        const char *message;
+    } cases[] = {
+        {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 0; }, "needs a budget"},
+        {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 65537; }, "needs a budget"},
+        {[](spk_layer_submit *x) { x->select_scoring = 2; }, "select_scoring 2 unknown"},
+        {[](spk_layer_submit *x) { x->size = SPK_LAYER_SUBMIT_SIZE_V1_2; }, "needs the 1.5 fields"},
+        {[](spk_layer_submit *x) { x->token_policy = 3; }, "token_policy 3 unknown"},
+    };
+    for (const auto &c : cases) {
+        spk_layer_submit sub = {};
+        sub.size = sizeof(sub);
+        sub.n_queries = sub.n_new_tokens = 4;
+        sub.causal = 1;
+        sub.q = q.data();
+        sub.k_new = sub.v_new = kv.data();
+        select_policy(0, &sub);
+        c.edit(&sub);
+        spk_fence *f = nullptr;
+        EXPECT_EQ(spk_attn_submit(attn, &sub, &f), SPK_E_ARG) << c.message;
+        EXPECT_NE(std::string(spk_last_error()).find(c.message), std::string::npos)
+            << spk_last_error();
+        EXPECT_EQ(f, nullptr);
+    }
+    spk_attn_destroy(attn);
+    spk_device_close(dev);
+}
+
 // The RTL engine's cycles against the cycle simulator's model of it (the `rtl-engine` preset of
 // the sim backend, docs/simulator.md), on the same layers: reported every run, and held to the
 // agreement the RTL work measured per request (docs/rtl.md) with a wide margin.
@@ -570,7 +714,8 @@ class AttnErrors : public ::testing::TestWithParam<std::string> {
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         q.assign(2 * 8, 0.5f);
         kv.assign(2 * 4 * 8, 0.25f);
-        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0,
+               0,           0, 0, 0, 0, 0,        0,         0,         0, 0};
     }
     void TearDown() override {
         spk_attn_destroy(attn);
@@ -651,7 +796,7 @@ TEST_P(AttnErrors, BadSubmissions) {
     s.size = SPK_LAYER_SUBMIT_SIZE_V1 - 4;
     bad(s, "submit.size");
     s = sub;
-    s.token_policy = 2;
+    s.token_policy = 3;
     bad(s, "token_policy");
     s = sub;
     s.token_important = 17; // max_tokens 16
@@ -845,8 +990,8 @@ TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
         spk_attn *attn = nullptr;
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
-        spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0,
-                                0,           0, 0, 0, 0, 0,        0,         0};
+        spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0,
+                                0,           0, 0, 0, 0, 0,        0,         0,         0, 0};
         spk_fence *f = nullptr;
         ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
         EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
@@ -900,6 +1045,9 @@ TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
                                     in.q.data(),
                                     in.k.data(),
                                     in.v.data(),
+                                    0,
+                                    0,
+                                    0,
                                     0,
                                     0,
                                     0,

@@ -85,8 +85,6 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     l.q = q, l.q_logit_scales = &qs, l.k = k, l.k_scales = ks.data(), l.v = k,
     l.v_scales = vs.data();
     l.causal = 1;
-    spk_prune_state *st = spk_prune_create(1, 8);
-    ASSERT_EQ(spk_prune_append(st, 8), SPKSIM_OK);
     const spk_head_config c = config(1, 12, 0);
     const uint32_t cand[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     std::vector<unsigned char> scratch(spk_select_scratch_bytes(8));
@@ -94,7 +92,7 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     spk_select_events ev;
     // Budget 5: token 0 (sink) and 6, 7 (recent) whatever they score, then the two 9s.
     spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 4, 6, 7}));
     EXPECT_EQ(ev.candidates, 8u);
@@ -102,28 +100,27 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     EXPECT_EQ(ev.score_bytes, 5u * (4u + 2u)); // scale word + one 12-bit field (2 bytes)
     // Budget 4: one of the tied 9s, the earlier.
     s.budget = {4, 0};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 6, 7}));
     // A budget the protected keys fill: they all stay and nothing is scored (or read).
     s.budget = {2, 0};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 6, 7}));
     EXPECT_EQ(ev.scored, 0u);
     EXPECT_EQ(ev.score_bytes, 0u);
     // Bad configurations.
     s.budget = {0, 0};
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_E_ARG);
     s.budget = {0, SPK_ONE_Q16 + 1};
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_E_ARG);
     s.budget = {3, 0};
     s.scoring = 7;
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, st, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_E_ARG);
-    spk_prune_destroy(st);
 }
 
 TEST(Select, EveryRequestFetchesItsBudgetWithSinksAndRecentAndTheGroupShares) {

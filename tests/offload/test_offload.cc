@@ -167,6 +167,31 @@ TEST(SpattenOptions, ParsesAndRejects) {
     EXPECT_NE(std::string(err).find("needs a value"), std::string::npos) << err;
 }
 
+TEST(SpattenOptions, SelectPolicyBudgetAndScoring) {
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    EXPECT_EQ(o.scoring, SPKLLM_SCORING_MSB) << "the default scoring reads the MSB plane";
+    const char *argv[] = {"x", "--policy", "select", "--token-budget", "400", "--scoring", "exact"};
+    char err[256] = "";
+    for (int i = 1; i < 7; i++)
+        ASSERT_EQ(spkllm_spatten_parse_arg(7, (char **)argv, &i, &o, err, sizeof err), 1) << err;
+    EXPECT_EQ(o.policy, SPKLLM_POLICY_SELECT);
+    EXPECT_EQ(o.budget, 400);
+    EXPECT_EQ(o.scoring, SPKLLM_SCORING_EXACT);
+    EXPECT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_OK) << err;
+    const char *bad[][2] = {{"--scoring", "best"}, {"--token-budget", "-1"}, {"--policy", "pick"}};
+    for (auto &b : bad) {
+        const char *args[] = {"x", b[0], b[1]};
+        int j = 1;
+        EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1) << b[0];
+    }
+    // a token budget only means something for the select policy
+    spkllm_spatten_preset("off", &o);
+    o.budget = 64;
+    EXPECT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_ERR_ARG);
+    EXPECT_NE(std::string(err).find("--policy select"), std::string::npos) << err;
+}
+
 TEST(SpattenOptions, TokenPolicyAndMitPreset) {
     spkllm_spatten_options o;
     ASSERT_EQ(spkllm_spatten_preset("paper", &o), SPKLLM_OK);
@@ -502,5 +527,70 @@ TEST(Offload, LastStepPolicyKeepsItsBudgetPerKvHead) {
         for (int l = 1; l < c.n_layers; l++)
             EXPECT_DOUBLE_EQ(r1->tokens_alive[l], (N + steps * (budget + 1)) / calls) << l;
         for (int l = 0; l < c.n_layers; l++) EXPECT_EQ(r1->heads_alive[l], 4) << "no head pruning";
+    }
+}
+
+// The select policy (nothing evicted, each request fetches its K/V head's selection for this
+// step): the prompt as one batch gives the logits of token-by-token streaming bit for bit (a
+// non-evicting policy does not depend on how the queries are batched); every backend with the
+// scoring stage computes the same bits and cuts traffic; the others refuse it naming
+// LAYER_BEGIN.
+TEST(Offload, SelectPolicyBatchedEqualsStreamedOnEveryBackendThatRunsIt) {
+    Model m;
+    Config c = tiny();
+    load(c, m);
+    const int V = spkllm_model_get_params(m.model)->n_vocab, N = 40;
+    spkllm_spatten_options o;
+    spkllm_spatten_preset("off", &o);
+    o.msb_bits = 8, o.lsb_bits = 4, o.requant = 0.2;
+    o.policy = SPKLLM_POLICY_SELECT;
+    o.sinks = 1, o.recent = 2, o.budget = 6, o.token_skip = 0.25; // layers 1..3 select
+    char err[256] = "";
+    ASSERT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_OK) << err;
+    std::vector<int32_t> t = some_tokens(N, V, 9);
+    const std::string base = test_backends()[0];
+    Backend off;
+    make_spk(base.c_str(), "off", off);
+    const std::vector<float> dense = stream_logits(m.model, off.ops, t);
+    const spkllm_spk_report *r0 = spkllm_attn_spk_report(&off.ops);
+    std::vector<float> first;
+    for (const std::string &name : test_backends()) {
+        SCOPED_TRACE(name);
+        Backend on;
+        make_spk(name.c_str(), "off", on, &o);
+        if (!backend_has_c_engine(name)) {
+            std::printf("[ NOTE     ] %s: no scoring stage; the select policy is checked to be "
+                        "refused\n",
+                        name.c_str());
+            std::vector<float> logits(V);
+            ASSERT_EQ(spkllm_model_begin(m.model, &on.ops, N), SPKLLM_OK);
+            EXPECT_NE(spkllm_model_forward(m.model, t.data(), N, 0, logits.data(), N - 1),
+                      SPKLLM_OK);
+            EXPECT_NE(std::string(spkllm_attn_spk_error(&on.ops)).find("LAYER_BEGIN"),
+                      std::string::npos)
+                << spkllm_attn_spk_error(&on.ops);
+            continue;
+        }
+        const std::vector<float> streamed = stream_logits(m.model, on.ops, t);
+        EXPECT_NE(streamed, dense) << "selection changed nothing";
+        const spkllm_spk_report *r1 = spkllm_attn_spk_report(&on.ops);
+        if (backend_counts_spec_traffic(name) && backend_counts_spec_traffic(base)) {
+            EXPECT_LT(r1->dram_bytes, r0->dram_bytes);
+        }
+        // every token stays in the context: nothing is evicted
+        for (int l = 0; l < c.n_layers; l++)
+            EXPECT_DOUBLE_EQ(r1->tokens_alive[l], r1->tokens_total[l]) << l;
+        Backend batch;
+        make_spk(name.c_str(), "off", batch, &o);
+        std::vector<float> batched((size_t)V * N);
+        ASSERT_EQ(spkllm_model_begin(m.model, &batch.ops, N), SPKLLM_OK);
+        ASSERT_EQ(spkllm_model_forward(m.model, t.data(), N, 0, batched.data(), 0), SPKLLM_OK)
+            << spkllm_attn_spk_error(&batch.ops);
+        EXPECT_TRUE(batched == streamed) << "batched differs from streamed";
+        if (first.empty()) {
+            first = streamed;
+        } else {
+            EXPECT_TRUE(streamed == first) << "differs from the first backend that runs it";
+        }
     }
 }

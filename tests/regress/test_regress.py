@@ -326,3 +326,54 @@ class SlurmPlan(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PairedPerplexity(unittest.TestCase):
+    """scripts/paired_ppl.py: paired changes against the reference over the same tokens."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def point(self, pid, name, nll, log="DRAM bytes = 10, dense 12-bit bytes = 50, reduction = 5.000x"):
+        d = os.path.join(self.dir, "jobs", pid)
+        os.makedirs(d)
+        with open(os.path.join(d, "nll.csv"), "w") as f:
+            f.write("chunk,position,nll\n")
+            for (c, p), v in nll.items():
+                f.write(f"{c},{p},{v}\n")
+        with open(os.path.join(d, "log"), "w") as f:
+            f.write(log + "\n")
+        with open(os.path.join(self.dir, "manifest.jsonl"), "a") as f:
+            f.write(json.dumps({"id": pid, "params": {"name": name, "options": ""}}) + "\n")
+
+    def run_report(self):
+        out = os.path.join(self.dir, "t.csv")
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "paired_ppl.py"), self.dir,
+                        "--reference", "ref", "--block", "4", "--reps", "500", "--csv", out],
+                       check=True, capture_output=True, text=True)
+        import csv as csvmod
+        with open(out) as f:
+            return {r["name"]: r for r in csvmod.DictReader(f)}
+
+    def test_change_is_the_paired_mean_and_its_interval_holds_it(self):
+        import math
+        import random
+        rng = random.Random(3)
+        ref = {(c, p): rng.uniform(1, 4) for c in range(2) for p in range(16)}
+        worse = {k: v + 0.01 + rng.uniform(-0.002, 0.002) for k, v in ref.items()}
+        self.point("a", "ref", ref)
+        self.point("b", "same", dict(ref))
+        self.point("c", "worse", worse)
+        self.point("d", "other tokens", {(9, 1): 1.0})
+        rows = self.run_report()
+        self.assertAlmostEqual(float(rows["same"]["change_pct"]), 0.0, places=9)
+        self.assertAlmostEqual(float(rows["same"]["ci_lo_pct"]), 0.0, places=9)
+        mean = sum(worse[k] - ref[k] for k in ref) / len(ref)
+        change = float(rows["worse"]["change_pct"])
+        self.assertAlmostEqual(change, 100 * (math.exp(mean) - 1), places=3)
+        self.assertLess(float(rows["worse"]["ci_lo_pct"]), change)
+        self.assertGreater(float(rows["worse"]["ci_hi_pct"]), change)
+        self.assertGreater(float(rows["worse"]["ci_lo_pct"]), 0.0, "+1% is outside the noise")
+        self.assertEqual(rows["worse"]["reduction"], "5.0")
+        self.assertNotIn("other tokens", rows, "a run over other tokens is not compared")

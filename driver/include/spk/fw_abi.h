@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /** ABI version of this header; the driver refuses firmware built for another one. */
-#define SPK_FW_ABI_VERSION 3u
+#define SPK_FW_ABI_VERSION 4u
 /** spk_fw_info::magic: ASCII "SPKF". */
 #define SPK_FW_INFO_MAGIC 0x464b5053u
 /** ELF section holding the spk_fw_info record. */
@@ -191,7 +191,12 @@ typedef struct spk_fw_layer_desc {
     uint32_t token_important;   /**< last-step policy: top-scored tokens kept per (layer, K/V head)
                                      besides the sinks and recent ones (0: use the keep count or
                                      ratio as the whole budget) (ABI 2) */
-    uint32_t reserved[3];       /**< zero (ABI 3) */
+    uint32_t select_count;      /**< select policy: keys each (K/V head, query) fetches this step,
+                                     sinks and recent ones included (0: use select_q16) (ABI 4) */
+    uint32_t select_q16;        /**< select policy: that budget as a ratio UQ0.16 of the keys the
+                                     query could fetch (1..65536) (ABI 4) */
+    uint32_t select_scoring;    /**< select policy: spk_fw_select_scoring, the logits that rank the
+                                     unprotected keys (ABI 4) */
 } spk_fw_layer_desc;
 
 /**
@@ -227,6 +232,18 @@ typedef struct spk_eng_head_req {
 enum spk_fw_token_policy {
     SPK_FW_POLICY_ACCUMULATED = 0, /**< one token set, accumulated post-softmax importance */
     SPK_FW_POLICY_LAST_STEP = 1,   /**< per (layer, K/V head) sets, last-step logit scores */
+    SPK_FW_POLICY_SELECT = 2,      /**< nothing evicted: each HEAD request fetches the keys its K/V
+                                        head selects for this step (token_sinks, token_recent, the
+                                        select budget; the keep step after the layer is the
+                                        accumulated one) (ABI 4) */
+};
+
+/** Scoring stages of the select policy (docs/spec/datapath.md, "Per-step selection policy"). */
+enum spk_fw_select_scoring {
+    SPK_FW_SCORING_EXACT = 0, /**< logits of the full codes: reads both K planes of every
+                                   unprotected candidate */
+    SPK_FW_SCORING_MSB = 1,   /**< logits of the MSB plane: reads the K MSB plane of every
+                                   unprotected candidate */
 };
 
 #ifdef __cplusplus

@@ -208,7 +208,21 @@ typedef struct spk_layer_submit {
                                    token_recent last and this many top-scored other tokens per
                                    (layer, K/V head); 0: the keep count or ratio above is that
                                    whole budget (a ratio is of the tokens in the context) */
+    /* Since 1.5 (a submit.size without them reads as 0): the budget and scoring of
+     * SPK_TOKEN_POLICY_SELECT (docs/spec/datapath.md, "Per-step selection policy"). */
+    uint32_t select_count;   /**< SPK_TOKEN_POLICY_SELECT: keys each K/V head and query fetches
+                                  this step, token_sinks and token_recent included (0: use
+                                  select_q16) */
+    uint32_t select_q16;     /**< ... or that budget as a ratio UQ0.16 (1..65536) of the keys
+                                  the query could fetch */
+    uint32_t select_scoring; /**< ::spk_scoring: the logits that rank the other keys */
 } spk_layer_submit;
+
+/** @brief Scoring stages of SPK_TOKEN_POLICY_SELECT (spk_layer_submit::select_scoring). */
+typedef enum spk_scoring {
+    SPK_SCORING_EXACT = 0, /**< logits of the full codes (reads both K planes of the others) */
+    SPK_SCORING_MSB = 1,   /**< logits of the K MSB plane (reads that plane of the others) */
+} spk_scoring;
 
 /** @brief Token scoring policies of spk_layer_submit::token_policy. */
 typedef enum spk_token_policy {
@@ -218,12 +232,19 @@ typedef enum spk_token_policy {
     /** MIT's released SpAtten-LLM: each (layer, K/V head) keeps its own tokens, ranked by the
      * sum of its query heads' pre-softmax logits in this layer's last run. */
     SPK_TOKEN_POLICY_LAST_STEP = 1,
+    /** Nothing evicted (since 1.5): every head request of this layer fetches the keys its K/V
+     * head selects for this step by this step's query (token_sinks, token_recent and the best
+     * scored others up to the select budget); the keep step after the layer is the
+     * accumulated one. Devices without a scoring stage (rtl, rtl-compact, fpga) refuse it. */
+    SPK_TOKEN_POLICY_SELECT = 2,
 } spk_token_policy;
 
 /** @brief submit.size of a spk_layer_submit without the 1.1 fields (still accepted). */
 #define SPK_LAYER_SUBMIT_SIZE_V1 offsetof(spk_layer_submit, token_sinks)
 /** @brief submit.size of a spk_layer_submit without the 1.2 fields (still accepted). */
 #define SPK_LAYER_SUBMIT_SIZE_V1_1 offsetof(spk_layer_submit, token_policy)
+/** @brief submit.size of a spk_layer_submit without the 1.5 fields (still accepted). */
+#define SPK_LAYER_SUBMIT_SIZE_V1_2 offsetof(spk_layer_submit, select_count)
 
 /** @brief Queue one layer; @p fence receives its fence (free with spk_fence_free). */
 spk_status spk_attn_submit(spk_attn *attn, const spk_layer_submit *submit, spk_fence **fence);

@@ -42,15 +42,27 @@ typedef struct spkllm_spatten_options {
     int sinks;               /**< first tokens never pruned */
     int recent;              /**< most recent tokens never pruned */
     int group_heads;         /**< 1: prune heads in whole GQA groups (K/V traffic drops) */
-    int policy;              /**< token scoring: SPKLLM_POLICY_ACCUMULATED or _LAST_STEP */
+    int policy;              /**< token scoring: SPKLLM_POLICY_ACCUMULATED, _LAST_STEP or _SELECT */
     int important;           /**< last-step: top-scored tokens kept per (layer, K/V head) besides
                                   sinks and recent; 0: the token keep ratio is the whole budget */
+    int budget;              /**< select: keys per (K/V head, query) in the layers after the
+                                  token skip, sinks and recent included; 0: the token keep
+                                  schedule is the budget, a ratio of the visible keys */
+    int scoring;             /**< select: SPKLLM_SCORING_MSB (default) or _EXACT */
 } spkllm_spatten_options;
 
 /** The paper's token scoring: accumulated post-softmax importance, one token set. */
 #define SPKLLM_POLICY_ACCUMULATED 0
 /** MIT's released SpAtten-LLM scoring: last-step logits, a token set per (layer, K/V head). */
 #define SPKLLM_POLICY_LAST_STEP 1
+/** Per-step selection: nothing evicted; every request fetches its K/V head's sinks, recent window
+ * and best scored keys for this step up to the budget (docs/spec/datapath.md, "Per-step
+ * selection policy"). */
+#define SPKLLM_POLICY_SELECT 2
+/** Select scoring from the K MSB plane (SpAtten's first fetch). */
+#define SPKLLM_SCORING_MSB 1
+/** Select scoring from the full codes (reads both K planes: the upper limit of the policy). */
+#define SPKLLM_SCORING_EXACT 0
 
 /**
  * Fills @p out with a named preset: "off" (12-bit K/V, no pruning: the fixed-point dense
@@ -71,7 +83,8 @@ spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, s
 /**
  * Parses one command-line option of the set (--spatten NAME, --token-keep [START:]END,
  * --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T, --prune-skip TOK[:HEAD],
- * --sinks N, --recent N, --head-groups on|off, --policy accumulated|last-step, --important N)
+ * --sinks N, --recent N, --head-groups on|off, --policy accumulated|last-step|select,
+ * --important N, --token-budget N, --scoring msb|exact)
  * at argv[*i]. Returns 1 if it was one (and
  * advances *i past its value), 0 if the option is not of this set, -1 on a bad value (message
  * in @p err). Only each value's own range is checked here (options may come in any order); call

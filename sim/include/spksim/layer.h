@@ -232,13 +232,14 @@ size_t spk_select_scratch_bytes(uint32_t n_candidates);
 /**
  * @brief Select the keys of K/V head @p kvh for query @p query of layer @p l (spec: "Per-step
  * selection policy"). @p cand holds the @p n candidates in increasing index order (what the
- * layer's requests of @p kvh for that query would fetch); the group's alive heads are those
- * alive in @p st. Writes the selected keys, in increasing order, to @p selected (capacity n)
- * and their number to @p n_selected. @p scratch has spk_select_scratch_bytes(n) bytes.
- * SPKSIM_E_ARG for a bad configuration (a zero or > 1 ratio, an unknown scoring) or NULLs.
+ * layer's requests of @p kvh for that query would fetch); @p head_alive[h] (one flag per query
+ * head of @p l; NULL: all alive) says which of the group's heads score. Writes the selected
+ * keys, in increasing order, to @p selected (capacity n) and their number to @p n_selected.
+ * @p scratch has spk_select_scratch_bytes(n) bytes. SPKSIM_E_ARG for a bad configuration (a
+ * zero or > 1 ratio, an unknown scoring) or NULLs.
  */
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
-                              const spk_layer_desc *l, const spk_prune_state *st, uint32_t kvh,
+                              const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
                               uint32_t query, const uint32_t *cand, uint32_t n, uint32_t *selected,
                               uint32_t *n_selected, void *scratch, spk_select_events *ev);
 
