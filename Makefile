@@ -103,7 +103,7 @@ include $(sort $(wildcard sim/*.mk sim/*/*.mk models/*.mk driver/*.mk device/*.m
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- top-level targets ----------------------------------------------------------------------
-.PHONY: all test test-run test-tsan fuzz-run demo study bench lint format install clean help bootstrap fuzz \
+.PHONY: all test test-run test-tsan fuzz-run demo study study-long bench lint format install clean help bootstrap fuzz \
         check-llm-backends
 
 all: $(ALL_LIBS) $(ALL_BINS) $(TEST_BINS) ## Build libraries, tools and test binaries into build/
@@ -140,6 +140,11 @@ study: bootstrap ## Accuracy vs DRAM traffic study (scripts/study.sh) -> docs/re
 	@scripts/bootstrap.sh --model
 	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
 	@scripts/study.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
+
+study-long: bootstrap ## Long-context study (scripts/study-long.sh, ctx 2048, select policy) -> docs/results-long.md
+	@scripts/bootstrap.sh --model
+	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
+	@scripts/study-long.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
 
 check-llm-backends: bootstrap all ## The real model on every backend: greedy text identical to model
 	@scripts/check-llm-backends.sh

@@ -240,6 +240,10 @@ static uint32_t layer_begin(spkdev_engine *e, uint32_t addr) {
     if (selecting && !e->impl->has_select) return st_error(SPK_ERR_UNSUPPORTED);
     if (selecting && (H / KH > sizeof(l->group_alive) || spkdev_selection_begin(&l->sel, &d)))
         return st_error(SPK_ERR_ENGINE);
+    if (selecting && d.select_dims &&
+        !range_ok(e, d.k_dim_addr,
+                  (uint64_t)KH * d.d * spk_plane_row_bytes(d.kv_stride, d.msb_bits), 1))
+        return st_error(SPK_ERR_DMA);
     char err[160];
     if (e->impl->imp_clear(e->impl, err, sizeof(err))) return st_error(SPK_ERR_ENGINE);
     e->impl->layer_begin(e->impl, &cfg, d.layer, L);

@@ -158,8 +158,20 @@ static int model_select_timing(spkdev_engine_impl *impl, const spk_select_events
     model_engine *m = (model_engine *)impl;
     if (!m->timing) return 0;
     const spk_head_config *c = &m->cfg;
-    const int both =
-        ev->score_bytes > (uint64_t)ev->scored * (4u + spk_plane_row_bytes(c->d, c->kv.msb_bits));
+    if (ev->stage1) {
+        /* the first stage: a K-only pass over rows of its dims' fields, and its top-k */
+        spk_head_config narrow = *c;
+        narrow.d = ev->dims;
+        const spk_head_events dims_only = {.keys_fetched = ev->stage1,
+                                           .key_msb_bytes = ev->stage1_bytes - 4ull * ev->stage1,
+                                           .scale_bytes = 4ull * ev->stage1,
+                                           .v_topk = ev->topk1};
+        if (spk_timing_record(m->timing, &narrow, &dims_only, m->layer, head, m->n_tokens))
+            return -1;
+        if (!ev->scored) return 0;
+    }
+    const int both = ev->score_bytes - ev->stage1_bytes >
+                     (uint64_t)ev->scored * (4u + spk_plane_row_bytes(c->d, c->kv.msb_bits));
     const spk_head_events k_only = {
         .keys_fetched = ev->scored,
         .keys_refetched = both ? ev->scored : 0,

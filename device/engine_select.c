@@ -6,13 +6,16 @@
 
 int spkdev_selection_begin(spkdev_selection *s, const spk_fw_layer_desc *d) {
     if ((d->select_count == 0 && (d->select_q16 == 0 || d->select_q16 > SPK_ONE_Q16)) ||
-        (d->select_scoring != SPK_FW_SCORING_EXACT && d->select_scoring != SPK_FW_SCORING_MSB))
+        (d->select_scoring != SPK_FW_SCORING_EXACT && d->select_scoring != SPK_FW_SCORING_MSB) ||
+        (d->select_cand_x16 && (d->select_cand_x16 < 16 || !d->select_dims)))
         return -1;
     s->cfg = (spk_select_config){
         .budget = {d->select_count, d->select_count ? SPK_ONE_Q16 : d->select_q16},
         .sinks = d->token_sinks,
         .recent = d->token_recent,
-        .scoring = d->select_scoring == SPK_FW_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT};
+        .scoring = d->select_scoring == SPK_FW_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT,
+        .dims = d->select_dims,
+        .candidates_x16 = d->select_cand_x16};
     s->kvh = UINT32_MAX;
     const uint32_t group = d->n_heads / d->n_kv_heads, cap = d->n_tokens + 1u;
     const uint64_t q_rows = (uint64_t)group * d->n_queries;
@@ -29,8 +32,10 @@ int spkdev_selection_begin(spkdev_selection *s, const spk_fw_layer_desc *d) {
         s->row_hi = malloc(SPK_MAX_D * 2);
         s->row_lo = malloc(SPK_MAX_D * 2);
         s->scratch = malloc(spk_select_scratch_bytes(cap));
+        s->kdim = malloc((size_t)cap * d->d * sizeof *s->kdim);
+        s->dim_row = malloc(spk_plane_row_bytes(cap, 12));
         if (!s->q || !s->qs || !s->k || !s->ks || !s->keys || !s->n || !s->head_alive ||
-            !s->row_hi || !s->row_lo || !s->scratch) {
+            !s->row_hi || !s->row_lo || !s->scratch || !s->kdim || !s->dim_row) {
             spkdev_selection_free(s);
             return -1;
         }
@@ -62,6 +67,24 @@ static int load_group(spkdev_selection *s, spkdev_read_fn read, void *ctx,
             return -1;
         spk_plane_unpack_row(s->row_hi, s->row_lo, D, cfg->kv, s->k + (size_t)j * D);
     }
+    /* The first stage reads the dimension-major copy: each dimension's packed row of fields. */
+    if (s->cfg.dims) {
+        const uint32_t bits = cfg->kv.msb_bits, row = spk_plane_row_bytes(d->kv_stride, bits);
+        const uint32_t used = spk_plane_row_bytes(L, bits);
+        for (uint32_t x = 0; x < D; x++) {
+            if (read(ctx, d->k_dim_addr + ((uint64_t)kvh * D + x) * row, s->dim_row, used))
+                return -1;
+            for (uint32_t j = 0; j < L; j++) {
+                uint32_t v = 0;
+                for (uint32_t b = 0; b < bits; b++) {
+                    const uint64_t pos = (uint64_t)j * bits + b;
+                    v |= (uint32_t)((s->dim_row[pos / 8] >> (pos % 8)) & 1u) << b;
+                }
+                /* sign-extend the msb-bit field */
+                s->kdim[(size_t)x * L + j] = (int16_t)((int32_t)(v << (32 - bits)) >> (32 - bits));
+            }
+        }
+    }
     s->view = (spk_layer_desc){.n_heads = group,
                                .n_kv_heads = 1,
                                .n_queries = d->n_queries,
@@ -71,7 +94,8 @@ static int load_group(spkdev_selection *s, spkdev_read_fn read, void *ctx,
                                .k = s->k,
                                .k_scales = s->ks,
                                .causal = d->causal,
-                               .layer = d->layer};
+                               .layer = d->layer,
+                               .k_dim_msb = s->cfg.dims ? s->kdim : NULL};
     return 0;
 }
 
@@ -96,7 +120,8 @@ int spkdev_selection_group(spkdev_selection *s, spkdev_engine_impl *impl, spkdev
         stats->select_scored += ev.scored;
         stats->select_bytes += ev.score_bytes;
         stats->dram_bytes += ev.score_bytes;
-        if (ev.scored && impl->select_timing && impl->select_timing(impl, &ev, kvh * group))
+        if ((ev.scored || ev.stage1) && impl->select_timing &&
+            impl->select_timing(impl, &ev, kvh * group))
             return -1;
     }
     s->kvh = kvh;
@@ -114,6 +139,10 @@ void spkdev_selection_free(spkdev_selection *s) {
     free(s->row_hi);
     free(s->row_lo);
     free(s->scratch);
+    free(s->kdim);
+    free(s->dim_row);
+    s->kdim = NULL;
+    s->dim_row = NULL;
     s->q = s->k = NULL;
     s->qs = s->ks = NULL;
     s->keys = s->n = NULL;

@@ -20,6 +20,8 @@ typedef struct spkdev_selection {
     uint32_t group_capacity;
     uint64_t q_capacity; /* query rows (group heads x queries) of q and qs */
     int16_t *q, *k;      /* [group][n_q][d] query codes; [L][d] full K codes of kvh */
+    int16_t *kdim;       /* [d][L] the dimension-major MSB copy of kvh, as read from DRAM */
+    uint8_t *dim_row;    /* one packed dimension row */
     spk_scale *qs, *ks;  /* their logit scale words; K scale words */
     uint32_t *keys;      /* [n_q][capacity] the selected keys of each query */
     uint32_t *n;         /* [n_q] */

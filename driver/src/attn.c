@@ -40,8 +40,8 @@ static void free_buffers(spk_attn *a) {
     if (a->kv)
         for (uint32_t l = 0; l < a->cfg.n_layers; l++) {
             spk_kv_cache *kv = &a->kv[l];
-            spk_bo *bos[] = {kv->k_msb, kv->k_lsb, kv->k_scales,
-                             kv->v_msb, kv->v_lsb, kv->v_scales};
+            spk_bo *bos[] = {kv->k_msb, kv->k_lsb,    kv->k_scales, kv->v_msb,
+                             kv->v_lsb, kv->v_scales, kv->k_dim};
             for (size_t i = 0; i < sizeof(bos) / sizeof(bos[0]); i++) spk_bo_free(bos[i]);
         }
     spk_bo *bos[] = {a->q,        a->q_scales, a->out,     a->out_exp, a->desc,
@@ -147,6 +147,7 @@ static spk_status attn_create_locked(spk_device *dev, const spk_attn_config *con
     const spk_attn_config *c = &a->cfg;
     a->row_msb = spk_plane_row_bytes(c->head_dim, c->msb_bits);
     a->row_lsb = spk_plane_row_bytes(c->head_dim, c->lsb_bits);
+    a->row_dim = spk_plane_row_bytes(c->max_tokens, c->msb_bits);
     a->kv = calloc(c->n_layers, sizeof(*a->kv));
     a->layer_tokens = calloc(c->n_layers, sizeof(*a->layer_tokens));
     st =
@@ -162,6 +163,8 @@ static spk_status attn_create_locked(spk_device *dev, const spk_attn_config *con
         if (st == SPK_OK) st = spk_bo_alloc(dev, rows * a->row_msb, &kv->v_msb);
         if (st == SPK_OK) st = spk_bo_alloc(dev, lsb_bytes, &kv->v_lsb);
         if (st == SPK_OK) st = spk_bo_alloc(dev, rows * 4, &kv->v_scales);
+        if (st == SPK_OK)
+            st = spk_bo_alloc(dev, (size_t)c->n_kv_heads * c->head_dim * a->row_dim, &kv->k_dim);
     }
     if (st == SPK_OK) st = spk_bo_alloc(dev, sizeof(spk_fw_layer_desc), &a->desc);
     if (st == SPK_OK) st = spk_bo_alloc(dev, sizeof(spk_fw_context_desc), &a->ctx_desc);
@@ -310,6 +313,11 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
             return spk_fail(SPK_E_ARG,
                             "spk_attn_submit: select_scoring %u unknown (0 exact, 1 msb)",
                             s->select_scoring);
+        if (s->select_cand_x16 && (s->select_cand_x16 < 16 || !s->select_dims))
+            return spk_fail(SPK_E_ARG,
+                            "spk_attn_submit: select_cand_x16 %u needs select_dims > 0 and at "
+                            "least 16 (1x the budget)",
+                            s->select_cand_x16);
     }
     if (v1_2 && s->token_important > c->max_tokens)
         return spk_fail(SPK_E_ARG, "spk_attn_submit: token_important %u above max_tokens %u",
@@ -352,10 +360,54 @@ static spk_status append_rows(spk_attn *a, const float *x, spk_bo *msb, spk_bo *
     return SPK_OK;
 }
 
+/* Field @p v (@p bits wide, two's complement) at bit @p pos of a little-endian bit stream. */
+static void put_field(uint8_t *row, uint64_t pos, uint32_t bits, int32_t v) {
+    for (uint32_t b = 0; b < bits; b++, pos++) {
+        const uint8_t mask = (uint8_t)(1u << (pos % 8));
+        if (((uint32_t)v >> b) & 1u)
+            row[pos / 8] |= mask;
+        else
+            row[pos / 8] &= (uint8_t)~mask;
+    }
+}
+
+/* The dimension-major copy of the K MSB plane for rows [first, first + n): each new row's MSB
+ * fields into its dimension rows (docs/abi.md, k_dim_addr), from the packed plane just written. */
+static spk_status append_dim_copy(spk_attn *a, spk_kv_cache *kv, uint32_t first, uint32_t n) {
+    const spk_attn_config *c = &a->cfg;
+    const uint32_t d = c->head_dim, bits = c->msb_bits;
+    const spk_quant_profile prof = {(uint8_t)c->msb_bits, (uint8_t)c->lsb_bits};
+    uint8_t *hi, *lo, *dim;
+    spk_bo_map(kv->k_msb, (void **)&hi);
+    spk_bo_map(kv->k_lsb, (void **)&lo);
+    spk_bo_map(kv->k_dim, (void **)&dim);
+    int16_t codes[SPK_MAX_D];
+    const size_t from = (size_t)first * bits / 8, to = ((size_t)(first + n) * bits + 7) / 8;
+    for (uint32_t h = 0; h < c->n_kv_heads; h++) {
+        for (uint32_t t = first; t < first + n; t++) {
+            const size_t row = (size_t)h * c->max_tokens + t;
+            spk_plane_unpack_row(hi + row * a->row_msb, lo + row * a->row_lsb, d, prof, codes);
+            for (uint32_t x = 0; x < d; x++) {
+                int32_t field;
+                uint32_t low;
+                spk_code_split(codes[x], prof, &field, &low);
+                put_field(dim + ((size_t)h * d + x) * a->row_dim, (uint64_t)t * bits, bits, field);
+            }
+        }
+        for (uint32_t x = 0; x < d; x++) {
+            const size_t base = ((size_t)h * d + x) * a->row_dim;
+            spk_status st = spk_bo_sync(kv->k_dim, SPK_SYNC_TO_DEVICE, base + from, to - from);
+            if (st != SPK_OK) return st;
+        }
+    }
+    return SPK_OK;
+}
+
 static spk_status append_kv(spk_attn *a, const spk_layer_submit *s, uint32_t first) {
     spk_kv_cache *kv = &a->kv[s->layer];
     const uint32_t n = s->n_new_tokens;
     spk_status st = append_rows(a, s->k_new, kv->k_msb, kv->k_lsb, kv->k_scales, first, n, "k_new");
+    if (st == SPK_OK) st = append_dim_copy(a, kv, first, n);
     return st == SPK_OK
                ? append_rows(a, s->v_new, kv->v_msb, kv->v_lsb, kv->v_scales, first, n, "v_new")
                : st;
@@ -419,6 +471,9 @@ static spk_status write_descriptor(spk_attn *a, const spk_layer_submit *s, uint3
         .select_count = s->size >= sizeof(*s) ? s->select_count : 0,
         .select_q16 = s->size >= sizeof(*s) ? s->select_q16 : 0,
         .select_scoring = s->size >= sizeof(*s) ? s->select_scoring : 0,
+        .select_dims = s->size >= sizeof(*s) ? s->select_dims : 0,
+        .select_cand_x16 = s->size >= sizeof(*s) ? s->select_cand_x16 : 0,
+        .k_dim_addr = (uint32_t)kv->k_dim->addr,
     };
     return spk_bo_sync(a->desc, SPK_SYNC_TO_DEVICE, 0, sizeof(*d));
 }

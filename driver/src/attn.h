@@ -8,6 +8,7 @@
 
 typedef struct spk_kv_cache {
     spk_bo *k_msb, *k_lsb, *k_scales, *v_msb, *v_lsb, *v_scales;
+    spk_bo *k_dim; /* the K MSB plane dimension-major (the select policy's first stage) */
 } spk_kv_cache;
 
 struct spk_attn {
@@ -16,6 +17,7 @@ struct spk_attn {
     int opened;      /* the device created the context's pruning state */
     spk_attn_config cfg;
     uint32_t row_msb, row_lsb; /* plane row bytes */
+    uint32_t row_dim;          /* bytes of one dimension row of k_dim: max_tokens MSB fields */
     spk_kv_cache *kv;          /* per layer */
     uint32_t *layer_tokens;    /* tokens in each layer's cache */
     uint32_t n_tokens;         /* tokens of the context (layer 0 of each step adds them) */

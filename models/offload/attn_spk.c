@@ -298,6 +298,8 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
                           : 0u,
         .select_scoring =
             b->opt.scoring == SPKLLM_SCORING_EXACT ? SPK_SCORING_EXACT : SPK_SCORING_MSB,
+        .select_dims = select ? (uint32_t)b->opt.dims : 0u,
+        .select_cand_x16 = select && b->opt.dims ? (uint32_t)ceil(b->opt.candidates * 16.0) : 0u,
     };
     if (sub.token_keep_count == 0 && tk < 1.0 && !select) sub.token_keep_count = 1;
     if (sub.head_keep_count == 0 && hk < 1.0) sub.head_keep_count = 1;

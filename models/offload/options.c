@@ -29,6 +29,8 @@ spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *ou
         .important = 0,
         .budget = 0,
         .scoring = SPKLLM_SCORING_MSB,
+        .dims = 0,
+        .candidates = 0.0,
     };
     if (!name || !out) return SPKLLM_ERR_ARG;
     *out = off;
@@ -112,6 +114,14 @@ static spkllm_status check_options(const spkllm_spatten_options *o, int across, 
           "--token-budget %d needs --policy select", o->budget);
     CHECK(o->scoring == SPKLLM_SCORING_MSB || o->scoring == SPKLLM_SCORING_EXACT,
           "scoring %d unknown (msb, exact)", o->scoring);
+    CHECK(o->dims >= 0 && o->dims <= 256, "sparse dims %d must be in 0..256", o->dims);
+    CHECK(isfinite(o->candidates) &&
+              (o->candidates == 0.0 || (o->candidates >= 1.0 && o->candidates <= 4096.0)),
+          "candidates %g must be 0 or in [1, 4096]", o->candidates);
+    CHECK(!across || o->dims == 0 || o->policy == SPKLLM_POLICY_SELECT,
+          "--sparse-dims %d needs --policy select", o->dims);
+    CHECK(!across || o->candidates == 0.0 || o->dims > 0, "--candidates %g needs --sparse-dims",
+          o->candidates);
     return SPKLLM_OK;
 }
 
@@ -186,9 +196,10 @@ static int parse_kv_bits(const char *v, spkllm_spatten_options *o, char *err, si
 int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
                              size_t err_len) {
     static const char *const names[] = {
-        "--spatten", "--token-keep", "--head-keep",    "--v-keep", "--kv-bits",
-        "--requant", "--prune-skip", "--sinks",        "--recent", "--head-groups",
-        "--policy",  "--important",  "--token-budget", "--scoring"};
+        "--spatten",      "--token-keep",  "--head-keep",   "--v-keep",
+        "--kv-bits",      "--requant",     "--prune-skip",  "--sinks",
+        "--recent",       "--head-groups", "--policy",      "--important",
+        "--token-budget", "--scoring",     "--sparse-dims", "--candidates"};
     const char *a = argv[*i];
     size_t which = 0, n_names = sizeof names / sizeof names[0];
     while (which < n_names && strcmp(a, names[which])) which++;
@@ -256,10 +267,21 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
     case 12:
         ok = parse_count(v, &o->budget);
         break;
-    default:
+    case 13:
         ok = !strcmp(v, "msb") || !strcmp(v, "exact");
         if (ok) o->scoring = !strcmp(v, "msb") ? SPKLLM_SCORING_MSB : SPKLLM_SCORING_EXACT;
         break;
+    case 14:
+        ok = parse_count(v, &o->dims);
+        break;
+    default: {
+        char *end;
+        errno = 0;
+        const double f = strtod(v, &end);
+        ok = !errno && end != v && !*end && isfinite(f);
+        if (ok) o->candidates = f;
+        break;
+    }
     }
     if (ok && check_options(o, 0, err, err_len) == SPKLLM_OK) return 1;
     if (!ok && err && err_len) snprintf(err, err_len, "%s: bad value '%s'", a, v);

@@ -1,18 +1,24 @@
 /* The per-step selection policy: which keys one (K/V head, query) fetches this step.
  * Normative text: docs/spec/datapath.md, "Per-step selection policy". */
+#include <stdlib.h>
 #include <string.h>
 
 #include "spksim/layer.h"
 
 size_t spk_select_scratch_bytes(uint32_t n_candidates) {
-    /* scores, the top-k's 2n scratch (int64); the unprotected list and the kept positions */
+    /* scores, the top-k's 2n scratch (int64); the unprotected list, the kept positions and the
+     * first stage's survivors (uint32) */
     const size_t n = (size_t)n_candidates + 1u;
-    return n * 3u * sizeof(int64_t) + n * 2u * sizeof(uint32_t);
+    return n * 3u * sizeof(int64_t) + n * 3u * sizeof(uint32_t);
 }
 
 static uint32_t budget_of(spk_keep b, uint32_t n) {
     if (b.count) return b.count < n ? b.count : n;
     return spk_keep_count(n, b.ratio_q16);
+}
+
+static int head_scores(const uint8_t *head_alive, uint32_t h) {
+    return !head_alive || head_alive[h];
 }
 
 /* S[j] of one unprotected candidate: the group's alive heads' logits of this query. */
@@ -24,7 +30,7 @@ static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg
     const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
     int64_t sum = 0;
     for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
-        if (head_alive && !head_alive[h]) continue;
+        if (!head_scores(head_alive, h)) continue;
         const size_t qi = (size_t)h * l->n_queries + query;
         const int16_t *q = l->q + qi * d;
         int64_t dot = 0;
@@ -34,6 +40,53 @@ static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg
             dot += (int64_t)q[t] * c;
         }
         sum += spk_logit(dot, l->q_logit_scales[qi], ks);
+    }
+    return sum;
+}
+
+/* The MSB-plane field of dimension x of token j: from the dimension-major copy when the layer
+ * has one, else from the code. */
+static int32_t msb_field(const spk_head_config *cfg, const spk_layer_desc *l, uint32_t kvh,
+                         uint32_t x, uint32_t j) {
+    if (l->k_dim_msb) return l->k_dim_msb[((size_t)kvh * cfg->d + x) * l->n_tokens + j];
+    int32_t hi;
+    uint32_t lo;
+    spk_code_split(l->k[((size_t)kvh * l->n_tokens + j) * cfg->d + x], cfg->kv, &hi, &lo);
+    return hi;
+}
+
+/* The first stage's dimensions: the top r of the group's summed |q| (ties to the lower one),
+ * increasing, into dims; returns r. */
+static uint32_t first_dims(const spk_select_config *sel, const spk_head_config *cfg,
+                           const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
+                           uint32_t query, uint32_t *dims) {
+    const uint32_t d = cfg->d, group = l->n_heads / l->n_kv_heads;
+    int64_t a[SPK_MAX_D], scratch[2 * SPK_MAX_D];
+    for (uint32_t x = 0; x < d; x++) {
+        a[x] = 0;
+        for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++)
+            if (head_scores(head_alive, h))
+                a[x] += abs(l->q[((size_t)h * l->n_queries + query) * d + x]);
+    }
+    return (uint32_t)spk_topk_select(a, d, sel->dims < d ? sel->dims : d, dims, scratch);
+}
+
+/* A[j]: the group's alive heads' logits of the partial dot product at the first-stage dims. */
+static int64_t approx_of(const spk_head_config *cfg, const spk_layer_desc *l,
+                         const uint8_t *head_alive, uint32_t kvh, uint32_t query,
+                         const uint32_t *dims, uint32_t r, uint32_t j) {
+    const uint32_t d = cfg->d, group = l->n_heads / l->n_kv_heads;
+    const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
+    int32_t hi[SPK_MAX_D];
+    for (uint32_t y = 0; y < r; y++) hi[y] = msb_field(cfg, l, kvh, dims[y], j);
+    int64_t sum = 0;
+    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
+        if (!head_scores(head_alive, h)) continue;
+        const size_t qi = (size_t)h * l->n_queries + query;
+        const int16_t *q = l->q + qi * d;
+        int64_t dot = 0;
+        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims[y]] * hi[y];
+        sum += spk_logit(dot * ((int64_t)1 << cfg->kv.lsb_bits), l->q_logit_scales[qi], ks);
     }
     return sum;
 }
@@ -48,6 +101,8 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         (sel->budget.ratio_q16 == 0 || sel->budget.ratio_q16 > SPK_ONE_Q16))
         return SPKSIM_E_ARG;
     if (sel->scoring != SPK_SELECT_EXACT && sel->scoring != SPK_SELECT_MSB) return SPKSIM_E_ARG;
+    if ((sel->candidates_x16 && sel->candidates_x16 < 16) || cfg->d > SPK_MAX_D)
+        return SPKSIM_E_ARG;
     if (kvh >= l->n_kv_heads || query >= l->n_queries) return SPKSIM_E_ARG;
     memset(ev, 0, sizeof *ev);
     ev->candidates = n;
@@ -60,7 +115,7 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
     const uint32_t lim = l->causal ? l->n_tokens - l->n_queries + query : l->n_tokens - 1u;
     const size_t m1 = (size_t)n + 1u;
     int64_t *score = scratch, *topk_scratch = score + m1;
-    uint32_t *open = (uint32_t *)(topk_scratch + 2u * m1), *kept = open + m1;
+    uint32_t *open = (uint32_t *)(topk_scratch + 2u * m1), *kept = open + m1, *sub = kept + m1;
     uint32_t p = 0, m = 0;
     for (uint32_t x = 0; x < n; x++) {
         const uint32_t j = cand[x];
@@ -69,18 +124,41 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         else
             open[m++] = j;
     }
-    uint32_t k = 0; /* unprotected keys that join the protected ones */
-    if (b > p) {
+    const uint32_t P = cfg->topk_parallelism ? cfg->topk_parallelism : 1u;
+    const uint64_t row_msb = spk_plane_row_bytes(cfg->d, cfg->kv.msb_bits);
+    const uint64_t row =
+        row_msb +
+        (sel->scoring == SPK_SELECT_EXACT ? spk_plane_row_bytes(cfg->d, cfg->kv.lsb_bits) : 0u);
+    uint32_t k = 0; /* unprotected keys that join the protected ones: open[kept[0..k)] */
+    if (b > p && sel->dims) {
+        uint32_t dims[SPK_MAX_D];
+        const uint32_t r = first_dims(sel, cfg, l, head_alive, kvh, query, dims);
+        for (uint32_t x = 0; x < m; x++)
+            score[x] = approx_of(cfg, l, head_alive, kvh, query, dims, r, open[x]);
+        ev->stage1 = m;
+        ev->dims = r;
+        ev->stage1_bytes = (uint64_t)r * spk_plane_row_bytes(lim + 1u, cfg->kv.msb_bits) + 4ull * m;
+        const uint32_t want = b - p;
+        if (!sel->candidates_x16) {
+            k = (uint32_t)spk_topk_quickselect(score, m, want, P, kept, topk_scratch, &ev->topk1);
+        } else {
+            const uint64_t c64 = ((uint64_t)want * sel->candidates_x16 + 15u) / 16u;
+            const uint32_t c = c64 < m ? (uint32_t)c64 : m;
+            const uint32_t nc =
+                (uint32_t)spk_topk_quickselect(score, m, c, P, sub, topk_scratch, &ev->topk1);
+            for (uint32_t y = 0; y < nc; y++)
+                score[y] = score_of(sel, cfg, l, head_alive, kvh, query, open[sub[y]]);
+            k = (uint32_t)spk_topk_quickselect(score, nc, want, P, kept, topk_scratch, &ev->topk);
+            for (uint32_t y = 0; y < k; y++) kept[y] = sub[kept[y]]; /* still increasing */
+            ev->scored = nc;
+        }
+    } else if (b > p) {
         for (uint32_t x = 0; x < m; x++)
             score[x] = score_of(sel, cfg, l, head_alive, kvh, query, open[x]);
-        const uint32_t P = cfg->topk_parallelism ? cfg->topk_parallelism : 1u;
         k = (uint32_t)spk_topk_quickselect(score, m, b - p, P, kept, topk_scratch, &ev->topk);
         ev->scored = m;
-        const uint64_t row =
-            (uint64_t)spk_plane_row_bytes(cfg->d, cfg->kv.msb_bits) +
-            (sel->scoring == SPK_SELECT_EXACT ? spk_plane_row_bytes(cfg->d, cfg->kv.lsb_bits) : 0u);
-        ev->score_bytes = (uint64_t)m * (4u + row);
     }
+    ev->score_bytes = ev->stage1_bytes + (uint64_t)ev->scored * (4u + row);
     /* Merge the protected candidates and the kept positions of the open list, in index order. */
     uint32_t out = 0, y = 0, x_open = 0;
     for (uint32_t x = 0; x < n; x++) {

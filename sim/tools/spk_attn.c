@@ -49,6 +49,10 @@ static const char usage[] =
     "  --select-sinks N      keys 0..N-1 are always selected (default 0)\n"
     "  --select-recent N     the query's last N visible keys are always selected (default 0)\n"
     "  --select-scoring S    msb (default: scores from the K MSB plane) or exact (full codes)\n"
+    "  --select-dims R       a first stage: approximate scores at the R largest dimensions of\n"
+    "                        the group's |q| (from a dimension-major copy of the MSB plane)\n"
+    "  --select-candidates C ... then score its top ceil(budget * C / 16) fully (C >= 16;\n"
+    "                        default 0: select by the first stage directly)\n"
     "  --backend NAME        golden (default): the golden model directly; model, sim, rtl,\n"
     "                        rtl-compact: the same layer through libspk on that device\n"
     "                        (firmware: $SPK_FIRMWARE, else next to this binary). Pruning state\n"
@@ -128,7 +132,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->cfg.topk_parallelism = 16;
     o->tokens = SPK_KEEP_ALL;
     o->heads = SPK_KEEP_ALL;
-    o->select = (spk_select_config){SPK_KEEP_ALL, 0, 0, SPK_SELECT_MSB};
+    o->select = (spk_select_config){.budget = SPK_KEEP_ALL, .scoring = SPK_SELECT_MSB};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -189,13 +193,20 @@ static int parse_args(int argc, char **argv, options *o) {
             if (parse_count(a, val, UINT32_MAX, &n, err, sizeof err)) return bad_value(err);
             o->select.budget.count = n;
             o->select_set = 1;
-        } else if (!strcmp(a, "--select-sinks") || !strcmp(a, "--select-recent")) {
+        } else if (!strcmp(a, "--select-sinks") || !strcmp(a, "--select-recent") ||
+                   !strcmp(a, "--select-dims") || !strcmp(a, "--select-candidates")) {
             uint64_t w = 0;
             if (spk_parse_u64(a, val, 0, UINT32_MAX, 0, &w, err, sizeof err)) return bad_value(err);
             if (!strcmp(a, "--select-sinks"))
                 o->select.sinks = (uint32_t)w;
-            else
+            else if (!strcmp(a, "--select-recent"))
                 o->select.recent = (uint32_t)w;
+            else if (!strcmp(a, "--select-dims"))
+                o->select.dims = (uint32_t)w;
+            else if (w && w < 16)
+                return usage_error("--select-candidates: %s is below 16 (1x the budget)", val);
+            else
+                o->select.candidates_x16 = (uint32_t)w;
             o->select_set |= 2;
         } else if (!strcmp(a, "--select-scoring")) {
             if (!strcmp(val, "exact"))

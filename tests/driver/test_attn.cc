@@ -51,6 +51,9 @@ void select_policy(uint32_t layer, spk_layer_submit *s) {
     s->select_count = layer == 0 ? 6 : 0;
     s->select_q16 = layer == 1 ? 26214 : layer == 2 ? 16384 : 0;
     s->select_scoring = layer == 0 ? SPK_SCORING_EXACT : SPK_SCORING_MSB;
+    // layer 1: a first stage at 3 dimensions alone; layer 2: at 4, then MSB scores on 2x
+    s->select_dims = layer == 1 ? 3 : layer == 2 ? 4 : 0;
+    s->select_cand_x16 = layer == 2 ? 32 : 0;
 }
 
 void policy(uint32_t layer, bool last_step, bool prune, spk_layer_submit *s, bool select = false) {
@@ -155,7 +158,9 @@ class Reference {
             {sub.select_count, sub.select_count ? 65536u : sub.select_q16},
             sub.token_sinks,
             sub.token_recent,
-            sub.select_scoring == SPK_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT};
+            sub.select_scoring == SPK_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT,
+            sub.select_dims,
+            sub.select_cand_x16};
         spk_layer_desc desc = {s_.heads,
                                s_.kv_heads,
                                step.n_queries,
@@ -168,7 +173,8 @@ class Reference {
                                vs.data(),
                                step.causal,
                                l,
-                               s_.select ? &sel : nullptr};
+                               s_.select ? &sel : nullptr,
+                               nullptr};
         std::vector<int32_t> out(rows * d), out_exp(rows);
         EXPECT_EQ(spk_layer_run(&cfg, &desc, st_, ws_, out.data(), out_exp.data(), stats, nullptr,
                                 nullptr),
@@ -507,6 +513,10 @@ TEST(Attn, SelectPolicyFieldsAreChecked) {
         {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 0; }, "needs a budget"},
         {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 65537; }, "needs a budget"},
         {[](spk_layer_submit *x) { x->select_scoring = 2; }, "select_scoring 2 unknown"},
+        {[](spk_layer_submit *x) { x->select_dims = 0, x->select_cand_x16 = 32; },
+         "select_cand_x16 32 needs select_dims"},
+        {[](spk_layer_submit *x) { x->select_dims = 4, x->select_cand_x16 = 15; },
+         "select_cand_x16 15 needs"},
         {[](spk_layer_submit *x) { x->size = SPK_LAYER_SUBMIT_SIZE_V1_2; }, "needs the 1.5 fields"},
         {[](spk_layer_submit *x) { x->token_policy = 3; }, "token_policy 3 unknown"},
     };
@@ -714,8 +724,8 @@ class AttnErrors : public ::testing::TestWithParam<std::string> {
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         q.assign(2 * 8, 0.5f);
         kv.assign(2 * 4 * 8, 0.25f);
-        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0,
-               0,           0, 0, 0, 0, 0,        0,         0,         0, 0};
+        sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0,
+               0,           0, 0, 0, 0, 0,        0,         0,         0, 0, 0};
     }
     void TearDown() override {
         spk_attn_destroy(attn);
@@ -990,8 +1000,8 @@ TEST(Attn, HungFirmwareGivesTimeoutsNotHangs) {
         spk_attn *attn = nullptr;
         ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         std::vector<float> q(2 * 8, 0.5f), kv(2 * 4 * 8, 0.25f);
-        spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0,
-                                0,           0, 0, 0, 0, 0,        0,         0,         0, 0};
+        spk_layer_submit sub = {sizeof(sub), 0, 1, 4, 0, q.data(), kv.data(), kv.data(), 0, 0, 0,
+                                0,           0, 0, 0, 0, 0,        0,         0,         0, 0, 0};
         spk_fence *f = nullptr;
         ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
         EXPECT_EQ(spk_fence_wait(f, 1), SPK_E_TIMEOUT);
@@ -1045,6 +1055,8 @@ TEST(Attn, ContextsOfDifferentShapesShareTheEngine) {
                                     in.q.data(),
                                     in.k.data(),
                                     in.v.data(),
+                                    0,
+                                    0,
                                     0,
                                     0,
                                     0,

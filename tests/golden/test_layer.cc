@@ -39,6 +39,7 @@ struct LayerInputs {
                               v.scales.data(),
                               causal ? 1u : 0u,
                               0u,
+                              nullptr,
                               nullptr};
     }
 };

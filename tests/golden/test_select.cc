@@ -91,7 +91,7 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     uint32_t sel[8], n = 0;
     spk_select_events ev;
     // Budget 5: token 0 (sink) and 6, 7 (recent) whatever they score, then the two 9s.
-    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT};
+    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT, 0, 0};
     ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 4, 6, 7}));
@@ -127,9 +127,9 @@ TEST(Select, EveryRequestFetchesItsBudgetWithSinksAndRecentAndTheGroupShares) {
     std::mt19937 rng(2001);
     const Inputs in(6, 2, 40, 96, 16, 12, rng); // GQA groups of 3, causal, 40 queries
     for (const spk_select_config sel :
-         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT},
-          spk_select_config{{0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB},
-          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT}}) {
+         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT, 0, 0},
+          spk_select_config{{0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB, 0, 0},
+          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0}}) {
         const spk_head_config c = config(16, 8, 4);
         const LayerRun r(c, in.desc(&sel));
         ASSERT_EQ(r.status, SPKSIM_OK);
@@ -173,8 +173,9 @@ TEST(Select, AnAllSelectingBudgetIsTheLayerWithoutSelectionBitForBit) {
     const spk_head_config c = config(32, 8, 4, spk_ratio_q16(0.5));
     const LayerRun dense(c, in.desc(nullptr));
     ASSERT_EQ(dense.status, SPKSIM_OK);
-    for (const spk_select_config sel : {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB},
-                                        spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT}}) {
+    for (const spk_select_config sel :
+         {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB, 0, 0},
+          spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT, 0, 0}}) {
         const LayerRun r(c, in.desc(&sel));
         ASSERT_EQ(r.status, SPKSIM_OK);
         EXPECT_EQ(r.out, dense.out);
@@ -191,7 +192,7 @@ TEST(Select, BatchedEqualsStreamedTokenByToken) {
     const uint32_t H = 4, Hkv = 2, L = 48, d = 16;
     const Inputs in(H, Hkv, L, L, d, 12, rng); // one query per token: a whole prompt at once
     const spk_head_config c = config(d, 8, 4, spk_ratio_q16(0.75));
-    const spk_select_config sel{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB};
+    const spk_select_config sel{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB, 0, 0};
     const LayerRun batched(c, in.desc(&sel));
     ASSERT_EQ(batched.status, SPKSIM_OK);
     ASSERT_GT(batched.stats.select_scored, 0u);
@@ -240,8 +241,8 @@ TEST(Select, ExactScoresTrackFloatAttentionBetterThanAWindowOfTheSameSize) {
     const uint32_t L = 256, d = 32, keep = 32;
     const Inputs in(1, 1, 1, L, d, 12, rng);
     const spk_head_config c = config(d, 12, 0);
-    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT};
-    const spk_select_config window{{keep, 0}, 0, keep, SPK_SELECT_EXACT}; // all protected
+    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0};
+    const spk_select_config window{{keep, 0}, 0, keep, SPK_SELECT_EXACT, 0, 0}; // all protected
     const LayerRun dense(c, in.desc(nullptr)), sel(c, in.desc(&best)), win(c, in.desc(&window));
     ASSERT_EQ(sel.status, SPKSIM_OK);
     ASSERT_EQ(win.status, SPKSIM_OK);
@@ -254,6 +255,102 @@ TEST(Select, ExactScoresTrackFloatAttentionBetterThanAWindowOfTheSameSize) {
     EXPECT_EQ(sel.fetched.at({0, 0}).size(), keep);
     EXPECT_EQ(win.fetched.at({0, 0}).size(), keep);
     EXPECT_LT(err_sel, err_win);
+}
+
+TEST(Select, FirstStageRanksByTheLargestQueryDimensions) {
+    // d = 4, q = (0, 5, 0, -3): with one dimension the first stage reads dimension 1 only.
+    // Token 1 wins on dimension 1 but loses on the full dot product (dimension 3).
+    const int16_t k[6 * 4] = {0, 0, 0, 0,  0, 9, 0, 9, 0, 4, 0, -4,
+                              0, 1, 0, -8, 0, 2, 0, 0, 0, 0, 0, 0};
+    const spk_scale one = spk_scale_make(32768, -15);
+    std::vector<spk_scale> ks(6, one);
+    const int16_t q[4] = {0, 5, 0, -3};
+    spk_scale qs;
+    ASSERT_EQ(spk_logit_scale(one, 4, &qs), SPKSIM_OK);
+    spk_layer_desc l{};
+    l.n_heads = 1, l.n_kv_heads = 1, l.n_queries = 1, l.n_tokens = 6;
+    l.q = q, l.q_logit_scales = &qs, l.k = k, l.k_scales = ks.data(), l.v = k,
+    l.v_scales = ks.data();
+    const spk_head_config c = config(4, 12, 0);
+    const uint32_t cand[6] = {0, 1, 2, 3, 4, 5};
+    std::vector<unsigned char> scratch(spk_select_scratch_bytes(6));
+    uint32_t sel[6], n = 0;
+    spk_select_events ev;
+    // dims 1, no second stage: by dimension 1 (9, 4, 1, 2 for tokens 1-4): tokens 1 and 2
+    spk_select_config s{{2, 0}, 0, 0, SPK_SELECT_MSB, 1, 0};
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1, 2}));
+    EXPECT_EQ(ev.stage1, 6u);
+    EXPECT_EQ(ev.dims, 1u);
+    EXPECT_EQ(ev.scored, 0u);
+    // one dimension row of the 6 visible tokens (6 x 12 bits = 9 bytes) and 6 scale words
+    EXPECT_EQ(ev.stage1_bytes, 9u + 6u * 4u);
+    EXPECT_EQ(ev.score_bytes, ev.stage1_bytes);
+    // second stage on the first stage's top 4 (C = 2x): the full dot products
+    // (q.k: 18, 32, 29, 10 for tokens 1-4) pick tokens 2 and 3
+    s.candidates_x16 = 32;
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{2, 3}));
+    EXPECT_EQ(ev.scored, 4u);
+    EXPECT_EQ(ev.score_bytes, ev.stage1_bytes + 4u * (4u + 6u));
+    s.candidates_x16 = 8; // below 1x
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
+              SPKSIM_E_ARG);
+}
+
+TEST(Select, FirstStageLimitsAndTheDimensionMajorCopy) {
+    std::mt19937 rng(2005);
+    const Inputs in(6, 2, 12, 80, 16, 12, rng);
+    const spk_select_config plain{{0, spk_ratio_q16(0.25)}, 2, 4, SPK_SELECT_MSB, 0, 0};
+    // All dimensions and a 12+0 profile: the first stage's score is the MSB score itself.
+    spk_select_config all_dims = plain;
+    all_dims.dims = 16;
+    const spk_head_config c12 = config(16, 12, 0);
+    const LayerRun a(c12, in.desc(&plain)), b(c12, in.desc(&all_dims));
+    ASSERT_EQ(a.status, SPKSIM_OK);
+    ASSERT_EQ(b.status, SPKSIM_OK);
+    EXPECT_EQ(a.fetched, b.fetched);
+    EXPECT_EQ(a.out, b.out);
+    // A second stage over every candidate is the plain selection, whatever the first stage did.
+    const spk_head_config c84 = config(16, 8, 4);
+    spk_select_config wide = plain;
+    wide.dims = 3, wide.candidates_x16 = 16 * 100;
+    const LayerRun p(c84, in.desc(&plain)), w(c84, in.desc(&wide));
+    EXPECT_EQ(p.fetched, w.fetched);
+    EXPECT_EQ(p.out, w.out);
+    EXPECT_GT(w.stats.select_bytes, p.stats.select_bytes) << "the first stage's reads count";
+    // A narrow first stage alone reads far less than the MSB scan.
+    spk_select_config narrow = plain;
+    narrow.dims = 4;
+    const LayerRun x(c84, in.desc(&narrow));
+    ASSERT_EQ(x.status, SPKSIM_OK);
+    EXPECT_LT(x.stats.select_bytes * 2, p.stats.select_bytes);
+    EXPECT_NE(x.fetched, p.fetched) << "four of sixteen dimensions rank differently";
+    // The dimension-major copy, given explicitly, is what the first stage reads.
+    std::vector<int16_t> copy((size_t)in.Hkv * 16 * in.L);
+    for (uint32_t g = 0; g < in.Hkv; g++)
+        for (uint32_t j = 0; j < in.L; j++)
+            for (uint32_t t = 0; t < 16; t++) {
+                int32_t hi;
+                uint32_t lo;
+                spk_code_split(in.k.codes[((size_t)g * in.L + j) * 16 + t], c84.kv, &hi, &lo);
+                copy[((size_t)g * 16 + t) * in.L + j] = (int16_t)hi;
+            }
+    spk_layer_desc with_copy = in.desc(&narrow);
+    with_copy.k_dim_msb = copy.data();
+    const LayerRun y(c84, with_copy);
+    EXPECT_EQ(y.fetched, x.fetched);
+    EXPECT_EQ(y.out, x.out);
+    copy[5] ^= 7; // a wrong copy changes what is selected somewhere
+    bool differs = false;
+    for (uint32_t t = 0; t < 64 && !differs; t++) {
+        copy[(size_t)t * in.L + 40] = (int16_t)(t % 2 ? 31 : -31);
+        const LayerRun z(c84, with_copy);
+        differs = z.fetched != x.fetched;
+    }
+    EXPECT_TRUE(differs);
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "backends.h"
@@ -210,6 +211,43 @@ TEST(SpkLlmCli, FirstChunkAndLastStepPreset) {
     }
 }
 
+// --nll-out: one row per scored token whose mean NLL is the perplexity printed; the select
+// policy runs batched and streamed to the same file, and a bad path fails before any scoring.
+TEST(SpkLlmCli, NllOutHoldsEveryScoredToken) {
+    Files f;
+    const std::string a = ::testing::TempDir() + "nll-a.csv",
+                      b = ::testing::TempDir() + "nll-b.csv";
+    const std::string common = "perplexity -m " + f.model + " -f " + f.text +
+                               " --ctx 64 --chunks 2 -t 1 --backend model --policy select "
+                               "--token-keep 0.25 --prune-skip 0 --sinks 2 --recent 4 ";
+    Result batched = run(common + "--nll-out " + a);
+    Result streamed = run(common + "--stream --nll-out " + b);
+    ASSERT_EQ(batched.status, 0) << batched.out;
+    ASSERT_EQ(streamed.status, 0) << streamed.out;
+    auto slurp = [](const std::string &p) {
+        std::ifstream in(p);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    const std::string text = slurp(a);
+    EXPECT_EQ(text, slurp(b)) << "a non-evicting policy: batched equals streamed";
+    std::istringstream lines(text);
+    std::string line;
+    std::getline(lines, line);
+    EXPECT_EQ(line, "chunk,position,nll");
+    double sum = 0;
+    int n = 0;
+    while (std::getline(lines, line)) {
+        sum += std::stod(line.substr(line.rfind(',') + 1));
+        n++;
+    }
+    EXPECT_EQ(n, 2 * 31) << "the second half of each chunk, less its last token";
+    EXPECT_NEAR(std::exp(sum / n), ppl_of(batched.out), 1e-3 * ppl_of(batched.out));
+    Result bad = run(common + "--nll-out /nonexistent-dir/nll.csv");
+    EXPECT_EQ(bad.status, 1) << bad.out;
+    EXPECT_NE(bad.out.find("--nll-out /nonexistent-dir/nll.csv"), std::string::npos) << bad.out;
+    EXPECT_EQ(bad.out.find("PPL"), std::string::npos) << "nothing was scored";
+}
+
 TEST(SpkLlmCli, GreedyGenerationMatchesCpu) {
     Files f;
     const auto backends = test_backends();
@@ -368,12 +406,17 @@ TEST(SpkLlmCli, TraceOutReplaysToTheBackendsReport) {
     const std::string trace = ::testing::TempDir() + "spk-llm-trace.csv";
     struct Case {
         std::string args, config;
+        bool scoring = false; // the select policy: the trace also holds its scoring passes
     } cases[] = {
         {"perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 2 -t 1 --spatten paper",
          "eighth"},
         {"perplexity -m " + f.model + " -f " + f.text + " --ctx 64 --chunks 1 -t 1 --stream",
          "full"},
         {"generate -m " + f.model + " -n 12 --temp 0 -t 1 -p 'The cat' --spatten paper", "eighth"},
+        {"perplexity -m " + f.model + " -f " + f.text +
+             " --ctx 64 --chunks 1 -t 1 --kv-bits 6+4 --requant 0.1 --policy select "
+             "--token-keep 0.3 --prune-skip 0 --sinks 2 --recent 4",
+         "eighth", true},
     };
     for (const Case &c : cases) {
         SCOPED_TRACE(c.args + " on " + c.config);
@@ -393,7 +436,11 @@ TEST(SpkLlmCli, TraceOutReplaysToTheBackendsReport) {
             c.args.substr(0, c.args.find(' ')).c_str(), c.config.c_str(), cycles, requests,
             number_after(sim.out, "\"cycles\": "), number_after(sim.out, "\"requests\": "));
         EXPECT_EQ(number_after(sim.out, "\"cycles\": "), cycles) << sim.out;
-        EXPECT_EQ(number_after(sim.out, "\"requests\": "), requests) << sim.out;
+        if (c.scoring) { // one K-only row per scoring (K/V head, query) besides the requests
+            EXPECT_GT(number_after(sim.out, "\"requests\": "), requests) << sim.out;
+        } else {
+            EXPECT_EQ(number_after(sim.out, "\"requests\": "), requests) << sim.out;
+        }
         // perplexity prints the DRAM bytes in full; generate's report gives them in MB only.
         if (c.args.rfind("perplexity", 0) == 0) {
             EXPECT_EQ(number_after(sim.out, "\"device_dram_bytes\": "),

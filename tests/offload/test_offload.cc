@@ -185,6 +185,18 @@ TEST(SpattenOptions, SelectPolicyBudgetAndScoring) {
         int j = 1;
         EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1) << b[0];
     }
+    const char *stage[] = {"x", "--sparse-dims", "8", "--candidates", "2.5"};
+    for (int i = 1; i < 5; i++)
+        ASSERT_EQ(spkllm_spatten_parse_arg(5, (char **)stage, &i, &o, err, sizeof err), 1) << err;
+    EXPECT_EQ(o.dims, 8);
+    EXPECT_DOUBLE_EQ(o.candidates, 2.5);
+    EXPECT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_OK) << err;
+    const char *worse[][2] = {{"--candidates", "0.5"}, {"--sparse-dims", "300"}};
+    for (auto &b : worse) {
+        const char *args[] = {"x", b[0], b[1]};
+        int j = 1;
+        EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1) << b[0];
+    }
     // a token budget only means something for the select policy
     spkllm_spatten_preset("off", &o);
     o.budget = 64;
@@ -545,6 +557,7 @@ TEST(Offload, SelectPolicyBatchedEqualsStreamedOnEveryBackendThatRunsIt) {
     o.msb_bits = 8, o.lsb_bits = 4, o.requant = 0.2;
     o.policy = SPKLLM_POLICY_SELECT;
     o.sinks = 1, o.recent = 2, o.budget = 6, o.token_skip = 0.25; // layers 1..3 select
+    o.dims = 4, o.candidates = 2.0; // a first stage at 4 dimensions, then MSB scores on 2x
     char err[256] = "";
     ASSERT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_OK) << err;
     std::vector<int32_t> t = some_tokens(N, V, 9);

@@ -197,6 +197,16 @@ typedef struct spk_fw_layer_desc {
                                      query could fetch (1..65536) (ABI 4) */
     uint32_t select_scoring;    /**< select policy: spk_fw_select_scoring, the logits that rank the
                                      unprotected keys (ABI 4) */
+    uint32_t select_dims;       /**< select policy: a first stage scoring at the largest select_dims
+                                     dimensions of the group's |q| from the dimension-major copy (0:
+                                     none) (ABI 4) */
+    uint32_t select_cand_x16;   /**< select policy: with a first stage, how many of its best the
+                                     second stage scores, in sixteenths of the budget (>= 16; 0:
+                                     select by the first stage) (ABI 4) */
+    uint32_t k_dim_addr;        /**< the dimension-major copy of the K MSB plane: dimension x of K/V
+                                     head g is a packed row of kv_stride msb-bit fields at
+                                     k_dim_addr + (g * d + x) * ceil(kv_stride * msb_bits / 8) (read
+                                     by a select first stage) (ABI 4) */
 } spk_fw_layer_desc;
 
 /**
@@ -256,7 +266,7 @@ SPK_FW_STATIC_ASSERT(sizeof(spk_ring_cmd) == SPK_RING_ENTRY_BYTES, "spk_ring_cmd
 SPK_FW_STATIC_ASSERT(sizeof(spk_fw_context_desc) == 64, "spk_fw_context_desc layout");
 SPK_FW_STATIC_ASSERT(sizeof(spk_fw_context_status) == 16, "spk_fw_context_status layout");
 SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_stats) == 80, "spk_fw_layer_stats layout");
-SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_desc) == 144, "spk_fw_layer_desc layout");
+SPK_FW_STATIC_ASSERT(sizeof(spk_fw_layer_desc) == 156, "spk_fw_layer_desc layout");
 SPK_FW_STATIC_ASSERT(sizeof(spk_eng_head_req) == 80, "spk_eng_head_req layout");
 
 #ifdef __cplusplus

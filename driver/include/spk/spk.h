@@ -210,12 +210,17 @@ typedef struct spk_layer_submit {
                                    whole budget (a ratio is of the tokens in the context) */
     /* Since 1.5 (a submit.size without them reads as 0): the budget and scoring of
      * SPK_TOKEN_POLICY_SELECT (docs/spec/datapath.md, "Per-step selection policy"). */
-    uint32_t select_count;   /**< SPK_TOKEN_POLICY_SELECT: keys each K/V head and query fetches
-                                  this step, token_sinks and token_recent included (0: use
-                                  select_q16) */
-    uint32_t select_q16;     /**< ... or that budget as a ratio UQ0.16 (1..65536) of the keys
-                                  the query could fetch */
-    uint32_t select_scoring; /**< ::spk_scoring: the logits that rank the other keys */
+    uint32_t select_count;    /**< SPK_TOKEN_POLICY_SELECT: keys each K/V head and query fetches
+                                   this step, token_sinks and token_recent included (0: use
+                                   select_q16) */
+    uint32_t select_q16;      /**< ... or that budget as a ratio UQ0.16 (1..65536) of the keys
+                                   the query could fetch */
+    uint32_t select_scoring;  /**< ::spk_scoring: the logits that rank the other keys */
+    uint32_t select_dims;     /**< a first stage (SparQ-like): approximate scores at the largest
+                                   select_dims dimensions of the group's |q|, from the device's
+                                   dimension-major copy of the K MSB plane; 0: none */
+    uint32_t select_cand_x16; /**< with a first stage: its best ceil(budget * this / 16) go on
+                                   to select_scoring (>= 16); 0: select by the first stage */
 } spk_layer_submit;
 
 /** @brief Scoring stages of SPK_TOKEN_POLICY_SELECT (spk_layer_submit::select_scoring). */

@@ -49,6 +49,10 @@ typedef struct spkllm_spatten_options {
                                   token skip, sinks and recent included; 0: the token keep
                                   schedule is the budget, a ratio of the visible keys */
     int scoring;             /**< select: SPKLLM_SCORING_MSB (default) or _EXACT */
+    int dims;                /**< select: a first stage at the largest dims of |q| (SparQ-like,
+                                  from the dimension-major MSB copy); 0: none */
+    double candidates;       /**< select with a first stage: its best candidates x budget go on
+                                  to --scoring (>= 1); 0: select by the first stage */
 } spkllm_spatten_options;
 
 /** The paper's token scoring: accumulated post-softmax importance, one token set. */
@@ -84,7 +88,7 @@ spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, s
  * Parses one command-line option of the set (--spatten NAME, --token-keep [START:]END,
  * --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T, --prune-skip TOK[:HEAD],
  * --sinks N, --recent N, --head-groups on|off, --policy accumulated|last-step|select,
- * --important N, --token-budget N, --scoring msb|exact)
+ * --important N, --token-budget N, --scoring msb|exact, --sparse-dims R, --candidates F)
  * at argv[*i]. Returns 1 if it was one (and
  * advances *i past its value), 0 if the option is not of this set, -1 on a bad value (message
  * in @p err). Only each value's own range is checked here (options may come in any order); call

@@ -179,6 +179,9 @@ typedef struct spk_layer_desc {
                          of a state with spk_prune_enable_kv (ignored without it) */
     const struct spk_select_config *select; /**< per-step selection (spk_select_keys()); NULL:
                                                  every request fetches all its candidates */
+    const int16_t *k_dim_msb; /**< optional: [n_kv_heads][d][n_tokens] the MSB-plane fields of K,
+                                   dimension-major (the selection's first stage reads them; a
+                                   device passes its copy); NULL: derived from @c k */
 } spk_layer_desc;
 
 /** @brief Counters of one layer run. */
@@ -215,15 +218,23 @@ typedef struct spk_select_config {
     uint32_t sinks;   /**< tokens 0..sinks-1 are always selected */
     uint32_t recent;  /**< the query's last @c recent visible positions are always selected */
     uint32_t scoring; /**< a ::spk_select_scoring */
+    uint32_t dims;    /**< first stage: score at the top @c dims dimensions of |q| first
+                           (SparQ-like, from the dimension-major MSB copy); 0: no first stage */
+    uint32_t candidates_x16; /**< with a first stage: the second stage scores its top
+                                  ceil((b - p) * this / 16) (>= 16); 0: select by it directly */
 } spk_select_config;
 
 /** @brief What one selection did. */
 typedef struct spk_select_events {
-    uint32_t candidates;  /**< keys the request could fetch */
-    uint32_t selected;    /**< keys selected */
-    uint32_t scored;      /**< unprotected candidates scored (0 when the budget covers all) */
-    uint64_t score_bytes; /**< bytes the scoring stage read: scale words and scored planes */
-    spk_topk_trace topk;  /**< the top-k engine's passes over the scores (zero if none) */
+    uint32_t candidates; /**< keys the request could fetch */
+    uint32_t selected;   /**< keys selected */
+    uint32_t scored;     /**< candidates the (second-stage) score ranked (exact or MSB rows read) */
+    uint32_t stage1;     /**< candidates the first stage scored (0 without one) */
+    uint32_t dims;       /**< dimensions the first stage read */
+    uint64_t stage1_bytes; /**< bytes the first stage read (dimension rows, scale words) */
+    uint64_t score_bytes;  /**< bytes both stages read: scale words, dimension rows, planes */
+    spk_topk_trace topk1;  /**< the top-k over the first stage's scores (zero if none) */
+    spk_topk_trace topk;   /**< the top-k engine's passes over the scores (zero if none) */
 } spk_select_events;
 
 /** @brief Bytes of scratch spk_select_keys() needs for @p n_candidates candidates. */
