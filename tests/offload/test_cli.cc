@@ -81,8 +81,11 @@ struct Result {
 
 // Runs spk-llm with @p args, stderr into the output; @p env_extra ("NAME=value") prefixes it.
 Result run(const std::string &args, const std::string &env_extra = "") {
-    // The RTL backends load the plugin of this build.
-    std::string env = test_rtl_built() ? "SPK_RTL_PLUGIN=" SPK_TEST_RTL_PLUGIN " " : "";
+    // The RTL backends load the plugin of this build. Progress lines (stderr, here mixed into
+    // the output) only where a test asks for them: on a loaded machine a slow backend would
+    // print one into the middle of the generated text.
+    std::string env = "SPK_PROGRESS_MS=3600000 ";
+    if (test_rtl_built()) env += "SPK_RTL_PLUGIN=" SPK_TEST_RTL_PLUGIN " ";
     if (!env_extra.empty()) env += env_extra + " ";
     std::string cmd = env + std::string(SPK_TEST_SPK_LLM) + " " + args + " 2>&1";
     Result r{-1, ""};
