@@ -334,6 +334,39 @@ std::vector<std::vector<Inputs>> make_inputs(const Shape &s, const std::vector<S
     return all;
 }
 
+// Layer 0 of a first step of @p n tokens, with @p policy applied to its submission, must be
+// refused by @p backend's device: SPK_E_BACKEND with @p needle in the message.
+void expect_first_layer_refused(const std::string &backend, const Shape &s, const Inputs &in,
+                                uint32_t n, void (*policy)(spk_layer_submit *),
+                                const char *needle) {
+    std::string path = fw_path("spk-fw.elf");
+    spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
+    spk_device *dev = nullptr;
+    ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
+    spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
+                           s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
+    spk_attn *attn = nullptr;
+    EXPECT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
+    spk_layer_submit sub = {};
+    sub.size = sizeof(sub);
+    sub.n_queries = sub.n_new_tokens = n;
+    sub.causal = 1;
+    sub.q = in.q.data();
+    sub.k_new = in.k.data();
+    sub.v_new = in.v.data();
+    policy(&sub);
+    spk_fence *f = nullptr;
+    EXPECT_EQ(attn ? spk_attn_submit(attn, &sub, &f) : SPK_E_ARG, SPK_OK) << spk_last_error();
+    if (f) {
+        EXPECT_EQ(spk_fence_wait(f, 10000), SPK_E_BACKEND);
+        EXPECT_NE(std::string(spk_last_error()).find(needle), std::string::npos)
+            << spk_last_error();
+    }
+    spk_fence_free(f);
+    spk_attn_destroy(attn);
+    spk_device_close(dev);
+}
+
 // Energy is priced where a backend has the constants (sim), and a functional backend reports
 // none; every backend gives model's bits on the same fixed inputs.
 TEST(Attn, EveryBackendGivesModelsBitsAndItsOwnTimeAndEnergy) {
@@ -394,33 +427,14 @@ TEST(Attn, EveryBackendMatchesGoldenModelBitForBit) {
                     "refused\n",
                     backend.c_str());
         Shape s;
-        std::string path = fw_path("spk-fw.elf");
-        spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
-        spk_device *dev = nullptr;
-        ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
-        spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
-                               s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
-        spk_attn *attn = nullptr;
-        ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
         auto inputs = make_inputs(s, steps, test_seed());
-        spk_layer_submit sub = {};
-        sub.size = sizeof(sub);
-        sub.n_queries = sub.n_new_tokens = 20;
-        sub.causal = 1;
-        sub.q = inputs[0][0].q.data();
-        sub.k_new = inputs[0][0].k.data();
-        sub.v_new = inputs[0][0].v.data();
-        sub.token_keep_count = 2;
-        sub.token_policy = SPK_TOKEN_POLICY_LAST_STEP;
-        spk_fence *f = nullptr;
-        ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
-        EXPECT_EQ(spk_fence_wait(f, 10000), SPK_E_BACKEND);
-        EXPECT_NE(std::string(spk_last_error()).find("cannot execute operation PRUNE"),
-                  std::string::npos)
-            << spk_last_error();
-        spk_fence_free(f);
-        spk_attn_destroy(attn);
-        spk_device_close(dev);
+        expect_first_layer_refused(
+            backend, s, inputs[0][0], 20,
+            [](spk_layer_submit *sub) {
+                sub->token_keep_count = 2;
+                sub->token_policy = SPK_TOKEN_POLICY_LAST_STEP;
+            },
+            "cannot execute operation PRUNE");
     }
 }
 
@@ -454,32 +468,10 @@ TEST(Attn, SelectPolicyMatchesGoldenModelBitForBitOrIsRefused) {
                 std::printf("[ NOTE     ] %s: no scoring stage; the select policy is checked to "
                             "be refused\n",
                             backend.c_str());
-                std::string path = fw_path("spk-fw.elf");
-                spk_device_options opt = {sizeof(opt), path.c_str(), 32u << 20, nullptr, nullptr};
-                spk_device *dev = nullptr;
-                ASSERT_EQ(spk_device_open(backend.c_str(), &opt, &dev), SPK_OK) << spk_last_error();
-                spk_attn_config cfg = {sizeof(cfg),  s.layers, s.heads, s.kv_heads,  s.d,
-                                       s.max_tokens, s.msb,    s.lsb,   s.threshold, s.v_keep};
-                spk_attn *attn = nullptr;
-                ASSERT_EQ(spk_attn_create(dev, &cfg, &attn), SPK_OK) << spk_last_error();
-                spk_layer_submit sub = {};
-                sub.size = sizeof(sub);
-                sub.n_queries = sub.n_new_tokens = 16;
-                sub.causal = 1;
-                sub.q = inputs[0][0].q.data();
-                sub.k_new = inputs[0][0].k.data();
-                sub.v_new = inputs[0][0].v.data();
-                select_policy(0, &sub);
-                spk_fence *f = nullptr;
-                ASSERT_EQ(spk_attn_submit(attn, &sub, &f), SPK_OK) << spk_last_error();
-                EXPECT_EQ(spk_fence_wait(f, 10000), SPK_E_BACKEND);
-                const std::string e = spk_last_error();
-                EXPECT_NE(e.find("cannot execute operation LAYER_BEGIN with the select policy"),
-                          std::string::npos)
-                    << e;
-                spk_fence_free(f);
-                spk_attn_destroy(attn);
-                spk_device_close(dev);
+                expect_first_layer_refused(
+                    backend, s, inputs[0][0], 16,
+                    [](spk_layer_submit *sub) { select_policy(0, sub); },
+                    "cannot execute operation LAYER_BEGIN with the select policy");
                 continue;
             }
             Reference ref(s);
