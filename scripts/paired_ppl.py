@@ -30,6 +30,8 @@ def read_nll(path):
     out = {}
     with open(path, newline="") as f:
         r = csv.DictReader(f)
+        if r.fieldnames is None:
+            raise ValueError(f"{path} is empty (the point is still running, or failed)")
         if r.fieldnames != ["chunk", "position", "nll"]:
             raise ValueError(f"{path}: header {r.fieldnames}, expected chunk,position,nll")
         for row in r:
@@ -50,7 +52,7 @@ def paired(ref, run, block, reps, rng):
     keys = sorted(set(ref) & set(run))
     if not keys or len(keys) != len(ref) or len(keys) != len(run):
         raise ValueError(f"the runs scored different tokens ({len(ref)} vs {len(run)}, "
-                         f"{len(keys)} shared)")
+                         f"{len(keys)} shared; a point still running has fewer)")
     diff = np.array([run[k] - ref[k] for k in keys])
     chunks = np.array([k[0] for k in keys])
     # blocks of `block` consecutive tokens inside each chunk
