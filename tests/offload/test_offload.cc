@@ -204,6 +204,23 @@ TEST(SpattenOptions, SelectPolicyBudgetAndScoring) {
     EXPECT_NE(std::string(err).find("--policy select"), std::string::npos) << err;
 }
 
+TEST(SpattenOptions, SelectPreset) {
+    spkllm_spatten_options o;
+    ASSERT_EQ(spkllm_spatten_preset("select", &o), SPKLLM_OK);
+    char err[256] = "";
+    EXPECT_EQ(spkllm_spatten_check(&o, err, sizeof err), SPKLLM_OK) << err;
+    EXPECT_EQ(o.policy, SPKLLM_POLICY_SELECT);
+    EXPECT_EQ(o.dims, 16);
+    EXPECT_DOUBLE_EQ(o.candidates, 4.0);
+    EXPECT_EQ(o.msb_bits, 8);
+    EXPECT_EQ(o.lsb_bits, 4);
+    for (int l = 0; l < 30; l++) { // one budget in every layer, no head or local V pruning
+        EXPECT_DOUBLE_EQ(spkllm_spatten_token_keep(&o, l, 30), 0.3) << l;
+        EXPECT_EQ(spkllm_spatten_head_keep(&o, l, 30), 1.0) << l;
+    }
+    EXPECT_DOUBLE_EQ(o.v_keep, 1.0);
+}
+
 TEST(SpattenOptions, TokenPolicyAndMitPreset) {
     spkllm_spatten_options o;
     ASSERT_EQ(spkllm_spatten_preset("paper", &o), SPKLLM_OK);

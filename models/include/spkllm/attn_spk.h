@@ -73,7 +73,10 @@ typedef struct spkllm_spatten_options {
  * reference), "paper" (the paper's settings: 6+4 bits, requant 0.1, local V 0.3, token keep
  * 1.0 -> 0.3 after the first 15% of layers, head keep 1.0 -> 0.9 after the first 30%),
  * "aggressive", or "mit" (MIT's released policy: last-step per-K/V-head scores, sinks 4 and a
- * recent window, the same token budget and planes as "paper", no head pruning; docs/offload.md).
+ * recent window, the same token budget and planes as "paper", no head pruning; docs/offload.md),
+ * or "select" (the per-step selection policy's recommended accurate setting: keep 0.3 of the
+ * visible keys per step, sinks 4, recent 64, a 16-dimension first stage then the MSB plane on 4x
+ * the budget, 8+4 planes with threshold 0.1; chosen on wiki.test.part-a, docs/results-long.md).
  * Returns SPKLLM_ERR_ARG for an unknown name.
  */
 spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *out);
