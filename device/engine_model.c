@@ -170,8 +170,7 @@ static int model_select_timing(spkdev_engine_impl *impl, const spk_select_events
             return -1;
         if (!ev->scored) return 0;
     }
-    const int both = ev->score_bytes - ev->stage1_bytes >
-                     (uint64_t)ev->scored * (4u + spk_plane_row_bytes(c->d, c->kv.msb_bits));
+    const int both = ev->both_planes;
     const spk_head_events k_only = {
         .keys_fetched = ev->scored,
         .keys_refetched = both ? ev->scored : 0,

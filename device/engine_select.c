@@ -74,15 +74,9 @@ static int load_group(spkdev_selection *s, spkdev_read_fn read, void *ctx,
         for (uint32_t x = 0; x < D; x++) {
             if (read(ctx, d->k_dim_addr + ((uint64_t)kvh * D + x) * row, s->dim_row, used))
                 return -1;
-            for (uint32_t j = 0; j < L; j++) {
-                uint32_t v = 0;
-                for (uint32_t b = 0; b < bits; b++) {
-                    const uint64_t pos = (uint64_t)j * bits + b;
-                    v |= (uint32_t)((s->dim_row[pos / 8] >> (pos % 8)) & 1u) << b;
-                }
-                /* sign-extend the msb-bit field */
-                s->kdim[(size_t)x * L + j] = (int16_t)((int32_t)(v << (32 - bits)) >> (32 - bits));
-            }
+            /* a row of L msb-bit fields: the plane packing with no LSB part */
+            const spk_quant_profile fields = {(uint8_t)bits, 0};
+            spk_plane_unpack_row(s->dim_row, NULL, L, fields, s->kdim + (size_t)x * L);
         }
     }
     s->view = (spk_layer_desc){.n_heads = group,

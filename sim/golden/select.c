@@ -21,12 +21,13 @@ static int head_scores(const uint8_t *head_alive, uint32_t h) {
     return !head_alive || head_alive[h];
 }
 
-/* S[j] of one unprotected candidate: the group's alive heads' logits of this query. */
-static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg,
-                        const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
-                        uint32_t query, uint32_t j) {
+/* The sum over the group's alive heads of the logit of query @p query against row j with the
+ * values v[0..r) at dimensions dims[0..r) (NULL: dimensions 0..r-1), the dot product scaled by
+ * 2^shift: both stages' score ("Per-step selection policy"). */
+static int64_t group_logits(const spk_head_config *cfg, const spk_layer_desc *l,
+                            const uint8_t *head_alive, uint32_t kvh, uint32_t query, uint32_t j,
+                            const uint32_t *dims, const int32_t *v, uint32_t r, uint32_t shift) {
     const uint32_t d = cfg->d, group = l->n_heads / l->n_kv_heads;
-    const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * d;
     const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
     int64_t sum = 0;
     for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
@@ -34,14 +35,21 @@ static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg
         const size_t qi = (size_t)h * l->n_queries + query;
         const int16_t *q = l->q + qi * d;
         int64_t dot = 0;
-        for (uint32_t t = 0; t < d; t++) {
-            const int32_t c =
-                sel->scoring == SPK_SELECT_MSB ? spk_code_msb_only(k[t], cfg->kv) : k[t];
-            dot += (int64_t)q[t] * c;
-        }
-        sum += spk_logit(dot, l->q_logit_scales[qi], ks);
+        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims ? dims[y] : y] * v[y];
+        sum += spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi], ks);
     }
     return sum;
+}
+
+/* S[j] of one unprotected candidate: from the full codes, or their MSB-plane values. */
+static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg,
+                        const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
+                        uint32_t query, uint32_t j) {
+    const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
+    int32_t c[SPK_MAX_D];
+    for (uint32_t t = 0; t < cfg->d; t++)
+        c[t] = sel->scoring == SPK_SELECT_MSB ? spk_code_msb_only(k[t], cfg->kv) : k[t];
+    return group_logits(cfg, l, head_alive, kvh, query, j, NULL, c, cfg->d, 0);
 }
 
 /* The MSB-plane field of dimension x of token j: from the dimension-major copy when the layer
@@ -71,24 +79,13 @@ static uint32_t first_dims(const spk_select_config *sel, const spk_head_config *
     return (uint32_t)spk_topk_select(a, d, sel->dims < d ? sel->dims : d, dims, scratch);
 }
 
-/* A[j]: the group's alive heads' logits of the partial dot product at the first-stage dims. */
+/* A[j]: the partial logit at the first-stage dims from the MSB-plane fields, 2^lsb coarser. */
 static int64_t approx_of(const spk_head_config *cfg, const spk_layer_desc *l,
                          const uint8_t *head_alive, uint32_t kvh, uint32_t query,
                          const uint32_t *dims, uint32_t r, uint32_t j) {
-    const uint32_t d = cfg->d, group = l->n_heads / l->n_kv_heads;
-    const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
     int32_t hi[SPK_MAX_D];
     for (uint32_t y = 0; y < r; y++) hi[y] = msb_field(cfg, l, kvh, dims[y], j);
-    int64_t sum = 0;
-    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
-        if (!head_scores(head_alive, h)) continue;
-        const size_t qi = (size_t)h * l->n_queries + query;
-        const int16_t *q = l->q + qi * d;
-        int64_t dot = 0;
-        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims[y]] * hi[y];
-        sum += spk_logit(dot * ((int64_t)1 << cfg->kv.lsb_bits), l->q_logit_scales[qi], ks);
-    }
-    return sum;
+    return group_logits(cfg, l, head_alive, kvh, query, j, dims, hi, r, cfg->kv.lsb_bits);
 }
 
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
@@ -101,7 +98,7 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         (sel->budget.ratio_q16 == 0 || sel->budget.ratio_q16 > SPK_ONE_Q16))
         return SPKSIM_E_ARG;
     if (sel->scoring != SPK_SELECT_EXACT && sel->scoring != SPK_SELECT_MSB) return SPKSIM_E_ARG;
-    if ((sel->candidates_x16 && sel->candidates_x16 < 16) || cfg->d > SPK_MAX_D)
+    if ((sel->candidates_x16 && (sel->candidates_x16 < 16 || !sel->dims)) || cfg->d > SPK_MAX_D)
         return SPKSIM_E_ARG;
     if (kvh >= l->n_kv_heads || query >= l->n_queries) return SPKSIM_E_ARG;
     memset(ev, 0, sizeof *ev);
@@ -159,6 +156,7 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         ev->scored = m;
     }
     ev->score_bytes = ev->stage1_bytes + (uint64_t)ev->scored * (4u + row);
+    ev->both_planes = (uint8_t)(ev->scored && sel->scoring == SPK_SELECT_EXACT && cfg->kv.lsb_bits);
     /* Merge the protected candidates and the kept positions of the open list, in index order. */
     uint32_t out = 0, y = 0, x_open = 0;
     for (uint32_t x = 0; x < n; x++) {

@@ -222,6 +222,8 @@ static int parse_args(int argc, char **argv, options *o) {
     if (!o->q || !o->k || !o->v || !o->out)
         return usage_error("%s", "--q, --k, --v and --out are required");
     if (o->backend && !*o->backend) return usage_error("%s", "--backend needs a name");
+    if (o->select.candidates_x16 && !o->select.dims)
+        return usage_error("%s", "--select-candidates needs --select-dims (a first stage)");
     if (o->select_set == 2)
         return usage_error("%s", "--select-sinks, --select-recent and --select-scoring need "
                                  "--select-keep or --select-count");
@@ -540,8 +542,9 @@ static int run_device(const options *o, const tensor3 *q, const tensor3 *k, cons
         .token_policy = o->select_set ? SPK_TOKEN_POLICY_SELECT : SPK_TOKEN_POLICY_ACCUMULATED,
         .select_count = o->select.budget.count,
         .select_q16 = o->select.budget.count ? 0 : o->select.budget.ratio_q16,
-        .select_scoring =
-            o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT};
+        .select_scoring = o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT,
+        .select_dims = o->select.dims,
+        .select_cand_x16 = o->select.candidates_x16};
     spk_device *dev = NULL;
     spk_attn *attn = NULL;
     spk_fence *fence = NULL;

@@ -94,6 +94,12 @@ inline bool backend_counts_spec_traffic(const std::string &b) {
 inline bool backend_has_c_engine(const std::string &b) {
     return b == "model" || b == "sim" || b == "systemc";
 }
+// The first backend of the run with the C engine (the select policy's scoring stage), or "".
+inline std::string first_c_engine_backend() {
+    for (const std::string &b : test_backends())
+        if (backend_has_c_engine(b)) return b;
+    return "";
+}
 // Every backend but the functional one counts engine cycles.
 inline bool backend_times_engine(const std::string &b) {
     return b != "model";

@@ -142,6 +142,35 @@ TEST_F(CliBackends, EveryBackendWritesTheGoldenModelsBytes) {
     }
 }
 
+// Per-step selection (with a first stage) on every backend: the golden model's bytes where the
+// engine has the scoring stage, a refusal naming the select policy where it does not.
+TEST_F(CliBackends, SelectionOnEveryBackend) {
+    const std::string sel = kLayer + " --select-count 10 --select-sinks 2 --select-recent 3 "
+                                     "--select-dims 4 --select-candidates 32";
+    Result g = attn("golden-select", sel);
+    ASSERT_EQ(g.status, 0) << g.output;
+    EXPECT_GT(json_value(stats("golden-select"), "select_scored"), 0) << stats("golden-select");
+    for (const std::string &b : test_backends()) {
+        SCOPED_TRACE(b);
+        const std::string name = b + "-select";
+        Result r = attn(name, sel + " --backend " + b);
+        if (!backend_has_c_engine(b)) {
+            std::printf("[ NOTE     ] %s: no scoring stage; --select-count is checked to be "
+                        "refused\n",
+                        b.c_str());
+            EXPECT_EQ(r.status, 1) << r.output;
+            EXPECT_NE(r.output.find("with the select policy"), std::string::npos) << r.output;
+            continue;
+        }
+        ASSERT_EQ(r.status, 0) << r.output;
+        EXPECT_TRUE(out(name) == out("golden-select")) << "differs from golden";
+        EXPECT_EQ(json_value(stats(name), "keys_fetched"),
+                  json_value(stats("golden-select"), "keys_fetched"));
+        EXPECT_EQ(json_value(stats(name), "dram_bytes"),
+                  json_value(stats("golden-select"), "dram_bytes"));
+    }
+}
+
 TEST_F(CliBackends, BackendGoldenIsTheDirectRun) {
     ASSERT_EQ(attn("direct", kLayer + kPrune).status, 0);
     Result r = attn("named", kLayer + kPrune + " --backend golden");

@@ -298,6 +298,9 @@ TEST(Select, FirstStageRanksByTheLargestQueryDimensions) {
     s.candidates_x16 = 8; // below 1x
     EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
               SPKSIM_E_ARG);
+    s.candidates_x16 = 32, s.dims = 0; // a second stage needs a first
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
+              SPKSIM_E_ARG);
 }
 
 TEST(Select, FirstStageLimitsAndTheDimensionMajorCopy) {

@@ -233,6 +233,7 @@ typedef struct spk_select_events {
     uint32_t dims;       /**< dimensions the first stage read */
     uint64_t stage1_bytes; /**< bytes the first stage read (dimension rows, scale words) */
     uint64_t score_bytes;  /**< bytes both stages read: scale words, dimension rows, planes */
+    uint8_t both_planes;   /**< 1: the second stage read both K planes (exact scoring, lsb > 0) */
     spk_topk_trace topk1;  /**< the top-k over the first stage's scores (zero if none) */
     spk_topk_trace topk;   /**< the top-k engine's passes over the scores (zero if none) */
 } spk_select_events;
