@@ -55,14 +55,13 @@ spksim_status spk_head_config_check(const spk_head_config *cfg) {
 }
 
 /* floor(x / 2^s) + rounding half up, i.e. floor((x + 2^(s-1)) / 2^s), for s >= 1. Written
- * without shifting negative numbers so that the meaning is plain C, not compiler choice. */
+ * without shifting negative numbers so that the meaning is plain C, not compiler choice: for
+ * b < 0, ~b = -b - 1 >= 0 and floor(b / 2^s) = ~(~b >> s). No division: this is the inner
+ * loop of PV. */
 static int64_t shift_right_round(int64_t x, int s) {
     if (s >= 63) return 0; /* |x| < 2^62 everywhere this is used */
-    int64_t biased = x + ((int64_t)1 << (s - 1));
-    int64_t div = (int64_t)1 << s;
-    int64_t q = biased / div; /* truncates toward zero */
-    if (biased % div != 0 && biased < 0) q -= 1;
-    return q;
+    const int64_t biased = x + ((int64_t)1 << (s - 1));
+    return biased >= 0 ? biased >> s : ~(~biased >> s);
 }
 
 static int64_t saturate(int64_t x, int64_t lo, int64_t hi) {
@@ -113,19 +112,27 @@ static uint64_t row_bytes(uint32_t d, uint32_t bits) {
     return ((uint64_t)d * bits + 7u) / 8u;
 }
 
+/* The dot product of q with one K row, in 64 bits: the codes' ranges are documented, not
+ * checked here, so no narrower sum is assumed. */
+static int64_t dot_row(const int16_t *q, const int16_t *k, uint32_t d) {
+    int64_t dot = 0;
+    for (uint32_t i = 0; i < d; i++) dot += (int64_t)q[i] * k[i];
+    return dot;
+}
+
 /* Dot products and logits of every fetched key, with MSB-only or full K codes. */
 static void compute_logits(const spk_head_config *cfg, const spk_head_request *req, int msb_only,
                            int32_t *logits) {
     const uint32_t d = cfg->d;
+    int16_t row[SPK_MAX_D];
     for (uint32_t j = 0; j < req->n_keys; j++) {
         const uint32_t tok = req->keys[j];
         const int16_t *k = req->k_codes + (size_t)tok * d;
-        int64_t dot = 0;
-        for (uint32_t i = 0; i < d; i++) {
-            int32_t kv = msb_only ? spk_code_msb_only(k[i], cfg->kv) : k[i];
-            dot += (int64_t)req->q[i] * kv;
+        if (msb_only) {
+            for (uint32_t i = 0; i < d; i++) row[i] = (int16_t)spk_code_msb_only(k[i], cfg->kv);
+            k = row;
         }
-        logits[j] = spk_logit(dot, req->q_logit_scale, req->k_scales[tok]);
+        logits[j] = spk_logit(dot_row(req->q, k, d), req->q_logit_scale, req->k_scales[tok]);
     }
 }
 
@@ -142,6 +149,7 @@ static void accumulate_pv(const spk_head_config *cfg, const spk_head_request *re
     res->out_exp = 0;
     if (e_max == INT32_MIN) return; /* no kept row has a non-zero scale */
     int64_t acc[SPK_MAX_D] = {0};
+    int16_t row[SPK_MAX_D];
     for (uint32_t r = 0; r < n_kept; r++) {
         const uint32_t tok = req->keys[kept[r]];
         const spk_scale s = req->v_scales[tok];
@@ -149,10 +157,11 @@ static void accumulate_pv(const spk_head_config *cfg, const spk_head_request *re
         const int64_t w = (int64_t)res->probs[kept[r]] * spk_scale_mant(s);
         const int shift = 14 + e_max - spk_scale_exp(s);
         const int16_t *v = req->v_codes + (size_t)tok * d;
-        for (uint32_t i = 0; i < d; i++) {
-            int32_t vv = v_full ? v[i] : spk_code_msb_only(v[i], cfg->kv);
-            acc[i] += shift_right_round(w * vv, shift);
+        if (!v_full) {
+            for (uint32_t i = 0; i < d; i++) row[i] = (int16_t)spk_code_msb_only(v[i], cfg->kv);
+            v = row;
         }
+        for (uint32_t i = 0; i < d; i++) acc[i] += shift_right_round(w * v[i], shift);
     }
     for (uint32_t i = 0; i < d; i++) res->out[i] = (int32_t)saturate(acc[i], INT32_MIN, INT32_MAX);
     res->out_exp = e_max - 2;

@@ -65,19 +65,6 @@ spksim_status spk_logit_scale(spk_scale q_scale, uint32_t d, spk_scale *out) {
     return spk_scale_from_float(spk_scale_to_float(q_scale) * c, out);
 }
 
-void spk_code_split(int32_t code, spk_quant_profile p, int32_t *msb, uint32_t *lsb) {
-    /* Arithmetic shift: the MSB plane is floor(code / 2^lsb_bits). */
-    *msb = code >> p.lsb_bits;
-    *lsb = (uint32_t)code & ((1u << p.lsb_bits) - 1u);
-}
-
-int32_t spk_code_msb_only(int32_t code, spk_quant_profile p) {
-    if (p.lsb_bits == 0) return code;
-    /* The missing LSBs are replaced by the middle of their range, which makes the MSB-only
-     * value unbiased. */
-    return (code >> p.lsb_bits) * (1 << p.lsb_bits) + (1 << (p.lsb_bits - 1));
-}
-
 uint32_t spk_ratio_q16(double ratio) {
     if (!(ratio > 0.0)) return 0;
     if (ratio >= 1.0) return SPK_ONE_Q16;

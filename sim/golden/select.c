@@ -35,7 +35,10 @@ static int64_t group_logits(const spk_head_config *cfg, const spk_layer_desc *l,
         const size_t qi = (size_t)h * l->n_queries + query;
         const int16_t *q = l->q + qi * d;
         int64_t dot = 0;
-        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims ? dims[y] : y] * v[y];
+        if (dims)
+            for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims[y]] * v[y];
+        else
+            for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[y] * v[y];
         sum += spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi], ks);
     }
     return sum;
@@ -47,8 +50,10 @@ static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg
                         uint32_t query, uint32_t j) {
     const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
     int32_t c[SPK_MAX_D];
-    for (uint32_t t = 0; t < cfg->d; t++)
-        c[t] = sel->scoring == SPK_SELECT_MSB ? spk_code_msb_only(k[t], cfg->kv) : k[t];
+    if (sel->scoring == SPK_SELECT_MSB)
+        for (uint32_t t = 0; t < cfg->d; t++) c[t] = spk_code_msb_only(k[t], cfg->kv);
+    else
+        for (uint32_t t = 0; t < cfg->d; t++) c[t] = k[t];
     return group_logits(cfg, l, head_alive, kvh, query, j, NULL, c, cfg->d, 0);
 }
 

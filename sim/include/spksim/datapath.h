@@ -97,10 +97,22 @@ typedef struct spk_head_config {
 /** @brief Check a head configuration: SPKSIM_E_ARG if any field is outside its range. */
 spksim_status spk_head_config_check(const spk_head_config *cfg);
 
-/** @brief Split a code into its MSB and LSB planes (spec: "MSB and LSB planes"). */
-void spk_code_split(int32_t code, spk_quant_profile p, int32_t *msb, uint32_t *lsb);
+/**
+ * @brief Split a code into its MSB and LSB planes (spec: "MSB and LSB planes").
+ * Inline: it sits in the inner loops of the golden datapath.
+ */
+static inline void spk_code_split(int32_t code, spk_quant_profile p, int32_t *msb, uint32_t *lsb) {
+    /* Arithmetic shift: the MSB plane is floor(code / 2^lsb_bits). */
+    *msb = code >> p.lsb_bits;
+    *lsb = (uint32_t)code & ((1u << p.lsb_bits) - 1u);
+}
 /** @brief The value the engine computes with when only the MSB plane was fetched. */
-int32_t spk_code_msb_only(int32_t code, spk_quant_profile p);
+static inline int32_t spk_code_msb_only(int32_t code, spk_quant_profile p) {
+    if (p.lsb_bits == 0) return code;
+    /* The missing LSBs are replaced by the middle of their range, which makes the MSB-only
+     * value unbiased. */
+    return (code >> p.lsb_bits) * (1 << p.lsb_bits) + (1 << (p.lsb_bits - 1));
+}
 
 /**
  * @brief Bytes of one plane row of @p d fields of @p bits bits: ceil(d * bits / 8)
