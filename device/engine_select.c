@@ -6,14 +6,21 @@
 
 int spkdev_selection_begin(spkdev_selection *s, const spk_fw_layer_desc *d) {
     if ((d->select_count == 0 && (d->select_q16 == 0 || d->select_q16 > SPK_ONE_Q16)) ||
-        (d->select_scoring != SPK_FW_SCORING_EXACT && d->select_scoring != SPK_FW_SCORING_MSB) ||
+        d->select_scoring > SPK_FW_SCORING_MSB_PROBS ||
         (d->select_cand_x16 && (d->select_cand_x16 < 16 || !d->select_dims)))
         return -1;
     s->cfg = (spk_select_config){
         .budget = {d->select_count, d->select_count ? SPK_ONE_Q16 : d->select_q16},
         .sinks = d->token_sinks,
         .recent = d->token_recent,
-        .scoring = d->select_scoring == SPK_FW_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT,
+        .scoring =
+            d->select_scoring == SPK_FW_SCORING_MSB || d->select_scoring == SPK_FW_SCORING_MSB_PROBS
+                ? SPK_SELECT_MSB
+                : SPK_SELECT_EXACT,
+        .combine = d->select_scoring == SPK_FW_SCORING_EXACT_PROBS ||
+                           d->select_scoring == SPK_FW_SCORING_MSB_PROBS
+                       ? SPK_SELECT_SUM_PROBS
+                       : SPK_SELECT_SUM_LOGITS,
         .dims = d->select_dims,
         .candidates_x16 = d->select_cand_x16};
     s->kvh = UINT32_MAX;

@@ -134,8 +134,8 @@ static spkllm_status check_options(const spkllm_spatten_options *o, int across, 
     CHECK(o->budget >= 0, "token budget %d must be >= 0", o->budget);
     CHECK(!across || o->budget == 0 || o->policy == SPKLLM_POLICY_SELECT,
           "--token-budget %d needs --policy select", o->budget);
-    CHECK(o->scoring == SPKLLM_SCORING_MSB || o->scoring == SPKLLM_SCORING_EXACT,
-          "scoring %d unknown (msb, exact)", o->scoring);
+    CHECK(o->scoring >= SPKLLM_SCORING_EXACT && o->scoring <= SPKLLM_SCORING_MSB_PROBS,
+          "scoring %d unknown (msb, exact, msb-probs, exact-probs)", o->scoring);
     CHECK(o->dims >= 0 && o->dims <= 256, "sparse dims %d must be in 0..256", o->dims);
     CHECK(isfinite(o->candidates) &&
               (o->candidates == 0.0 || (o->candidates >= 1.0 && o->candidates <= 4096.0)),
@@ -182,6 +182,23 @@ static int parse_count(const char *s, int *out) {
     if (errno || end == s || *end || v < 0 || v > 1000000) return 0;
     *out = (int)v;
     return 1;
+}
+
+/* --scoring: msb, exact, msb-probs or exact-probs. */
+static int scoring_of(const char *s, int *out) {
+    static const struct {
+        const char *name;
+        int value;
+    } names[] = {{"msb", SPKLLM_SCORING_MSB},
+                 {"exact", SPKLLM_SCORING_EXACT},
+                 {"msb-probs", SPKLLM_SCORING_MSB_PROBS},
+                 {"exact-probs", SPKLLM_SCORING_EXACT_PROBS}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name)) {
+            *out = names[i].value;
+            return 1;
+        }
+    return 0;
 }
 
 static int parse_fraction(const char *s, double *out) {
@@ -291,8 +308,7 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
         ok = parse_count(v, &o->budget);
         break;
     case 13:
-        ok = !strcmp(v, "msb") || !strcmp(v, "exact");
-        if (ok) o->scoring = !strcmp(v, "msb") ? SPKLLM_SCORING_MSB : SPKLLM_SCORING_EXACT;
+        ok = scoring_of(v, &o->scoring);
         break;
     case 14:
         ok = parse_count(v, &o->dims);

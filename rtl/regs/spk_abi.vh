@@ -102,5 +102,7 @@
 // enum spk_fw_select_scoring
 `define SPK_FW_SCORING_EXACT 32'd0
 `define SPK_FW_SCORING_MSB 32'd1
+`define SPK_FW_SCORING_EXACT_PROBS 32'd2
+`define SPK_FW_SCORING_MSB_PROBS 32'd3
 
 `endif

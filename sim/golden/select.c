@@ -6,10 +6,11 @@
 #include "spksim/layer.h"
 
 size_t spk_select_scratch_bytes(uint32_t n_candidates) {
-    /* scores, the top-k's 2n scratch (int64); the unprotected list, the kept positions and the
-     * first stage's survivors (uint32) */
+    /* scores, the top-k's 2n scratch (int64); the unprotected list, the kept positions, the
+     * first stage's survivors, one head's logits and exponentials (32 bit) and probabilities
+     * (16 bit), the last three for the probability sum */
     const size_t n = (size_t)n_candidates + 1u;
-    return n * 3u * sizeof(int64_t) + n * 3u * sizeof(uint32_t);
+    return n * 3u * sizeof(int64_t) + n * 5u * sizeof(uint32_t) + n * sizeof(uint16_t);
 }
 
 static uint32_t budget_of(spk_keep b, uint32_t n) {
@@ -21,39 +22,51 @@ static int head_scores(const uint8_t *head_alive, uint32_t h) {
     return !head_alive || head_alive[h];
 }
 
-/* The sum over the group's alive heads of the logit of query @p query against row j with the
- * values v[0..r) at dimensions dims[0..r) (NULL: dimensions 0..r-1), the dot product scaled by
- * 2^shift: both stages' score ("Per-step selection policy"). */
+/* The logit of query @p query of head h against row j with the values v[0..r) at dimensions
+ * dims[0..r) (NULL: dimensions 0..r-1), the dot product scaled by 2^shift. */
+static int32_t head_logit(const spk_head_config *cfg, const spk_layer_desc *l, uint32_t h,
+                          uint32_t kvh, uint32_t query, uint32_t j, const uint32_t *dims,
+                          const int32_t *v, uint32_t r, uint32_t shift) {
+    const size_t qi = (size_t)h * l->n_queries + query;
+    const int16_t *q = l->q + qi * cfg->d;
+    int64_t dot = 0;
+    if (dims)
+        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims[y]] * v[y];
+    else
+        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[y] * v[y];
+    return spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi],
+                     l->k_scales[(size_t)kvh * l->n_tokens + j]);
+}
+
+/* The sum over the group's alive heads of head_logit(): both stages' logit score ("Per-step
+ * selection policy"). */
 static int64_t group_logits(const spk_head_config *cfg, const spk_layer_desc *l,
                             const uint8_t *head_alive, uint32_t kvh, uint32_t query, uint32_t j,
                             const uint32_t *dims, const int32_t *v, uint32_t r, uint32_t shift) {
-    const uint32_t d = cfg->d, group = l->n_heads / l->n_kv_heads;
-    const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
+    const uint32_t group = l->n_heads / l->n_kv_heads;
     int64_t sum = 0;
-    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
-        if (!head_scores(head_alive, h)) continue;
-        const size_t qi = (size_t)h * l->n_queries + query;
-        const int16_t *q = l->q + qi * d;
-        int64_t dot = 0;
-        if (dims)
-            for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims[y]] * v[y];
-        else
-            for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[y] * v[y];
-        sum += spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi], ks);
-    }
+    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++)
+        if (head_scores(head_alive, h))
+            sum += head_logit(cfg, l, h, kvh, query, j, dims, v, r, shift);
     return sum;
+}
+
+/* The values the second stage scores row j with: the full codes, or their MSB-plane values. */
+static void score_values(const spk_select_config *sel, const spk_head_config *cfg,
+                         const spk_layer_desc *l, uint32_t kvh, uint32_t j, int32_t *c) {
+    const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
+    if (sel->scoring == SPK_SELECT_MSB)
+        for (uint32_t t = 0; t < cfg->d; t++) c[t] = spk_code_msb_only(k[t], cfg->kv);
+    else
+        for (uint32_t t = 0; t < cfg->d; t++) c[t] = k[t];
 }
 
 /* S[j] of one unprotected candidate: from the full codes, or their MSB-plane values. */
 static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg,
                         const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
                         uint32_t query, uint32_t j) {
-    const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
     int32_t c[SPK_MAX_D];
-    if (sel->scoring == SPK_SELECT_MSB)
-        for (uint32_t t = 0; t < cfg->d; t++) c[t] = spk_code_msb_only(k[t], cfg->kv);
-    else
-        for (uint32_t t = 0; t < cfg->d; t++) c[t] = k[t];
+    score_values(sel, cfg, l, kvh, j, c);
     return group_logits(cfg, l, head_alive, kvh, query, j, NULL, c, cfg->d, 0);
 }
 
@@ -93,6 +106,46 @@ static int64_t approx_of(const spk_head_config *cfg, const spk_layer_desc *l,
     return group_logits(cfg, l, head_alive, kvh, query, j, dims, hi, r, cfg->kv.lsb_bits);
 }
 
+/* The values one stage scores row j with, into v: the first stage's MSB fields at dims (its
+ * dot products 2^lsb coarser: *shift), else score_values(). */
+static void stage_values(const spk_select_config *sel, const spk_head_config *cfg,
+                         const spk_layer_desc *l, uint32_t kvh, const uint32_t *dims, uint32_t r,
+                         uint32_t j, int32_t *v, uint32_t *shift) {
+    if (dims) {
+        for (uint32_t y = 0; y < r; y++) v[y] = msb_field(cfg, l, kvh, dims[y], j);
+        *shift = cfg->kv.lsb_bits;
+    } else {
+        score_values(sel, cfg, l, kvh, j, v);
+        *shift = 0;
+    }
+}
+
+/* The probability-sum score of the final ranking: S[x] = sum over the group's alive heads h of
+ * floor(2^32 e_h[x] / sum_y e_h[y]), e_h the softmax exponentials (spk_softmax) of head h's
+ * logits over the ranked rows rows[0..cnt). A key one head needs sharply is not outvoted by
+ * the logits of the others. dims = NULL: the second stage's values. */
+static void prob_scores(const spk_select_config *sel, const spk_head_config *cfg,
+                        const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
+                        uint32_t query, const uint32_t *dims, uint32_t r, const uint32_t *rows,
+                        uint32_t cnt, int64_t *score, int32_t *lg, uint32_t *ex, uint16_t *pr) {
+    const uint32_t group = l->n_heads / l->n_kv_heads, width = dims ? r : cfg->d;
+    int32_t v[SPK_MAX_D];
+    uint32_t shift = 0;
+    for (uint32_t x = 0; x < cnt; x++) score[x] = 0;
+    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
+        if (!head_scores(head_alive, h)) continue;
+        for (uint32_t x = 0; x < cnt; x++) {
+            stage_values(sel, cfg, l, kvh, dims, r, rows[x], v, &shift);
+            lg[x] = head_logit(cfg, l, h, kvh, query, rows[x], dims, v, width, shift);
+        }
+        spk_softmax(lg, cnt, ex, pr);
+        uint64_t sum = 0;
+        for (uint32_t x = 0; x < cnt; x++) sum += ex[x];
+        for (uint32_t x = 0; x < cnt; x++)
+            score[x] += (int64_t)((((uint64_t)ex[x]) << 32) / (sum ? sum : 1u));
+    }
+}
+
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
                               const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
                               uint32_t query, const uint32_t *cand, uint32_t n, uint32_t *selected,
@@ -103,6 +156,8 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         (sel->budget.ratio_q16 == 0 || sel->budget.ratio_q16 > SPK_ONE_Q16))
         return SPKSIM_E_ARG;
     if (sel->scoring != SPK_SELECT_EXACT && sel->scoring != SPK_SELECT_MSB) return SPKSIM_E_ARG;
+    if (sel->combine != SPK_SELECT_SUM_LOGITS && sel->combine != SPK_SELECT_SUM_PROBS)
+        return SPKSIM_E_ARG;
     if ((sel->candidates_x16 && (sel->candidates_x16 < 16 || !sel->dims)) || cfg->d > SPK_MAX_D)
         return SPKSIM_E_ARG;
     if (kvh >= l->n_kv_heads || query >= l->n_queries) return SPKSIM_E_ARG;
@@ -118,6 +173,10 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
     const size_t m1 = (size_t)n + 1u;
     int64_t *score = scratch, *topk_scratch = score + m1;
     uint32_t *open = (uint32_t *)(topk_scratch + 2u * m1), *kept = open + m1, *sub = kept + m1;
+    int32_t *lg = (int32_t *)(sub + m1);
+    uint32_t *ex = (uint32_t *)(lg + m1);
+    uint16_t *pr = (uint16_t *)(ex + m1);
+    const int probs = sel->combine == SPK_SELECT_SUM_PROBS;
     uint32_t p = 0, m = 0;
     for (uint32_t x = 0; x < n; x++) {
         const uint32_t j = cand[x];
@@ -135,8 +194,11 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
     if (b > p && sel->dims) {
         uint32_t dims[SPK_MAX_D];
         const uint32_t r = first_dims(sel, cfg, l, head_alive, kvh, query, dims);
-        for (uint32_t x = 0; x < m; x++)
-            score[x] = approx_of(cfg, l, head_alive, kvh, query, dims, r, open[x]);
+        if (probs && !sel->candidates_x16) /* the first stage ranks last */
+            prob_scores(sel, cfg, l, head_alive, kvh, query, dims, r, open, m, score, lg, ex, pr);
+        else
+            for (uint32_t x = 0; x < m; x++)
+                score[x] = approx_of(cfg, l, head_alive, kvh, query, dims, r, open[x]);
         ev->stage1 = m;
         ev->dims = r;
         ev->stage1_bytes = (uint64_t)r * spk_plane_row_bytes(lim + 1u, cfg->kv.msb_bits) + 4ull * m;
@@ -148,15 +210,24 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
             const uint32_t c = c64 < m ? (uint32_t)c64 : m;
             const uint32_t nc =
                 (uint32_t)spk_topk_quickselect(score, m, c, P, sub, topk_scratch, &ev->topk1);
-            for (uint32_t y = 0; y < nc; y++)
-                score[y] = score_of(sel, cfg, l, head_alive, kvh, query, open[sub[y]]);
+            if (probs) {
+                for (uint32_t y = 0; y < nc; y++) kept[y] = open[sub[y]]; /* free until the top-k */
+                prob_scores(sel, cfg, l, head_alive, kvh, query, NULL, 0, kept, nc, score, lg, ex,
+                            pr);
+            } else {
+                for (uint32_t y = 0; y < nc; y++)
+                    score[y] = score_of(sel, cfg, l, head_alive, kvh, query, open[sub[y]]);
+            }
             k = (uint32_t)spk_topk_quickselect(score, nc, want, P, kept, topk_scratch, &ev->topk);
             for (uint32_t y = 0; y < k; y++) kept[y] = sub[kept[y]]; /* still increasing */
             ev->scored = nc;
         }
     } else if (b > p) {
-        for (uint32_t x = 0; x < m; x++)
-            score[x] = score_of(sel, cfg, l, head_alive, kvh, query, open[x]);
+        if (probs)
+            prob_scores(sel, cfg, l, head_alive, kvh, query, NULL, 0, open, m, score, lg, ex, pr);
+        else
+            for (uint32_t x = 0; x < m; x++)
+                score[x] = score_of(sel, cfg, l, head_alive, kvh, query, open[x]);
         k = (uint32_t)spk_topk_quickselect(score, m, b - p, P, kept, topk_scratch, &ev->topk);
         ev->scored = m;
     }

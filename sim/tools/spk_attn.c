@@ -48,7 +48,8 @@ static const char usage[] =
     "  --select-count N      ... or N keys per K/V head and query\n"
     "  --select-sinks N      keys 0..N-1 are always selected (default 0)\n"
     "  --select-recent N     the query's last N visible keys are always selected (default 0)\n"
-    "  --select-scoring S    msb (default: scores from the K MSB plane) or exact (full codes)\n"
+    "  --select-scoring S    msb (default: scores from the K MSB plane) or exact (full codes);\n"
+    "                        a -probs suffix ranks by the group's summed softmax probabilities\n"
     "  --select-dims R       a first stage: approximate scores at the R largest dimensions of\n"
     "                        the group's |q| (from a dimension-major copy of the MSB plane)\n"
     "  --select-candidates C ... then score its top ceil(budget * C / 16) fully (C >= 16;\n"
@@ -209,12 +210,16 @@ static int parse_args(int argc, char **argv, options *o) {
                 o->select.candidates_x16 = (uint32_t)w;
             o->select_set |= 2;
         } else if (!strcmp(a, "--select-scoring")) {
-            if (!strcmp(val, "exact"))
+            const size_t len = strlen(val), probs = len > 6 && !strcmp(val + len - 6, "-probs");
+            const size_t base = probs ? len - 6 : len;
+            if (base == 5 && !strncmp(val, "exact", 5))
                 o->select.scoring = SPK_SELECT_EXACT;
-            else if (!strcmp(val, "msb"))
+            else if (base == 3 && !strncmp(val, "msb", 3))
                 o->select.scoring = SPK_SELECT_MSB;
             else
-                return usage_error("--select-scoring: '%s' is not msb or exact", val);
+                return usage_error(
+                    "--select-scoring: '%s' is not msb, exact, msb-probs or exact-probs", val);
+            o->select.combine = probs ? SPK_SELECT_SUM_PROBS : SPK_SELECT_SUM_LOGITS;
             o->select_set |= 2;
         } else
             return usage_error("unknown option '%s'", a);
@@ -542,7 +547,11 @@ static int run_device(const options *o, const tensor3 *q, const tensor3 *k, cons
         .token_policy = o->select_set ? SPK_TOKEN_POLICY_SELECT : SPK_TOKEN_POLICY_ACCUMULATED,
         .select_count = o->select.budget.count,
         .select_q16 = o->select.budget.count ? 0 : o->select.budget.ratio_q16,
-        .select_scoring = o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT,
+        .select_scoring =
+            o->select.combine == SPK_SELECT_SUM_PROBS
+                ? (o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB_PROBS
+                                                       : SPK_SCORING_EXACT_PROBS)
+                : (o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT),
         .select_dims = o->select.dims,
         .select_cand_x16 = o->select.candidates_x16};
     spk_device *dev = NULL;

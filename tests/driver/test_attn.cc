@@ -41,16 +41,19 @@ struct Step {
 // Per-layer policy used by the tests: prune progressively deeper in the stack. The last-step
 // policy keeps 0.75 of the context per (layer, K/V head) after layer 0, sinks + 3 + recent after
 // layer 1, and nothing after layer 2.
-// The select policy: sinks 1, recent 2, a budget of 6 keys (layer 0, exact scores), 0.4 of the
-// visible keys (layer 1, MSB-plane scores) and 0.25 (layer 2, MSB), with the accumulated keep
-// step above on top when pruning.
+// The select policy: sinks 1, recent 2, a budget of 6 keys (layer 0, exact scores, ranked by the
+// probability sum), 0.4 of the visible keys (layer 1, MSB-plane scores) and 0.25 (layer 2, MSB,
+// probability sum), with the accumulated keep step above on top when pruning.
 void select_policy(uint32_t layer, spk_layer_submit *s) {
     s->token_policy = SPK_TOKEN_POLICY_SELECT;
     s->token_sinks = 1;
     s->token_recent = 2;
     s->select_count = layer == 0 ? 6 : 0;
     s->select_q16 = layer == 1 ? 26214 : layer == 2 ? 16384 : 0;
-    s->select_scoring = layer == 0 ? SPK_SCORING_EXACT : SPK_SCORING_MSB;
+    // the ranking by the probability sum: layer 0 (the scan) and layer 2 (the second stage)
+    s->select_scoring = layer == 0   ? SPK_SCORING_EXACT_PROBS
+                        : layer == 2 ? SPK_SCORING_MSB_PROBS
+                                     : SPK_SCORING_MSB;
     // layer 1: a first stage at 3 dimensions alone; layer 2: at 4, then MSB scores on 2x
     s->select_dims = layer == 1 ? 3 : layer == 2 ? 4 : 0;
     s->select_cand_x16 = layer == 2 ? 32 : 0;
@@ -158,9 +161,11 @@ class Reference {
             {sub.select_count, sub.select_count ? 65536u : sub.select_q16},
             sub.token_sinks,
             sub.token_recent,
-            sub.select_scoring == SPK_SCORING_MSB ? SPK_SELECT_MSB : SPK_SELECT_EXACT,
+            sub.select_scoring % 2 ? SPK_SELECT_MSB : SPK_SELECT_EXACT, // 1 msb, 3 msb-probs
             sub.select_dims,
-            sub.select_cand_x16};
+            sub.select_cand_x16,
+            sub.select_scoring >= SPK_SCORING_EXACT_PROBS ? SPK_SELECT_SUM_PROBS
+                                                          : SPK_SELECT_SUM_LOGITS};
         spk_layer_desc desc = {s_.heads,
                                s_.kv_heads,
                                step.n_queries,
@@ -509,7 +514,7 @@ TEST(Attn, SelectPolicyFieldsAreChecked) {
     } cases[] = {
         {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 0; }, "needs a budget"},
         {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 65537; }, "needs a budget"},
-        {[](spk_layer_submit *x) { x->select_scoring = 2; }, "select_scoring 2 unknown"},
+        {[](spk_layer_submit *x) { x->select_scoring = 4; }, "select_scoring 4 unknown"},
         {[](spk_layer_submit *x) { x->select_dims = 0, x->select_cand_x16 = 32; },
          "select_cand_x16 32 needs select_dims"},
         {[](spk_layer_submit *x) { x->select_dims = 4, x->select_cand_x16 = 15; },

@@ -119,6 +119,17 @@ TEST_F(Cli, PerStepSelectionFetchesItsBudgetAndCountsTheScoringReads) {
     for (const char *key : {"\"keys_fetched\": 60", "\"select_scored\": 270",
                             "\"select_scoring\": 7560", "\"tokens_kept\": 50"})
         EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+    // Ranked by the probability sum: the same budget, the same scoring reads.
+    r = run(base() +
+            " --select-count 10 --select-sinks 2 --select-recent 3 --select-scoring msb-probs "
+            "--stats " +
+            stats);
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::ifstream in2(stats);
+    json.assign(std::istreambuf_iterator<char>(in2), std::istreambuf_iterator<char>());
+    for (const char *key : {"\"keys_fetched\": 60", "\"select_scored\": 270",
+                            "\"select_scoring\": 7560", "\"tokens_kept\": 50"})
+        EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
     // (the device path of the same options: CliBackends.SelectionOnEveryBackend)
     // modifiers alone are a usage error
     r = run(base() + " --select-sinks 2");
@@ -130,7 +141,9 @@ TEST_F(Cli, PerStepSelectionFetchesItsBudgetAndCountsTheScoringReads) {
         << r.output;
     r = run(base() + " --select-count 4 --select-scoring best");
     EXPECT_EQ(r.status, 2) << r.output;
-    EXPECT_NE(r.output.find("'best' is not msb or exact"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("'best' is not msb, exact, msb-probs or exact-probs"),
+              std::string::npos)
+        << r.output;
 }
 
 TEST_F(Cli, BadOptionsExitTwoWithAMessage) {

@@ -91,7 +91,7 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     uint32_t sel[8], n = 0;
     spk_select_events ev;
     // Budget 5: token 0 (sink) and 6, 7 (recent) whatever they score, then the two 9s.
-    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT, 0, 0};
+    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
     ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 4, 6, 7}));
@@ -123,13 +123,55 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
               SPKSIM_E_ARG);
 }
 
+TEST(Select, TheProbabilitySumKeepsTheKeyOneHeadNeedsWhereTheLogitSumOutvotesIt) {
+    // Two query heads on one K/V head, d = 2: head 0 reads dimension 0, head 1 dimension 1.
+    // Token 0 is head 0's sharp favourite and head 1's worst; tokens 1 and 2 tie for head 1.
+    // Logit sums: token 0 2000 - 2000 = 0 < token 1 100 + 0: the logits keep token 1. Summed
+    // probabilities: token 0 about 1 (head 0) against token 1 about 1/2 (head 1): token 0.
+    const int16_t k[6] = {2000, -2000, 100, 0, 0, 0};
+    const spk_scale one = spk_scale_make(32768, -15);
+    std::vector<spk_scale> ks(3, one);
+    const int16_t q[4] = {1, 0, 0, 1};
+    spk_scale qs[2];
+    ASSERT_EQ(spk_logit_scale(one, 2, &qs[0]), SPKSIM_OK);
+    qs[1] = qs[0];
+    spk_layer_desc l{};
+    l.n_heads = 2, l.n_kv_heads = 1, l.n_queries = 1, l.n_tokens = 3;
+    l.q = q, l.q_logit_scales = qs, l.k = k, l.k_scales = ks.data(), l.v = k,
+    l.v_scales = ks.data();
+    l.causal = 0;
+    const spk_head_config c = config(2, 12, 0);
+    const uint32_t cand[3] = {0, 1, 2};
+    std::vector<unsigned char> scratch(spk_select_scratch_bytes(3));
+    uint32_t sel[3], n = 0;
+    spk_select_events ev;
+    spk_select_config s{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1}));
+    s.combine = SPK_SELECT_SUM_PROBS;
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0}));
+    EXPECT_EQ(ev.scored, 3u) << "the same rows read: the probability sum costs no DRAM";
+    // With head 0 pruned, only head 1 scores: tokens 1 and 2 tie and the earlier wins.
+    const uint8_t alive[2] = {0, 1};
+    ASSERT_EQ(spk_select_keys(&s, &c, &l, alive, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
+              SPKSIM_OK);
+    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1}));
+    s.combine = 2;
+    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
+              SPKSIM_E_ARG);
+}
+
 TEST(Select, EveryRequestFetchesItsBudgetWithSinksAndRecentAndTheGroupShares) {
     std::mt19937 rng(2001);
     const Inputs in(6, 2, 40, 96, 16, 12, rng); // GQA groups of 3, causal, 40 queries
     for (const spk_select_config sel :
-         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT, 0, 0},
-          spk_select_config{{0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB, 0, 0},
-          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0}}) {
+         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS},
+          spk_select_config{
+              {0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_LOGITS},
+          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS}}) {
         const spk_head_config c = config(16, 8, 4);
         const LayerRun r(c, in.desc(&sel));
         ASSERT_EQ(r.status, SPKSIM_OK);
@@ -174,8 +216,8 @@ TEST(Select, AnAllSelectingBudgetIsTheLayerWithoutSelectionBitForBit) {
     const LayerRun dense(c, in.desc(nullptr));
     ASSERT_EQ(dense.status, SPKSIM_OK);
     for (const spk_select_config sel :
-         {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB, 0, 0},
-          spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT, 0, 0}}) {
+         {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_LOGITS},
+          spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS}}) {
         const LayerRun r(c, in.desc(&sel));
         ASSERT_EQ(r.status, SPKSIM_OK);
         EXPECT_EQ(r.out, dense.out);
@@ -192,7 +234,8 @@ TEST(Select, BatchedEqualsStreamedTokenByToken) {
     const uint32_t H = 4, Hkv = 2, L = 48, d = 16;
     const Inputs in(H, Hkv, L, L, d, 12, rng); // one query per token: a whole prompt at once
     const spk_head_config c = config(d, 8, 4, spk_ratio_q16(0.75));
-    const spk_select_config sel{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB, 0, 0};
+    const spk_select_config sel{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB, 0, 0,
+                                SPK_SELECT_SUM_LOGITS};
     const LayerRun batched(c, in.desc(&sel));
     ASSERT_EQ(batched.status, SPKSIM_OK);
     ASSERT_GT(batched.stats.select_scored, 0u);
@@ -241,8 +284,9 @@ TEST(Select, ExactScoresTrackFloatAttentionBetterThanAWindowOfTheSameSize) {
     const uint32_t L = 256, d = 32, keep = 32;
     const Inputs in(1, 1, 1, L, d, 12, rng);
     const spk_head_config c = config(d, 12, 0);
-    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0};
-    const spk_select_config window{{keep, 0}, 0, keep, SPK_SELECT_EXACT, 0, 0}; // all protected
+    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
+    const spk_select_config window{
+        {keep, 0}, 0, keep, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS}; // all protected
     const LayerRun dense(c, in.desc(nullptr)), sel(c, in.desc(&best)), win(c, in.desc(&window));
     ASSERT_EQ(sel.status, SPKSIM_OK);
     ASSERT_EQ(win.status, SPKSIM_OK);
@@ -277,7 +321,7 @@ TEST(Select, FirstStageRanksByTheLargestQueryDimensions) {
     uint32_t sel[6], n = 0;
     spk_select_events ev;
     // dims 1, no second stage: by dimension 1 (9, 4, 1, 2 for tokens 1-4): tokens 1 and 2
-    spk_select_config s{{2, 0}, 0, 0, SPK_SELECT_MSB, 1, 0};
+    spk_select_config s{{2, 0}, 0, 0, SPK_SELECT_MSB, 1, 0, SPK_SELECT_SUM_LOGITS};
     ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1, 2}));
@@ -306,7 +350,8 @@ TEST(Select, FirstStageRanksByTheLargestQueryDimensions) {
 TEST(Select, FirstStageLimitsAndTheDimensionMajorCopy) {
     std::mt19937 rng(2005);
     const Inputs in(6, 2, 12, 80, 16, 12, rng);
-    const spk_select_config plain{{0, spk_ratio_q16(0.25)}, 2, 4, SPK_SELECT_MSB, 0, 0};
+    const spk_select_config plain{{0, spk_ratio_q16(0.25)}, 2, 4, SPK_SELECT_MSB, 0, 0,
+                                  SPK_SELECT_SUM_LOGITS};
     // All dimensions and a 12+0 profile: the first stage's score is the MSB score itself.
     spk_select_config all_dims = plain;
     all_dims.dims = 16;

@@ -185,6 +185,15 @@ TEST(SpattenOptions, SelectPolicyBudgetAndScoring) {
         int j = 1;
         EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1) << b[0];
     }
+    for (const auto &[name, value] :
+         {std::pair<const char *, int>{"msb-probs", SPKLLM_SCORING_MSB_PROBS},
+          {"exact-probs", SPKLLM_SCORING_EXACT_PROBS},
+          {"msb", SPKLLM_SCORING_MSB}}) {
+        const char *args[] = {"x", "--scoring", name};
+        int j = 1;
+        ASSERT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), 1) << err;
+        EXPECT_EQ(o.scoring, value) << name;
+    }
     const char *stage[] = {"x", "--sparse-dims", "8", "--candidates", "2.5"};
     for (int i = 1; i < 5; i++)
         ASSERT_EQ(spkllm_spatten_parse_arg(5, (char **)stage, &i, &o, err, sizeof err), 1) << err;

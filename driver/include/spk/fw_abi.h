@@ -195,8 +195,9 @@ typedef struct spk_fw_layer_desc {
                                      sinks and recent ones included (0: use select_q16) (ABI 4) */
     uint32_t select_q16;        /**< select policy: that budget as a ratio UQ0.16 of the keys the
                                      query could fetch (1..65536) (ABI 4) */
-    uint32_t select_scoring;    /**< select policy: spk_fw_select_scoring, the logits that rank the
-                                     unprotected keys (ABI 4) */
+    uint32_t select_scoring;    /**< select policy: spk_fw_select_scoring, what ranks the
+                                     unprotected keys (bit 0: the MSB plane, bit 1: the probability
+                                     sum) (ABI 4) */
     uint32_t select_dims;       /**< select policy: a first stage scoring at the largest select_dims
                                      dimensions of the group's |q| from the dimension-major copy (0:
                                      none) (ABI 4) */
@@ -250,10 +251,14 @@ enum spk_fw_token_policy {
 
 /** Scoring stages of the select policy (docs/spec/datapath.md, "Per-step selection policy"). */
 enum spk_fw_select_scoring {
-    SPK_FW_SCORING_EXACT = 0, /**< logits of the full codes: reads both K planes of every
-                                   unprotected candidate */
-    SPK_FW_SCORING_MSB = 1,   /**< logits of the MSB plane: reads the K MSB plane of every
-                                   unprotected candidate */
+    SPK_FW_SCORING_EXACT = 0,       /**< logits of the full codes: reads both K planes of every
+                                         unprotected candidate */
+    SPK_FW_SCORING_MSB = 1,         /**< logits of the MSB plane: reads the K MSB plane of every
+                                         unprotected candidate */
+    SPK_FW_SCORING_EXACT_PROBS = 2, /**< as EXACT, but the final ranking sums the group's softmax
+                                         probabilities over the ranked keys instead of their logits
+                                         (bit 1: probabilities) */
+    SPK_FW_SCORING_MSB_PROBS = 3,   /**< as MSB, with the probability sum */
 };
 
 #ifdef __cplusplus

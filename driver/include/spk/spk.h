@@ -227,6 +227,10 @@ typedef struct spk_layer_submit {
 typedef enum spk_scoring {
     SPK_SCORING_EXACT = 0, /**< logits of the full codes (reads both K planes of the others) */
     SPK_SCORING_MSB = 1,   /**< logits of the K MSB plane (reads that plane of the others) */
+    /** Since 1.6: as EXACT, the final ranking by the sum of the group's softmax probabilities
+     * over the ranked keys instead of their logits (no more reads) */
+    SPK_SCORING_EXACT_PROBS = 2,
+    SPK_SCORING_MSB_PROBS = 3, /**< since 1.6: as MSB, with the probability sum */
 } spk_scoring;
 
 /** @brief Token scoring policies of spk_layer_submit::token_policy. */

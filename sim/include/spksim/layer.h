@@ -208,6 +208,13 @@ typedef enum spk_select_scoring {
     SPK_SELECT_MSB = 1,   /**< logits of the MSB plane (c_msb): reads the K MSB plane only */
 } spk_select_scoring;
 
+/** @brief How the final ranking combines the group's heads (spec: "Per-step selection policy"). */
+typedef enum spk_select_combine {
+    SPK_SELECT_SUM_LOGITS = 0, /**< the sum of the heads' logits */
+    SPK_SELECT_SUM_PROBS =
+        1, /**< the sum of the heads' softmax probabilities over the ranked rows */
+} spk_select_combine;
+
 /**
  * @brief The per-step selection policy (spec: "Per-step selection policy"): nothing is evicted;
  * each (K/V head, query) selects its keys for this step, the protected ones and the best scored
@@ -222,6 +229,7 @@ typedef struct spk_select_config {
                            (SparQ-like, from the dimension-major MSB copy); 0: no first stage */
     uint32_t candidates_x16; /**< with a first stage: the second stage scores its top
                                   ceil((b - p) * this / 16) (>= 16); 0: select by it directly */
+    uint32_t combine;        /**< a ::spk_select_combine: the final ranking's score */
 } spk_select_config;
 
 /** @brief What one selection did. */
