@@ -41,7 +41,7 @@ section() { # title, command...
 
 section "Cycle simulator: SpAtten GPT-2 traces" "$repo/scripts/bench-sim.sh" \
     "$data/spatten-workloads"
-for extra in bench-llm.sh bench-rtl.sh bench-backends.sh; do
+for extra in bench-llm.sh bench-long.sh bench-rtl.sh bench-backends.sh; do
     if [ -x "$repo/scripts/$extra" ]; then
         section "$(sed -n 's/^# Title: //p' "$repo/scripts/$extra")" "$repo/scripts/$extra" "$data"
     fi

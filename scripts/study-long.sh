@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # The long-context study (issue 20): batched perplexity at ctx 2048 of the points of
 # tests/regress/sweeps/study-long.json (float dense, fixed-point dense, the select policy with
-# exact and MSB-plane scoring, with the bit planes and local V), each writing its per-token NLL,
+# exact and MSB-plane scoring, ranked by the logit or the probability sum, with the bit planes and
+# local V, and the evicting policies streamed for comparison), each writing its per-token NLL,
 # then the paired change of every point against float dense with a block-bootstrap interval
-# (scripts/paired_ppl.py). Writes docs/results-long.md and docs/study-long.csv.
+# (scripts/paired_ppl.py, pooling the chunk ranges). Writes docs/results-long.md,
+# docs/study-long.csv and docs/study-long.png (perplexity change against DRAM reduction), and
+# the ctx 8192 check (tests/regress/sweeps/study-8192.json, one chunk) -> docs/study-8192.csv.
 #
 # usage: scripts/study-long.sh [TEXT]   (default: ../shared/data/wikitext2/wiki.test.part-a.txt)
-# environment: LONG_CTX=2048 LONG_CHUNKS=2 LONG_FIRST_CHUNK=0 LONG_BACKEND=model LONG_JOBS=2
-#   LONG_OUT=docs LONG_RESULTS=BUILD/sweep/study-long (a rerun skips the points already done)
-# Time: a dense ctx-2048 chunk takes about 6 minutes on one core of the build machine, a select
-# point 2 to 3; the 18 points on 2 chunks, 2 at a time, took about 75 minutes.
+# environment: LONG_CTX=2048 LONG_RANGES="0:2 2:1" (FIRST:CHUNKS sweeps, pooled: chunks 0-2)
+#   LONG_BACKEND=model LONG_JOBS=2 LONG_OUT=docs LONG_RESULTS=BUILD/sweep/study-long (a range
+#   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; a rerun skips the points already done)
+# Time (2 cores, 2 jobs): a select point takes 1-2 minutes per ctx-2048 chunk, fixed-point dense
+# about 4, a streamed evicting point about 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=${1:-../shared/data/wikitext2/wiki.test.part-a.txt}
 CTX=${LONG_CTX:-2048}
-CHUNKS=${LONG_CHUNKS:-2}
-FIRST=${LONG_FIRST_CHUNK:-0}
+RANGES=${LONG_RANGES:-0:2 2:1}
 BACKEND=${LONG_BACKEND:-model}
 OUT=${LONG_OUT:-docs}
 BUILD=${BUILD:-build}
@@ -24,32 +27,69 @@ PY=/usr/bin/python3
 [[ -r "$TEXT" ]] || { echo "study-long: text '$TEXT' not found" >&2; exit 2; }
 [[ -x "$BUILD/bin/spk-llm" ]] || { echo "study-long: $BUILD/bin/spk-llm missing (make all)" >&2; exit 2; }
 mkdir -p "$OUT"
-# Only what differs from the spec's vars is passed: a point's id hashes its vars (as the spec
-# types them), so a rerun with the defaults finds the points already done.
-VARS=()
-[[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && VARS+=(--var "text=$TEXT")
-[[ $BUILD != build ]] && VARS+=(--var "llm=$BUILD/bin/spk-llm")
-[[ $CTX != 2048 ]] && VARS+=(--var "ctx=$CTX")
-[[ $CHUNKS != 2 ]] && VARS+=(--var "chunks=$CHUNKS")
-[[ $FIRST != 0 ]] && VARS+=(--var "first=$FIRST")
-[[ $BACKEND != model ]] && VARS+=(--var "backend=$BACKEND")
-if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-long.json --build "$BUILD" --no-build \
-    "${VARS[@]}" -j "${LONG_JOBS:-2}" --results "$RES"; then
-    echo "study-long: FAILED (the failed points and their logs are listed above)" >&2
-    exit 1
+DIRS=() TOTAL=0
+for range in $RANGES; do
+    FIRST=${range%%:*} CHUNKS=${range##*:}
+    [[ $FIRST =~ ^[0-9]+$ && $CHUNKS =~ ^[1-9][0-9]*$ ]] ||
+        { echo "study-long: LONG_RANGES entry '$range' is not FIRST:CHUNKS" >&2; exit 2; }
+    TOTAL=$((TOTAL + CHUNKS))
+    dir=$RES
+    [[ $range != 0:2 ]] && dir=$RES-f${FIRST}c${CHUNKS}
+    # Only what differs from the spec's vars is passed: a point's id hashes its vars (as the
+    # spec types them), so a rerun with the defaults finds the points already done.
+    VARS=()
+    [[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && VARS+=(--var "text=$TEXT")
+    [[ $BUILD != build ]] && VARS+=(--var "llm=$BUILD/bin/spk-llm")
+    [[ $CTX != 2048 ]] && VARS+=(--var "ctx=$CTX")
+    [[ $CHUNKS != 2 ]] && VARS+=(--var "chunks=$CHUNKS")
+    [[ $FIRST != 0 ]] && VARS+=(--var "first=$FIRST")
+    [[ $BACKEND != model ]] && VARS+=(--var "backend=$BACKEND")
+    echo "study-long: chunks $FIRST..$((FIRST + CHUNKS - 1)) of $CTX tokens -> $dir"
+    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-long.json --build "$BUILD" --no-build \
+        "${VARS[@]}" -j "${LONG_JOBS:-2}" --results "$dir"; then
+        echo "study-long: FAILED (the failed points and their logs are listed above)" >&2
+        exit 1
+    fi
+    DIRS+=("$dir")
+done
+# The ctx 8192 check (the model's trained context): one chunk of the points of
+# tests/regress/sweeps/study-8192.json (LONG_CHECK=0 skips it).
+CHECK_DIR=$RES-8192
+if [[ ${LONG_CHECK:-1} == 1 ]]; then
+    echo "study-long: the ctx 8192 check -> $CHECK_DIR"
+    CVARS=()
+    [[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && CVARS+=(--var "text=$TEXT")
+    [[ $BUILD != build ]] && CVARS+=(--var "llm=$BUILD/bin/spk-llm")
+    [[ $BACKEND != model ]] && CVARS+=(--var "backend=$BACKEND")
+    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-8192.json --build "$BUILD" --no-build \
+        "${CVARS[@]}" -j "${LONG_JOBS:-2}" --results "$CHECK_DIR"; then
+        echo "study-long: the ctx 8192 check FAILED (the failed points are listed above)" >&2
+        exit 1
+    fi
 fi
 {
     echo "# Accuracy at long context (ctx $CTX)"
     echo
     echo "Generated by \`scripts/study-long.sh\` (\`make study-long\`); do not edit by hand."
     echo
-    echo "- command: \`scripts/study-long.sh $TEXT\` (LONG_CTX=$CTX LONG_CHUNKS=$CHUNKS LONG_FIRST_CHUNK=$FIRST LONG_BACKEND=$BACKEND)"
-    echo "- text: \`$(basename "$TEXT")\`, $CHUNKS chunks of $CTX tokens from chunk $FIRST, batched (the select policy evicts nothing, so batched equals streamed), the second half of each chunk scored"
+    echo "- command: \`scripts/study-long.sh $TEXT\` (LONG_CTX=$CTX LONG_RANGES=\"$RANGES\" LONG_BACKEND=$BACKEND)"
+    echo "- text: \`$(basename "$TEXT")\`, $TOTAL chunks of $CTX tokens (ranges $RANGES, pooled), the second half of each chunk scored; the select points batched (the select policy evicts nothing, so batched equals streamed), the evicting ones streamed"
     echo "- model: \`$(basename "${SPK_MODEL:-SmolLM2-135M-Instruct.Q4_1.gguf}")\`, date $(date -u +%Y-%m-%d), host $(uname -m)"
     echo "- DRAM: every byte the engine read for attention, the select policy's scoring stage included, against the same requests dense with 12-bit K/V (the report's reduction)"
     echo "- what it means, and whether the goals (>= 5x at <= +1% at ctx 2048; >= 10x at ctx 8192) are reached: docs/offload.md, \"Per-step selection at ctx 2048\""
     echo
-    "$PY" scripts/paired_ppl.py "$RES" --csv "$OUT/study-long.csv"
+    "$PY" scripts/paired_ppl.py "${DIRS[@]}" --csv "$OUT/study-long.csv" --plot "$OUT/study-long.png"
+    echo
+    echo "![perplexity change against DRAM reduction](study-long.png)"
+    if [[ ${LONG_CHECK:-1} == 1 ]]; then
+        echo
+        echo "## The ctx 8192 check"
+        echo
+        echo "One chunk of 8192 tokens (chunk 0), the second half scored, batched; the points of \`tests/regress/sweeps/study-8192.json\`. Goal there: >= 10x at <= +1%."
+        echo
+        "$PY" scripts/paired_ppl.py "$CHECK_DIR" --csv "$OUT/study-8192.csv"
+    fi
 } >"$OUT/results-long.md.tmp"
 mv "$OUT/results-long.md.tmp" "$OUT/results-long.md"
-echo "study-long: wrote $OUT/results-long.md and $OUT/study-long.csv (sweep: $RES)"
+[[ -f "$OUT/results.md" ]] && "$PY" scripts/long_verdict.py "$OUT"
+echo "study-long: wrote $OUT/results-long.md, $OUT/study-long.csv and $OUT/study-long.png (sweeps: ${DIRS[*]})"

@@ -117,6 +117,10 @@ def main():
                 f"| {r['name']} | {r['ppl_f']:.3f} | {float(r['ppl_err']):.2f} | "
                 f"{r['inc']:+.2f}% | {red} | {was['inc']:+.2f}% |" if was else "")
     lines += ["", "![perplexity increase versus DRAM reduction](study.png)", ""]
+    # the long-context verdict, from the tables scripts/study-long.sh left in OUTDIR
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from long_verdict import verdict_lines  # noqa: E402
+    lines += verdict_lines(out) + [""]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines))
 

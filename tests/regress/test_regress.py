@@ -328,6 +328,37 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class LongVerdict(unittest.TestCase):
+    """scripts/long_verdict.py: the goal lines of docs/results.md from the paired tables."""
+
+    def test_goal_reached_only_within_one_percent_and_the_section_is_replaced(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "results.md"), "w") as f:
+            f.write("# Study\n\nkept text\n")
+        head = "name,group,tokens,ppl,change_pct,ci_lo_pct,ci_hi_pct,reduction,options\n"
+        with open(os.path.join(d, "study-long.csv"), "w") as f:
+            f.write(head + "float,reference,100,10,0,0,0,,\n"
+                    "cheap,g,100,10,0.9,0.1,1.8,5.5,\n"
+                    "wide,g,100,10,1.5,0.5,2.5,9.0,\n"
+                    "select exact 0.3,g,100,10,0.2,-0.5,0.8,2.0,\n")
+        tool = [sys.executable, os.path.join(ROOT, "scripts", "long_verdict.py"), d]
+        for _ in range(2):  # a rerun replaces the section instead of adding a second one
+            subprocess.run(tool, check=True, capture_output=True, text=True)
+        text = open(os.path.join(d, "results.md")).read()
+        self.assertIn("kept text", text)
+        self.assertEqual(text.count("## Long context"), 1)
+        self.assertIn("ctx 2048 (100 tokens scored): goal >= 5x at <= +1% **reached** by "
+                      "`cheap` 5.50x at +0.90%", text)
+        self.assertIn("whole interval within +1%: `select exact 0.3` 2.00x", text)
+        self.assertIn("smallest change at >= 5x: `cheap`", text)
+        self.assertIn("ctx 8192: not measured", text)
+        with open(os.path.join(d, "study-long.csv"), "w") as f:
+            f.write(head + "wide,g,100,10,1.5,0.5,2.5,9.0,\n")
+        subprocess.run(tool, check=True, capture_output=True, text=True)
+        self.assertIn("**not reached**.", open(os.path.join(d, "results.md")).read())
+
+
 class PairedPerplexity(unittest.TestCase):
     """scripts/paired_ppl.py: paired changes against the reference over the same tokens."""
 
@@ -335,8 +366,10 @@ class PairedPerplexity(unittest.TestCase):
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir)
 
-    def point(self, pid, name, nll, log="DRAM bytes = 10, dense 12-bit bytes = 50, reduction = 5.000x"):
-        d = os.path.join(self.dir, "jobs", pid)
+    def point(self, pid, name, nll, log="DRAM bytes = 10, dense 12-bit bytes = 50, reduction = 5.000x",
+              root=None):
+        root = root or self.dir
+        d = os.path.join(root, "jobs", pid)
         os.makedirs(d)
         with open(os.path.join(d, "nll.csv"), "w") as f:
             f.write("chunk,position,nll\n")
@@ -344,13 +377,13 @@ class PairedPerplexity(unittest.TestCase):
                 f.write(f"{c},{p},{v}\n")
         with open(os.path.join(d, "log"), "w") as f:
             f.write(log + "\n")
-        with open(os.path.join(self.dir, "manifest.jsonl"), "a") as f:
+        with open(os.path.join(root, "manifest.jsonl"), "a") as f:
             f.write(json.dumps({"id": pid, "params": {"name": name, "options": ""}}) + "\n")
 
-    def run_report(self):
+    def run_report(self, *more):
         out = os.path.join(self.dir, "t.csv")
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "paired_ppl.py"), self.dir,
-                        "--reference", "ref", "--block", "4", "--reps", "500", "--csv", out],
+                        *more, "--reference", "ref", "--block", "4", "--reps", "500", "--csv", out],
                        check=True, capture_output=True, text=True)
         import csv as csvmod
         with open(out) as f:
@@ -377,3 +410,20 @@ class PairedPerplexity(unittest.TestCase):
         self.assertGreater(float(rows["worse"]["ci_lo_pct"]), 0.0, "+1% is outside the noise")
         self.assertEqual(rows["worse"]["reduction"], "5.0")
         self.assertNotIn("other tokens", rows, "a run over other tokens is not compared")
+
+    def test_directories_of_other_chunks_pool_their_tokens_and_bytes(self):
+        import math
+        more = os.path.join(self.dir, "more")
+        ref0 = {(0, p): 2.0 for p in range(8)}
+        ref2 = {(2, p): 3.0 for p in range(8)}
+        self.point("a", "ref", ref0)
+        self.point("b", "worse", {k: v + 0.02 for k, v in ref0.items()})
+        self.point("x", "ref", ref2, root=more)
+        self.point("y", "worse", {k: v + 0.04 for k, v in ref2.items()},
+                   log="DRAM bytes = 30, dense 12-bit bytes = 50, reduction = 1.667x", root=more)
+        rows = self.run_report(more)
+        self.assertEqual(rows["worse"]["tokens"], "16")
+        self.assertAlmostEqual(float(rows["worse"]["change_pct"]), 100 * (math.exp(0.03) - 1),
+                               places=3)
+        self.assertAlmostEqual(float(rows["worse"]["reduction"]), 100 / 40, places=9,
+                               msg="the pooled reduction: 100 dense bytes over 40 read")
