@@ -48,7 +48,7 @@ typedef struct spkllm_spatten_options {
     int budget;              /**< select: keys per (K/V head, query) in the layers after the
                                   token skip, sinks and recent included; 0: the token keep
                                   schedule is the budget, a ratio of the visible keys */
-    int scoring;             /**< select: SPKLLM_SCORING_MSB (default), _EXACT, _MSB_PROBS, _EXACT_PROBS */
+    int scoring;             /**< select: SPKLLM_SCORING_MSB (default), _EXACT, _*_PROBS */
     int dims;                /**< select: a first stage at the largest dims of |q| (SparQ-like,
                                   from the dimension-major MSB copy); 0: none */
     double candidates;       /**< select with a first stage: its best candidates x budget go on
@@ -95,7 +95,7 @@ spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, s
  * Parses one command-line option of the set (--spatten NAME, --token-keep [START:]END,
  * --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T, --prune-skip TOK[:HEAD],
  * --sinks N, --recent N, --head-groups on|off, --policy accumulated|last-step|select,
- * --important N, --token-budget N, --scoring msb|exact|msb-probs|exact-probs, --sparse-dims R, --candidates F)
+ * --important N, --token-budget N, --scoring msb|exact[-probs], --sparse-dims R, --candidates F)
  * at argv[*i]. Returns 1 if it was one (and
  * advances *i past its value), 0 if the option is not of this set, -1 on a bad value (message
  * in @p err). Only each value's own range is checked here (options may come in any order); call
