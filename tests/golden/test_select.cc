@@ -72,55 +72,72 @@ struct LayerRun {
     }
 };
 
+// A hand-made layer of one K/V head and one query, every scale word 1.0 (V = K): selection
+// over all its tokens, with what it selected or the status it refused with.
+struct HandLayer {
+    std::vector<spk_scale> ks, qs;
+    spk_layer_desc l{};
+    spk_head_config c;
+    std::vector<uint32_t> cand;
+    spk_select_events ev{};
+    HandLayer(uint32_t heads, uint32_t tokens, uint32_t d, const int16_t *q, const int16_t *k,
+              int causal)
+        : ks(tokens, spk_scale_make(32768, -15)), qs(heads), c(config(d, 12, 0)) {
+        spk_scale s;
+        EXPECT_EQ(spk_logit_scale(ks[0], d, &s), SPKSIM_OK);
+        std::fill(qs.begin(), qs.end(), s);
+        l.n_heads = heads, l.n_kv_heads = 1, l.n_queries = 1, l.n_tokens = tokens;
+        l.q = q, l.q_logit_scales = qs.data(), l.k = k, l.k_scales = ks.data(), l.v = k,
+        l.v_scales = ks.data();
+        l.causal = causal;
+        for (uint32_t j = 0; j < tokens; j++) cand.push_back(j);
+    }
+    spksim_status select(const spk_select_config &s, std::vector<uint32_t> *out,
+                         const uint8_t *alive = nullptr) {
+        std::vector<unsigned char> scratch(spk_select_scratch_bytes((uint32_t)cand.size()));
+        std::vector<uint32_t> sel(cand.size());
+        uint32_t n = 0;
+        const spksim_status st =
+            spk_select_keys(&s, &c, &l, alive, 0, 0, cand.data(), (uint32_t)cand.size(), sel.data(),
+                            &n, scratch.data(), &ev);
+        out->assign(sel.begin(), sel.begin() + n);
+        return st;
+    }
+};
+
+using Keys = std::vector<uint32_t>;
+
 TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     // d = 1, q = 1, every K row the same scale: the score orders as the K code.
     const int16_t k[8] = {-100, 5, -3, 9, 9, 2, -50, -60};
-    const spk_scale one = spk_scale_make(32768, -15); // 1.0
-    std::vector<spk_scale> ks(8, one), vs(8, one);
     const int16_t q[1] = {1};
-    spk_scale qs;
-    ASSERT_EQ(spk_logit_scale(one, 1, &qs), SPKSIM_OK);
-    spk_layer_desc l{};
-    l.n_heads = 1, l.n_kv_heads = 1, l.n_queries = 1, l.n_tokens = 8;
-    l.q = q, l.q_logit_scales = &qs, l.k = k, l.k_scales = ks.data(), l.v = k,
-    l.v_scales = vs.data();
-    l.causal = 1;
-    const spk_head_config c = config(1, 12, 0);
-    const uint32_t cand[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    std::vector<unsigned char> scratch(spk_select_scratch_bytes(8));
-    uint32_t sel[8], n = 0;
-    spk_select_events ev;
+    HandLayer h(1, 8, 1, q, k, 1);
+    Keys sel;
     // Budget 5: token 0 (sink) and 6, 7 (recent) whatever they score, then the two 9s.
     spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
-              SPKSIM_OK);
-    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 4, 6, 7}));
-    EXPECT_EQ(ev.candidates, 8u);
-    EXPECT_EQ(ev.scored, 5u);
-    EXPECT_EQ(ev.score_bytes, 5u * (4u + 2u)); // scale word + one 12-bit field (2 bytes)
+    ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
+    EXPECT_EQ(sel, (Keys{0, 3, 4, 6, 7}));
+    EXPECT_EQ(h.ev.candidates, 8u);
+    EXPECT_EQ(h.ev.scored, 5u);
+    EXPECT_EQ(h.ev.score_bytes, 5u * (4u + 2u)); // scale word + one 12-bit field (2 bytes)
     // Budget 4: one of the tied 9s, the earlier.
     s.budget = {4, 0};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
-              SPKSIM_OK);
-    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 3, 6, 7}));
+    ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
+    EXPECT_EQ(sel, (Keys{0, 3, 6, 7}));
     // A budget the protected keys fill: they all stay and nothing is scored (or read).
     s.budget = {2, 0};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
-              SPKSIM_OK);
-    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0, 6, 7}));
-    EXPECT_EQ(ev.scored, 0u);
-    EXPECT_EQ(ev.score_bytes, 0u);
+    ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
+    EXPECT_EQ(sel, (Keys{0, 6, 7}));
+    EXPECT_EQ(h.ev.scored, 0u);
+    EXPECT_EQ(h.ev.score_bytes, 0u);
     // Bad configurations.
     s.budget = {0, 0};
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
-              SPKSIM_E_ARG);
+    EXPECT_EQ(h.select(s, &sel), SPKSIM_E_ARG);
     s.budget = {0, SPK_ONE_Q16 + 1};
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
-              SPKSIM_E_ARG);
+    EXPECT_EQ(h.select(s, &sel), SPKSIM_E_ARG);
     s.budget = {3, 0};
     s.scoring = 7;
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 8, sel, &n, scratch.data(), &ev),
-              SPKSIM_E_ARG);
+    EXPECT_EQ(h.select(s, &sel), SPKSIM_E_ARG);
 }
 
 TEST(Select, TheProbabilitySumKeepsTheKeyOneHeadNeedsWhereTheLogitSumOutvotesIt) {
@@ -129,39 +146,22 @@ TEST(Select, TheProbabilitySumKeepsTheKeyOneHeadNeedsWhereTheLogitSumOutvotesIt)
     // Logit sums: token 0 2000 - 2000 = 0 < token 1 100 + 0: the logits keep token 1. Summed
     // probabilities: token 0 about 1 (head 0) against token 1 about 1/2 (head 1): token 0.
     const int16_t k[6] = {2000, -2000, 100, 0, 0, 0};
-    const spk_scale one = spk_scale_make(32768, -15);
-    std::vector<spk_scale> ks(3, one);
     const int16_t q[4] = {1, 0, 0, 1};
-    spk_scale qs[2];
-    ASSERT_EQ(spk_logit_scale(one, 2, &qs[0]), SPKSIM_OK);
-    qs[1] = qs[0];
-    spk_layer_desc l{};
-    l.n_heads = 2, l.n_kv_heads = 1, l.n_queries = 1, l.n_tokens = 3;
-    l.q = q, l.q_logit_scales = qs, l.k = k, l.k_scales = ks.data(), l.v = k,
-    l.v_scales = ks.data();
-    l.causal = 0;
-    const spk_head_config c = config(2, 12, 0);
-    const uint32_t cand[3] = {0, 1, 2};
-    std::vector<unsigned char> scratch(spk_select_scratch_bytes(3));
-    uint32_t sel[3], n = 0;
-    spk_select_events ev;
+    HandLayer h(2, 3, 2, q, k, 0);
+    Keys sel;
     spk_select_config s{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
-              SPKSIM_OK);
-    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1}));
+    ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
+    EXPECT_EQ(sel, (Keys{1}));
     s.combine = SPK_SELECT_SUM_PROBS;
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
-              SPKSIM_OK);
-    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{0}));
-    EXPECT_EQ(ev.scored, 3u) << "the same rows read: the probability sum costs no DRAM";
+    ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
+    EXPECT_EQ(sel, (Keys{0}));
+    EXPECT_EQ(h.ev.scored, 3u) << "the same rows read: the probability sum costs no DRAM";
     // With head 0 pruned, only head 1 scores: tokens 1 and 2 tie and the earlier wins.
     const uint8_t alive[2] = {0, 1};
-    ASSERT_EQ(spk_select_keys(&s, &c, &l, alive, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
-              SPKSIM_OK);
-    EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1}));
+    ASSERT_EQ(h.select(s, &sel, alive), SPKSIM_OK);
+    EXPECT_EQ(sel, (Keys{1}));
     s.combine = 2;
-    EXPECT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 3, sel, &n, scratch.data(), &ev),
-              SPKSIM_E_ARG);
+    EXPECT_EQ(h.select(s, &sel), SPKSIM_E_ARG);
 }
 
 TEST(Select, EveryRequestFetchesItsBudgetWithSinksAndRecentAndTheGroupShares) {
