@@ -141,7 +141,7 @@ study: bootstrap ## Accuracy vs DRAM traffic study (scripts/study.sh) -> docs/re
 	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
 	@scripts/study.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
 
-study-long: bootstrap ## Long-context study (scripts/study-long.sh, ctx 2048, select policy) -> docs/results-long.md
+study-long: bootstrap ## Long-context study (scripts/study-long.sh: ctx 2048 on 3 chunks and the ctx 8192 check) -> docs/results-long.md
 	@scripts/bootstrap.sh --model
 	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
 	@scripts/study-long.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
