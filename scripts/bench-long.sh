@@ -37,8 +37,8 @@ for run in "cpu|float dense|--backend cpu" "model|dense 12-bit|--backend model -
     rate=$(awk -v s="$secs" -v n="$ctx" 'BEGIN {printf "%.1f", n / s}')
     [ -z "$cpu_rate" ] && cpu_rate=$rate
     ratio=$(awk -v r="$rate" -v c="$cpu_rate" 'BEGIN {printf "%.3f", r / c}')
-    ppl=$(grep -oE '^PPL = [0-9.]+' "$log" | awk '{print $3}')
-    red=$(grep -oE 'reduction = [0-9.]+x' "$log" | awk '{print $3}')
+    ppl=$(grep -oE '^PPL = [0-9.]+' "$log" | awk '{print $3}' || true)
+    red=$(grep -oE 'reduction = [0-9.]+x' "$log" | awk '{print $3}' || true)
     echo "| $backend | $setting | $secs | $rate | ${ratio}x | $ppl | ${red:--} |"
 done
 echo

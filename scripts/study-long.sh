@@ -11,7 +11,8 @@
 # usage: scripts/study-long.sh [TEXT]   (default: ../shared/data/wikitext2/wiki.test.part-a.txt)
 # environment: LONG_CTX=2048 LONG_RANGES="0:2 2:1" (FIRST:CHUNKS sweeps, pooled: chunks 0-2)
 #   LONG_BACKEND=model LONG_JOBS=2 LONG_OUT=docs LONG_RESULTS=BUILD/sweep/study-long (a range
-#   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; a rerun skips the points already done)
+#   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; LONG_CHECK_RESULTS=BUILD/sweep/study-8192;
+#   a rerun skips the points already done)
 # Time (2 cores, 2 jobs): a select point takes 1-2 minutes per ctx-2048 chunk, fixed-point dense
 # about 4, a streamed evicting point about 5.
 set -euo pipefail
@@ -54,7 +55,7 @@ for range in $RANGES; do
 done
 # The ctx 8192 check (the model's trained context): one chunk of the points of
 # tests/regress/sweeps/study-8192.json (LONG_CHECK=0 skips it).
-CHECK_DIR=$RES-8192
+CHECK_DIR=${LONG_CHECK_RESULTS:-$BUILD/sweep/study-8192}
 if [[ ${LONG_CHECK:-1} == 1 ]]; then
     echo "study-long: the ctx 8192 check -> $CHECK_DIR"
     CVARS=()
