@@ -61,15 +61,6 @@ static void score_values(const spk_select_config *sel, const spk_head_config *cf
         for (uint32_t t = 0; t < cfg->d; t++) c[t] = k[t];
 }
 
-/* S[j] of one unprotected candidate: from the full codes, or their MSB-plane values. */
-static int64_t score_of(const spk_select_config *sel, const spk_head_config *cfg,
-                        const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
-                        uint32_t query, uint32_t j) {
-    int32_t c[SPK_MAX_D];
-    score_values(sel, cfg, l, kvh, j, c);
-    return group_logits(cfg, l, head_alive, kvh, query, j, NULL, c, cfg->d, 0);
-}
-
 /* The MSB-plane field of dimension x of token j: from the dimension-major copy when the layer
  * has one, else from the code. */
 static int32_t msb_field(const spk_head_config *cfg, const spk_layer_desc *l, uint32_t kvh,
@@ -97,15 +88,6 @@ static uint32_t first_dims(const spk_select_config *sel, const spk_head_config *
     return (uint32_t)spk_topk_select(a, d, sel->dims < d ? sel->dims : d, dims, scratch);
 }
 
-/* A[j]: the partial logit at the first-stage dims from the MSB-plane fields, 2^lsb coarser. */
-static int64_t approx_of(const spk_head_config *cfg, const spk_layer_desc *l,
-                         const uint8_t *head_alive, uint32_t kvh, uint32_t query,
-                         const uint32_t *dims, uint32_t r, uint32_t j) {
-    int32_t hi[SPK_MAX_D];
-    for (uint32_t y = 0; y < r; y++) hi[y] = msb_field(cfg, l, kvh, dims[y], j);
-    return group_logits(cfg, l, head_alive, kvh, query, j, dims, hi, r, cfg->kv.lsb_bits);
-}
-
 /* The values one stage scores row j with, into v: the first stage's MSB fields at dims (its
  * dot products 2^lsb coarser: *shift), else score_values(). */
 static void stage_values(const spk_select_config *sel, const spk_head_config *cfg,
@@ -118,6 +100,17 @@ static void stage_values(const spk_select_config *sel, const spk_head_config *cf
         score_values(sel, cfg, l, kvh, j, v);
         *shift = 0;
     }
+}
+
+/* A stage's logit-sum score of row j: A[j] at the first stage's dims (dims != NULL), else S[j]
+ * from the full codes or their MSB-plane values. */
+static int64_t stage_logits(const spk_select_config *sel, const spk_head_config *cfg,
+                            const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
+                            uint32_t query, const uint32_t *dims, uint32_t r, uint32_t j) {
+    int32_t v[SPK_MAX_D];
+    uint32_t shift = 0;
+    stage_values(sel, cfg, l, kvh, dims, r, j, v, &shift);
+    return group_logits(cfg, l, head_alive, kvh, query, j, dims, v, dims ? r : cfg->d, shift);
 }
 
 /* The probability-sum score of the final ranking: S[x] = sum over the group's alive heads h of
@@ -198,7 +191,7 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
             prob_scores(sel, cfg, l, head_alive, kvh, query, dims, r, open, m, score, lg, ex, pr);
         else
             for (uint32_t x = 0; x < m; x++)
-                score[x] = approx_of(cfg, l, head_alive, kvh, query, dims, r, open[x]);
+                score[x] = stage_logits(sel, cfg, l, head_alive, kvh, query, dims, r, open[x]);
         ev->stage1 = m;
         ev->dims = r;
         ev->stage1_bytes = (uint64_t)r * spk_plane_row_bytes(lim + 1u, cfg->kv.msb_bits) + 4ull * m;
@@ -216,7 +209,8 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
                             pr);
             } else {
                 for (uint32_t y = 0; y < nc; y++)
-                    score[y] = score_of(sel, cfg, l, head_alive, kvh, query, open[sub[y]]);
+                    score[y] =
+                        stage_logits(sel, cfg, l, head_alive, kvh, query, NULL, 0, open[sub[y]]);
             }
             k = (uint32_t)spk_topk_quickselect(score, nc, want, P, kept, topk_scratch, &ev->topk);
             for (uint32_t y = 0; y < k; y++) kept[y] = sub[kept[y]]; /* still increasing */
@@ -227,7 +221,7 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
             prob_scores(sel, cfg, l, head_alive, kvh, query, NULL, 0, open, m, score, lg, ex, pr);
         else
             for (uint32_t x = 0; x < m; x++)
-                score[x] = score_of(sel, cfg, l, head_alive, kvh, query, open[x]);
+                score[x] = stage_logits(sel, cfg, l, head_alive, kvh, query, NULL, 0, open[x]);
         k = (uint32_t)spk_topk_quickselect(score, m, b - p, P, kept, topk_scratch, &ev->topk);
         ev->scored = m;
     }
