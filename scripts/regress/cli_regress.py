@@ -29,9 +29,12 @@ def add_launcher_args(ap):
     g.add_argument("--sbatch-arg", action="append", default=[], help="slurm: extra sbatch arg")
 
 
-def launch(args, jobs, results, rerun_of, label):
+def launch(args, jobs, results, rerun_of, label, on_result=None):
+    """Runs the jobs on the chosen launcher; @on_result (local launcher) sees each result as its
+    job finishes."""
     if args.launcher == "local":
-        return run_local(jobs, results, ROOT, args.jobs, rerun_of, label=label)
+        return run_local(jobs, results, ROOT, args.jobs, rerun_of, label=label,
+                         on_result=on_result)
     opts = {"partition": args.partition, "time": args.time, "mem": args.mem,
             "max_array": args.max_array, "per_task": args.per_task,
             "parallel": args.jobs if args.jobs > 1 else None, "sbatch_args": args.sbatch_arg}

@@ -164,14 +164,22 @@ def main(argv=None):
                 args.build, [sw._fill(t, vars_) for t in spec.get("build", [])], args.jobs):
             print("spk-sweep: the build failed", file=sys.stderr)
             return 1
-        res = launch(args, todo, results, None, spec["name"]) if todo else []
-        new = []
-        for r in res:
-            row = sw.row(spec, r)
-            row["seconds"] = r.get("seconds")
-            new.append(row)
         name = "points.jsonl" if not shard else f"points.{shard[0]}of{shard[1]}.jsonl"
         path = os.path.join(results, name)
+
+        def row_of(r):
+            row = sw.row(spec, r)
+            row["seconds"] = r.get("seconds")
+            return row
+
+        def record(r):
+            # Each point's row is appended as it finishes (the last row of a point wins), so a
+            # sweep interrupted after hours keeps the points it finished.
+            with open(path, "a") as f:
+                f.write(json.dumps(row_of(r), sort_keys=True) + "\n")
+
+        res = launch(args, todo, results, None, spec["name"], on_result=record) if todo else []
+        new = [row_of(r) for r in res]
         keep = {}
         if os.path.exists(path):
             keep = {r["id"]: r for r in read_jsonl(path)}

@@ -64,8 +64,11 @@ class Progress:
             self.out.flush()
 
 
-def run_local(jobs, results, cwd, parallel=1, rerun_of=None, progress=True, label="jobs"):
-    """Runs the jobs and returns their results in job order."""
+def run_local(jobs, results, cwd, parallel=1, rerun_of=None, progress=True, label="jobs",
+              on_result=None):
+    """Runs the jobs and returns their results in job order; @on_result(result), if given, is
+    called as each job finishes (one at a time), so a caller can record it before the others end."""
+    lock = threading.Lock()
     prog = Progress(len(jobs), parallel, label=label) if progress else None
 
     def one(job):
@@ -74,6 +77,9 @@ def run_local(jobs, results, cwd, parallel=1, rerun_of=None, progress=True, labe
         res = run_job(job, results, cwd, rerun_of(job) if rerun_of else None)
         if prog:
             prog.finish(res)
+        if on_result:
+            with lock:
+                on_result(res)
         return res
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

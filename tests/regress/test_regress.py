@@ -280,6 +280,25 @@ class Sweeps(Base):
         self.assertIn("6 points, 5 already done, 1 to run", err)
         self.assertTrue(out.strip().endswith("6 passed, 0 failed (5 skipped as already done)"))
 
+    def test_rows_recorded_as_points_finish(self):
+        # Each point counts the rows already in points.jsonl: with one worker, point i sees the
+        # i points before it, so an interrupted sweep keeps what it finished.
+        points = os.path.join(self.tmp, "sw", "points.jsonl")
+        cmd = ("import json,os,sys; p=sys.argv[1]; "
+               "n=sum(1 for _ in open(p)) if os.path.exists(p) else 0; "
+               "json.dump({'seen': n}, open(sys.argv[2]+'/o.json','w'))")
+        s = {"name": "live", "grid": {"a": [1, 2, 3]}, "timeout": 10,
+             "command": [sys.executable, "-c", cmd, points, "{job_dir}", "{a}"],
+             "metrics": {"json": "o.json", "keys": {"seen": "seen"}}, "plots": []}
+        path = os.path.join(self.tmp, "live.json")
+        with open(path, "w") as f:
+            json.dump(s, f)
+        rc, _, _ = self.sweep(path, "-j", "1")
+        self.assertEqual(rc, 0)
+        self.assertEqual([r["metrics"]["seen"] for r in self.rows()], [0, 1, 2])
+        with open(points) as f:
+            self.assertEqual(len(f.read().splitlines()), 3)  # rewritten once, no duplicates
+
     def test_shards_partition_the_grid(self):
         spec = self.spec()
         ids = []
