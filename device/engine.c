@@ -198,6 +198,30 @@ static int grow(spkdev_engine *e, uint32_t tokens, uint32_t d, uint32_t kv_heads
     return ok ? 0 : -1;
 }
 
+static int overlaps(uint64_t a, uint64_t a_bytes, uint64_t b, uint64_t b_bytes) {
+    return a < b + b_bytes && b < a + a_bytes;
+}
+
+/* Whether the layer's K/V rows stay what they are while it runs, so an implementation may
+ * reuse the rows it unpacked (engine_impl.h, reuse_rows): no access trace is watching the
+ * reads, the DRAM is the device's own, and nothing the layer writes (outputs, key lists)
+ * lands on the planes or scales it reads. */
+static int rows_stable(spkdev_engine *e, const spk_fw_layer_desc *d, uint64_t msb_bytes,
+                       uint64_t lsb_bytes, uint64_t scale_bytes, uint64_t q_rows,
+                       const spk_fw_context_desc *ctx) {
+    if (e->dev->trace || !e->dev->dram) return 0;
+    const uint64_t read[6][2] = {{d->k_msb_addr, msb_bytes},     {d->v_msb_addr, msb_bytes},
+                                 {d->k_lsb_addr, lsb_bytes},     {d->v_lsb_addr, lsb_bytes},
+                                 {d->k_scale_addr, scale_bytes}, {d->v_scale_addr, scale_bytes}};
+    const uint64_t written[3][2] = {{d->out_addr, q_rows * d->d * 4},
+                                    {d->out_exp_addr, q_rows * 4},
+                                    {ctx->scratch_addr, ctx->scratch_bytes}};
+    for (int r = 0; r < 6; r++)
+        for (int w = 0; w < 3; w++)
+            if (overlaps(read[r][0], read[r][1], written[w][0], written[w][1])) return 0;
+    return 1;
+}
+
 static uint32_t layer_begin(spkdev_engine *e, uint32_t addr) {
     layer_state *l = &e->layer;
     spk_fw_layer_desc d;
@@ -246,6 +270,8 @@ static uint32_t layer_begin(spkdev_engine *e, uint32_t addr) {
         return st_error(SPK_ERR_DMA);
     char err[160];
     if (e->impl->imp_clear(e->impl, err, sizeof(err))) return st_error(SPK_ERR_ENGINE);
+    e->impl->reuse_rows = rows_stable(e, &d, rows * row_msb, d.lsb_bits ? rows * row_lsb : 0,
+                                      rows * 4, q_rows, &c->desc);
     e->impl->layer_begin(e->impl, &cfg, d.layer, L);
     l->ctx = c;
     l->d = d;

@@ -39,6 +39,11 @@ struct spkdev_engine_impl {
     int has_logits;       /* 1: head() returns the final logits (the last-step policy needs them) */
     int has_select;       /* 1: executes the select policy's scoring stage (the C engines) */
     uint32_t slowdown;    /* spkdev_slowdown() */
+    /* Set by the front-end before each layer_begin: 1 when the implementation may keep the K/V
+     * rows it unpacked for the requests of one layer (nothing observes its reads, no access
+     * trace, and the device's own DRAM cannot change during the layer), a host-side shortcut
+     * that changes no result. */
+    int reuse_rows;
     /* One head request. 0, or -1 with a message in err. */
     int (*head)(spkdev_engine_impl *impl, const spk_eng_head_req *req, spkdev_head_result *res,
                 char *err, size_t err_len);

@@ -15,6 +15,16 @@
 #define MODEL_MAX_D SPK_PARAM_MAX_D_REG_RESVAL
 #define MODEL_BANK_HEADS 1024u
 
+/* Rows unpacked for the requests of one layer, by plane base: a batched layer asks for the same
+ * K/V rows once per query, and unpacking them again each time was most of the host time. A
+ * token's row is valid while its tag equals the current generation; a new base or a new layer
+ * starts a generation. */
+typedef struct row_cache {
+    uint32_t msb_base, lsb_base, scale_base;
+    uint32_t gen;
+    uint32_t *tag; /* per token */
+} row_cache;
+
 typedef struct model_engine {
     spkdev_engine_impl impl;
     spkdev_read_fn read;
@@ -29,6 +39,7 @@ typedef struct model_engine {
     uint8_t *row_hi, *row_lo;
     uint32_t *v_keys;
     uint64_t *bank; /* importance: tokens, then heads */
+    row_cache k_rows, v_rows;
 } model_engine;
 
 static int fail(char *err, size_t err_len, const char *what) {
@@ -36,20 +47,36 @@ static int fail(char *err, size_t err_len, const char *what) {
     return -1;
 }
 
-/* Rows of the listed tokens from a packed plane pair into full codes, and their scale words. */
-static int load_rows(model_engine *m, uint32_t msb_base, uint32_t lsb_base, uint32_t scale_base,
-                     uint32_t n, int16_t *codes, spk_scale *scales) {
+static void cache_invalidate(row_cache *c) {
+    if (++c->gen == 0) { /* wrapped: no tag may match a stale generation */
+        memset(c->tag, 0, MODEL_MAX_KEYS * sizeof(*c->tag));
+        c->gen = 1;
+    }
+}
+
+/* Rows of the listed tokens from a packed plane pair into full codes, and their scale words
+ * (rows already in @p cache are kept). */
+static int load_rows(model_engine *m, row_cache *cache, uint32_t msb_base, uint32_t lsb_base,
+                     uint32_t scale_base, uint32_t n, int16_t *codes, spk_scale *scales) {
     const spk_quant_profile p = m->cfg.kv;
     const uint32_t d = m->cfg.d;
     const uint32_t hi_bytes = spk_plane_row_bytes(d, p.msb_bits);
     const uint32_t lo_bytes = spk_plane_row_bytes(d, p.lsb_bits);
+    const int reuse = m->impl.reuse_rows;
+    if (!reuse || cache->msb_base != msb_base || cache->lsb_base != lsb_base ||
+        cache->scale_base != scale_base) {
+        cache_invalidate(cache);
+        cache->msb_base = msb_base, cache->lsb_base = lsb_base, cache->scale_base = scale_base;
+    }
     for (uint32_t j = 0; j < n; j++) {
         const uint64_t t = m->keys[j];
+        if (reuse && cache->tag[t] == cache->gen) continue;
         if (m->read(m->read_ctx, msb_base + t * hi_bytes, m->row_hi, hi_bytes) ||
             (lo_bytes && m->read(m->read_ctx, lsb_base + t * lo_bytes, m->row_lo, lo_bytes)) ||
             m->read(m->read_ctx, scale_base + t * 4, &scales[t], 4))
             return -1;
         spk_plane_unpack_row(m->row_hi, m->row_lo, d, p, codes + t * d);
+        cache->tag[t] = cache->gen;
     }
     return 0;
 }
@@ -78,8 +105,10 @@ static int model_head(spkdev_engine_impl *impl, const spk_eng_head_req *r, spkde
         if (m->keys[j] >= impl->bank_tokens || (j && m->keys[j] <= m->keys[j - 1]))
             return fail(err, err_len, "keys not strictly increasing tokens below the bank size");
     if (m->read(m->read_ctx, r->q_base, m->q, c->d * 2) ||
-        load_rows(m, r->k_msb_base, r->k_lsb_base, r->k_scale_base, n, m->k, m->k_scales) ||
-        load_rows(m, r->v_msb_base, r->v_lsb_base, r->v_scale_base, n, m->v, m->v_scales))
+        load_rows(m, &m->k_rows, r->k_msb_base, r->k_lsb_base, r->k_scale_base, n, m->k,
+                  m->k_scales) ||
+        load_rows(m, &m->v_rows, r->v_msb_base, r->v_lsb_base, r->v_scale_base, n, m->v,
+                  m->v_scales))
         return fail(err, err_len, "head request operands outside DRAM");
     const spk_head_request req = {.q = m->q,
                                   .q_logit_scale = r->q_scale,
@@ -139,6 +168,8 @@ static void model_layer_begin(spkdev_engine_impl *impl, const spk_head_config *c
     m->cfg = *cfg;
     m->layer = layer;
     m->n_tokens = n_tokens;
+    cache_invalidate(&m->k_rows); /* the host may have appended or rewritten rows */
+    cache_invalidate(&m->v_rows);
     if (m->timing) spk_timing_begin(m->timing, layer);
 }
 
@@ -198,6 +229,8 @@ static void model_destroy(spkdev_engine_impl *impl) {
     free(m->row_lo);
     free(m->v_keys);
     free(m->bank);
+    free(m->k_rows.tag);
+    free(m->v_rows.tag);
     free(m);
 }
 
@@ -240,8 +273,11 @@ spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_c
     m->row_lo = malloc(MODEL_MAX_D * 2);
     m->v_keys = malloc(MODEL_MAX_KEYS * sizeof(*m->v_keys));
     m->bank = calloc((size_t)MODEL_MAX_KEYS + MODEL_BANK_HEADS, sizeof(*m->bank));
-    if (!m->ws || !m->q || !m->k || !m->v || !m->k_scales || !m->v_scales || !m->keys ||
-        !m->row_hi || !m->row_lo || !m->v_keys || !m->bank) {
+    m->k_rows.tag = calloc(MODEL_MAX_KEYS, sizeof(*m->k_rows.tag));
+    m->v_rows.tag = calloc(MODEL_MAX_KEYS, sizeof(*m->v_rows.tag));
+    m->k_rows.gen = m->v_rows.gen = 1;
+    if (!m->k_rows.tag || !m->v_rows.tag || !m->ws || !m->q || !m->k || !m->v || !m->k_scales ||
+        !m->v_scales || !m->keys || !m->row_hi || !m->row_lo || !m->v_keys || !m->bank) {
         model_destroy(&m->impl);
         fail(err, err_len, "out of host memory");
         return NULL;

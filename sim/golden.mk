@@ -10,3 +10,7 @@ $(BUILD)/bin/spk-attn: $(BUILD)/firmware/spk-fw.elf
 $(eval $(call fuzz_target,fuzz-npy,sim/fuzz/fuzz_npy.c sim/util/npy.c))
 # Fuzz target of the pruning-state loader (spk_prune_load), seeded from sim/fuzz/corpus/fuzz-prune/.
 $(eval $(call fuzz_target,fuzz-prune,sim/fuzz/fuzz_prune.c $(GOLDEN_SRCS),,$(wildcard sim/fuzz/corpus/fuzz-prune/*)))
+# The datapath's integer loops (dot products, unpacking, sums) vectorize only under the dynamic
+# cost model at -O2; integer arithmetic is exact either way, and no float reduction is reordered
+# (that needs -ffast-math, which the kit never uses).
+$(call obj_of,$(GOLDEN_SRCS)): CFLAGS += -fvect-cost-model=dynamic

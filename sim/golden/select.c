@@ -29,11 +29,14 @@ static int32_t head_logit(const spk_head_config *cfg, const spk_layer_desc *l, u
                           const int32_t *v, uint32_t r, uint32_t shift) {
     const size_t qi = (size_t)h * l->n_queries + query;
     const int16_t *q = l->q + qi * cfg->d;
-    int64_t dot = 0;
+    /* 32 bits, as the QK dot product (docs/spec/datapath.md, "Number formats"); wrapping, not
+     * overflowing, for out-of-range codes. */
+    uint32_t acc = 0;
     if (dims)
-        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[dims[y]] * v[y];
+        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)((int32_t)q[dims[y]] * v[y]);
     else
-        for (uint32_t y = 0; y < r; y++) dot += (int64_t)q[y] * v[y];
+        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)((int32_t)q[y] * v[y]);
+    const int64_t dot = acc >= 0x80000000u ? (int64_t)acc - 0x100000000ll : (int64_t)acc;
     return spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi],
                      l->k_scales[(size_t)kvh * l->n_tokens + j]);
 }
