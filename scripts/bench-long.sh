@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Title: Perplexity speed at ctx 2048 (cpu, model, sim; one core each)
+# Title: Perplexity speed at ctx 2048 (cpu, model, sim)
 # Tokens per second of `spk-llm perplexity` over one chunk of 2048 tokens of the WikiText-2 part
 # (batched: every token of the chunk goes through the model, the second half is scored), for the
 # float CPU attention and the offload through the `model` and `sim` backends, dense (`--spatten
-# off`) and with the select preset; the backends run one after another, in one run, on an
-# otherwise idle machine. Wall time includes loading the model (about a second).
+# off`) and with the select preset, and on `model` again with the K/V heads over 3 devices on
+# their own threads (--engine-threads 3: SmolLM2's 3 K/V heads); the backends run one after
+# another, in one run, on an otherwise idle machine. Wall time includes loading the model
+# (about a second). The model's matrix kernels use -t 2 threads throughout.
 # Usage: scripts/bench-long.sh [SHARED_DATA_DIR]     env: CTX (default 2048)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +25,8 @@ echo "|---|---|---:|---:|---:|---:|---:|"
 cpu_rate=
 for run in "cpu|float dense|--backend cpu" "model|dense 12-bit|--backend model --spatten off" \
     "model|select preset|--backend model --spatten select" \
+    "model|dense 12-bit, 3 engine threads|--backend model --spatten off --engine-threads 3" \
+    "model|select preset, 3 engine threads|--backend model --spatten select --engine-threads 3" \
     "sim|dense 12-bit|--backend sim --spatten off" "sim|select preset|--backend sim --spatten select"; do
     IFS='|' read -r backend setting opts <<<"$run"
     echo "bench-long: $backend, $setting" >&2
@@ -43,5 +47,5 @@ for run in "cpu|float dense|--backend cpu" "model|dense 12-bit|--backend model -
 done
 echo
 echo "One chunk of $ctx tokens, single runs (each takes minutes; the ratio is the comparable"
-echo "figure). The engine work is single-threaded: the offload path does not yet spread a"
-echo "layer's heads over cores."
+echo "figure). Without --engine-threads the engine work of a layer runs on one thread; with it"
+echo "the K/V heads run on their own devices and threads, with the same results bit for bit."

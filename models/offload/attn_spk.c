@@ -2,9 +2,15 @@
  * new K/V, then asks for its attention; this backend submits both as one layer to an spk
  * attention context (which owns the quantized KV cache and the pruning state), waits on the
  * fence and converts the output back to the model's layout. Nothing here computes attention:
- * models -> libspk -> backend (functional model or cycle simulator) -> firmware and engine. */
+ * models -> libspk -> backend (functional model or cycle simulator) -> firmware and engine.
+ *
+ * Engine threads: with N > 1 the K/V heads are split over N devices, each with its own
+ * context, submitted from its own thread. That is exact only where no state couples heads:
+ * no head pruning and no token eviction (dense, or the select policy), on the functional
+ * backend (a timed one times a layer as one run). */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +22,27 @@
 /* A layer that takes longer than this (host time) is reported as a device failure. */
 #define FENCE_TIMEOUT_MS 60000u
 
+#define MAX_SHARDS SPKLLM_MAX_ENGINE_THREADS
+
+/* One device's part of a layer: the submission, and what came back. */
+typedef struct {
+    spk_attn *attn;
+    spk_layer_submit sub;
+    float *out; /* its heads' rows of the device-layout output */
+    size_t out_count;
+    spk_attn_stats stats;
+    spk_status st;
+    const char *what; /* the failing call */
+    char err[256];
+} shard_job;
+
 typedef struct {
     spkllm_spatten_options opt;
     char backend[16];
-    spk_device *dev;
-    spk_attn *attn;
+    int n_shards;
+    spk_device *devs[MAX_SHARDS];
+    spk_attn *attns[MAX_SHARDS];
+    spk_attn *attn; /* attns[0]: set while a sequence is open */
     int n_layers, n_heads, n_kv_heads, head_dim, max_tokens;
     int *pending_n;   /* per layer: tokens appended but not yet submitted */
     int *stored;      /* per layer: tokens submitted */
@@ -69,7 +91,10 @@ static void default_paths(void) {
 }
 
 static void free_sequence(spk_backend *b) {
-    spk_attn_destroy(b->attn);
+    for (int s = 0; s < b->n_shards; s++) {
+        spk_attn_destroy(b->attns[s]);
+        b->attns[s] = NULL;
+    }
     b->attn = NULL;
     free(b->pending_n);
     free(b->stored);
@@ -120,6 +145,11 @@ static uint32_t q16_of(double r) {
     return v >= 65536.0 ? 65536u : v < 1.0 ? 1u : (uint32_t)v;
 }
 
+/* The first K/V head of shard s (s = n_shards: the end): an even split, larger shards last. */
+static int shard_kv0(const spk_backend *b, int s) {
+    return (int)((long)s * b->n_kv_heads / b->n_shards);
+}
+
 static spkllm_status spk_begin(void *ctx, int n_layers, int n_heads, int n_kv_heads, int head_dim,
                                int max_tokens) {
     spk_backend *b = ctx;
@@ -127,15 +157,17 @@ static spkllm_status spk_begin(void *ctx, int n_layers, int n_heads, int n_kv_he
         n_heads % n_kv_heads)
         return fail(b, SPKLLM_ERR_ARG, "begin_sequence: bad shapes");
     free_sequence(b);
+    if (n_kv_heads < b->n_shards)
+        return fail(b, SPKLLM_ERR_UNSUPPORTED,
+                    "begin_sequence: %d engine threads for %d K/V heads (at most one each)",
+                    b->n_shards, n_kv_heads);
     spkllm_status rs = ensure_report(b, n_layers, n_heads);
     if (rs) return rs;
     b->n_layers = n_layers, b->n_heads = n_heads, b->n_kv_heads = n_kv_heads;
     b->head_dim = head_dim, b->max_tokens = max_tokens;
-    const spk_attn_config cfg = {
+    spk_attn_config cfg = {
         .size = sizeof cfg,
         .n_layers = (uint32_t)n_layers,
-        .n_heads = (uint32_t)n_heads,
-        .n_kv_heads = (uint32_t)n_kv_heads,
         .head_dim = (uint32_t)head_dim,
         .max_tokens = (uint32_t)max_tokens,
         .msb_bits = (uint32_t)b->opt.msb_bits,
@@ -144,8 +176,18 @@ static spkllm_status spk_begin(void *ctx, int n_layers, int n_heads, int n_kv_he
             b->opt.requant >= 1.0 ? 65536u : (uint32_t)floor(b->opt.requant * 65536.0 + 0.5),
         .v_keep_q16 = q16_of(b->opt.v_keep),
     };
-    spk_status st = spk_attn_create(b->dev, &cfg, &b->attn);
-    if (st != SPK_OK) return fail_spk(b, "spk_attn_create", st);
+    const int group = n_heads / n_kv_heads;
+    for (int s = 0; s < b->n_shards; s++) {
+        const int kv0 = shard_kv0(b, s), nkv = shard_kv0(b, s + 1) - kv0;
+        cfg.n_kv_heads = (uint32_t)nkv;
+        cfg.n_heads = (uint32_t)(nkv * group);
+        spk_status st = spk_attn_create(b->devs[s], &cfg, &b->attns[s]);
+        if (st != SPK_OK) {
+            free_sequence(b);
+            return fail_spk(b, "spk_attn_create", st);
+        }
+    }
+    b->attn = b->attns[0];
     b->pending_n = calloc((size_t)n_layers, sizeof(int));
     b->stored = calloc((size_t)n_layers, sizeof(int));
     if (!b->pending_n || !b->stored) return fail(b, SPKLLM_ERR_NOMEM, "out of memory");
@@ -241,6 +283,51 @@ static void account(spk_backend *b, int layer, int pos0, int n, const spk_attn_s
     r->heads_alive[layer] = b->heads_sum[layer] / c;
 }
 
+/* Submits one shard's layer, waits for it and reads its output and statistics. */
+static void run_shard(shard_job *j) {
+    spk_fence *fence = NULL;
+    j->what = "spk_attn_submit";
+    j->st = spk_attn_submit(j->attn, &j->sub, &fence);
+    if (j->st == SPK_OK) {
+        j->what = "spk_fence_wait";
+        j->st = spk_fence_wait(fence, FENCE_TIMEOUT_MS);
+    }
+    /* The message first: spk_fence_free succeeds and so clears spk_last_error(). */
+    if (j->st != SPK_OK) snprintf(j->err, sizeof j->err, "%s", spk_last_error());
+    spk_fence_free(fence);
+    if (j->st != SPK_OK) return;
+    j->what = "spk_attn_read_output";
+    j->st = spk_attn_read_output(j->attn, j->out, j->out_count);
+    if (j->st == SPK_OK) {
+        j->what = "spk_attn_read_stats";
+        j->stats.size = sizeof j->stats;
+        j->st = spk_attn_read_stats(j->attn, &j->stats);
+    }
+    if (j->st != SPK_OK) snprintf(j->err, sizeof j->err, "%s", spk_last_error());
+}
+
+static void *run_shard_thread(void *arg) {
+    run_shard(arg);
+    return NULL;
+}
+
+/* The layer's statistics over the shards, as one device would count them: the traffic, the
+ * requests and the cycles add up, the tokens alive are those of the busiest K/V head. */
+static void merge_stats(spk_attn_stats *into, const spk_attn_stats *s) {
+    into->heads_computed += s->heads_computed;
+    if (s->tokens_alive > into->tokens_alive) into->tokens_alive = s->tokens_alive;
+    into->requests += s->requests;
+    into->keys_fetched += s->keys_fetched;
+    into->values_fetched += s->values_fetched;
+    into->requant_requests += s->requant_requests;
+    into->dram_bytes += s->dram_bytes;
+    into->core_cycles += s->core_cycles;
+    into->core_instret += s->core_instret;
+    into->engine_cycles += s->engine_cycles;
+    into->has_energy = into->has_energy && s->has_energy;
+    into->energy_pj += s->energy_pj;
+}
+
 static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const float *q, float *out) {
     spk_backend *b = ctx;
     if (!b->attn || layer < 0 || layer >= b->n_layers || n < 1 || pos0 < 0)
@@ -305,22 +392,38 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
     };
     if (sub.token_keep_count == 0 && tk < 1.0 && !select) sub.token_keep_count = 1;
     if (sub.head_keep_count == 0 && hk < 1.0) sub.head_keep_count = 1;
-    spk_fence *fence = NULL;
-    spk_status st = spk_attn_submit(b->attn, &sub, &fence);
-    if (st != SPK_OK) return fail_spk(b, "spk_attn_submit", st);
-    st = spk_fence_wait(fence, FENCE_TIMEOUT_MS);
-    /* The message first: spk_fence_free succeeds and so clears spk_last_error(). */
-    const spkllm_status failed = st != SPK_OK ? fail_spk(b, "spk_fence_wait", st) : SPKLLM_OK;
-    spk_fence_free(fence);
-    if (st != SPK_OK) return failed;
+    /* Device layouts are head-major: a shard's heads are one contiguous block of each. */
+    shard_job jobs[MAX_SHARDS] = {0};
+    const int S = b->n_shards, group = H / kvh;
+    for (int s = 0; s < S; s++) {
+        const int kv0 = shard_kv0(b, s), nkv = shard_kv0(b, s + 1) - kv0;
+        const size_t q0 = (size_t)n * kv0 * group * d, kv_at = (size_t)n_new * kv0 * d;
+        shard_job *j = &jobs[s];
+        j->attn = b->attns[s];
+        j->sub = sub;
+        j->sub.q = b->q_dev + q0;
+        j->sub.k_new = b->k_dev + kv_at;
+        j->sub.v_new = b->v_dev + kv_at;
+        j->out = b->out_dev + q0;
+        j->out_count = (size_t)n * nkv * group * d;
+    }
+    pthread_t threads[MAX_SHARDS];
+    int started[MAX_SHARDS] = {0};
+    for (int s = 1; s < S; s++)
+        started[s] = pthread_create(&threads[s], NULL, run_shard_thread, &jobs[s]) == 0;
+    for (int s = 0; s < S; s++) /* the caller runs shard 0, and any whose thread did not start */
+        if (s == 0 || !started[s]) run_shard(&jobs[s]);
+    for (int s = 1; s < S; s++)
+        if (started[s]) pthread_join(threads[s], NULL);
+    for (int s = 0; s < S; s++)
+        if (jobs[s].st != SPK_OK)
+            return fail(b, SPKLLM_ERR_UNSUPPORTED, "%s: %s: %s", jobs[s].what,
+                        spk_status_str(jobs[s].st), jobs[s].err);
     b->stored[layer] = total;
     b->pending_n[layer] = 0;
-    st = spk_attn_read_output(b->attn, b->out_dev, (size_t)n * H * d);
-    if (st != SPK_OK) return fail_spk(b, "spk_attn_read_output", st);
     from_device(b->out_dev, out, n, H, d);
-    spk_attn_stats stats = {.size = sizeof stats};
-    st = spk_attn_read_stats(b->attn, &stats);
-    if (st != SPK_OK) return fail_spk(b, "spk_attn_read_stats", st);
+    spk_attn_stats stats = jobs[0].stats;
+    for (int s = 1; s < S; s++) merge_stats(&stats, &jobs[s].stats);
     account(b, layer, pos0, n, &stats);
     return SPKLLM_OK;
 }
@@ -334,15 +437,32 @@ static void spk_destroy_backend(void *ctx) {
     free(b->out_dev);
     free(b->k_dev);
     free(b->v_dev);
-    spk_device_close(b->dev);
+    for (int s = 0; s < b->n_shards; s++) spk_device_close(b->devs[s]);
     free(b);
 }
 
-spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_options *o,
-                                     spkllm_attn_ops *out, char *err, size_t err_len) {
+/* Why @p o couples heads (so its heads cannot be split over devices), or NULL. */
+static const char *couples_heads(const spkllm_spatten_options *o) {
+    if (o->head_keep_start < 1.0 || o->head_keep_end < 1.0)
+        return "head pruning ranks the heads together";
+    if (o->policy == SPKLLM_POLICY_SELECT) return NULL;
+    if (o->token_keep_start < 1.0 || o->token_keep_end < 1.0)
+        return "token eviction ranks the tokens over every head";
+    if (o->policy == SPKLLM_POLICY_LAST_STEP) return "the last-step policy evicts tokens";
+    return NULL;
+}
+
+spkllm_status spkllm_attn_spk_create_threads(const char *backend, const spkllm_spatten_options *o,
+                                             int engine_threads, spkllm_attn_ops *out, char *err,
+                                             size_t err_len) {
     if (err && err_len) err[0] = 0;
     if (!out) return SPKLLM_ERR_ARG;
     memset(out, 0, sizeof *out);
+    if (engine_threads < 1 || engine_threads > MAX_SHARDS) {
+        if (err && err_len)
+            snprintf(err, err_len, "engine threads %d outside 1..%d", engine_threads, MAX_SHARDS);
+        return SPKLLM_ERR_ARG;
+    }
     spkllm_spatten_options opt;
     if (o)
         opt = *o;
@@ -350,23 +470,45 @@ spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_o
         spkllm_spatten_preset("off", &opt);
     spkllm_status rs = spkllm_spatten_check(&opt, err, err_len);
     if (rs) return rs;
+    const char *why = engine_threads > 1 ? couples_heads(&opt) : NULL;
+    if (why) {
+        if (err && err_len)
+            snprintf(err, err_len,
+                     "%d engine threads split the K/V heads over devices, which is exact only "
+                     "where nothing couples heads: %s",
+                     engine_threads, why);
+        return SPKLLM_ERR_ARG;
+    }
     spk_backend *b = calloc(1, sizeof *b);
     if (!b) return SPKLLM_ERR_NOMEM;
     b->opt = opt;
     default_paths();
-    spk_status st = spk_device_open(backend, NULL, &b->dev);
-    if (st != SPK_OK) {
-        if (err && err_len)
-            snprintf(err, err_len, "cannot open libspk device '%s': %s: %s",
-                     backend && *backend ? backend : "(default)", spk_status_str(st),
-                     spk_last_error());
-        free(b);
-        return SPKLLM_ERR_UNSUPPORTED;
+    for (int s = 0; s < engine_threads; s++) {
+        spk_status st = spk_device_open(backend, NULL, &b->devs[s]);
+        if (st != SPK_OK) {
+            if (err && err_len)
+                snprintf(err, err_len, "cannot open libspk device '%s': %s: %s",
+                         backend && *backend ? backend : "(default)", spk_status_str(st),
+                         spk_last_error());
+            spk_destroy_backend(b);
+            return SPKLLM_ERR_UNSUPPORTED;
+        }
+        b->n_shards = s + 1;
     }
     spk_device_info info = {.size = sizeof info};
-    if (spk_device_query(b->dev, &info) == SPK_OK)
+    if (spk_device_query(b->devs[0], &info) == SPK_OK)
         snprintf(b->backend, sizeof b->backend, "%s", info.backend);
+    if (engine_threads > 1 && strcmp(b->backend, "model") != 0) {
+        if (err && err_len)
+            snprintf(err, err_len,
+                     "%d engine threads need the functional backend (model): '%s' times a layer "
+                     "as one run, which split devices would not reproduce",
+                     engine_threads, b->backend);
+        spk_destroy_backend(b);
+        return SPKLLM_ERR_ARG;
+    }
     snprintf(b->report.backend, sizeof b->report.backend, "%s", b->backend);
+    b->report.engine_threads = engine_threads;
     out->name = "spk";
     out->ctx = b;
     out->begin_sequence = spk_begin;
@@ -374,6 +516,11 @@ spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_o
     out->attend = spk_attend;
     out->destroy = spk_destroy_backend;
     return SPKLLM_OK;
+}
+
+spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_options *o,
+                                     spkllm_attn_ops *out, char *err, size_t err_len) {
+    return spkllm_attn_spk_create_threads(backend, o, 1, out, err, err_len);
 }
 
 const spkllm_spk_report *spkllm_attn_spk_report(const spkllm_attn_ops *ops) {

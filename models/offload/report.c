@@ -7,7 +7,13 @@
 void spkllm_spk_report_print(const spkllm_spk_report *r, FILE *f) {
     if (!r || !f) return;
     const double tokens = r->queries ? (double)r->queries : 1.0;
-    fprintf(f, "\n== accelerator report (libspk backend '%s') ==\n", r->backend);
+    if (r->engine_threads > 1)
+        fprintf(f,
+                "\n== accelerator report (libspk backend '%s', K/V heads over %d devices on as "
+                "many threads) ==\n",
+                r->backend, r->engine_threads);
+    else
+        fprintf(f, "\n== accelerator report (libspk backend '%s') ==\n", r->backend);
     fprintf(f, "tokens through attention: %llu in %llu steps, %llu head requests\n",
             (unsigned long long)r->queries, (unsigned long long)r->steps,
             (unsigned long long)r->requests);

@@ -27,6 +27,7 @@ typedef struct {
     const char *nll_out;   /* --nll-out: every scored token's NLL, for paired comparisons */
     spkllm_spatten_options spatten;
     int n_predict, ctx, chunks, first_chunk, threads, chat, stream, special, n_prompt_bench, reps;
+    int engine_threads; /* --engine-threads: devices the K/V heads are split over */
     float temp, top_p;
     unsigned long long seed;
 } options;
@@ -56,6 +57,8 @@ static void usage(FILE *f) {
         "        the R largest |q| dimensions with its best F x budget scored again; -probs\n"
         "        ranks by the group's summed softmax probabilities; not on rtl)\n"
         "        (docs/offload.md)\n"
+        "        --engine-threads N (model backend, dense or select without head pruning): split\n"
+        "        the K/V heads over N devices run on N threads, bit-identical to one (default 1)\n"
         "        --trace-out FILE.csv (sim): write every head request the engine timed as a row\n"
         "        of a workload trace; spk-sim --trace FILE.csv with the same configuration\n"
         "        ($SPK_SIM_CONFIG, default eighth) gives the same cycles and DRAM bytes\n",
@@ -148,7 +151,7 @@ static int parse_args(int argc, char **argv, options *o) {
                     !strcmp(a, "--seed") || !strcmp(a, "--ctx") || !strcmp(a, "--chunks") ||
                     !strcmp(a, "--first-chunk") || !strcmp(a, "--prompt-tokens") ||
                     !strcmp(a, "-r") || !strcmp(a, "--backend") || !strcmp(a, "--trace-out") ||
-                    !strcmp(a, "--nll-out");
+                    !strcmp(a, "--nll-out") || !strcmp(a, "--engine-threads");
         if (takes && !val) {
             fprintf(stderr, "spk-llm: option %s needs a value\n", a);
             return 0;
@@ -170,6 +173,9 @@ static int parse_args(int argc, char **argv, options *o) {
             ok = parse_int(val, "-n", 0, 1000000000, &o->n_predict);
         else if (!strcmp(a, "-t"))
             ok = parse_int(val, "-t", 1, 1024, &o->threads);
+        else if (!strcmp(a, "--engine-threads"))
+            ok = parse_int(val, "--engine-threads", 1, SPKLLM_MAX_ENGINE_THREADS,
+                           &o->engine_threads);
         else if (!strcmp(a, "--ctx"))
             ok = parse_int(val, "--ctx", 4, 1000000000, &o->ctx);
         else if (!strcmp(a, "--chunks"))
@@ -256,13 +262,19 @@ static int open_session(const options *o, session *s, int need_model) {
     }
     if (!need_model) return 1;
     if (!strcmp(o->backend, "cpu")) {
+        if (o->engine_threads > 1) {
+            fprintf(stderr, "spk-llm: --engine-threads splits the accelerator's heads; the cpu "
+                            "backend has no accelerator (use --backend model)\n");
+            return 0;
+        }
         if (spkllm_attn_cpu_create(spkllm_model_pool(s->model), &s->attn)) {
             fprintf(stderr, "spk-llm: cannot create the attention backend\n");
             return 0;
         }
         return 1;
     }
-    st = spkllm_attn_spk_create(o->backend, &o->spatten, &s->attn, err, sizeof err);
+    st = spkllm_attn_spk_create_threads(o->backend, &o->spatten, o->engine_threads, &s->attn, err,
+                                        sizeof err);
     if (st) {
         fprintf(stderr, "spk-llm: attention backend '%s': %s\n", o->backend, err);
         return 0;
@@ -648,6 +660,7 @@ int main(int argc, char **argv) {
     options o = {.n_predict = 64,
                  .ctx = 512,
                  .threads = 2,
+                 .engine_threads = 1,
                  .temp = 0.8f,
                  .top_p = 0.95f,
                  .seed = 42,

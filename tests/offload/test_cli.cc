@@ -306,6 +306,8 @@ TEST(SpkLlmCli, BadOptionsAreClearErrors) {
         {"bench -r 65", "-r: 65 is above 64"},
         {"bench -t 0", "-t: 0 is below 1"},
         {"perplexity -f x --ctx +512", "--ctx: '+512' is not a whole number"},
+        {"perplexity -f x --engine-threads 0", "--engine-threads: 0 is below 1"},
+        {"perplexity -f x --engine-threads 17", "--engine-threads: 17 is above 16"},
     };
     for (const Case &c : cases) {
         Result r = run(c.args);

@@ -633,3 +633,101 @@ TEST(Offload, SelectPolicyBatchedEqualsStreamedOnEveryBackendThatRunsIt) {
         }
     }
 }
+
+// Engine threads split the K/V heads over devices run on their own threads: the logits, the
+// DRAM bytes, the requests and the per-layer counts equal one device's, batched and streamed,
+// dense and under the select policy, on the functional backend. A timed backend and options
+// that couple heads are refused with the reason.
+TEST(Offload, EngineThreadsSplitTheHeadsBitIdentically) {
+    Model m;
+    Config c = tiny(); // 2 K/V heads of 2 query heads each
+    load(c, m);
+    const int V = spkllm_model_get_params(m.model)->n_vocab, N = 24;
+    const std::vector<int32_t> t = some_tokens(N, V, 5);
+    spkllm_spatten_options dense, sel;
+    spkllm_spatten_preset("off", &dense);
+    sel = dense;
+    sel.msb_bits = 8, sel.lsb_bits = 4, sel.requant = 0.2;
+    sel.policy = SPKLLM_POLICY_SELECT;
+    sel.sinks = 1, sel.recent = 2, sel.budget = 6, sel.token_skip = 0.25;
+    char err[512] = "";
+    ASSERT_EQ(spkllm_spatten_check(&sel, err, sizeof err), SPKLLM_OK) << err;
+    for (const std::string &name : test_backends()) {
+        for (const spkllm_spatten_options *o : {&dense, &sel}) {
+            SCOPED_TRACE(name + (o == &sel ? " select" : " dense"));
+            if (o == &sel && !backend_has_c_engine(name)) continue; // refused, tested above
+            Backend one, two;
+            ASSERT_EQ(spkllm_attn_spk_create_threads(name.c_str(), o, 1, &one.ops, err, sizeof err),
+                      SPKLLM_OK)
+                << err;
+            const spkllm_status st =
+                spkllm_attn_spk_create_threads(name.c_str(), o, 2, &two.ops, err, sizeof err);
+            if (backend_times_engine(name)) {
+                EXPECT_EQ(st, SPKLLM_ERR_ARG);
+                EXPECT_NE(std::string(err).find("functional backend"), std::string::npos) << err;
+                continue;
+            }
+            ASSERT_EQ(st, SPKLLM_OK) << err;
+            const std::vector<float> a = stream_logits(m.model, one.ops, t);
+            const std::vector<float> b = stream_logits(m.model, two.ops, t);
+            EXPECT_TRUE(a == b) << "streamed logits differ";
+            const spkllm_spk_report *r1 = spkllm_attn_spk_report(&one.ops);
+            const spkllm_spk_report *r2 = spkllm_attn_spk_report(&two.ops);
+            EXPECT_EQ(r2->engine_threads, 2);
+            EXPECT_EQ(r1->dram_bytes, r2->dram_bytes);
+            EXPECT_EQ(r1->dense_bytes, r2->dense_bytes);
+            EXPECT_EQ(r1->requests, r2->requests);
+            EXPECT_EQ(r1->requant, r2->requant);
+            for (int l = 0; l < c.n_layers; l++) {
+                EXPECT_DOUBLE_EQ(r1->tokens_alive[l], r2->tokens_alive[l]) << l;
+                EXPECT_DOUBLE_EQ(r1->heads_alive[l], r2->heads_alive[l]) << l;
+            }
+            Backend batch;
+            ASSERT_EQ(
+                spkllm_attn_spk_create_threads(name.c_str(), o, 2, &batch.ops, err, sizeof err),
+                SPKLLM_OK)
+                << err;
+            std::vector<float> batched((size_t)V * N);
+            ASSERT_EQ(spkllm_model_begin(m.model, &batch.ops, N), SPKLLM_OK);
+            ASSERT_EQ(spkllm_model_forward(m.model, t.data(), N, 0, batched.data(), 0), SPKLLM_OK)
+                << spkllm_attn_spk_error(&batch.ops);
+            EXPECT_TRUE(batched == a) << "batched on 2 devices differs from streamed on one";
+        }
+    }
+    // What cannot be split, and bad counts.
+    const std::string base = test_backends()[0];
+    spkllm_attn_ops ops;
+    spkllm_spatten_options heads = dense, tokens = dense;
+    heads.head_keep_start = heads.head_keep_end = 0.5;
+    tokens.token_keep_start = tokens.token_keep_end = 0.5;
+    EXPECT_EQ(spkllm_attn_spk_create_threads(base.c_str(), &heads, 2, &ops, err, sizeof err),
+              SPKLLM_ERR_ARG);
+    EXPECT_NE(std::string(err).find("head pruning"), std::string::npos) << err;
+    EXPECT_EQ(spkllm_attn_spk_create_threads(base.c_str(), &tokens, 2, &ops, err, sizeof err),
+              SPKLLM_ERR_ARG);
+    EXPECT_NE(std::string(err).find("token eviction"), std::string::npos) << err;
+    for (int bad : {0, SPKLLM_MAX_ENGINE_THREADS + 1}) {
+        EXPECT_EQ(spkllm_attn_spk_create_threads(base.c_str(), &dense, bad, &ops, err, sizeof err),
+                  SPKLLM_ERR_ARG);
+        EXPECT_NE(std::string(err).find("engine threads"), std::string::npos) << err;
+    }
+    const std::string functional = [] {
+        for (const std::string &b : test_backends())
+            if (!backend_times_engine(b)) return b;
+        return std::string();
+    }();
+    if (functional.empty()) {
+        std::printf("[ NOTE     ] no functional backend in $SPK_TEST_BACKENDS: the K/V-head "
+                    "count check is not run\n");
+        return;
+    }
+    Backend three; // 3 devices for 2 K/V heads
+    ASSERT_EQ(
+        spkllm_attn_spk_create_threads(functional.c_str(), &dense, 3, &three.ops, err, sizeof err),
+        SPKLLM_OK)
+        << err;
+    EXPECT_NE(spkllm_model_begin(m.model, &three.ops, N), SPKLLM_OK);
+    EXPECT_NE(std::string(spkllm_attn_spk_error(&three.ops)).find("at most one each"),
+              std::string::npos)
+        << spkllm_attn_spk_error(&three.ops);
+}

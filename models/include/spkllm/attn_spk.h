@@ -128,6 +128,8 @@ typedef struct spkllm_spk_report {
     double *tokens_alive;   /**< per layer: mean tokens alive at the layer's start */
     double *tokens_total;   /**< per layer: mean tokens in the context at the layer */
     double *heads_alive;    /**< per layer: mean heads computed */
+    int engine_threads;     /**< devices the K/V heads were split over (1: one device); the
+                                 control-core cycles are then the sum of their cores */
 } spkllm_spk_report;
 
 /**
@@ -139,6 +141,22 @@ typedef struct spkllm_spk_report {
  */
 spkllm_status spkllm_attn_spk_create(const char *backend, const spkllm_spatten_options *o,
                                      spkllm_attn_ops *out, char *err, size_t err_len);
+
+/** Most engine threads spkllm_attn_spk_create_threads() takes. */
+#define SPKLLM_MAX_ENGINE_THREADS 16
+
+/**
+ * As spkllm_attn_spk_create(), with the K/V heads split over @p engine_threads devices (1..
+ * SPKLLM_MAX_ENGINE_THREADS), each layer's parts submitted from as many threads. The results
+ * are bit-identical to one device, so it is refused (SPKLLM_ERR_ARG, @p err says why) unless
+ * nothing couples heads: no head pruning, and no token eviction (dense, or the select
+ * policy), on the functional backend "model" (a timed backend times a layer as one run). Each
+ * device takes an even share of the K/V heads with their query heads; a model with fewer K/V
+ * heads than @p engine_threads is refused at begin_sequence.
+ */
+spkllm_status spkllm_attn_spk_create_threads(const char *backend, const spkllm_spatten_options *o,
+                                             int engine_threads, spkllm_attn_ops *out, char *err,
+                                             size_t err_len);
 
 /**
  * The report of a backend made by spkllm_attn_spk_create (NULL for another backend). The
