@@ -26,16 +26,16 @@ static int head_scores(const uint8_t *head_alive, uint32_t h) {
  * dims[0..r) (NULL: dimensions 0..r-1), the dot product scaled by 2^shift. */
 static int32_t head_logit(const spk_head_config *cfg, const spk_layer_desc *l, uint32_t h,
                           uint32_t kvh, uint32_t query, uint32_t j, const uint32_t *dims,
-                          const int32_t *v, uint32_t r, uint32_t shift) {
+                          const int16_t *v, uint32_t r, uint32_t shift) {
     const size_t qi = (size_t)h * l->n_queries + query;
     const int16_t *q = l->q + qi * cfg->d;
     /* 32 bits, as the QK dot product (docs/spec/datapath.md, "Number formats"); wrapping, not
      * overflowing, for out-of-range codes. */
     uint32_t acc = 0;
     if (dims)
-        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)((int32_t)q[dims[y]] * v[y]);
+        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)(q[dims[y]] * v[y]);
     else
-        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)((int32_t)q[y] * v[y]);
+        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)(q[y] * v[y]);
     const int64_t dot = acc >= 0x80000000u ? (int64_t)acc - 0x100000000ll : (int64_t)acc;
     return spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi],
                      l->k_scales[(size_t)kvh * l->n_tokens + j]);
@@ -45,7 +45,7 @@ static int32_t head_logit(const spk_head_config *cfg, const spk_layer_desc *l, u
  * selection policy"). */
 static int64_t group_logits(const spk_head_config *cfg, const spk_layer_desc *l,
                             const uint8_t *head_alive, uint32_t kvh, uint32_t query, uint32_t j,
-                            const uint32_t *dims, const int32_t *v, uint32_t r, uint32_t shift) {
+                            const uint32_t *dims, const int16_t *v, uint32_t r, uint32_t shift) {
     const uint32_t group = l->n_heads / l->n_kv_heads;
     int64_t sum = 0;
     for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++)
@@ -54,14 +54,14 @@ static int64_t group_logits(const spk_head_config *cfg, const spk_layer_desc *l,
     return sum;
 }
 
-/* The values the second stage scores row j with: the full codes, or their MSB-plane values. */
-static void score_values(const spk_select_config *sel, const spk_head_config *cfg,
-                         const spk_layer_desc *l, uint32_t kvh, uint32_t j, int32_t *c) {
+/* The values the second stage scores row j with: the full codes (the row itself), or their
+ * MSB-plane values (into c). */
+static const int16_t *score_values(const spk_select_config *sel, const spk_head_config *cfg,
+                                   const spk_layer_desc *l, uint32_t kvh, uint32_t j, int16_t *c) {
     const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
-    if (sel->scoring == SPK_SELECT_MSB)
-        for (uint32_t t = 0; t < cfg->d; t++) c[t] = spk_code_msb_only(k[t], cfg->kv);
-    else
-        for (uint32_t t = 0; t < cfg->d; t++) c[t] = k[t];
+    if (sel->scoring != SPK_SELECT_MSB) return k;
+    for (uint32_t t = 0; t < cfg->d; t++) c[t] = (int16_t)spk_code_msb_only(k[t], cfg->kv);
+    return c;
 }
 
 /* The MSB-plane field of dimension x of token j: from the dimension-major copy when the layer
@@ -91,18 +91,18 @@ static uint32_t first_dims(const spk_select_config *sel, const spk_head_config *
     return (uint32_t)spk_topk_select(a, d, sel->dims < d ? sel->dims : d, dims, scratch);
 }
 
-/* The values one stage scores row j with, into v: the first stage's MSB fields at dims (its
- * dot products 2^lsb coarser: *shift), else score_values(). */
-static void stage_values(const spk_select_config *sel, const spk_head_config *cfg,
-                         const spk_layer_desc *l, uint32_t kvh, const uint32_t *dims, uint32_t r,
-                         uint32_t j, int32_t *v, uint32_t *shift) {
+/* The values one stage scores row j with (in v, or the row itself): the first stage's MSB
+ * fields at dims (its dot products 2^lsb coarser: *shift), else score_values(). */
+static const int16_t *stage_values(const spk_select_config *sel, const spk_head_config *cfg,
+                                   const spk_layer_desc *l, uint32_t kvh, const uint32_t *dims,
+                                   uint32_t r, uint32_t j, int16_t *v, uint32_t *shift) {
     if (dims) {
-        for (uint32_t y = 0; y < r; y++) v[y] = msb_field(cfg, l, kvh, dims[y], j);
+        for (uint32_t y = 0; y < r; y++) v[y] = (int16_t)msb_field(cfg, l, kvh, dims[y], j);
         *shift = cfg->kv.lsb_bits;
-    } else {
-        score_values(sel, cfg, l, kvh, j, v);
-        *shift = 0;
+        return v;
     }
+    *shift = 0;
+    return score_values(sel, cfg, l, kvh, j, v);
 }
 
 /* A stage's logit-sum score of row j: A[j] at the first stage's dims (dims != NULL), else S[j]
@@ -110,9 +110,9 @@ static void stage_values(const spk_select_config *sel, const spk_head_config *cf
 static int64_t stage_logits(const spk_select_config *sel, const spk_head_config *cfg,
                             const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
                             uint32_t query, const uint32_t *dims, uint32_t r, uint32_t j) {
-    int32_t v[SPK_MAX_D];
+    int16_t buf[SPK_MAX_D];
     uint32_t shift = 0;
-    stage_values(sel, cfg, l, kvh, dims, r, j, v, &shift);
+    const int16_t *v = stage_values(sel, cfg, l, kvh, dims, r, j, buf, &shift);
     return group_logits(cfg, l, head_alive, kvh, query, j, dims, v, dims ? r : cfg->d, shift);
 }
 
@@ -125,13 +125,13 @@ static void prob_scores(const spk_select_config *sel, const spk_head_config *cfg
                         uint32_t query, const uint32_t *dims, uint32_t r, const uint32_t *rows,
                         uint32_t cnt, int64_t *score, int32_t *lg, uint32_t *ex, uint16_t *pr) {
     const uint32_t group = l->n_heads / l->n_kv_heads, width = dims ? r : cfg->d;
-    int32_t v[SPK_MAX_D];
+    int16_t buf[SPK_MAX_D];
     uint32_t shift = 0;
     for (uint32_t x = 0; x < cnt; x++) score[x] = 0;
     for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
         if (!head_scores(head_alive, h)) continue;
         for (uint32_t x = 0; x < cnt; x++) {
-            stage_values(sel, cfg, l, kvh, dims, r, rows[x], v, &shift);
+            const int16_t *v = stage_values(sel, cfg, l, kvh, dims, r, rows[x], buf, &shift);
             lg[x] = head_logit(cfg, l, h, kvh, query, rows[x], dims, v, width, shift);
         }
         spk_softmax(lg, cnt, ex, pr);
