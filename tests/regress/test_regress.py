@@ -372,10 +372,15 @@ class LongVerdict(unittest.TestCase):
         self.assertIn("whole interval within +1%: `select exact 0.3` 2.00x", text)
         self.assertIn("smallest change at >= 5x: `cheap`", text)
         self.assertIn("ctx 8192: not measured", text)
+        self.assertIn("nothing measured reaches 10x", text)
         with open(os.path.join(d, "study-long.csv"), "w") as f:
-            f.write(head + "wide,g,100,10,1.5,0.5,2.5,9.0,\n")
+            f.write(head + "wide,g,100,10,1.5,0.5,2.5,9.0,\n"
+                    "select exact 0.1,g,100,10,1.4,0.6,2.2,3.0,\n")
         subprocess.run(tool, check=True, capture_output=True, text=True)
-        self.assertIn("**not reached**.", open(os.path.join(d, "results.md")).read())
+        text = open(os.path.join(d, "results.md")).read()
+        self.assertIn("**not reached**.", text)
+        self.assertIn("upper limit: no measured budget within +1%; closest `select exact 0.1`", text)
+        self.assertIn("smallest change at >= 5x: `wide` 9.00x", text)
 
 
 class PairedPerplexity(unittest.TestCase):
