@@ -256,11 +256,13 @@ static void from_device(const float *src, float *dst, int n, int heads, int d) {
 
 /* Bytes the same requests would read dense with 12-bit K/V (spec "Traffic"): every visible key
  * fetched in K and V with its scale word, for every head. */
+static uint64_t visible_keys(int pos0, int n) {
+    return (uint64_t)n * (uint64_t)pos0 + (uint64_t)n * (uint64_t)(n + 1) / 2u;
+}
+
 static uint64_t dense_bytes(const spk_backend *b, int pos0, int n) {
     const uint64_t row = (uint64_t)((b->head_dim * 12 + 7) / 8) + 4u;
-    uint64_t keys = 0;
-    for (int i = 0; i < n; i++) keys += (uint64_t)(pos0 + i + 1);
-    return keys * (uint64_t)b->n_heads * 2u * row;
+    return visible_keys(pos0, n) * (uint64_t)b->n_heads * 2u * row;
 }
 
 static void account(spk_backend *b, int layer, int pos0, int n, const spk_attn_stats *s) {
@@ -272,6 +274,8 @@ static void account(spk_backend *b, int layer, int pos0, int n, const spk_attn_s
     r->dense_bytes += dense_bytes(b, pos0, n);
     r->requests += s->requests;
     r->requant += s->requant_requests;
+    r->keys_fetched += s->keys_fetched;
+    r->keys_visible += visible_keys(pos0, n) * s->heads_computed;
     if (s->has_energy) r->has_energy = 1, r->energy_pj += s->energy_pj;
     b->layer_calls[layer]++;
     b->alive_sum[layer] += s->tokens_alive;

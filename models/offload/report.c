@@ -37,6 +37,11 @@ void spkllm_spk_report_print(const spkllm_spk_report *r, FILE *f) {
         fprintf(f, "energy: not modeled by this backend (use --backend sim)\n");
     fprintf(f, "requant rate: %.2f%% of requests refetched K LSBs\n",
             r->requests ? 100.0 * (double)r->requant / (double)r->requests : 0.0);
+    if (r->requests)
+        fprintf(f, "K rows per head request: %.1f fetched of %.1f visible (%.1f%%)\n",
+                (double)r->keys_fetched / (double)r->requests,
+                (double)r->keys_visible / (double)r->requests,
+                r->keys_visible ? 100.0 * (double)r->keys_fetched / (double)r->keys_visible : 0.0);
     fprintf(f, "per layer (mean over steps): tokens alive / in context, heads computed / %d\n",
             r->n_heads);
     for (int l = 0; l < r->n_layers; l++) {

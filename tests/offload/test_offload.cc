@@ -616,9 +616,13 @@ TEST(Offload, SelectPolicyBatchedEqualsStreamedOnEveryBackendThatRunsIt) {
         if (backend_counts_spec_traffic(name) && backend_counts_spec_traffic(base)) {
             EXPECT_LT(r1->dram_bytes, r0->dram_bytes);
         }
-        // every token stays in the context: nothing is evicted
+        // every token stays in the context: nothing is evicted, but each request fetches only
+        // its selected keys (dense fetches every visible one)
         for (int l = 0; l < c.n_layers; l++)
             EXPECT_DOUBLE_EQ(r1->tokens_alive[l], r1->tokens_total[l]) << l;
+        EXPECT_EQ(r0->keys_fetched, r0->keys_visible);
+        EXPECT_EQ(r1->keys_visible, r0->keys_visible);
+        EXPECT_LT(r1->keys_fetched, r1->keys_visible);
         Backend batch;
         make_spk(name.c_str(), "off", batch, &o);
         std::vector<float> batched((size_t)V * N);
@@ -678,6 +682,8 @@ TEST(Offload, EngineThreadsSplitTheHeadsBitIdentically) {
             EXPECT_EQ(r1->dense_bytes, r2->dense_bytes);
             EXPECT_EQ(r1->requests, r2->requests);
             EXPECT_EQ(r1->requant, r2->requant);
+            EXPECT_EQ(r1->keys_fetched, r2->keys_fetched);
+            EXPECT_EQ(r1->keys_visible, r2->keys_visible);
             for (int l = 0; l < c.n_layers; l++) {
                 EXPECT_DOUBLE_EQ(r1->tokens_alive[l], r2->tokens_alive[l]) << l;
                 EXPECT_DOUBLE_EQ(r1->heads_alive[l], r2->heads_alive[l]) << l;

@@ -130,6 +130,10 @@ typedef struct spkllm_spk_report {
     double *heads_alive;    /**< per layer: mean heads computed */
     int engine_threads;     /**< devices the K/V heads were split over (1: one device); the
                                  control-core cycles are then the sum of their cores */
+    uint64_t keys_fetched;  /**< K rows the head requests fetched (the select policy's scoring
+                                 reads are in dram_bytes, not here) */
+    uint64_t keys_visible;  /**< keys the same requests could see (causal prefix): dense
+                                 fetches all of them */
 } spkllm_spk_report;
 
 /**
