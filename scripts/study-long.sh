@@ -13,8 +13,8 @@
 #   LONG_BACKEND=model LONG_JOBS=2 LONG_OUT=docs LONG_RESULTS=BUILD/sweep/study-long (a range
 #   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; LONG_CHECK_RESULTS=BUILD/sweep/study-8192;
 #   a rerun skips the points already done)
-# Time (2 cores, 2 jobs): a select point takes 1-2 minutes per ctx-2048 chunk, fixed-point dense
-# about 4, a streamed evicting point about 5.
+# Time (2 cores, 2 jobs, idle): the ctx 2048 table takes about 34 minutes (LONG_CHECK=0); the
+# ctx 8192 check's points 7 to 45 minutes of one core each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=${1:-../shared/data/wikitext2/wiki.test.part-a.txt}
