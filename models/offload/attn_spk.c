@@ -254,12 +254,13 @@ static void from_device(const float *src, float *dst, int n, int heads, int d) {
                    (size_t)d * sizeof(float));
 }
 
-/* Bytes the same requests would read dense with 12-bit K/V (spec "Traffic"): every visible key
- * fetched in K and V with its scale word, for every head. */
+/* Keys the causal queries pos0 .. pos0+n-1 see, summed: pos0+1 + ... + pos0+n. */
 static uint64_t visible_keys(int pos0, int n) {
     return (uint64_t)n * (uint64_t)pos0 + (uint64_t)n * (uint64_t)(n + 1) / 2u;
 }
 
+/* Bytes the same requests would read dense with 12-bit K/V (spec "Traffic"): every visible key
+ * fetched in K and V with its scale word, for every head. */
 static uint64_t dense_bytes(const spk_backend *b, int pos0, int n) {
     const uint64_t row = (uint64_t)((b->head_dim * 12 + 7) / 8) + 4u;
     return visible_keys(pos0, n) * (uint64_t)b->n_heads * 2u * row;
