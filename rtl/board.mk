@@ -18,7 +18,8 @@ BOARD_BRIDGE_SRCS := rtl/common/spk_ram_1r1w.v rtl/fpga/spk_uart_rx.v rtl/fpga/s
                      rtl/fpga/spk_uart_bridge.v
 BOARD_SRCS      := $(sort $(BOARD_ENGINE_SRCS) $(BOARD_BRIDGE_SRCS)) rtl/fpga/spk_board_mem.v \
                    rtl/fpga/spk_board_engine.v rtl/fpga/boards/icebreaker/spk_icebreaker_top.v
-BOARD_INCS      := rtl/fpga/boards/icebreaker/board_map.vh rtl/regs/spk_abi.vh rtl/regs/spk_regs.vh
+BOARD_INCS      := rtl/fpga/boards/icebreaker/board_map.vh rtl/regs/spk_abi.vh rtl/regs/spk_regs.vh \
+                   $(wildcard rtl/common/*.vh)
 BOARD_VINCDIRS  := -Irtl/common -Irtl/regs -Irtl/fpga/boards/icebreaker
 # spk-board-sim's parameters (board_map.json, uart.sim): the same top with the PLL bypassed
 BOARD_SIM_PARAMS := -DSPK_BOARD_SIM -GCLKS_PER_BIT=4 -GRX_TIMEOUT=20000 -GCLOCK_KHZ=1000 \

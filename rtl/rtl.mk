@@ -11,6 +11,7 @@ VERILATOR_ROOT_DIR := $(shell $(VERILATOR) --getenv VERILATOR_ROOT 2>/dev/null)
 VERILATOR_INC   := $(VERILATOR_ROOT_DIR)/include
 
 RTL_COMMON_SRCS := rtl/common/spk_ram_1r1w.v
+RTL_COMMON_INCS := $(wildcard rtl/common/*.vh)  # included by the sources (-Irtl/common)
 RTL_TOPK_SRCS   := $(RTL_COMMON_SRCS) rtl/topk/spk_topk_append.v rtl/topk/spk_topk.v
 RTL_SOFTMAX_SRCS := $(RTL_COMMON_SRCS) rtl/softmax/spk_softmax_exp.v rtl/softmax/spk_requant.v \
                     rtl/softmax/spk_softmax.v
@@ -46,7 +47,7 @@ RTL_MODEL_LIBS  :=
 # $(call rtl_model,PREFIX,TOP,SOURCES,PARAMETERS): Verilate TOP with PARAMETERS (-Gname=value)
 # into $(BUILD)/rtl/PREFIX/ and build $(BUILD)/rtl/PREFIX/PREFIX__ALL.a.
 define rtl_model
-$(BUILD)/rtl/$(1)/$(1).mk: $(3) $(RTL_LINT_WAIVERS) rtl/rtl.mk
+$(BUILD)/rtl/$(1)/$(1).mk: $(3) $(RTL_COMMON_INCS) $(RTL_LINT_WAIVERS) rtl/rtl.mk
 	@rm -rf $(BUILD)/rtl/$(1)
 	@mkdir -p $(BUILD)/rtl/$(1)
 	$(VERILATOR) $(RTL_VFLAGS) -Irtl/common --prefix $(1) --top-module $(2) $(4) -Mdir $(BUILD)/rtl/$(1) $(3)

@@ -25,12 +25,15 @@ module spk_desc_check #(
     input  wire [7:0]    head,
     output wire          bad
 );
+`include "spk_const_cmp.vh"
+    localparam [31:0] DMAX32 = DMAX, NMAX32 = NMAX, NTOK32 = NTOK, NHEAD32 = NHEAD;
     wire [4:0]  total_bits = {1'b0, msb_bits} + {1'b0, lsb_bits};
     wire [16:0] tok_end = {1'b0, key_base} + {1'b0, n_keys};
-    assign bad = (d == {DW{1'b0}}) || (d > DMAX[DW-1:0]) || (msb_bits < 4'd2) ||
-                 (total_bits > 5'd12) || (n_keys > NMAX[15:0]) || q_base_odd ||
-                 (key_list && keys_base_odd) || ({24'd0, head} >= NHEAD) ||
-                 (!key_list && (n_keys != 16'd0) && ({15'd0, tok_end} > NTOK));
+    assign bad = (d == {DW{1'b0}}) || spk_gt_const({{(32 - DW) {1'b0}}, d}, DMAX32) ||
+                 (msb_bits < 4'd2) || (total_bits > 5'd12) ||
+                 spk_gt_const({16'd0, n_keys}, NMAX32) || q_base_odd ||
+                 (key_list && keys_base_odd) || spk_ge_const({24'd0, head}, NHEAD32) ||
+                 (!key_list && (n_keys != 16'd0) && spk_gt_const({15'd0, tok_end}, NTOK32));
 endmodule
 
 `default_nettype wire

@@ -167,7 +167,7 @@ module spk_engine_compact #(
         S_HRSH2 = 7'd58, S_HWAIT = 7'd59, S_LWAIT = 7'd60, S_CHECK = 7'd61, S_PWAIT = 7'd62,
         S_KADDR = 7'd63, S_V1BA = 7'd64, S_EXP4 = 7'd65, S_PVW = 7'd66,
         S_HADD = 7'd67, S_HADD1 = 7'd68, S_HADD2 = 7'd69, S_PROB3 = 7'd70, S_SUMC = 7'd71;
-    reg [6:0] state;
+    (* fsm_encoding = "one-hot" *) reg [6:0] state;
     wire      vscale_rd = (state == S_V1BA);  // the scale word read is a V one
     wire      imp_busy_w;
     // a request starts when the engine is idle and the importance bank is not being cleared
@@ -228,18 +228,20 @@ module spk_engine_compact #(
 
     // ---- shared units ---------------------------------------------------------------------
     wire        mul_done;
-    wire [47:0] mul_p;
-    reg         mul_neg;  // the signed result is -p
-    wire signed [49:0] mul_ps = mul_neg ? 50'sd0 - $signed({2'b00, mul_p})
-                                        : $signed({2'b00, mul_p});
+    wire signed [49:0] mul_ps;  // the product, negated when mul_neg
+    reg         mul_neg;        // 0 for the unsigned products, which use mul_p
+    wire [47:0] mul_p = mul_ps[47:0];
     spk_mul32 mul (.clk(clk), .rst(rst), .start(mul_go), .a(mul_a), .b(mul_b), .done(mul_done),
-                   .p(mul_p));
-    // one barrel shifter (arithmetic right) on a register that is also the value the logit and
-    // head-importance left shifts double in place; rounding shifts use
+                   .neg(mul_neg), .p(mul_ps));
+    // one arithmetic right shifter on a register that is also the value the logit and
+    // head-importance left shifts double in place. It steps in place, by 8 bits a cycle while
+    // at least 8 remain, then by 1, in the state after shf_s is set (S_RSH0, S_EXP3, S_PVE2,
+    // S_HRSH0 wait until shf_s is 0): a 50-bit barrel shifter took about 270 of the UP5K's
+    // 5,280 LCs (docs/fpga.md, "Fit"). Arithmetic shifts compose, so the result is
+    // shf_x >>> shf_s as set. Rounding shifts use
     // floor((floor(x / 2^(s-1)) + 1) / 2) = floor((x + 2^(s-1)) / 2^s)
     reg signed [49:0] shf_x;
     reg [5:0]         shf_s;
-    wire signed [49:0] shf_y = shf_x >>> shf_s;
     reg signed [49:0] shf_t;
     // shf_t takes the shifted value, and in the next state rounds it in place (a rounding add
     // and its consumer's add in one cycle would not make 25 MHz)
@@ -256,6 +258,9 @@ module spk_engine_compact #(
     reg [5:0]   shl_r, shi_r;  // low bits: the count of a left shift, or minus a right one
     reg         shl_left, shl_sat, shl_zero, shi_left, shi_sat, shi_zero;
     wire        shf_rounding = (state == S_RSH1) || (state == S_PVE3) || (state == S_HRSH1);
+    wire        shf_shifting = ((state == S_RSH0) || (state == S_EXP3) || (state == S_PVE2) ||
+                                (state == S_HRSH0)) && (shf_s != 6'd0);
+    wire        shf_by8 = (shf_s[5:3] != 3'd0);
 
     // ---- fields of a plane row ------------------------------------------------------------
     // plane of the field loop: K or V, MSB (signed) or LSB (unsigned)
@@ -410,6 +415,8 @@ module spk_engine_compact #(
     wire [23:0] exp_delta = lmax - lb_q;                           // M - t, in [0, 2^24)
     // the softmax's exponential table, read a cycle after its address
 `include "spk_exp2_lut.vh"
+`include "spk_const_cmp.vh"
+    localparam [31:0] NTOK32 = NTOK;
     // (a ROM initialised from the generated function, so that it lands in one EBR)
     reg [15:0] exp_rom [0:255];
     integer    rk;
@@ -424,13 +431,25 @@ module spk_engine_compact #(
     wire [9:0]  v_shift_w = 10'd14 + {{2{emax[7]}}, emax} - {{2{vs_q[23]}}, vs_q[23:16]};
     wire signed [ACCW-1:0] acc_s = acc_q;
     localparam signed [ACCW-1:0] O_MAX = 2147483647, O_MIN = ~O_MAX;
-    wire signed [ACCW-1:0] out_sat = (acc_s > O_MAX) ? O_MAX : (acc_s < O_MIN) ? O_MIN : acc_s;
-    wire [HABW-1:0] out_ext = {{(HABW - 32) {out_value[31]}}, out_value};
+    // Range checks against 2^(k-1) - 1 and -2^(k-1) look at the bits above k - 1: the value
+    // fits when they all equal the sign. Same result as two compares, without their carry
+    // chains (area on the UP5K, docs/fpga.md "Fit").
+    wire        acc_fits = (acc_s[ACCW-1:31] == {(ACCW - 31) {acc_s[ACCW-1]}});
+    wire signed [ACCW-1:0] out_sat = acc_fits ? acc_s : acc_s[ACCW-1] ? O_MIN : O_MAX;
+    // habs + |out| in one adder: habs + (out ^ s) + s, the + s as the carry out of a low bit
+    wire        out_neg = out_value[31];
+    wire [HABW-1:0] out_ext = {{(HABW - 32) {out_neg}}, out_value} ^ {HABW{out_neg}};
+    wire [HABW:0] habs_next = {habs, 1'b1} + {out_ext, out_neg};
     wire [9:0]  sh_imp = {{2{emax[7]}}, emax} + 10'd14;            // out_exp + 16
-    localparam signed [49:0] T_MAX = 50'sd8388607, T_MIN = -50'sd8388608;
     localparam [48:0] IMP_MAX = 49'h0_FFFF_FFFF_FFFF;
-    wire [RBW+3:0] rb_msb_w = ({{4{1'b0}}, h_d} * {{(DW) {1'b0}}, h_msb}) + 7;
-    wire [RBW+3:0] rb_lsb_w = ({{4{1'b0}}, h_d} * {{(DW) {1'b0}}, h_lsb}) + 7;
+    // d * bits, kept apart from the + 7 so that yosys maps each product to a DSP (SB_MAC16)
+    // instead of about 45 LCs of LUT logic (docs/fpga.md, "Fit")
+    (* keep *) wire [RBW+3:0] rb_msb_p;
+    (* keep *) wire [RBW+3:0] rb_lsb_p;
+    assign rb_msb_p = {{4{1'b0}}, h_d} * {{(DW) {1'b0}}, h_msb};
+    assign rb_lsb_p = {{4{1'b0}}, h_d} * {{(DW) {1'b0}}, h_lsb};
+    wire [RBW+3:0] rb_msb_w = rb_msb_p + 7;
+    wire [RBW+3:0] rb_lsb_w = rb_lsb_p + 7;
 
     // RAM read/write controls by state
     always @* begin
@@ -607,7 +626,11 @@ module spk_engine_compact #(
             mul_go <= 1'b0;
             imp_add <= 1'b0;
             imp_rd_valid <= imp_rd_en && !imp_add && !imp_busy_w;
-            shf_t <= shf_rounding ? shf_round : shf_y;
+            shf_t <= shf_rounding ? shf_round : shf_x;
+            if (shf_shifting) begin
+                shf_x <= shf_by8 ? shf_x >>> 8 : shf_x >>> 1;
+                shf_s <= shf_s - (shf_by8 ? 6'd8 : 6'd1);
+            end
             bad_r <= req_bad;
             tok_of_emit <= (state == S_EMIT);
             tok_of_kept <= (state == S_V1A) || (state == S_V2A);
@@ -619,17 +642,18 @@ module spk_engine_compact #(
             tk_all_r <= (tk_k_w >= h_n);
             shl_r <= sh_logit[5:0];
             shl_left <= !sh_logit[9];
-            shl_sat <= !sh_logit[9] && (sh_logit >= 10'd24);
-            shl_zero <= ($signed(sh_logit) <= -10'sd49);
+            shl_sat <= !sh_logit[9] && spk_ge_const({22'd0, sh_logit}, 32'd24);
+            // signed sh_logit <= -49: negative, and at most 975 (-49 in 10 bits) unsigned
+            shl_zero <= sh_logit[9] && !spk_gt_const({22'd0, sh_logit}, 32'd975);
             shi_r <= sh_imp[5:0];
             shi_left <= !sh_imp[9];
-            shi_sat <= !sh_imp[9] && (sh_imp >= 10'd48);
-            shi_zero <= ($signed(sh_imp) <= -10'sd49);
+            shi_sat <= !sh_imp[9] && spk_ge_const({22'd0, sh_imp}, 32'd48);
+            shi_zero <= sh_imp[9] && !spk_gt_const({22'd0, sh_imp}, 32'd975);  // <= -49
             sx_zero <= (shf_x == 50'sd0);
-            sx_over_t <= (shf_x > T_MAX) || (shf_x < T_MIN);
-            sx_over_imp <= (shf_x > $signed({1'b0, IMP_MAX}));
+            sx_over_t <= (shf_x[49:23] != {27{shf_x[49]}});  // outside 24 signed bits
+            sx_over_imp <= !shf_x[49] && shf_x[48];           // above IMP_MAX = 2^48 - 1
             // sum of |out|, from the output register (a cycle after the saturation)
-            if (out_valid && anynz) habs <= out_value[31] ? habs - out_ext : habs + out_ext;
+            if (out_valid && anynz) habs <= habs_next[HABW:1];
             // descriptor FIFO (the head entry leaves at done)
             if (push) fifo_wr <= (fifo_wr == QLAST) ? {QPW{1'b0}} : fifo_wr + 1'b1;
             if (push && !(state == S_DONE)) fifo_n <= fifo_n + 1'b1;
@@ -773,6 +797,7 @@ module spk_engine_compact #(
                 end
                 S_KDRAIN: if (!e_valid && !c_valid && !qk_pv) begin  // the last product is in
                     mul_go <= 1'b1;
+                    mul_neg <= 1'b0;
                     mul_a <= {16'd0, h_q_scale[15:0]};
                     mul_b <= {16'd0, ks_mant};
                     state <= S_MQK;
@@ -825,11 +850,11 @@ module spk_engine_compact #(
                         lsh_wait <= 1'b1;
                     end
                 end
-                S_RSH0: state <= S_RSH1;  // shf_t <= raw >>> (s - 1)
+                S_RSH0: if (shf_s == 6'd0) state <= S_RSH1;  // shf_t <= raw >>> (s - 1)
                 S_RSH1: state <= S_RSH2;  // shf_t <= rounded
                 S_RSH2: begin
-                    logit <= (shf_t > T_MAX) ? 24'sd8388607 :
-                             (shf_t < T_MIN) ? -24'sd8388608 : shf_t[23:0];
+                    logit <= (shf_t[49:23] == {27{shf_t[49]}}) ? shf_t[23:0] :  // fits
+                             shf_t[49] ? -24'sd8388608 : 24'sd8388607;
                     state <= S_LSTORE;
                 end
                 S_LSTORE: begin  // lbuf[j] <= logit (lb_we)
@@ -849,7 +874,7 @@ module spk_engine_compact #(
                 // ---- softmax ----
                 S_EXP0: state <= S_EXP1;  // lbuf read of j
                 S_EXP1: begin
-                    cnt6 <= (exp_delta[23:8] >= 16'd24) ? 6'd63 : exp_delta[13:8];
+                    cnt6 <= spk_ge_const({16'd0, exp_delta[23:8]}, 32'd24) ? 6'd63 : exp_delta[13:8];
                     state <= S_EXP2;
                 end
                 S_EXP2: begin  // the LUT value is in: shf_x = (LUT << 8) >> whole
@@ -857,7 +882,7 @@ module spk_engine_compact #(
                     shf_s <= cnt6;
                     state <= S_EXP3;
                 end
-                S_EXP3: state <= S_EXP4;  // shf_t <= the shifted LUT value
+                S_EXP3: if (shf_s == 6'd0) state <= S_EXP4;  // shf_t <= the shifted LUT value
                 S_EXP4: begin  // lbuf[j] <= exponential (lb_we)
                     sum_lo <= sum_lo_next[23:0];  // (a shift by 63 left 0)
                     sum_c <= sum_lo_next[24];
@@ -895,6 +920,7 @@ module spk_engine_compact #(
                 S_PROB0: state <= S_PROB1;  // lbuf read of j
                 S_PROB1: begin
                     mul_go <= 1'b1;
+                    mul_neg <= 1'b0;
                     mul_a <= {8'd0, lb_q};
                     mul_b <= {7'd0, recip};
                     state <= S_PROB2;
@@ -926,7 +952,7 @@ module spk_engine_compact #(
                 // ---- token importance: each final probability to its token ----
                 S_IMP0: state <= S_IMP1;  // probs and ktok reads of j
                 S_IMP1: begin
-                    imp_add <= ({16'd0, key_tok} < NTOK);
+                    imp_add <= !spk_ge_const({16'd0, key_tok}, NTOK32);
                     imp_tok <= key_tok[TKW-1:0];
                     j <= j + 1'b1;
                     if (j_end_r) begin
@@ -1064,11 +1090,12 @@ module spk_engine_compact #(
                 end
                 S_V2B: begin
                     tok <= key_tok;
-                    if (vs_q[15:0] == 16'd0 || vshift >= 10'd49) begin
+                    if (vs_q[15:0] == 16'd0 || spk_ge_const({22'd0, vshift}, 32'd49)) begin
                         r <= r + 1'b1;  // a zero scale or a shift that leaves nothing
                         state <= S_V2;
                     end else begin
                         mul_go <= 1'b1;
+                        mul_neg <= 1'b0;
                         mul_a <= {16'd0, pb_q};
                         mul_b <= {16'd0, vs_q[15:0]};
                         state <= S_V2C;
@@ -1091,7 +1118,7 @@ module spk_engine_compact #(
                     shf_s <= vshift[5:0] - 6'd1;
                     state <= S_PVE2;
                 end
-                S_PVE2: state <= S_PVE3;  // shf_t <= product >>> (shift - 1)
+                S_PVE2: if (shf_s == 6'd0) state <= S_PVE3;  // shf_t <= product >>> (shift - 1)
                 S_PVE3: state <= S_PVE4;  // shf_t <= rounded term
                 S_PVE4: begin  // acc[e_i] += rounded term (acc_we)
                     if (e_last) begin
@@ -1155,7 +1182,7 @@ module spk_engine_compact #(
                         lsh_wait <= 1'b1;
                     end
                 end
-                S_HRSH0: state <= S_HRSH1;
+                S_HRSH0: if (shf_s == 6'd0) state <= S_HRSH1;
                 S_HRSH1: state <= S_HRSH2;
                 S_HRSH2: begin
                     head_importance <= shf_t[47:0];
@@ -1187,7 +1214,7 @@ module spk_engine_compact #(
     end
 
     wire unused = &{1'b0, rb_msb_w[RBW+3], rb_lsb_w[RBW+3], rb_msb_w[2:0], rb_lsb_w[2:0],
-                    rem_sub[SUMW], shf_round[49], out_sat[ACCW-1:32], vshift[9:6],
+                    rem_sub[SUMW], habs_next[0], shf_round[49], out_sat[ACCW-1:32], vshift[9:6],
                     f_shifted[31:12], prob_round[18], prob_round[0], mul_p[29:0], scale_base,
                     row_off_x[ABITS+RBW+15:ABITS], key_tok_x, h_q_base, h_keys, f_base32,
                     head_x[TKW+7:TKW]};

@@ -80,7 +80,8 @@ module spk_board_engine #(
     localparam [7:0] ERR_UNSUPPORTED = ERR_UNS32[7:0];
     localparam integer LAST_WORD = `SPK_ENG_REQ_V_SCALE_BASE_WORD;  // word 19 is reserved
     // the last word index where an 80-byte descriptor still fits: 32768 - 20
-    localparam [14:0] DESC_MAX = 15'd32748;
+    localparam [31:0] DESC_MAX32 = 32'd32748;
+`include "spk_const_cmp.vh"
 
     reg  [1:0]  state;
     reg  [A-1:0] desc;       // ENG_DESC bits 16:0
@@ -361,7 +362,8 @@ module spk_board_engine #(
                         st_done <= 1'b1;
                         st_err <= 1'b1;
                         st_reason <= go_contract ? ERR_UNSUPPORTED : ERR_ENGINE;
-                    end else if (desc_hi || desc[1:0] != 2'd0 || desc[A-1:2] > DESC_MAX) begin
+                    end else if (desc_hi || desc[1:0] != 2'd0 ||
+                                 spk_gt_const({17'd0, desc[A-1:2]}, DESC_MAX32)) begin
                         st_done <= 1'b1;
                         st_err <= 1'b1;
                         st_reason <= ERR_DMA;

@@ -17,7 +17,9 @@ module spk_plane_merge (
     wire [11:0] midpoint = (lsb_bits == 4'd0) ? 12'd0 : (12'd1 << (lsb_bits - 4'd1));
     wire [11:0] low = with_lsb ? ({2'b00, lo} & lo_mask) : midpoint;
 
-    assign code = base + low;
+    // base + low: base's low lsb bits are 0 and low < 2^lsb, so the sum is an OR (no carry
+    // chain, docs/fpga.md "Fit")
+    assign code = base | low;
 endmodule
 
 `default_nettype wire
