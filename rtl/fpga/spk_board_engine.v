@@ -126,10 +126,21 @@ module spk_board_engine #(
         endcase
     end
     wire q24 = (wi == `SPK_ENG_REQ_Q_SCALE_WORD);
-    wire w_wide = g24 || (g17 && !q24) || (g16 && le16) || (g8 && le8) || (g7 && le7) ||
-                  (g4 && le4) || (g1 && le1);
+    // The groups and the class of the word taken are registered and the check finishes a cycle
+    // later: from the memory's output through the whole check in one cycle was the board's
+    // critical path (docs/fpga.md, "Fit").
+    reg  c_v, c_g24, c_g17, c_g16, c_g8, c_g7, c_g4, c_g1;
+    reg  c_addr, c_le16, c_le8, c_le7, c_le4, c_le1, c_q24;
+    wire c_wide = c_v && (c_g24 || (c_g17 && !c_q24) || (c_g16 && c_le16) || (c_g8 && c_le8) ||
+                          (c_g7 && c_le7) || (c_g4 && c_le4) || (c_g1 && c_le1));
+    // every word's check so far, the last word's included
+    wire wide_dma_all = wide_dma || (c_wide && c_addr);
+    wire wide_eng_all = wide_eng || (c_wide && !c_addr);
     wire        take = (state == S_FETCH) && m_ack;
     always @(posedge clk) begin
+        {c_g24, c_g17, c_g16, c_g8, c_g7, c_g4, c_g1} <= {g24, g17, g16, g8, g7, g4, g1};
+        {c_addr, c_le16, c_le8, c_le7, c_le4, c_le1, c_q24} <=
+            {w_addr, le16, le8, le7, le4, le1, q24};
         if (take) begin
             case (wi)
                 `SPK_ENG_REQ_TAG_WORD: f_tag <= m_rdata[7:0];
@@ -286,6 +297,7 @@ module spk_board_engine #(
             wi <= 5'd0;
             wide_eng <= 1'b0;
             wide_dma <= 1'b0;
+            c_v <= 1'b0;
             lost_go <= 1'b0;
             st_done <= 1'b0;
             st_err <= 1'b0;
@@ -349,6 +361,9 @@ module spk_board_engine #(
             endcase
 
             // ---- the operation
+            c_v <= take;
+            if (c_wide && c_addr) wide_dma <= 1'b1;
+            if (c_wide && !c_addr) wide_eng <= 1'b1;
             if (state != S_IDLE) cycles <= cycles + 32'd1;
             if (vkey_valid) vkey_count <= vkey_count + 16'd1;
             if (req_pend && req_ready) req_pend <= 1'b0;
@@ -379,18 +394,17 @@ module spk_board_engine #(
                     end
                 end
                 S_FETCH: if (m_ack) begin
-                    if (w_wide && w_addr) wide_dma <= 1'b1;
-                    if (w_wide && !w_addr) wide_eng <= 1'b1;
                     fw <= fw + 15'd1;
                     wi <= wi + 5'd1;
                     if (wi == LAST_WORD[4:0]) state <= S_QUEUE;
                 end
                 S_QUEUE: begin
-                    if (wide_dma || wide_eng || (KEY_LIST == 0 && f_list) ||
+                    if (wide_dma_all || wide_eng_all || (KEY_LIST == 0 && f_list) ||
                         (LSB_PLANE == 0 && f_lsb != 4'd0)) begin
                         st_done <= 1'b1;
                         st_err <= 1'b1;
-                        st_reason <= wide_dma ? ERR_DMA : wide_eng ? ERR_ENGINE : ERR_UNSUPPORTED;
+                        st_reason <= wide_dma_all ? ERR_DMA :
+                                     wide_eng_all ? ERR_ENGINE : ERR_UNSUPPORTED;
                         state <= S_IDLE;
                     end else begin
                         req_pend <= 1'b1;

@@ -276,6 +276,12 @@ TEST(BoardEngine, RefusedOperationsReportTheirReason) {
     put(w);
     b.load(0, desc);
     EXPECT_EQ(reason(b.go(0)), SPK_ERR_DMA);
+    // the last word fetched (its check finishes in the cycle the fetch ends)
+    std::copy(good, good + 20, w);
+    w[18] = SPK_BOARD_WIN_MEM_BYTES; // v_scale_base
+    put(w);
+    b.load(0, desc);
+    EXPECT_EQ(reason(b.go(0)), SPK_ERR_DMA);
     std::copy(good, good + 20, w);
     w[2] = 1u << 7; // d wider than its 7 ABI bits
     put(w);
