@@ -16,15 +16,10 @@ function spk_gt_const;  // x > c
     end
 endfunction
 
-function spk_ge_const;  // x >= c
+function spk_ge_const;  // x >= c: not c > x (the loop folds a constant on either side)
     input [31:0] x;
     input [31:0] c;
-    integer cmp_b;
-    reg     cmp_ge;  // x >= c over bits cmp_b-1..0 (equal so far counts)
     begin
-        cmp_ge = 1'b1;
-        for (cmp_b = 0; cmp_b < 32; cmp_b = cmp_b + 1)
-            cmp_ge = (x[cmp_b] & ~c[cmp_b]) | (~(x[cmp_b] ^ c[cmp_b]) & cmp_ge);
-        spk_ge_const = cmp_ge;
+        spk_ge_const = !spk_gt_const(c, x);
     end
 endfunction

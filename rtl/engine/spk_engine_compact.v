@@ -874,7 +874,8 @@ module spk_engine_compact #(
                 // ---- softmax ----
                 S_EXP0: state <= S_EXP1;  // lbuf read of j
                 S_EXP1: begin
-                    cnt6 <= spk_ge_const({16'd0, exp_delta[23:8]}, 32'd24) ? 6'd63 : exp_delta[13:8];
+                    cnt6 <= spk_ge_const({16'd0, exp_delta[23:8]}, 32'd24) ? 6'd63
+                                                                          : exp_delta[13:8];
                     state <= S_EXP2;
                 end
                 S_EXP2: begin  // the LUT value is in: shf_x = (LUT << 8) >> whole
