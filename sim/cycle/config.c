@@ -59,6 +59,9 @@ static const key_desc keys[] = {
     KEY(row_beats, KEY_U32),
     KEY(softmax_exp_per_cycle, KEY_U32),
     KEY(value_scales_with_keys, KEY_U32),
+    KEY(fetch_ring, KEY_U32),
+    KEY(value_fetch_delay, KEY_U32),
+    KEY(requests_in_flight, KEY_U32),
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -325,10 +328,14 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
         bad = "fetch_slots, fetch_row_overhead, fetch_done_latency, unaligned_regions, "
               "value_scale_per_row, kept_scan, step_latency and head_add_latency are knobs of "
               "the serial engine: set step_overlap = 0 or leave them at 0";
+    else if (c->fetch_ring > 64)
+        bad = "fetch_ring must be 0..64";
     else if (!c->step_overlap &&
-             (c->row_beats || c->softmax_exp_per_cycle || c->value_scales_with_keys))
-        bad = "row_beats, softmax_exp_per_cycle and value_scales_with_keys are knobs of the "
-              "overlapped pipeline: set step_overlap = 1 or leave them at 0";
+             (c->row_beats || c->softmax_exp_per_cycle || c->value_scales_with_keys ||
+              c->fetch_ring || c->value_fetch_delay || c->requests_in_flight))
+        bad = "row_beats, softmax_exp_per_cycle, value_scales_with_keys, fetch_ring, "
+              "value_fetch_delay and requests_in_flight are knobs of the overlapped pipeline: set "
+              "step_overlap = 1 or leave them at 0";
     if (!bad) return 0;
     set_err(err, err_len, "configuration '%s': %s", c->name, bad);
     return -1;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dram.h"
+#include "stream.h"
 #include "serial.h"
 
 enum event_kind {
@@ -158,6 +159,7 @@ struct spk_cycle_engine {
     double *topk_free;
     double kbuf_used, vbuf_used;
     int front_blocked; /* waiting for K buffer space */
+    int front_full;    /* waiting for a request to finish (requests_in_flight) */
     double blocked_since;
     vwait_fifo vwait;
     size_t in_flight;     /* admitted, output not yet written */
@@ -216,9 +218,32 @@ static uint64_t value_scale_moves(const spk_cycle_engine *e, const spk_cycle_req
     return (4 * rows + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES;
 }
 
+/* Bytes of a row of d fields of `bits` bits (rows packed back to back). */
+static uint64_t row_bytes_of(uint32_t d, uint32_t bits) {
+    return ((uint64_t)d * bits + 7) / 8;
+}
+
+/* fetch_ring (spk_engine_ovl): a K plane pass through the stream fetcher, contiguous rows, the
+ * first request at DRAM time @p t. Sets QK's data window: the first row's first beat and the
+ * last row's end. */
+static void key_stream(spk_cycle_engine *e, double t, uint64_t addr, uint64_t rows, uint32_t d,
+                       uint32_t bits, double *first, double *last) {
+    spk_stream st;
+    const spk_stream_plane p = {addr, row_bytes_of(d, bits), 1.0, ceil_div(d, e->qk_div),
+                                e->cfg.fetch_ring};
+    spk_stream_start(&st, &p, t);
+    for (uint64_t i = 0; i < rows; i++) spk_stream_row(&st, &e->dram, t - 2);
+    *first = rows ? st.first_emit : t;
+    *last = rows ? st.emit_end : t;
+}
+
 static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     uint64_t j = e->next_admit;
     if (j >= e->pushed || req != (uint32_t)j || e->barrier) return 0; /* stale, or draining */
+    if (e->cfg.requests_in_flight && e->in_flight >= e->cfg.requests_in_flight) {
+        e->front_full = 1; /* finish() admits again */
+        return 0;
+    }
     slot *s = at(e, req);
     const spk_cycle_request *r = &s->r;
     double need = kbuf_need(e, r);
@@ -229,6 +254,7 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     }
     if (e->front_blocked) e->stats.stall_kbuf += t - e->blocked_since;
     e->front_blocked = 0;
+    e->front_full = 0;
     e->kbuf_used += need;
     s->kbuf = need;
     e->next_admit++;
@@ -251,8 +277,17 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
         double f0, l0;
         spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(1) << 52), v_scales, &f0, &l0);
     }
-    spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
-    if (v_scales) {
+    if (e->cfg.fetch_ring) {
+        /* The K scale words' blocks (own reads), then the fetcher's rows. */
+        const uint64_t k_scales =
+            (4 * n_keys + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES;
+        spk_dram_fetch(&e->dram, tk, r->key_msb_addr + (UINT64_C(2) << 52), k_scales, &first,
+                       &last);
+        key_stream(e, tk, r->key_msb_addr, n_keys, r->d, r->key_bits, &first, &last);
+    } else {
+        spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
+    }
+    if (v_scales && !e->cfg.fetch_ring) {
         const double k_scales = (double)v_scales; /* ceil(4n / 32) blocks, as the V ones */
         first = first + k_scales < last ? first + k_scales : last;
     }
@@ -325,8 +360,12 @@ static int on_decide(spk_cycle_engine *e, uint32_t j, double t) {
     if (s->pass == 0 && r->requant_heads && !r->lsb_upfront) {
         /* Progressive quantization: refetch the LSB plane of the same keys, recompute once. */
         s->pass = 1;
-        spk_dram_fetch(&e->dram, t, r->key_lsb_addr, r->key_lsb_transactions, &s->k_first,
+        if (e->cfg.fetch_ring)
+            key_stream(e, t, r->key_lsb_addr, r->requant_keys, r->d, r->lsb_bits, &s->k_first,
                        &s->k_last);
+        else
+            spk_dram_fetch(&e->dram, t, r->key_lsb_addr, r->key_lsb_transactions, &s->k_first,
+                           &s->k_last);
         return heap_push(&e->heap, s->k_first, j, EV_QK);
     }
     /* The final probabilities are added into the token importance, importance_per_cycle a
@@ -351,6 +390,49 @@ static int on_decide(spk_cycle_engine *e, uint32_t j, double t) {
     return heap_push(&e->heap, ready, j, EV_VALLOC);
 }
 
+/* fetch_ring: the V pass of spk_engine_ovl, its first request at DRAM time @p t. With both V
+ * planes (after a requant) a second fetcher takes kept row j once the first has emitted row j's
+ * MSB fields (into HIBUF), and PV takes the second one's beats. The kept-row scan that offers
+ * the rows (a row or a line of flags a cycle) is not modeled: pacing the fetcher by it changed
+ * no total by more than 0.01% (docs/simulator.md, "Preset rtl-ovl"). Sets PV's data window. */
+static void value_stream(spk_cycle_engine *e, const spk_cycle_request *r, double t, double *first,
+                         double *last) {
+    const uint64_t kv = (uint64_t)r->heads * r->values, n = (uint64_t)r->heads * r->keys;
+    *first = *last = t;
+    if (kv == 0) return;
+    const double gap = (double)n / (double)kv, beats = ceil_div(r->d, e->pv_div);
+    const spk_stream_plane pf = {r->value_addr, row_bytes_of(r->d, r->key_bits), gap, beats,
+                                 e->cfg.fetch_ring};
+    spk_stream f, g;
+    spk_stream_start(&f, &pf, t);
+    const double offered = t - 2; /* the rows' indices: row 0's two cycles before its request */
+    if (!(r->value_bits > r->key_bits && r->lsb_bits)) {
+        for (uint64_t i = 0; i < kv; i++) spk_stream_row(&f, &e->dram, offered);
+        *first = f.first_emit;
+        *last = f.emit_end;
+        return;
+    }
+    const spk_stream_plane pg = {r->value_addr + (UINT64_C(1) << 51),
+                                 row_bytes_of(r->d, r->lsb_bits), gap, beats, e->cfg.fetch_ring};
+    spk_stream_start(&g, &pg, t);
+    double f_end[SPK_STREAM_MAX_RING]; /* the first fetcher's rows the second has not taken */
+    /* the two fetchers' requests in time order; the first wins a tie (the AR port's priority) */
+    while (g.rows < kv) {
+        const int f_can = f.rows < kv && f.rows - g.rows < SPK_STREAM_MAX_RING;
+        const double tf = f_can ? spk_stream_next_take(&f, offered) : -1;
+        /* row j is offered to the second fetcher the cycle after the first emitted it */
+        const double tg = g.rows < f.rows
+                              ? spk_stream_next_take(&g, f_end[g.rows % SPK_STREAM_MAX_RING] + 1)
+                              : -1;
+        if (tf >= 0 && (tg < 0 || tf <= tg))
+            f_end[f.rows % SPK_STREAM_MAX_RING] = spk_stream_row(&f, &e->dram, tf);
+        else
+            spk_stream_row(&g, &e->dram, tg);
+    }
+    *first = g.first_emit;
+    *last = g.emit_end;
+}
+
 static int start_value_fetch(spk_cycle_engine *e, uint32_t j, double t) {
     slot *s = at(e, j);
     const spk_cycle_request *r = &s->r;
@@ -360,7 +442,16 @@ static int start_value_fetch(spk_cycle_engine *e, uint32_t j, double t) {
     /* value_scales_with_keys: the kept rows' scale words came with the keys' (at admission). */
     const uint64_t moved = value_scale_moves(e, r, r->heads * r->values);
     const uint64_t v_blocks = r->value_transactions > moved ? r->value_transactions - moved : 0;
-    spk_dram_fetch(&e->dram, t, r->value_addr, v_blocks, &first, &last);
+    const double t_fetch = t + e->cfg.value_fetch_delay;
+    if (e->cfg.fetch_ring) {
+        if (!e->cfg.value_scales_with_keys && r->values) /* the kept rows' scale words first */
+            spk_dram_fetch(&e->dram, t_fetch, r->value_addr + (UINT64_C(1) << 52),
+                           (4 * r->heads * r->values + SPK_CYCLE_TRANSACTION_BYTES - 1) /
+                               SPK_CYCLE_TRANSACTION_BYTES,
+                           &first, &last);
+        value_stream(e, r, t_fetch, &first, &last);
+    } else
+        spk_dram_fetch(&e->dram, t_fetch, r->value_addr, v_blocks, &first, &last);
     s->k_first = first;
     s->k_last = last; /* reused for the value data times */
     return heap_push(&e->heap, first, j, EV_PV);
@@ -421,6 +512,12 @@ static int finish(spk_cycle_engine *e, uint32_t j, double done) {
     s->finished = 1;
     if (done > e->end) e->end = done;
     e->in_flight--;
+    if (e->front_full && !e->barrier) {
+        /* requests_in_flight: the engine takes the next descriptor once this one is done */
+        e->front_full = 0;
+        if (more_to_admit(e) && heap_push(&e->heap, done, (uint32_t)e->next_admit, EV_ADMIT))
+            return -1;
+    }
     if (!e->barrier || e->in_flight) return 0;
     /* Drained: run the token top-k, then the front end resumes. */
     e->barrier = 0;

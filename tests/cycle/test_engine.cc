@@ -400,6 +400,7 @@ spk_config ovl_units() {
     // the structure knobs off: the paper's pipeline with the RTL's units
     c.row_beats = c.softmax_exp_per_cycle = c.output_per_cycle = c.query_load_cycles = 0;
     c.topk_emit_pass = c.topk_latency = c.importance_per_cycle = c.value_scales_with_keys = 0;
+    c.fetch_ring = c.value_fetch_delay = c.requests_in_flight = 0;
     return c;
 }
 
@@ -452,4 +453,138 @@ TEST(Engine, OverlappedStructureKnobsAddWhatTheySay) {
     char err[256];
     EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
     EXPECT_NE(std::string(err).find("row_beats"), std::string::npos) << err;
+}
+
+namespace {
+
+// A request of n contiguous keys of d fields with `bits`-bit MSB codes and no kept V rows.
+spk_cycle_request short_rows(uint32_t n, uint32_t d, uint32_t bits) {
+    spk_cycle_request r = request(0, 0, n, 0, false);
+    r.d = d;
+    r.key_bits = r.value_bits = bits;
+    return r;
+}
+
+spk_cycle_stats run_alone(const spk_config &cfg, const spk_cycle_request &r) {
+    spk_cycle_stats s{};
+    EXPECT_EQ(spk_cycle_run(&cfg, &r, 1, &s, nullptr, nullptr, nullptr), SPK_CYCLE_OK);
+    return s;
+}
+
+} // namespace
+
+// value_fetch_delay moves the V fetch, and so the end of a request whose V pass is last, by its
+// cycles, with and without the stream fetcher.
+TEST(Engine, ValueFetchDelayAddsItsCycles) {
+    spk_cycle_request r = request(0, 0, 100, 10, false, 50);
+    r.d = 20;
+    for (uint32_t ring : {0u, 16u}) {
+        spk_config c = ovl_units();
+        c.fetch_ring = ring;
+        const uint64_t t0 = alone(c, r);
+        c.value_fetch_delay = 7;
+        EXPECT_EQ(alone(c, r), t0 + 7) << "fetch_ring " << ring;
+    }
+}
+
+// The stream fetcher (fetch_ring, spk_kv_fetch_stream) reads a run of contiguous rows block by
+// block: 256 rows of 4 bytes touch 1 + 3/32 + 255 * 4/32 = 32.97 blocks from a random byte
+// offset, 33 whole ones, beside the 32 blocks of their scale words; the descriptor's count is
+// 2 blocks a row.
+TEST(Engine, StreamFetcherSharesBlocksBetweenRows) {
+    const spk_cycle_request r = short_rows(256, 8, 4);
+    spk_config c = ovl_units();
+    EXPECT_EQ(run_alone(c, r).dram_bytes, 512u * 32);
+    c.fetch_ring = 16;
+    EXPECT_EQ(run_alone(c, r).dram_bytes, (33u + 32) * 32);
+}
+
+// Its AR side takes a cycle per row index before the row's new blocks: rows of 4 bytes (one
+// beat) keep QK waiting. The same 65 blocks as one stream (fetch_ring 0; QK waits behind the
+// scale words in both, value_scales_with_keys) are QK-bound, 256 beats after the first row's
+// data; through the fetcher the 255 later rows take 255 + 32 cycles to request (an index each,
+// 32 new blocks), so the K pass ends those 32 cycles later, and at most a DRAM round trip more
+// (the last row waits for its block).
+TEST(Engine, StreamFetcherTakesAnIndexCycleARow) {
+    spk_cycle_request r = short_rows(256, 8, 4);
+    spk_config c = ovl_units();
+    c.row_beats = 1;
+    c.value_scales_with_keys = 1;
+    r.key_msb_transactions = 33 + 32; // the blocks the fetcher moves, as one stream
+    const uint64_t stream = alone(c, r);
+    c.fetch_ring = 16;
+    const uint64_t rows = alone(c, r);
+    EXPECT_GE(rows, stream + 32);
+    EXPECT_LE(rows, stream + 32 + c.dram_latency + 2);
+}
+
+// A row's blocks wait for ring room: rows of 96 bytes (4 blocks from most offsets) and 8 beats
+// stream at the consumer's pace through 16 blocks, but through 4 each row's requests wait for
+// the previous row to leave, a DRAM round trip per row.
+TEST(Engine, StreamFetcherWaitsForRingRoom) {
+    const spk_cycle_request r = short_rows(100, 64, 12);
+    spk_config c = ovl_units();
+    c.row_beats = 1;
+    c.fetch_ring = 16;
+    const uint64_t wide = alone(c, r);
+    c.fetch_ring = 4;
+    EXPECT_GE(alone(c, r), wide + 99 * c.dram_latency);
+}
+
+// Both V planes (after a requant): the second fetcher takes kept row j only once the first has
+// emitted row j's MSB fields, so PV's first beat is at least a DRAM round trip later than with
+// one plane of the same rows, and the second plane's blocks are read too.
+TEST(Engine, StreamFetcherReadsTheSecondVPlaneBehindTheFirst) {
+    spk_cycle_request one = request(0, 0, 100, 40, true, 50);
+    one.d = 32;
+    spk_cycle_request two = one;
+    two.value_bits = one.key_bits + one.lsb_bits;
+    spk_config c = ovl_units();
+    c.fetch_ring = 16;
+    const spk_cycle_stats a = run_alone(c, one), b = run_alone(c, two);
+    EXPECT_GE(b.cycles, a.cycles + c.dram_latency);
+    EXPECT_GT(b.dram_bytes, a.dram_bytes);
+}
+
+// fetch_ring and value_fetch_delay belong to the overlapped pipeline; the ring holds 64 at most.
+TEST(Engine, StreamFetcherKnobsAreChecked) {
+    char err[256];
+    spk_config c = preset("rtl-engine");
+    c.fetch_ring = 16;
+    EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
+    EXPECT_NE(std::string(err).find("fetch_ring"), std::string::npos) << err;
+    c = preset("rtl-engine");
+    c.value_fetch_delay = 4;
+    EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
+    EXPECT_NE(std::string(err).find("value_fetch_delay"), std::string::npos) << err;
+    c = ovl_units();
+    c.fetch_ring = 65;
+    EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
+    EXPECT_NE(std::string(err).find("fetch_ring must be 0..64"), std::string::npos) << err;
+    c.fetch_ring = 64;
+    EXPECT_EQ(spk_config_check(&c, err, sizeof err), 0) << err;
+}
+
+// requests_in_flight = 1 (spk_engine_ovl takes the next descriptor once the current one is done):
+// two requests take exactly the sum of their times alone; the paper's pipeline (0) overlaps them.
+TEST(Engine, OneRequestInFlightRunsRequestsBackToBack) {
+    spk_cycle_request a = request(0, 0, 100, 10, false, 50), b = request(0, 1, 60, 20, true, 40);
+    a.d = 20;
+    b.d = 36;
+    spk_config c = ovl_units();
+    c.fetch_ring = 16;
+    const spk_cycle_request both[2] = {a, b};
+    spk_cycle_stats s{};
+    ASSERT_EQ(spk_cycle_run(&c, both, 2, &s, nullptr, nullptr, nullptr), SPK_CYCLE_OK);
+    const uint64_t overlapped = s.cycles;
+    c.requests_in_flight = 1;
+    s = spk_cycle_stats{};
+    ASSERT_EQ(spk_cycle_run(&c, both, 2, &s, nullptr, nullptr, nullptr), SPK_CYCLE_OK);
+    EXPECT_EQ(s.cycles, alone(c, a) + alone(c, b));
+    EXPECT_LT(overlapped, s.cycles);
+    c = preset("rtl-engine");
+    c.requests_in_flight = 1;
+    char err[256];
+    EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
+    EXPECT_NE(std::string(err).find("requests_in_flight"), std::string::npos) << err;
 }

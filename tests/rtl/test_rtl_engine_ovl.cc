@@ -155,10 +155,11 @@ TEST(RtlEngineOvl, PresetFileHasTheEnginesUnits) {
     EXPECT_EQ(cfg.softmax_exp_per_cycle, 8u);
 }
 
-// The preset file against the Verilated engine on the same 60 requests as above, one at a time:
-// the total within 0.98 .. 1.03 and every request within 0.95 .. 1.30 (measured on 1,000 requests
-// per seed, five seeds: total 1.0145 .. 1.0155, per request 1.002 .. 1.22; docs/simulator.md,
-// "Preset rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
+// The preset file against the Verilated engine on 200 requests, one at a time, contiguous keys
+// (the requests `rtl-engine --memory cycles` times): the total within 2% and at least 90% of the
+// requests within 5%, issue 18's bars, and none off by more than 10% (measured on 1,000 requests
+// per seed, five seeds: total 1.0033 .. 1.0035, 988-995 within 5%, per request 0.953 .. 1.086;
+// docs/simulator.md, "Preset rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
 TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     spk_config cfg{};
     char err[256] = "";
@@ -168,26 +169,31 @@ TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     mem.latency = 8;
     EngineHarness<Vengine_ovl> ovl("", mem);
     std::mt19937_64 rng(4043);
+    constexpr int kRequests = 200;
     uint64_t t_rtl = 0, t_model = 0;
+    int within = 0;
     double lo = 1e9, hi = 0;
-    for (int i = 0; i < kCycleCases; i++) {
+    for (int i = 0; i < kRequests; i++) {
         EngineCase c;
-        ASSERT_EQ(engine_random_case(rng, 300, c), "");
+        ASSERT_EQ(engine_random_case(rng, 300, c, -1, -1, false), "");
         const EngineOutcome b = ovl.run(c);
         ASSERT_EQ(engine_check(c, b), "") << "case " << i;
         const uint64_t want = predicted(cfg, c);
         t_rtl += b.cycles;
         t_model += want;
         const double r = (double)b.cycles / (double)want;
+        within += r >= 0.95 && r <= 1.05;
         lo = r < lo ? r : lo;
         hi = r > hi ? r : hi;
     }
     const double total = (double)t_rtl / (double)t_model;
     RecordProperty("ovl_over_preset", std::to_string(total));
+    RecordProperty("within_5_percent", std::to_string(within));
     EXPECT_GT(total, 0.98) << t_rtl << " RTL cycles, " << t_model << " preset";
-    EXPECT_LT(total, 1.03) << t_rtl << " RTL cycles, " << t_model << " preset";
-    EXPECT_GT(lo, 0.95);
-    EXPECT_LT(hi, 1.30);
+    EXPECT_LT(total, 1.02) << t_rtl << " RTL cycles, " << t_model << " preset";
+    EXPECT_GE(within, kRequests * 9 / 10) << "requests within 5% of the preset";
+    EXPECT_GT(lo, 0.90);
+    EXPECT_LT(hi, 1.10);
 }
 
 } // namespace

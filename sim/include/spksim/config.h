@@ -94,6 +94,17 @@ typedef struct spk_config {
                                           rows' with the V fetch (dram_bytes counts the blocks
                                           moved; the per-kind transactions stay the
                                           descriptor's) */
+    uint32_t fetch_ring;             /**< overlapped: 0 = each plane pass is one stream of the
+                                          descriptor's transactions; else spk_kv_fetch_stream
+                                          row by row (an index cycle per row, the previous row's
+                                          last block shared, a row emitted once its blocks are
+                                          in), this many blocks and rows in flight (<= 64) */
+    uint32_t value_fetch_delay;      /**< overlapped: cycles from the V allocation to the DRAM
+                                          time of the V fetch's first request (spk_engine_ovl:
+                                          the kept-row scan and the fetcher's index take) */
+    uint32_t requests_in_flight;     /**< overlapped: 0 = requests overlap as buffer space allows
+                                          (the paper's pipeline); else at most this many are
+                                          admitted and not done (spk_engine_ovl: 1) */
 } spk_config;
 
 /**
