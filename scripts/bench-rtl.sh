@@ -3,15 +3,15 @@
 # First times 1,000 random head requests per seed on the Verilated engine against the cycle
 # simulator (`rtl-engine --memory cycles`: its serial `rtl-engine` preset and the overlapped
 # pipeline), then the same 1,000 requests on spk_engine and spk_engine_compact (cycles, all
-# checked bit for bit). Then runs the iCE40 flow of the RTL (`make synth`: yosys, nextpnr-ice40,
-# icepack, icetime, for the top-k engine, the softmax and the whole engine (compact) with its
-# on-chip memory; then `make synth-blocks`: yosys cell counts of each engine block) and prints
-# every report (resources, Fmax or why it does not fit, run times, tool versions) for
-# docs/benchmarks.md; then the iCEBreaker bitstream (make bitstream BOARD=icebreaker: the engine
-# with the UART bridge, 3 placement seeds, about 15 minutes). Then the overlapped engine against
-# its preset, per8 through the presets, and the two full engines' area on a 7-series part (make
-# synth-xilinx). Takes about 1.5 hours on the 2-core build machine (synth_xilinx is most of it:
-# the overlapped engine alone took 43 minutes).
+# checked bit for bit), then the overlapped engine against its preset on five seeds, per8
+# through the presets, and the two full engines' area on a 7-series part (make synth-xilinx).
+# Then runs the iCE40 flow of the RTL (`make synth`: yosys, nextpnr-ice40, icepack, icetime, for
+# the top-k engine, the softmax and the whole engine (compact) with its on-chip memory; then
+# `make synth-blocks`: yosys cell counts of each engine block) and prints every report
+# (resources, Fmax or why it does not fit, run times, tool versions) for docs/benchmarks.md;
+# last the iCEBreaker bitstream (make bitstream BOARD=icebreaker: the engine with the UART
+# bridge, 3 placement seeds, about 15 minutes). Takes about 1.5 hours on the 2-core build
+# machine (synth_xilinx is most of it: the overlapped engine alone took 43 minutes).
 # Usage: scripts/bench-rtl.sh [SHARED_DATA_DIR]   (for the per8 trace)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -328,7 +328,7 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
         bad = "fetch_slots, fetch_row_overhead, fetch_done_latency, unaligned_regions, "
               "value_scale_per_row, kept_scan, step_latency and head_add_latency are knobs of "
               "the serial engine: set step_overlap = 0 or leave them at 0";
-    else if (c->fetch_ring > 64)
+    else if (c->fetch_ring > SPK_CONFIG_MAX_FETCH_RING)
         bad = "fetch_ring must be 0..64";
     else if (!c->step_overlap &&
              (c->row_beats || c->softmax_exp_per_cycle || c->value_scales_with_keys ||

@@ -206,6 +206,11 @@ static int more_to_admit(const spk_cycle_engine *e) {
     return !e->ended || e->next_admit < e->pushed;
 }
 
+/* 32-byte blocks of @p rows packed 4-byte scale words. */
+static uint64_t scale_word_blocks(uint64_t rows) {
+    return (4 * rows + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES;
+}
+
 /* value_scales_with_keys = 1 (spk_engine_ovl): the V scale words of all the request's keys are
  * read with the K fetch, in whole 32-byte blocks, instead of the kept rows' with the V fetch.
  * Returns the blocks of @p rows scale words when the knob is set, else 0. The per-kind
@@ -215,7 +220,7 @@ static uint64_t value_scale_moves(const spk_cycle_engine *e, const spk_cycle_req
                                   uint64_t rows) {
     (void)r;
     if (!e->cfg.value_scales_with_keys) return 0;
-    return (4 * rows + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES;
+    return scale_word_blocks(rows);
 }
 
 /* Bytes of a row of d fields of `bits` bits (rows packed back to back). */
@@ -279,10 +284,9 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     }
     if (e->cfg.fetch_ring) {
         /* The K scale words' blocks (own reads), then the fetcher's rows. */
-        const uint64_t k_scales =
-            (4 * n_keys + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES;
-        spk_dram_fetch(&e->dram, tk, r->key_msb_addr + (UINT64_C(2) << 52), k_scales, &first,
-                       &last);
+        double f0, l0;
+        spk_dram_fetch(&e->dram, tk, r->key_msb_addr + (UINT64_C(2) << 52),
+                       scale_word_blocks(n_keys), &f0, &l0);
         key_stream(e, tk, r->key_msb_addr, n_keys, r->d, r->key_bits, &first, &last);
     } else {
         spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
@@ -446,9 +450,7 @@ static int start_value_fetch(spk_cycle_engine *e, uint32_t j, double t) {
     if (e->cfg.fetch_ring) {
         if (!e->cfg.value_scales_with_keys && r->values) /* the kept rows' scale words first */
             spk_dram_fetch(&e->dram, t_fetch, r->value_addr + (UINT64_C(1) << 52),
-                           (4 * r->heads * r->values + SPK_CYCLE_TRANSACTION_BYTES - 1) /
-                               SPK_CYCLE_TRANSACTION_BYTES,
-                           &first, &last);
+                           scale_word_blocks((uint64_t)r->heads * r->values), &first, &last);
         value_stream(e, r, t_fetch, &first, &last);
     } else
         spk_dram_fetch(&e->dram, t_fetch, r->value_addr, v_blocks, &first, &last);

@@ -12,7 +12,7 @@
 
 #include "dram.h"
 
-#define SPK_STREAM_MAX_RING 64
+#define SPK_STREAM_MAX_RING SPK_CONFIG_MAX_FETCH_RING
 
 /* One plane pass: which rows, how long, how many in flight. */
 typedef struct {

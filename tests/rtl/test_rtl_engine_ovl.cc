@@ -157,8 +157,9 @@ TEST(RtlEngineOvl, PresetFileHasTheEnginesUnits) {
 
 // The preset file against the Verilated engine on 200 requests, one at a time, contiguous keys
 // (the requests `rtl-engine --memory cycles` times): the total within 2% and at least 90% of the
-// requests within 5%, issue 18's bars, and none off by more than 10% (measured on 1,000 requests
-// per seed, five seeds: total 1.0033 .. 1.0035, 988-995 within 5%, per request 0.953 .. 1.086;
+// requests within 5%, issue 18's bars, and every request within 0.95 .. 1.10 (measured on 1,000
+// requests per seed, five seeds: total 1.0033 .. 1.0035, 988-995 within 5%, per request 0.953 ..
+// 1.086;
 // docs/simulator.md, "Preset rtl-ovl"). Fails when the RTL or the preset's knobs drift apart.
 TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     spk_config cfg{};
@@ -192,7 +193,7 @@ TEST(RtlEngineOvl, PresetFileTracksTheEngine) {
     EXPECT_GT(total, 0.98) << t_rtl << " RTL cycles, " << t_model << " preset";
     EXPECT_LT(total, 1.02) << t_rtl << " RTL cycles, " << t_model << " preset";
     EXPECT_GE(within, kRequests * 9 / 10) << "requests within 5% of the preset";
-    EXPECT_GT(lo, 0.90);
+    EXPECT_GT(lo, 0.95);
     EXPECT_LT(hi, 1.10);
 }
 

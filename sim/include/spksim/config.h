@@ -20,6 +20,8 @@ extern "C" {
 
 /** Most rows the serial engine's row fetcher keeps in flight (fetch_slots). */
 #define SPK_CONFIG_MAX_FETCH_SLOTS 64u
+/** Most blocks (and rows) the overlapped pipeline's stream fetcher keeps in flight (fetch_ring). */
+#define SPK_CONFIG_MAX_FETCH_RING 64u
 
 /** @brief One accelerator configuration (every field is a key of the file format). */
 typedef struct spk_config {
@@ -98,7 +100,8 @@ typedef struct spk_config {
                                           descriptor's transactions; else spk_kv_fetch_stream
                                           row by row (an index cycle per row, the previous row's
                                           last block shared, a row emitted once its blocks are
-                                          in), this many blocks and rows in flight (<= 64) */
+                                          in), this many blocks and rows in flight (at most
+                                          SPK_CONFIG_MAX_FETCH_RING) */
     uint32_t value_fetch_delay;      /**< overlapped: cycles from the V allocation to the DRAM
                                           time of the V fetch's first request (spk_engine_ovl:
                                           the kept-row scan and the fetcher's index take) */
