@@ -119,9 +119,8 @@ module spk_engine_ovl #(
     localparam HW = $clog2(NMAX * BEATS);
     localparam TW = 17;  // top-k value width: probabilities are unsigned 16-bit
     localparam TCW = $clog2(NMAX) + 1;
-    localparam [3:0] S_IDLE = 4'd0, S_KSCALE = 4'd1, S_PASS_START = 4'd3,
-                     S_PASS = 4'd4, S_TOPK_WAIT = 4'd5, S_TOPK_START = 4'd6, S_TOPK = 4'd7,
-                     S_VSTART = 4'd8, S_ZERO = 4'd9,
+    localparam [3:0] S_IDLE = 4'd0, S_KSCALE = 4'd1,
+                     S_PASS = 4'd4, S_TOPK_WAIT = 4'd5, S_TOPK = 4'd7, S_ZERO = 4'd9,
                      S_VPASS_START = 4'd11, S_VPASS = 4'd12, S_PV_WAIT = 4'd13, S_DONE = 4'd14;
 
     reg [3:0]  state;
@@ -149,7 +148,7 @@ module spk_engine_ovl #(
     reg [DMAX*12-1:0] qbuf;  // the query codes as they arrive (12-bit fields)
     reg [7:0]  head_reg;     // head-importance accumulator of the running request
     reg        head_add;     // adding the request's head importance (one cycle)
-    reg [1:0]  head_wait;    // cycles until that add is written (done waits for it)
+    reg [1:0]  head_wait;    // cycles until that add is written (done shows after it)
     reg        imp_walk;     // adding the final probabilities into the token accumulators
     reg [15:0] imp_pos;      // key position being added
     reg        fetch_done_seen;
@@ -340,15 +339,30 @@ module spk_engine_ovl #(
     // only its rising edge is this request's error.
     reg  f_bus_error_q;
     wire [M*12-1:0] f_fields;
-    wire f_start = (state == S_PASS_START) || (state == S_VSTART && values_fetched != 16'd0) ||
-                   (state == S_VPASS_START);
-    // the fetcher samples its command at start; at VSTART vpass and lsb_pass are still the K
+    // The V pass starts in the cycle the top-k is done: its last line (the kept flags and E)
+    // came out a cycle or more before its done, so E is final and PV, the fetcher (kept rows)
+    // and the scan start together, with the kept count straight from the top-k.
+    wire tk_done;
+    wire [TCW-1:0] tk_kept;
+    wire        v_go = (state == S_TOPK) && tk_done;
+    wire [15:0] v_rows = {{(16 - TCW) {1'b0}}, tk_kept};
+    // The LSB pass starts in the cycle of the MSB pass's done when the softmax asks for it
+    // (the softmax is idle again in the cycle its done shows, and the fetcher's last row is
+    // long out).
+    wire sm_done, sm_refetch;
+    wire lsb_go = (state == S_PASS) && sm_done && !lsb_pass && lsb_reg != 4'd0 && sm_refetch;
+    // The first pass starts with the query's last beat into QK (the K rows reach QK a DRAM
+    // round trip later).
+    wire q_last;
+    wire pass_go = q_last || lsb_go;  // a K pass starts: fetcher and softmax
+    wire f_start = pass_go || (v_go && v_rows != 16'd0) || (state == S_VPASS_START);
+    // the fetcher samples its command at start; at v_go vpass and lsb_pass are still the K
     // pass's (they change with that edge): the V pass starts on the MSB plane
-    wire        f_v = vpass || (state == S_VSTART);
-    wire        f_lsb = lsb_pass && (state != S_VSTART);
+    wire        f_v = vpass || v_go;
+    wire        f_lsb = (lsb_pass || lsb_go) && !v_go;
     wire [31:0] f_base = f_v ? (f_lsb ? v_lsb_reg : v_msb_reg) : (f_lsb ? k_lsb_reg : k_msb_reg);
     wire [3:0]  f_bits = f_lsb ? lsb_reg : msb_reg;
-    wire [15:0] f_rows = f_v ? values_fetched : n_reg;
+    wire [15:0] f_rows = v_go ? v_rows : vpass ? values_fetched : n_reg;
     wire        pass_state = (state == S_PASS) || (state == S_VPASS);
     // K pass: row j once the read of its K scale word is out (contiguous: the block holding
     // word j; list: the key's own read, issued after the list is in); V pass: listed rows.
@@ -382,7 +396,7 @@ module spk_engine_ovl #(
     reg  [15:0]  g_row;
     reg  [BW-1:0] g_beat;
     reg          g_bus_error_q;
-    wire         g_start = (state == S_VSTART) && lsb_pass && (values_fetched != 16'd0);
+    wire         g_start = v_go && lsb_pass && (v_rows != 16'd0);
     wire         g_busy, g_idx_ready, g_out_valid, g_out_first, g_out_last, g_done, g_bad;
     wire         g_bus_error, g_arvalid, g_rready;
     wire [31:0]  g_araddr;
@@ -397,7 +411,7 @@ module spk_engine_ovl #(
     wire         unused_g = &{1'b0, g_busy, g_bad};
     spk_kv_fetch_stream #(.DMAX(DMAX), .M(M), .RING(FRING), .RQ(FRING)) fetch_lsb (
         .clk(clk), .rst(rst), .start(g_start), .base(v_lsb_reg), .d(d_reg), .bits(lsb_reg),
-        .is_signed(1'b0), .rows(values_fetched), .busy(g_busy),
+        .is_signed(1'b0), .rows(v_rows), .busy(g_busy),
         .idx_valid(g_idx_valid), .idx_ready(g_idx_ready), .idx(g_idx),
         .arvalid(g_arvalid), .arready(g_arready), .araddr(g_araddr), .arlen(g_arlen),
         .arsize(g_arsize), .arburst(g_arburst),
@@ -441,6 +455,7 @@ module spk_engine_ovl #(
     wire [BW:0] q_beats = q_beats_w[BW:0];
     wire        unused_q_beats = &{1'b0, q_beats_w};
     wire ql_we = (state == S_KSCALE) && !r_query && (ql_cnt != q_beats);
+    assign q_last = ql_we && (ql_cnt + 1'b1 == q_beats);
     wire [M*12-1:0] ql_codes = qbuf[ql_cnt[BW-1:0]*(M*12)+:M*12];
     wire qk_valid;
     wire [23:0] qk_logit;
@@ -452,13 +467,13 @@ module spk_engine_ovl #(
         .out_valid(qk_valid), .out_logit(qk_logit));
 
     // ---- softmax and requant decision ------------------------------------------------------
-    wire sm_busy, sm_in_ready, sm_done, sm_bad, sm_refetch;
+    wire sm_busy, sm_in_ready, sm_bad;
     wire [15:0] sm_conf;
     wire [39:0] sm_sum;
     wire [24:0] sm_recip;
     wire unused_sm = &{1'b0, sm_busy, sm_in_ready, sm_bad, sm_conf, sm_sum, sm_recip};
     spk_softmax_ovl #(.NMAX(NMAX), .LANES(SMLANES)) softmax (
-        .clk(clk), .rst(rst), .start(state == S_PASS_START), .n(n_reg[CW-1:0]),
+        .clk(clk), .rst(rst), .start(pass_go), .n(n_reg[CW-1:0]),
         .threshold(thr_reg), .busy(sm_busy), .in_valid(qk_valid), .in_ready(sm_in_ready),
         .in_logit(qk_logit), .out_valid(prob_valid), .out_index(prob_index),
         .out_prob(prob_value), .done(sm_done), .bad_cmd(sm_bad), .confidence(sm_conf),
@@ -476,17 +491,22 @@ module spk_engine_ovl #(
                                                                        : tk_line[g*TW+:TW];
         end
     endgenerate
-    wire tk_busy, tk_out_valid, tk_done, tk_bad;
+    wire tk_busy, tk_out_valid, tk_bad;
     wire [P-1:0] tk_mask;
     wire [AW-LP-1:0] tk_out_line;
-    wire [TCW-1:0] tk_kept, tk_ngreater, tk_passes;
+    wire [TCW-1:0] tk_ngreater, tk_passes;
     wire [TW-1:0] tk_thr;
     wire [31:0] tk_sel;
     wire unused_tk = &{1'b0, tk_busy, tk_bad, tk_ngreater, tk_passes, tk_thr, tk_sel};
     wire [TCW-1:0] tk_k = (keep_reg > n_reg) ? n_reg[TCW-1:0] : keep_reg[TCW-1:0];
+    // The top-k starts the cycle after the final pass's done, once every own read returned (the
+    // V scale words, which the kept rows' exponent needs) and no line load is pending: the
+    // softmax's last probability comes out a cycle before its done, so its line is loaded in
+    // the done cycle.
+    wire tk_go = (state == S_TOPK_WAIT) && !own_on && !tk_load_en;
     spk_topk #(.W(TW), .NMAX(NMAX), .P(P)) topk (
         .clk(clk), .rst(rst), .load_en(tk_load_en), .load_line(tk_load_line),
-        .load_data(tk_load_data), .start(state == S_TOPK_START), .n(n_reg[TCW-1:0]), .k(tk_k),
+        .load_data(tk_load_data), .start(tk_go), .n(n_reg[TCW-1:0]), .k(tk_k),
         .busy(tk_busy), .out_valid(tk_out_valid), .out_mask(tk_mask), .out_line(tk_out_line),
         .done(tk_done), .bad_cmd(tk_bad), .kept_count(tk_kept), .threshold(tk_thr),
         .n_greater(tk_ngreater), .passes(tk_passes), .sel_cycles(tk_sel));
@@ -506,8 +526,8 @@ module spk_engine_ovl #(
     endgenerate
     wire [AW-1:0] b_key = kept_list[b_row];
     spk_pv_ovl #(.DMAX(DMAX), .M(M)) pv (
-        .clk(clk), .rst(rst), .start(state == S_VSTART || state == S_ZERO), .d(d_reg),
-        .rows((state == S_ZERO) ? 17'd0 : {1'b0, values_fetched}), .busy(pv_busy),
+        .clk(clk), .rst(rst), .start(v_go || state == S_ZERO), .d(d_reg),
+        .rows((state == S_ZERO) ? 17'd0 : {1'b0, v_rows}), .busy(pv_busy),
         .e_in(e_acc), .have_e_in(have_e_acc && state != S_ZERO),  // n = 0: zeros, out_exp 0
         .beat_valid(b_valid && vpass && (lsb_pass || !v_two)),
         .beat_prob(probs[b_key]), .beat_scale(vscale[b_key*24+:24]), .beat_codes(v_codes),
@@ -608,6 +628,9 @@ module spk_engine_ovl #(
 
     // ---- control ---------------------------------------------------------------------------
     wire pass_end = fetch_done_seen && !b_valid && drain == 3'd0;
+    // the importance walk issues its last token add this cycle (or is over): the head add may
+    // be issued for the next cycle, after it
+    wire walk_over = !imp_walk || (imp_pos + 16'd1 >= n_reg);
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -844,47 +867,40 @@ module spk_engine_ovl #(
                         end
                     end
                 end
-                S_KSCALE: if (ql_cnt == q_beats) state <= S_PASS_START;  // query loaded
-                S_ZERO: state <= S_PV_WAIT;  // PV starts with no rows: d zeros, out_exp 0
-                S_PASS_START: begin  // fetcher and softmax start
-                    idx_cnt <= 16'd0;
-                    f_row <= 16'd0;
-                    f_beat <= {BW{1'b0}};
-                    fetch_done_seen <= 1'b0;
-                    state <= S_PASS;
+                S_KSCALE: begin
+                    if (q_last) begin  // the first pass starts with the last query beat (d >= 1)
+                        idx_cnt <= 16'd0;
+                        f_row <= 16'd0;
+                        f_beat <= {BW{1'b0}};
+                        fetch_done_seen <= 1'b0;
+                        state <= S_PASS;
+                    end
                 end
+                S_ZERO: state <= S_PV_WAIT;  // PV starts with no rows: d zeros, out_exp 0
                 S_PASS: begin
                     if (sm_done) begin
-                        if (!lsb_pass && lsb_reg != 4'd0 && sm_refetch) begin
+                        if (lsb_go) begin  // the LSB pass, started this cycle
                             requant <= 1'b1;
                             lsb_pass <= 1'b1;
-                            state <= S_PASS_START;
+                            idx_cnt <= 16'd0;
+                            f_row <= 16'd0;
+                            f_beat <= {BW{1'b0}};
+                            fetch_done_seen <= 1'b0;
                         end else begin  // final pass: its probabilities go to importance
-                            drain <= 3'd3;
                             imp_walk <= 1'b1;
                             imp_pos <= 16'd0;
+                            kept_bits <= {NMAX{1'b0}};
+                            e_acc <= 8'd0;
+                            have_e_acc <= 1'b0;
                             state <= S_TOPK_WAIT;
                         end
                     end
                 end
-                // the top-k starts once its last line is in and every own read returned (the V
-                // scale words, which the kept rows' exponent needs)
-                S_TOPK_WAIT: if (drain == 3'd0 && !own_on) state <= S_TOPK_START;
-                S_TOPK_START: begin
-                    kept_bits <= {NMAX{1'b0}};
-                    e_acc <= 8'd0;
-                    have_e_acc <= 1'b0;
-                    state <= S_TOPK;
-                end
-                S_TOPK: begin
-                    if (tk_done) begin
-                        values_fetched <= {{(16 - TCW) {1'b0}}, tk_kept};
-                        pos <= 16'd0;
-                        kept_n <= 16'd0;
-                        state <= S_VSTART;
-                    end
-                end
-                S_VSTART: begin  // E is final: PV, the fetcher (kept rows) and the scan start
+                S_TOPK_WAIT: if (tk_go) state <= S_TOPK;  // see tk_go
+                S_TOPK: if (v_go) begin  // E is final: PV, the fetcher (kept rows) and the scan start
+                    values_fetched <= v_rows;
+                    pos <= 16'd0;
+                    kept_n <= 16'd0;
                     idx_cnt <= 16'd0;
                     f_row <= 16'd0;
                     f_beat <= {BW{1'b0}};
@@ -893,13 +909,13 @@ module spk_engine_ovl #(
                     // V with both planes: the second fetcher takes the LSB plane beside the MSB
                     // one (one pass; v_two, the sequential second pass, stays unused)
                     v_two <= 1'b0;
-                    dual <= lsb_pass && (values_fetched != 16'd0);
+                    dual <= lsb_pass && (v_rows != 16'd0);
                     g_cnt <= 16'd0;
                     g_row <= 16'd0;
                     g_beat <= {BW{1'b0}};
                     lsb_pass <= 1'b0;
-                    scan_on <= (values_fetched != 16'd0);
-                    state <= (values_fetched == 16'd0) ? S_PV_WAIT : S_VPASS;
+                    scan_on <= (v_rows != 16'd0);
+                    state <= (v_rows == 16'd0) ? S_PV_WAIT : S_VPASS;
                 end
                 S_VPASS_START: begin
                     idx_cnt <= 16'd0;
@@ -925,20 +941,24 @@ module spk_engine_ovl #(
                         out_exp <= pv_exp;
                         head_importance <= pv_imp;
                         keys_fetched <= n_reg;
+                        if (walk_over) begin  // the head add follows at once (see S_DONE)
+                            head_add <= 1'b1;
+                            head_wait <= 2'd2;
+                        end
                         state <= S_DONE;
                     end
                 end
                 default: begin  // S_DONE: after the last token add the head add, then done
-                    if (!imp_walk) begin
-                        if (bad_cmd || head_wait == 2'd1) begin  // the head add is written
-                            done <= 1'b1;
-                            state <= S_IDLE;
-                        end else if (head_wait == 2'd0) begin
+                    if (bad_cmd || head_wait == 2'd1) begin  // the head add is written at this edge, so done shows after it
+                        done <= 1'b1;
+                        state <= S_IDLE;
+                    end else if (head_wait == 2'd0) begin
+                        if (walk_over) begin
                             head_add <= 1'b1;
-                            head_wait <= 2'd3;
-                        end else begin
-                            head_wait <= head_wait - 2'd1;
+                            head_wait <= 2'd2;
                         end
+                    end else begin
+                        head_wait <= head_wait - 2'd1;
                     end
                 end
             endcase

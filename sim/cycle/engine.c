@@ -266,12 +266,14 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     s->tm.admitted = t;
     double first, last, tk = t; /* when the K fetch is issued */
     if (e->cfg.query_load_cycles) {
-        /* The query's int16 codes are read and loaded into QK, qk_multipliers a cycle, before
-         * the first K request, which follows query_load_cycles later. */
+        /* The query's int16 codes are read and loaded into QK, qk_multipliers a cycle, the
+         * first load beat query_load_cycles after the last block's data; the K fetch starts
+         * with the last load beat. */
         const uint64_t blocks = (2ull * r->heads * r->d + SPK_CYCLE_TRANSACTION_BYTES - 1) /
                                 SPK_CYCLE_TRANSACTION_BYTES;
         spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(3) << 52), blocks, &first, &last);
-        tk = last + 1 + e->cfg.query_load_cycles + ceil_div((uint64_t)r->heads * r->d, e->qk_div);
+        tk = last + e->cfg.query_load_cycles - 1 +
+             ceil_div((uint64_t)r->heads * r->d, e->qk_div);
     }
     const uint64_t n_keys = (uint64_t)r->heads * r->keys;
     const uint64_t v_scales = value_scale_moves(e, r, n_keys);
