@@ -79,7 +79,7 @@ module spk_engine_ovl #(
 
     // engine state: idle = nothing queued or running (the time to clear or read importance)
     output wire            idle,
-    output reg  [7:0]      run_tag,       // tag of the request whose streams and done are out
+    output wire [7:0]      run_tag,       // tag of the request whose streams and done are out
 
     // importance accumulators, one bank: entry t < NTOK is token t's, entry NTOK + h head h's.
     // Clear (NTOK + NHEAD cycles, imp_busy meanwhile; issue while idle, requests wait for it),
@@ -121,7 +121,7 @@ module spk_engine_ovl #(
     localparam TCW = $clog2(NMAX) + 1;
     localparam [3:0] S_IDLE = 4'd0, S_KSCALE = 4'd1,
                      S_PASS = 4'd4, S_TOPK_WAIT = 4'd5, S_TOPK = 4'd7, S_ZERO = 4'd9,
-                     S_VPASS_START = 4'd11, S_VPASS = 4'd12, S_PV_WAIT = 4'd13, S_DONE = 4'd14;
+                     S_VPASS_START = 4'd11, S_VPASS = 4'd12, S_HAND = 4'd13;
 
     reg [3:0]  state;
     reg [DW-1:0] d_reg;
@@ -147,6 +147,24 @@ module spk_engine_ovl #(
     reg [BW:0] ql_cnt;       // query beats written into the QK array
     reg [DMAX*12-1:0] qbuf;  // the query codes as they arrive (12-bit fields)
     reg [7:0]  head_reg;     // head-importance accumulator of the running request
+    reg [7:0]  f_tag;        // the running request's tag
+    reg        f_requant, f_buserr;  // its results so far (see the tail)
+    reg [15:0] f_vals;       // its kept V rows (from the top-k's done)
+    // ---- the tail: PV's end, the head-importance add and done, of one request ------------------
+    // It takes a request when its PV starts (the top-k's done, S_ZERO, or a bad descriptor),
+    // with the request's fields and results so far; the front then goes on with the V pass and,
+    // once the V beats are all in PV and the importance walk is over, with the next descriptor
+    // (S_HAND): two requests in flight, the next one's reads, query load and K pass beside this
+    // one's PV, outputs and head add. The front's softmax holds its probability pass while the
+    // tail is busy (`prob_hold`), so the streams never interleave (run_tag is the tail's while
+    // it is busy), the next top-k and PV start only once the tail is free, and the importance
+    // adds stay in request order.
+    reg        t_busy;       // the tail holds a request
+    reg        t_wait_pv;    // ... and waits for PV's done
+    reg        front_tail;   // the front still runs the tail's request (its V pass)
+    reg [7:0]  t_tag, t_head;
+    reg        t_bad, t_buserr, t_requant;
+    reg [15:0] t_n, t_vals;
     reg        head_add;     // adding the request's head importance (one cycle)
     reg [1:0]  head_wait;    // cycles until that add is written (done shows after it)
     reg        imp_walk;     // adding the final probabilities into the token accumulators
@@ -178,9 +196,6 @@ module spk_engine_ovl #(
     reg [QCW-1:0]   fifo_n;
     assign req_ready = (fifo_n != QDEPTH[QCW-1:0]);
     wire push = req_valid && req_ready;
-    // a request starts when the engine is idle and the importance bank is not being cleared
-    wire pop = (state == S_IDLE) && (fifo_n != {QCW{1'b0}}) && !imp_busy;
-    assign idle = (state == S_IDLE) && (fifo_n == {QCW{1'b0}});
     always @(posedge clk)
         if (push)
             fifo[fifo_wr] <= {tag, d, msb_bits, lsb_bits, threshold, v_keep, n_keys, key_base,
@@ -206,6 +221,13 @@ module spk_engine_ovl #(
         .d(h_d), .msb_bits(h_msb), .lsb_bits(h_lsb), .n_keys(h_n), .key_base(h_key_base),
         .key_list(h_list), .q_base_odd(h_q_base[0]), .keys_base_odd(h_keys[0]), .head(h_head),
         .bad(req_bad));
+    // A request starts when the front is idle and the importance bank is not being cleared; a
+    // bad one (done at once, by the tail) waits for the tail to be free, so dones stay in order.
+    wire pop = (state == S_IDLE) && (fifo_n != {QCW{1'b0}}) && !imp_busy && !(req_bad && t_busy);
+    assign idle = (state == S_IDLE) && (fifo_n == {QCW{1'b0}}) && !t_busy;
+    wire zero_go = (state == S_ZERO) && !t_busy;  // n = 0: PV starts with no rows
+    wire bad_go = pop && req_bad;
+    assign run_tag = (t_busy || done) ? t_tag : f_tag;  // done shows after t_busy falls
 
     // 32-byte blocks holding the n K scale words and the d query codes
     wire [31:0] k_first_word = h_k_scale + {14'd0, h_key_base, 2'b00};
@@ -362,7 +384,7 @@ module spk_engine_ovl #(
     wire        f_lsb = (lsb_pass || lsb_go) && !v_go;
     wire [31:0] f_base = f_v ? (f_lsb ? v_lsb_reg : v_msb_reg) : (f_lsb ? k_lsb_reg : k_msb_reg);
     wire [3:0]  f_bits = f_lsb ? lsb_reg : msb_reg;
-    wire [15:0] f_rows = v_go ? v_rows : vpass ? values_fetched : n_reg;
+    wire [15:0] f_rows = v_go ? v_rows : vpass ? f_vals : n_reg;
     wire        pass_state = (state == S_PASS) || (state == S_VPASS);
     // K pass: row j once the read of its K scale word is out (contiguous: the block holding
     // word j; list: the key's own read, issued after the list is in); V pass: listed rows.
@@ -404,7 +426,7 @@ module spk_engine_ovl #(
     wire [2:0]   g_arsize;
     wire [1:0]   g_arburst;
     wire [M*12-1:0] g_fields;
-    wire         g_idx_valid = dual && (state == S_VPASS) && (g_cnt < values_fetched) &&
+    wire         g_idx_valid = dual && (state == S_VPASS) && (g_cnt < f_vals) &&
                                (g_cnt < f_row);
     wire [15:0]  g_pos = {{(16 - AW) {1'b0}}, kept_list[g_cnt[AW-1:0]]};
     wire [15:0]  g_idx = list_reg ? ktok[g_pos[AW-1:0]*16+:16] : key_base_reg + g_pos;
@@ -473,7 +495,7 @@ module spk_engine_ovl #(
     wire [24:0] sm_recip;
     wire unused_sm = &{1'b0, sm_busy, sm_in_ready, sm_bad, sm_conf, sm_sum, sm_recip};
     spk_softmax_ovl #(.NMAX(NMAX), .LANES(SMLANES)) softmax (
-        .clk(clk), .rst(rst), .start(pass_go), .n(n_reg[CW-1:0]),
+        .clk(clk), .rst(rst), .start(pass_go), .prob_hold(t_busy), .n(n_reg[CW-1:0]),
         .threshold(thr_reg), .busy(sm_busy), .in_valid(qk_valid), .in_ready(sm_in_ready),
         .in_logit(qk_logit), .out_valid(prob_valid), .out_index(prob_index),
         .out_prob(prob_value), .done(sm_done), .bad_cmd(sm_bad), .confidence(sm_conf),
@@ -526,9 +548,9 @@ module spk_engine_ovl #(
     endgenerate
     wire [AW-1:0] b_key = kept_list[b_row];
     spk_pv_ovl #(.DMAX(DMAX), .M(M)) pv (
-        .clk(clk), .rst(rst), .start(v_go || state == S_ZERO), .d(d_reg),
-        .rows((state == S_ZERO) ? 17'd0 : {1'b0, v_rows}), .busy(pv_busy),
-        .e_in(e_acc), .have_e_in(have_e_acc && state != S_ZERO),  // n = 0: zeros, out_exp 0
+        .clk(clk), .rst(rst), .start(v_go || zero_go), .d(d_reg),
+        .rows(zero_go ? 17'd0 : {1'b0, v_rows}), .busy(pv_busy),
+        .e_in(e_acc), .have_e_in(have_e_acc && !zero_go),  // n = 0: zeros, out_exp 0
         .beat_valid(b_valid && vpass && (lsb_pass || !v_two)),
         .beat_prob(probs[b_key]), .beat_scale(vscale[b_key*24+:24]), .beat_codes(v_codes),
         .in_ready(pv_in_ready), .out_valid(out_valid), .out_index(out_index),
@@ -549,7 +571,7 @@ module spk_engine_ovl #(
     localparam integer HEAD0_I = NTOK;
     localparam [TKW-1:0] HEAD0 = HEAD0_I[TKW-1:0];
     wire [TKW+15:0] imp_token_x = {{TKW{1'b0}}, imp_token};
-    wire [TKW+7:0]  head_x = {{TKW{1'b0}}, head_reg};
+    wire [TKW+7:0]  head_x = {{TKW{1'b0}}, t_head};
     wire [TKW-1:0] imp_index = head_add ? HEAD0 + head_x[TKW-1:0] : imp_token_x[TKW-1:0];
     wire         unused_imp_x = &{1'b0, imp_token_x[TKW+15:TKW], head_x[TKW+7:TKW]};
     wire         imp_any = imp_add || head_add;
@@ -631,6 +653,8 @@ module spk_engine_ovl #(
     // the importance walk issues its last token add this cycle (or is over): the head add may
     // be issued for the next cycle, after it
     wire walk_over = !imp_walk || (imp_pos + 16'd1 >= n_reg);
+    wire bus_err_now = (f_bus_error && !f_bus_error_q) || (g_bus_error && !g_bus_error_q) ||
+                       (own_beat && (rresp != 2'b00 || !rlast));
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -665,9 +689,22 @@ module spk_engine_ovl #(
             imp_pos <= 16'd0;
             imp_rd_valid <= 1'b0;
             head_reg <= 8'd0;
+            f_tag <= 8'd0;
+            f_requant <= 1'b0;
+            f_buserr <= 1'b0;
+            f_vals <= 16'd0;
+            t_busy <= 1'b0;
+            t_wait_pv <= 1'b0;
+            front_tail <= 1'b0;
+            t_tag <= 8'd0;
+            t_head <= 8'd0;
+            t_bad <= 1'b0;
+            t_buserr <= 1'b0;
+            t_requant <= 1'b0;
+            t_n <= 16'd0;
+            t_vals <= 16'd0;
             head_add <= 1'b0;
             head_wait <= 2'd0;
-            run_tag <= 8'd0;
             fifo_wr <= {QPW{1'b0}};
             fifo_rd <= {QPW{1'b0}};
             fifo_n <= {QCW{1'b0}};
@@ -771,8 +808,10 @@ module spk_engine_ovl #(
             if (push && !pop) fifo_n <= fifo_n + 1'b1;
             else if (pop && !push) fifo_n <= fifo_n - 1'b1;
             f_bus_error_q <= f_bus_error;
-            if ((f_bus_error && !f_bus_error_q) || (own_beat && (rresp != 2'b00 || !rlast)))
-                bus_error <= 1'b1;
+            // a bus error is the request's whose reads are out: the tail's while the front
+            // still runs its V pass
+            if (bus_err_now && (front_tail || v_go)) t_buserr <= 1'b1;
+            else if (bus_err_now) f_buserr <= 1'b1;
 
             // fetched beats: row/beat counters, one-cycle alignment with the HIBUF read
             b_valid <= dual ? g_out_valid : f_out_valid;
@@ -790,7 +829,6 @@ module spk_engine_ovl #(
             end
             if (g_idx_valid && g_idx_ready) g_cnt <= g_cnt + 16'd1;
             g_bus_error_q <= g_bus_error;
-            if (g_bus_error && !g_bus_error_q) bus_error <= 1'b1;
             if (f_out_valid) begin
                 if (f_out_last) begin
                     f_row <= f_row + 16'd1;
@@ -817,9 +855,8 @@ module spk_engine_ovl #(
             case (state)
                 S_IDLE: begin
                     if (pop) begin
-                        run_tag <= h_tag;
+                        f_tag <= h_tag;
                         head_reg <= h_head;
-                        head_wait <= 2'd0;
                         d_reg <= h_d;
                         msb_reg <= h_msb;
                         lsb_reg <= h_lsb;
@@ -836,13 +873,9 @@ module spk_engine_ovl #(
                         v_msb_reg <= h_v_msb;
                         v_lsb_reg <= h_v_lsb;
                         v_scale_reg <= h_v_scale;
-                        bad_cmd <= 1'b0;
-                        bus_error <= 1'b0;
-                        requant <= 1'b0;
-                        out_exp <= 10'd0;
-                        head_importance <= 48'd0;
-                        keys_fetched <= 16'd0;
-                        values_fetched <= 16'd0;
+                        f_buserr <= 1'b0;
+                        f_requant <= 1'b0;
+                        f_vals <= 16'd0;
                         lsb_pass <= 1'b0;
                         vpass <= 1'b0;
                         v_two <= 1'b0;
@@ -858,8 +891,7 @@ module spk_engine_ovl #(
                         vscale_addr <= h_list ? h_v_scale : v_first_word;
                         own_on <= !req_bad && h_n != 16'd0;
                         if (req_bad) begin
-                            bad_cmd <= 1'b1;
-                            state <= S_DONE;
+                            state <= S_IDLE;  // the tail takes it (bad_go)
                         end else if (h_n == 16'd0) begin
                             state <= S_ZERO;
                         end else begin
@@ -876,11 +908,11 @@ module spk_engine_ovl #(
                         state <= S_PASS;
                     end
                 end
-                S_ZERO: state <= S_PV_WAIT;  // PV starts with no rows: d zeros, out_exp 0
+                S_ZERO: if (zero_go) state <= S_IDLE;  // PV (the tail's) with no rows: d zeros
                 S_PASS: begin
                     if (sm_done) begin
                         if (lsb_go) begin  // the LSB pass, started this cycle
-                            requant <= 1'b1;
+                            f_requant <= 1'b1;
                             lsb_pass <= 1'b1;
                             idx_cnt <= 16'd0;
                             f_row <= 16'd0;
@@ -898,7 +930,8 @@ module spk_engine_ovl #(
                 end
                 S_TOPK_WAIT: if (tk_go) state <= S_TOPK;  // see tk_go
                 S_TOPK: if (v_go) begin  // E is final: PV, the fetcher (kept rows) and the scan start
-                    values_fetched <= v_rows;
+                    f_vals <= v_rows;
+                    front_tail <= 1'b1;
                     pos <= 16'd0;
                     kept_n <= 16'd0;
                     idx_cnt <= 16'd0;
@@ -915,7 +948,7 @@ module spk_engine_ovl #(
                     g_beat <= {BW{1'b0}};
                     lsb_pass <= 1'b0;
                     scan_on <= (v_rows != 16'd0);
-                    state <= (v_rows == 16'd0) ? S_PV_WAIT : S_VPASS;
+                    state <= (v_rows == 16'd0) ? S_HAND : S_VPASS;
                 end
                 S_VPASS_START: begin
                     idx_cnt <= 16'd0;
@@ -932,36 +965,63 @@ module spk_engine_ovl #(
                             state <= S_VPASS_START;
                         end else begin
                             dual <= 1'b0;
-                            state <= S_PV_WAIT;
+                            state <= S_HAND;
                         end
                     end
                 end
-                S_PV_WAIT: begin
+                // every V beat is in PV: once the walk is over the next descriptor may start
+                S_HAND: if (walk_over) begin
+                    front_tail <= 1'b0;
+                    state <= S_IDLE;
+                end
+                default: state <= S_IDLE;
+            endcase
+
+            // the tail (see t_busy)
+            if (v_go || zero_go || bad_go) begin
+                t_busy <= 1'b1;
+                t_wait_pv <= !bad_go;
+                t_tag <= bad_go ? h_tag : f_tag;
+                t_head <= head_reg;
+                t_bad <= bad_go;
+                t_buserr <= !bad_go && (f_buserr || bus_err_now);
+                t_requant <= !bad_go && f_requant;
+                t_n <= bad_go ? 16'd0 : n_reg;
+                t_vals <= v_go ? v_rows : 16'd0;
+                head_wait <= 2'd0;
+            end else if (t_busy) begin
+                if (t_wait_pv) begin
                     if (pv_done) begin
+                        t_wait_pv <= 1'b0;
                         out_exp <= pv_exp;
                         head_importance <= pv_imp;
-                        keys_fetched <= n_reg;
-                        if (walk_over) begin  // the head add follows at once (see S_DONE)
+                        if (walk_over) begin  // the head add follows at once
                             head_add <= 1'b1;
                             head_wait <= 2'd2;
                         end
-                        state <= S_DONE;
                     end
-                end
-                default: begin  // S_DONE: after the last token add the head add, then done
-                    if (bad_cmd || head_wait == 2'd1) begin  // the head add is written at this edge, so done shows after it
-                        done <= 1'b1;
-                        state <= S_IDLE;
-                    end else if (head_wait == 2'd0) begin
-                        if (walk_over) begin
-                            head_add <= 1'b1;
-                            head_wait <= 2'd2;
-                        end
-                    end else begin
-                        head_wait <= head_wait - 2'd1;
+                end else if (t_bad || head_wait == 2'd1) begin
+                    // the head add is written at this edge, so done shows after it
+                    done <= 1'b1;
+                    bad_cmd <= t_bad;
+                    bus_error <= t_buserr;
+                    requant <= t_requant;
+                    keys_fetched <= t_n;
+                    values_fetched <= t_vals;
+                    if (t_bad) begin
+                        out_exp <= 10'd0;
+                        head_importance <= 48'd0;
                     end
+                    t_busy <= 1'b0;
+                end else if (head_wait == 2'd0) begin
+                    if (walk_over) begin  // after the request's last token add
+                        head_add <= 1'b1;
+                        head_wait <= 2'd2;
+                    end
+                end else begin
+                    head_wait <= head_wait - 2'd1;
                 end
-            endcase
+            end
         end
     end
 

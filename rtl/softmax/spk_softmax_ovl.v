@@ -6,7 +6,8 @@
 //         at address j / LANES, track the maximum M;
 //   EXP   read one line of LANES logits per cycle, x = exp2 numerator of each, S += their sum;
 //   DIV   r = floor(2^47 / S), restoring division, four quotient bits per cycle (12 cycles);
-//   PROB  re-read the logits one per cycle, recompute x[j], p[j] as spk_softmax, stream p[j].
+//   PROB  re-read the logits one per cycle, recompute x[j], p[j] as spk_softmax, stream p[j]
+//         (not before prob_hold is low: the engine holds it while an earlier request finishes).
 // Why the second look at the logits stays: x[j] = LUT(M - t[j]) is floored per key, so a sum
 // taken against a running maximum cannot be rescaled to the true M bit-exactly; the EXP pass
 // needs M, hence every logit first. Widening EXP to LANES per cycle is the smallest change that
@@ -24,6 +25,7 @@ module spk_softmax_ovl #(
     input  wire          clk,
     input  wire          rst,
     input  wire          start,
+    input  wire          prob_hold,  // while high, the division's last step (and PROB) waits
     input  wire [CW-1:0] n,
     input  wire [16:0]   threshold,
     output wire          busy,
@@ -275,7 +277,10 @@ module spk_softmax_ovl #(
                         state <= S_DIV;
                     end
                 end
-                S_DIV: begin  // numerator bits div_step .. div_step - DIVB + 1
+                // numerator bits div_step .. div_step - DIVB + 1; the last step waits while
+                // prob_hold (the engine's previous request is still finishing: the
+                // probabilities must not stream out before its done)
+                S_DIV: if (!(prob_hold && div_step == DIVB[5:0] - 6'd1)) begin
                     rem <= div_rem;
                     recip <= {recip[24-DIVB:0], div_q};
                     div_step <= div_step - DIVB[5:0];

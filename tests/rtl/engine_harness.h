@@ -49,14 +49,17 @@ struct EngineLimits {
 class Vengine_compact; // the Verilated spk_engine_compact (build/rtl/Vengine_compact/)
 class Vengine_ovl;     // the Verilated spk_engine_ovl, the overlapped engine
 
-// What differs between the engine models for the harness: the name and the cycle budget.
+// What differs between the engine models for the harness: the name, the cycle budget and
+// whether the next request's reads may start before a request's done (kOverlapsRequests).
 template <class Model> struct EngineModel;
 template <> struct EngineModel<Vengine> {
     static constexpr const char *kName = "spk_engine";
+    static constexpr bool kOverlapsRequests = false;
     static EngineLimits limits() { return EngineLimits{}; }
 };
 template <> struct EngineModel<Vengine_compact> {
     static constexpr const char *kName = "spk_engine_compact";
+    static constexpr bool kOverlapsRequests = false;
     // One multiplier path: a few hundred to a couple of thousand cycles per key (growing with
     // d), and up to a dozen single-beat reads per key (planes, scale words, a requant refetch,
     // V), each with the latency and the random stalls.
@@ -65,6 +68,8 @@ template <> struct EngineModel<Vengine_compact> {
 
 template <> struct EngineModel<Vengine_ovl> {
     static constexpr const char *kName = "spk_engine_ovl";
+    // the tail of one request (PV's end, head add, done) beside the next one's reads and K pass
+    static constexpr bool kOverlapsRequests = true;
     static EngineLimits limits() { return EngineLimits{}; } // faster than spk_engine
 };
 
