@@ -62,6 +62,7 @@ static const key_desc keys[] = {
     KEY(fetch_ring, KEY_U32),
     KEY(value_fetch_delay, KEY_U32),
     KEY(requests_in_flight, KEY_U32),
+    KEY(tail_overlap, KEY_U32),
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -332,10 +333,14 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
         bad = "fetch_ring must be 0..64";
     else if (!c->step_overlap &&
              (c->row_beats || c->softmax_exp_per_cycle || c->value_scales_with_keys ||
-              c->fetch_ring || c->value_fetch_delay || c->requests_in_flight))
+              c->fetch_ring || c->value_fetch_delay || c->requests_in_flight ||
+              c->tail_overlap))
         bad = "row_beats, softmax_exp_per_cycle, value_scales_with_keys, fetch_ring, "
-              "value_fetch_delay and requests_in_flight are knobs of the overlapped pipeline: set "
-              "step_overlap = 1 or leave them at 0";
+              "value_fetch_delay, requests_in_flight and tail_overlap are knobs of the overlapped "
+              "pipeline: set step_overlap = 1 or leave them at 0";
+    else if (c->tail_overlap && !c->requests_in_flight)
+        bad = "tail_overlap frees a request's place among requests_in_flight before its done: "
+              "set requests_in_flight too, or leave tail_overlap at 0";
     if (!bad) return 0;
     set_err(err, err_len, "configuration '%s': %s", c->name, bad);
     return -1;

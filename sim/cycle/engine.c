@@ -125,6 +125,7 @@ typedef struct {
     spk_cycle_timing tm;
     uint32_t pass;    /* 0: MSB pass, 1: LSB recompute */
     uint8_t finished; /* output written (finish() ran) */
+    uint8_t in_tail;  /* tail_overlap: no longer counted for requests_in_flight */
     uint8_t vfreed;   /* its V buffer space returned (EV_VFREE ran) */
 } slot;
 
@@ -160,6 +161,9 @@ struct spk_cycle_engine {
     double kbuf_used, vbuf_used;
     int front_blocked; /* waiting for K buffer space */
     int front_full;    /* waiting for a request to finish (requests_in_flight) */
+    size_t counted;    /* admitted and counted for requests_in_flight */
+    double front_free; /* tail_overlap: the next admission no earlier than this */
+    double tail_done;  /* tail_overlap: done of the request that entered its tail last */
     double blocked_since;
     vwait_fifo vwait;
     size_t in_flight;     /* admitted, output not yet written */
@@ -245,10 +249,11 @@ static void key_stream(spk_cycle_engine *e, double t, uint64_t addr, uint64_t ro
 static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     uint64_t j = e->next_admit;
     if (j >= e->pushed || req != (uint32_t)j || e->barrier) return 0; /* stale, or draining */
-    if (e->cfg.requests_in_flight && e->in_flight >= e->cfg.requests_in_flight) {
-        e->front_full = 1; /* finish() admits again */
+    if (e->cfg.requests_in_flight && e->counted >= e->cfg.requests_in_flight) {
+        e->front_full = 1; /* finish() (or on_pv, with tail_overlap) admits again */
         return 0;
     }
+    if (t < e->front_free) return heap_push(&e->heap, e->front_free, req, EV_ADMIT);
     slot *s = at(e, req);
     const spk_cycle_request *r = &s->r;
     double need = kbuf_need(e, r);
@@ -307,6 +312,7 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     s->k_last = last;
     if (heap_push(&e->heap, first, req, EV_QK)) return -1;
     e->in_flight++;
+    e->counted++;
     if (e->cfg.token_topk_barrier && r->token_topk_cycles) {
         /* Cascade pruning: the next layer's keys are chosen by this token top-k, which needs
          * the importance of every request in flight. */
@@ -338,7 +344,8 @@ static int on_softmax(spk_cycle_engine *e, uint32_t j, double t) {
     slot *s = at(e, j);
     const spk_cycle_request *r = &s->r;
     uint64_t scores = s->pass ? r->requant_keys : (uint64_t)r->heads * r->keys;
-    double work = e->cfg.softmax_passes * ceil_div(scores, e->smx_div);
+    const double prob = e->cfg.softmax_passes * ceil_div(scores, e->smx_div);
+    double work = prob;
     if (e->cfg.softmax_exp_per_cycle)
         work +=
             (double)((scores + e->cfg.softmax_exp_per_cycle - 1) / e->cfg.softmax_exp_per_cycle);
@@ -346,6 +353,13 @@ static int on_softmax(spk_cycle_engine *e, uint32_t j, double t) {
     e->smx_free = start + work;
     e->stats.busy_softmax += work;
     double decide = e->smx_free + e->cfg.softmax_latency + e->cfg.requant_latency;
+    if (e->cfg.tail_overlap && e->tail_done + prob + 7 > decide) {
+        /* spk_engine_ovl holds the probability pass while the previous request's tail runs:
+         * it starts the cycle after that done shows (D + 1), takes a key a cycle, drains 4,
+         * its done shows 2 later and the decision is the cycle after (D + n + 7). */
+        decide = e->tail_done + prob + 7;
+        e->smx_free = decide - e->cfg.softmax_latency - e->cfg.requant_latency;
+    }
     return heap_push(&e->heap, decide, j, EV_DECIDE);
 }
 
@@ -516,7 +530,8 @@ static int finish(spk_cycle_engine *e, uint32_t j, double done) {
     s->finished = 1;
     if (done > e->end) e->end = done;
     e->in_flight--;
-    if (e->front_full && !e->barrier) {
+    if (!s->in_tail) e->counted--;
+    if (!s->in_tail && e->front_full && !e->barrier) {
         /* requests_in_flight: the engine takes the next descriptor once this one is done */
         e->front_full = 0;
         if (more_to_admit(e) && heap_push(&e->heap, done, (uint32_t)e->next_admit, EV_ADMIT))
@@ -550,6 +565,20 @@ static int on_pv(spk_cycle_engine *e, uint32_t j, double t) {
                          e->cfg.output_per_cycle);
     if (s->imp_end > done) done = s->imp_end;
     done += e->cfg.output_latency;
+    if (e->cfg.tail_overlap && e->cfg.requests_in_flight) {
+        /* The tail (PV's end, outputs, head add) runs beside the next request's front: this
+         * one stops counting once its V beats are all in PV and its importance walk is over. */
+        s->in_tail = 1;
+        e->counted--;
+        e->tail_done = done;
+        e->front_free = (end > s->imp_end ? end : s->imp_end) + e->cfg.tail_overlap;
+        if (e->front_full && !e->barrier) {
+            e->front_full = 0;
+            if (more_to_admit(e) &&
+                heap_push(&e->heap, e->front_free, (uint32_t)e->next_admit, EV_ADMIT))
+                return -1;
+        }
+    }
     if (r->token_topk_cycles && !e->cfg.token_topk_barrier)
         return heap_push(&e->heap, done, j, EV_TOKTOPK);
     return finish(e, j, done);

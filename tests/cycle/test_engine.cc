@@ -400,7 +400,7 @@ spk_config ovl_units() {
     // the structure knobs off: the paper's pipeline with the RTL's units
     c.row_beats = c.softmax_exp_per_cycle = c.output_per_cycle = c.query_load_cycles = 0;
     c.topk_emit_pass = c.topk_latency = c.importance_per_cycle = c.value_scales_with_keys = 0;
-    c.fetch_ring = c.value_fetch_delay = c.requests_in_flight = 0;
+    c.fetch_ring = c.value_fetch_delay = c.requests_in_flight = c.tail_overlap = 0;
     return c;
 }
 
@@ -587,4 +587,36 @@ TEST(Engine, OneRequestInFlightRunsRequestsBackToBack) {
     char err[256];
     EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
     EXPECT_NE(std::string(err).find("requests_in_flight"), std::string::npos) << err;
+}
+
+// tail_overlap (spk_engine_ovl's tail): with one request in flight the next one is admitted
+// tail_overlap cycles after the previous one's last V beat into PV, before its done, and its
+// probability pass waits for that done: its decision is at least n + 7 cycles after it.
+TEST(Engine, TailOverlapAdmitsTheNextRequestBeforeDone) {
+    spk_config c{};
+    char err[256] = "";
+    ASSERT_EQ(spk_config_load("sim/configs/rtl-ovl.cfg", &c, err, sizeof err), 0) << err;
+    ASSERT_EQ(c.tail_overlap, 3u);
+    // a long tail (64 outputs) before a request of one key
+    spk_cycle_request a = request(0, 0, 8, 8, false, 10), b = request(0, 1, 1, 1, false, 4);
+    b.d = 4;
+    const spk_cycle_request both[2] = {a, b};
+    spk_cycle_timing tm[2]{}, tm4[2]{};
+    spk_cycle_stats s{};
+    ASSERT_EQ(spk_cycle_run(&c, both, 2, &s, tm, nullptr, nullptr), SPK_CYCLE_OK);
+    EXPECT_LT(tm[1].admitted, tm[0].done);
+    EXPECT_LT(s.cycles, alone(c, a) + alone(c, b));
+    // b's decision waits for a's done: then its top-k (4 + 1 emit + topk_latency), the V fetch
+    EXPECT_GE(tm[1].done, tm[0].done + 1 + 7 + 4 + 1 + c.topk_latency + c.value_fetch_delay);
+    c.tail_overlap = 4; // one cycle later
+    ASSERT_EQ(spk_cycle_run(&c, both, 2, &s, tm4, nullptr, nullptr), SPK_CYCLE_OK);
+    EXPECT_EQ(tm4[1].admitted, tm[1].admitted + 1);
+    EXPECT_EQ(tm4[0].done, tm[0].done);
+    c.tail_overlap = 0; // a request counts until its done
+    ASSERT_EQ(spk_cycle_run(&c, both, 2, &s, tm4, nullptr, nullptr), SPK_CYCLE_OK);
+    EXPECT_EQ(tm4[1].admitted, tm[0].done);
+    c.requests_in_flight = 0;
+    c.tail_overlap = 3;
+    EXPECT_NE(spk_config_check(&c, err, sizeof err), 0);
+    EXPECT_NE(std::string(err).find("tail_overlap"), std::string::npos) << err;
 }

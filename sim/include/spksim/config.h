@@ -108,6 +108,13 @@ typedef struct spk_config {
     uint32_t requests_in_flight;     /**< overlapped: 0 = requests overlap as buffer space allows
                                           (the paper's pipeline); else at most this many are
                                           admitted and not done (spk_engine_ovl: 1) */
+    uint32_t tail_overlap;           /**< overlapped, with requests_in_flight: 0 = a request
+                                          counts until its done; N = it stops counting N cycles
+                                          after the later of its last V beat into PV and its
+                                          last importance add, while its tail (PV's end,
+                                          outputs, head add) runs, and the next request's
+                                          probability pass starts no earlier than the cycle
+                                          after that done (spk_engine_ovl's tail) */
 } spk_config;
 
 /**

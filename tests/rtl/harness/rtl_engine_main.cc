@@ -44,7 +44,12 @@ const char kHelp[] =
     "  cycles: as fixed, one request per burst, never empty, contiguous keys, and compare\n"
     "  each request's cycles with the cycle simulator (full and ovl)\n"
     "  --cases-csv FILE (with cycles): one line per request, its shape and the cycles of the RTL\n"
-    "  and of each model (for fitting a preset)\n";
+    "  and of each model (for fitting a preset)\n"
+    "  --pairs (with cycles and ovl): the cases in pairs, each request alone and then the pair\n"
+    "  back to back; compares the pair's cycles (first descriptor to second done) with the\n"
+    "  preset rtl-ovl, and both sides' pair against the sum of its requests alone\n";
+
+bool pairs_mode = false; // --pairs
 
 FILE *cases_csv = nullptr; // --cases-csv
 
@@ -105,6 +110,21 @@ uint64_t predicted_cycles(const spk_config &cfg, const EngineCase &c) {
     return stats.cycles;
 }
 
+// Cycles the cycle simulator predicts for two requests pushed back to back, or 0 on error.
+uint64_t predicted_pair_cycles(const spk_config &cfg, const EngineCase &a, const EngineCase &b) {
+    spk_cycle_request req[2]{};
+    const EngineCase *cases[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        spk_cycle_request_site site{0, 0, 0, cases[i]->n_tokens};
+        if (spk_cycle_request_from_head(&cases[i]->cfg, &cases[i]->want_ev, &site, &req[i]) !=
+            SPK_CYCLE_OK)
+            return 0;
+    }
+    spk_cycle_stats stats{};
+    if (spk_cycle_run(&cfg, req, 2, &stats, nullptr, nullptr, nullptr) != SPK_CYCLE_OK) return 0;
+    return stats.cycles;
+}
+
 // RTL cycles against one configuration's predictions: the total and the per-request ratios.
 struct Agreement {
     uint64_t rtl = 0, sim = 0;
@@ -128,6 +148,88 @@ struct Agreement {
                     ratios.back(), within, ratios.size(), within5);
     }
 };
+
+// --pairs: the overlapped engine's two requests in flight against the preset's tail_overlap.
+// Each pair runs alone request by request, then back to back; all three runs are checked bit
+// for bit and the token importance (accumulated over all of them) after each pair.
+int run_pairs(const CliOptions &o) {
+    spk_config cfg{};
+    if (!ovl_preset(&cfg)) return 3;
+    EngineMemory mem;
+    mem.random_stalls = false;
+    mem.latency = kLatency;
+    EngineHarness<Vengine_ovl> h(o.trace, mem);
+    std::mt19937_64 rng(o.seed);
+    Agreement pair_agree;
+    uint64_t rtl_alone = 0, rtl_pair = 0, sim_alone = 0, sim_pair = 0, failures = 0;
+    std::vector<uint64_t> want_imp, got_imp;
+    std::string imp_err = h.clear_importance();
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t pairs = o.cases / 2;
+    for (uint64_t i = 0; i < pairs && failures < 10; i++) {
+        EngineCase c[2];
+        std::string err;
+        for (EngineCase &x : c)
+            if (err.empty()) err = engine_random_case(rng, 300, x, -1, -1, false);
+        if (!err.empty()) {
+            std::printf("MISMATCH pair %llu: %s\n", (unsigned long long)i, err.c_str());
+            failures++;
+            continue;
+        }
+        const EngineOutcome a = h.run(c[0]), b = h.run(c[1]);
+        const std::vector<EngineOutcome> both = h.run_burst({c[0], c[1]});
+        for (int k = 0; k < 2; k++) {
+            engine_add_importance(c[k], want_imp);
+            engine_add_importance(c[k], want_imp);
+        }
+        const EngineOutcome *runs[4] = {&a, &b, &both[0], &both[1]};
+        for (int k = 0; k < 4 && err.empty(); k++) err = engine_check(c[k % 2], *runs[k]);
+        if (imp_err.empty()) imp_err = h.read_importance(got_imp);
+        for (size_t t = 0; t < got_imp.size() && imp_err.empty(); t++)
+            if (got_imp[t] != (t < want_imp.size() ? want_imp[t] : 0))
+                imp_err = "token importance " + std::to_string(t) + " after pair " +
+                          std::to_string(i);
+        if (!err.empty()) {
+            std::printf("MISMATCH pair %llu: %s\n", (unsigned long long)i, err.c_str());
+            failures++;
+            continue;
+        }
+        const uint64_t want_a = predicted_cycles(cfg, c[0]), want_b = predicted_cycles(cfg, c[1]);
+        const uint64_t want_pair = predicted_pair_cycles(cfg, c[0], c[1]);
+        if (!want_a || !want_b || !want_pair) {
+            std::fprintf(stderr, "rtl-engine: the preset rtl-ovl refused pair %llu\n",
+                         (unsigned long long)i);
+            return 3;
+        }
+        const uint64_t got_pair = both[0].cycles + both[1].cycles; // first accept to last done
+        pair_agree.add(got_pair, want_pair);
+        rtl_alone += a.cycles + b.cycles;
+        rtl_pair += got_pair;
+        sim_alone += want_a + want_b;
+        sim_pair += want_pair;
+    }
+    if (!imp_err.empty()) {
+        failures++;
+        std::printf("MISMATCH %s\n", imp_err.c_str());
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("rtl-engine engine=ovl (spk_engine_ovl) memory=cycles --pairs seed=%llu: %llu "
+                "pairs, %llu mismatches\n",
+                (unsigned long long)o.seed, (unsigned long long)pairs,
+                (unsigned long long)failures);
+    pair_agree.print("pairs back to back, overlapped engine model (preset file rtl-ovl)");
+    if (rtl_alone && sim_alone)
+        std::printf("pairs back to back against their requests alone: RTL %llu / %llu = %.4f, "
+                    "preset %llu / %llu = %.4f\n",
+                    (unsigned long long)rtl_pair, (unsigned long long)rtl_alone,
+                    (double)rtl_pair / (double)rtl_alone, (unsigned long long)sim_pair,
+                    (unsigned long long)sim_alone, (double)sim_pair / (double)sim_alone);
+    const uint64_t cycles = h.sim().cycles();
+    std::printf("cycles: %llu in %.3f s = %.0f cycles/s\n", (unsigned long long)cycles, secs,
+                secs > 0 ? (double)cycles / secs : 0.0);
+    return failures ? 1 : 0;
+}
 
 // Runs the cases on one engine model (`engine` names it in the summary line).
 template <class Model> int run_cases(const CliOptions &o, const char *engine) {
@@ -269,12 +371,21 @@ int main(int argc, char **argv) {
             i++;
             continue;
         }
+        if (i > 0 && !std::strcmp(argv[i], "--pairs")) {
+            pairs_mode = true;
+            continue;
+        }
         args.push_back(argv[i]);
     }
     CliOptions o;
     int rc = cli_parse((int)args.size(), args.data(), "rtl-engine", "--memory",
                        {"stall", "fixed", "cycles"}, kHelp, &o);
     if (rc) return rc == 1 ? 0 : rc;
+    if (pairs_mode && (engine != "ovl" || o.choice != "cycles")) {
+        std::fprintf(stderr, "rtl-engine: --pairs needs --engine ovl --memory cycles\n");
+        return 2;
+    }
+    if (pairs_mode) return run_pairs(o);
     if (engine == "full") return run_cases<Vengine>(o, "full");
     if (engine == "ovl") return run_cases<Vengine_ovl>(o, "ovl");
     if (engine != "compact") {
