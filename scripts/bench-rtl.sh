@@ -3,7 +3,7 @@
 # First times 1,000 random head requests per seed on the Verilated engine against the cycle
 # simulator (`rtl-engine --memory cycles`: its serial `rtl-engine` preset and the overlapped
 # pipeline), then the same 1,000 requests on spk_engine and spk_engine_compact (cycles, all
-# checked bit for bit), then the overlapped engine against its preset on five seeds, per8
+# checked bit for bit), then the overlapped engine against its preset on five seeds and in pairs, per8
 # through the presets, and the two full engines' area on a 7-series part (make synth-xilinx).
 # Then runs the iCE40 flow of the RTL (`make synth`: yosys, nextpnr-ice40, icepack, icetime, for
 # the top-k engine, the softmax and the whole engine (compact) with its on-chip memory; then
@@ -13,6 +13,7 @@
 # bridge, 3 placement seeds, about 15 minutes). Takes about 1.5 hours on the 2-core build
 # machine (synth_xilinx is most of it: the overlapped engine alone took 43 minutes).
 # Usage: scripts/bench-rtl.sh [SHARED_DATA_DIR]   (for the per8 trace)
+# SPK_BENCH_RTL_SKIP_SYNTH=1: stop after the per8 replay (the cycle sections, a few minutes).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -49,6 +50,17 @@ for seed in 3 11 777 12345 2024; do
     build/bin/rtl-engine --engine ovl --memory cycles --seed "$seed" --cases 1000 | grep -v '^case '
     echo '```'
 done
+echo
+echo "### Two requests in flight (spk_engine_ovl's tail beside the next request's front)"
+echo
+echo "\`rtl-engine --engine ovl --memory cycles --pairs\`: 500 pairs a seed, each request alone and"
+echo "then the pair back to back, against the preset's pair predictions (its \`tail_overlap\`)."
+echo
+for seed in 3 777; do
+    echo '```'
+    build/bin/rtl-engine --engine ovl --memory cycles --pairs --seed "$seed" --cases 1000
+    echo '```'
+done
 trace=${1:-$repo/../shared/data}/spatten-workloads/summary-gpt2-small-wikitext2-per8.csv
 echo
 echo "### per8 through the presets"
@@ -56,8 +68,9 @@ echo
 if [ -f "$trace" ]; then
     make --no-print-directory build/bin/spk-sim >/dev/null
     echo "\`spk-sim --trace per8 --config eighth --config full --config sim/configs/rtl-ovl.cfg\`"
-    echo "(the last is the overlapped RTL's preset, validated per request above: 8 lanes, the"
-    echo "harness's one AXI port, one request at a time as spk_engine_ovl runs them):"
+    echo "(the last is the overlapped RTL's preset, validated per request and per pair above: 8"
+    echo "lanes, the harness's one AXI port, one request in the front and one in its tail as"
+    echo "spk_engine_ovl runs them):"
     echo
     echo '```'
     build/bin/spk-sim --trace "$trace" --config eighth --config full --config sim/configs/rtl-ovl.cfg |
@@ -65,6 +78,11 @@ if [ -f "$trace" ]; then
     echo '```'
 else
     echo "(per8 trace not found at $trace: pass the shared data directory)"
+fi
+if [ -n "${SPK_BENCH_RTL_SKIP_SYNTH:-}" ]; then
+    echo
+    echo "(synthesis not run: SPK_BENCH_RTL_SKIP_SYNTH is set)"
+    exit 0
 fi
 echo
 echo "### Area on a 7-series part (yosys synth_xilinx, Zynq-7020 capacity)"

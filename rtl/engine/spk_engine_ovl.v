@@ -14,8 +14,17 @@
 //           scale words (no V scale read after the top-k);
 //   VPASS   at the top-k's done spk_pv_ovl starts with E and the kept count, the scan lists the
 //           kept rows (vkey stream) and each listed row goes straight to the fetcher, PV takes
-//           the V beats as they arrive (with requant: MSB plane into HIBUF, then the LSB plane);
-//   done    outputs, out_exp, head importance, events, as spk_engine.
+//           the V beats as they arrive (with requant: a second fetcher reads the LSB plane
+//           beside the MSB one, merged through HIBUF);
+//   tail    from PV's start a tail of its own finishes the request: PV's end, the outputs, the
+//           head-importance add and done (out_exp, head importance, events, as spk_engine).
+//           Once every V beat is in PV and the importance walk is over (S_HAND) the front takes
+//           the next descriptor, so two requests are in flight: the next one's reads, query
+//           load, K pass, QK and softmax run beside this one's tail, up to the softmax's
+//           probability pass, which waits for the tail's done (prob_hold).
+// Each hand-off starts the next step in the cycle its input is final: the K pass with the last
+// query beat, the LSB pass at the MSB pass's done, the top-k the cycle after the last
+// probability's line is loaded, the V pass at the top-k's done, the head add at PV's done.
 // Memory traffic differs from spk_engine in one way: the V scale words of all n keys are read
 // (contiguous: ceil blocks; key list: one read per key) instead of one read per kept row.
 `default_nettype none
