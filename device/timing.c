@@ -93,7 +93,8 @@ int spk_timing_record(spk_timing *t, const spk_head_config *cfg, const spk_head_
     /* A key list of a pruned layer never holds more keys than the layer's tokens; the trace
      * reader checks K <= L, so L is at least K. */
     const uint32_t l = tokens > ev->keys_fetched ? tokens : ev->keys_fetched;
-    spk_cycle_request_site site = {t->iteration, layer, head, l};
+    /* the device's head requests always list their keys (device/engine.c) */
+    spk_cycle_request_site site = {t->iteration, layer, head, l, 1};
     if (spk_cycle_request_from_head(cfg, ev, &site, &t->reqs[t->n]) != SPK_CYCLE_OK) return -1;
     t->n++;
     if (t->trace && (spk_trace_device_write_row(t->trace, t->command - 1, &site, cfg, ev) != 0 ||

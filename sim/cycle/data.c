@@ -26,6 +26,7 @@ spk_cycle_status spk_cycle_request_from_head(const spk_head_config *cfg, const s
     out->layer = site->layer;
     out->head = site->head;
     out->l = site->l;
+    out->key_list = site->key_list;
     out->heads = 1;
     out->d = cfg->d;
     out->keys = ev->keys_fetched;
@@ -128,7 +129,8 @@ spk_cycle_status spk_trace_device_request(const spk_trace_row *row, spk_cycle_re
     ev.v_with_lsb = row->value_bits != row->key_bits;
     ev.v_topk.cycles = row->v_topk_cycles;
     ev.v_topk.streamed = row->v_topk_streamed;
-    const spk_cycle_request_site site = {row->iteration, row->layer, row->head, row->l};
+    /* a device trace's rows are the device's head requests, which always list their keys */
+    const spk_cycle_request_site site = {row->iteration, row->layer, row->head, row->l, 1};
     spk_cycle_status st = spk_cycle_request_from_head(&cfg, &ev, &site, out);
     if (st == SPK_CYCLE_OK && dram_bytes) {
         const uint64_t n = ev.keys_fetched, kv = ev.values_fetched, d = cfg.d;

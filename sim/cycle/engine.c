@@ -227,6 +227,22 @@ static uint64_t value_scale_moves(const spk_cycle_engine *e, const spk_cycle_req
     return scale_word_blocks(rows);
 }
 
+/* Mean rows between a request's consecutive keys: a key list spreads its keys over the l tokens
+ * (the harness's lists, and the device's after pruning), a range is contiguous. */
+static double key_gap(const spk_cycle_request *r) {
+    return r->key_list && r->keys && r->l > r->keys ? (double)r->l / r->keys : 1.0;
+}
+
+/* Expected 32-byte blocks holding @p bytes that start at a uniformly random 2-byte offset in a
+ * block (a key list of uint16 tokens). */
+static double list_blocks(uint64_t bytes) {
+    double sum = 0;
+    for (uint64_t off = 0; off < SPK_CYCLE_TRANSACTION_BYTES; off += 2)
+        sum += (double)((off + bytes + SPK_CYCLE_TRANSACTION_BYTES - 1) /
+                        SPK_CYCLE_TRANSACTION_BYTES);
+    return sum / (SPK_CYCLE_TRANSACTION_BYTES / 2);
+}
+
 /* Bytes of a row of d fields of `bits` bits (rows packed back to back). */
 static uint64_t row_bytes_of(uint32_t d, uint32_t bits) {
     return ((uint64_t)d * bits + 7) / 8;
@@ -235,11 +251,11 @@ static uint64_t row_bytes_of(uint32_t d, uint32_t bits) {
 /* fetch_ring (spk_engine_ovl): a K plane pass through the stream fetcher, contiguous rows, the
  * first request at DRAM time @p t. Sets QK's data window: the first row's first beat and the
  * last row's end. */
-static void key_stream(spk_cycle_engine *e, double t, uint64_t addr, uint64_t rows, uint32_t d,
-                       uint32_t bits, double *first, double *last) {
+static void key_stream(spk_cycle_engine *e, const spk_cycle_request *r, double t, uint64_t addr,
+                       uint64_t rows, uint32_t bits, double *first, double *last) {
     spk_stream st;
-    const spk_stream_plane p = {addr, row_bytes_of(d, bits), 1.0, ceil_div(d, e->qk_div),
-                                e->cfg.fetch_ring};
+    const spk_stream_plane p = {addr, row_bytes_of(r->d, bits), key_gap(r),
+                                ceil_div(r->d, e->qk_div), e->cfg.fetch_ring};
     spk_stream_start(&st, &p, t);
     for (uint64_t i = 0; i < rows; i++) spk_stream_row(&st, &e->dram, t - 2);
     *first = rows ? st.first_emit : t;
@@ -282,19 +298,35 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     }
     const uint64_t n_keys = (uint64_t)r->heads * r->keys;
     const uint64_t v_scales = value_scale_moves(e, r, n_keys);
-    if (v_scales) {
+    if (v_scales && e->cfg.fetch_ring && r->key_list) {
+        /* A key list (spk_engine_ovl's own reads in list mode): the list's blocks, then, once
+         * they are all in (a word's address needs its token), one K and then one V scale-word
+         * read per key, all ahead of the fetcher's K rows on the one port; row j waits for its
+         * K word's read. */
+        double f0, l0;
+        const double blocks = list_blocks(2 * n_keys);
+        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(4) << 52),
+                       (uint64_t)(blocks + 0.5), &f0, &l0);
+        const double words = l0 + 1;
+        spk_dram_fetch(&e->dram, words, r->key_msb_addr + (UINT64_C(2) << 52), n_keys, &f0, &l0);
+        spk_dram_fetch(&e->dram, words, r->key_msb_addr + (UINT64_C(1) << 52), n_keys, &f0, &l0);
+        if (words + 1 > tk) tk = words + 1;
+        key_stream(e, r, tk, r->key_msb_addr, n_keys, r->key_bits, &first, &last);
+    } else if (v_scales) {
         /* spk_engine_ovl's own reads: the K and V scale words are requested from admission,
          * ahead of the fetcher's K rows on the one port; QK waits for the rows, not for the K
          * stream's first blocks, which are its scale words. */
         double f0, l0;
         spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(1) << 52), v_scales, &f0, &l0);
     }
-    if (e->cfg.fetch_ring) {
+    if (v_scales && e->cfg.fetch_ring && r->key_list) {
+        /* (the list's reads and the K stream are above) */
+    } else if (e->cfg.fetch_ring) {
         /* The K scale words' blocks (own reads), then the fetcher's rows. */
         double f0, l0;
         spk_dram_fetch(&e->dram, tk, r->key_msb_addr + (UINT64_C(2) << 52),
                        scale_word_blocks(n_keys), &f0, &l0);
-        key_stream(e, tk, r->key_msb_addr, n_keys, r->d, r->key_bits, &first, &last);
+        key_stream(e, r, tk, r->key_msb_addr, n_keys, r->key_bits, &first, &last);
     } else {
         spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
     }
@@ -381,7 +413,7 @@ static int on_decide(spk_cycle_engine *e, uint32_t j, double t) {
         /* Progressive quantization: refetch the LSB plane of the same keys, recompute once. */
         s->pass = 1;
         if (e->cfg.fetch_ring)
-            key_stream(e, t, r->key_lsb_addr, r->requant_keys, r->d, r->lsb_bits, &s->k_first,
+            key_stream(e, r, t, r->key_lsb_addr, r->requant_keys, r->lsb_bits, &s->k_first,
                        &s->k_last);
         else
             spk_dram_fetch(&e->dram, t, r->key_lsb_addr, r->key_lsb_transactions, &s->k_first,
@@ -420,7 +452,7 @@ static void value_stream(spk_cycle_engine *e, const spk_cycle_request *r, double
     const uint64_t kv = (uint64_t)r->heads * r->values, n = (uint64_t)r->heads * r->keys;
     *first = *last = t;
     if (kv == 0) return;
-    const double gap = (double)n / (double)kv, beats = ceil_div(r->d, e->pv_div);
+    const double gap = key_gap(r) * (double)n / (double)kv, beats = ceil_div(r->d, e->pv_div);
     const spk_stream_plane pf = {r->value_addr, row_bytes_of(r->d, r->key_bits), gap, beats,
                                  e->cfg.fetch_ring};
     spk_stream f, g;

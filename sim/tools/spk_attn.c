@@ -55,7 +55,7 @@ static const char usage[] =
     "  --select-candidates C ... then score its top ceil(budget * C / 16) fully (C >= 16;\n"
     "                        default 0: select by the first stage directly)\n"
     "  --backend NAME        golden (default): the golden model directly; model, sim, rtl,\n"
-    "                        rtl-compact: the same layer through libspk on that device\n"
+    "                        rtl-compact, rtl-ovl: the same layer through libspk on that device\n"
     "                        (firmware: $SPK_FIRMWARE, else next to this binary). Pruning state\n"
     "                        lives in the device: --state-in, --state-out and\n"
     "                        --topk-parallelism need golden (--select-* runs on model, sim\n"

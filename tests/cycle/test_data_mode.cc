@@ -64,7 +64,7 @@ TEST_P(DataMode, ResultsAreTheGoldenModelsAndTimingAddsUp) {
         const HeadData &x = data[h];
         reqs[h] = {x.q.data(), x.q_logit,   x.keys.data(), (uint32_t)x.keys.size(),
                    x.k.data(), x.ks.data(), x.v.data(),    x.vs.data()};
-        sites[h] = {0, 0, h, tokens};
+        sites[h] = {0, 0, h, tokens, 0};
     }
     const size_t n_keys = data[0].keys.size();
     std::vector<std::vector<int32_t>> out(n_heads, std::vector<int32_t>(d)), out2 = out;

@@ -45,6 +45,7 @@ std::vector<Request> random_requests(uint64_t seed, size_t n) {
         r.cfg.kv.lsb_bits = (uint32_t)(next(seed) % (13 - r.cfg.kv.msb_bits));
         r.cfg.requant_threshold = (uint32_t)(next(seed) % 65537);
         r.site.l = 1 + (uint32_t)(next(seed) % 2048);
+        r.site.key_list = 1; // the device's head requests list their keys
         r.ev.keys_fetched = (uint32_t)(next(seed) % (r.site.l + 1));
         r.ev.values_fetched = (uint32_t)(next(seed) % (r.ev.keys_fetched + 1));
         r.ev.requant = r.cfg.kv.lsb_bits && next(seed) % 3 == 0;

@@ -589,6 +589,27 @@ TEST(Engine, OneRequestInFlightRunsRequestsBackToBack) {
     EXPECT_NE(std::string(err).find("requests_in_flight"), std::string::npos) << err;
 }
 
+// A key list (the device's head requests): spk_engine_ovl reads the list's blocks, then one K and
+// one V scale word per key, where a contiguous range reads both as whole blocks. 64 keys over 64
+// tokens (so the K rows are contiguous either way): 5 list blocks (4.94 expected from a random
+// even offset) + 128 word reads instead of 8 + 8 blocks, and the K pass waits behind them.
+TEST(Engine, KeyListReadsTheListThenAWordPerKey) {
+    spk_config c{};
+    char err[256] = "";
+    ASSERT_EQ(spk_config_load("sim/configs/rtl-ovl.cfg", &c, err, sizeof err), 0) << err;
+    spk_cycle_request r = request(0, 0, 64, 16, false, 20);
+    r.d = 16;
+    r.l = 64;
+    const spk_cycle_stats range = run_alone(c, r);
+    r.key_list = 1;
+    const spk_cycle_stats list = run_alone(c, r);
+    EXPECT_EQ(list.dram_bytes - range.dram_bytes, (5u + 128 - 16) * 32);
+    EXPECT_GT(list.cycles, range.cycles + 100); // the word reads hold the port ahead of the rows
+    // spread over 4x the tokens, the rows share no blocks: more K traffic still
+    r.l = 256;
+    EXPECT_GT(run_alone(c, r).dram_bytes, list.dram_bytes);
+}
+
 // tail_overlap (spk_engine_ovl's tail): with one request in flight the next one is admitted
 // tail_overlap cycles after the previous one's last V beat into PV, before its done, and its
 // probability pass waits for that done: its decision is at least n + 7 cycles after it.

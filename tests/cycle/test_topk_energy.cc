@@ -141,7 +141,7 @@ TEST(DataMode, EventsBecomeADescriptor) {
     ev.requant = 1;
     ev.v_topk.cycles = 77;
     ev.v_topk.streamed = 300;
-    spk_cycle_request_site site = {3, 2, 1, 128};
+    spk_cycle_request_site site = {3, 2, 1, 128, 0};
     spk_cycle_request r;
     ASSERT_EQ(spk_cycle_request_from_head(&cfg, &ev, &site, &r), SPK_CYCLE_OK);
     // 6-bit rows: 48 B -> 2 transactions each, plus 400 B of scale words -> 13.

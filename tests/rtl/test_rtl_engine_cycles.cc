@@ -23,7 +23,7 @@ constexpr int kCases = 80;
 #endif
 
 uint64_t predicted(const spk_config &cfg, const EngineCase &c) {
-    spk_cycle_request_site site{0, 0, 0, c.n_tokens};
+    spk_cycle_request_site site{0, 0, 0, c.n_tokens, (uint8_t)!c.keys.empty()};
     spk_cycle_request req{};
     EXPECT_EQ(spk_cycle_request_from_head(&c.cfg, &c.want_ev, &site, &req), SPK_CYCLE_OK);
     spk_cycle_stats stats{};
@@ -91,7 +91,7 @@ TEST(RtlEngineCycles, QueuedBurstIsTheSumOfItsRequests) {
     std::vector<spk_cycle_request> reqs(burst.size());
     for (size_t i = 0; i < burst.size(); i++) {
         ASSERT_EQ(engine_random_case(rng, 300, burst[i]), "");
-        spk_cycle_request_site site{0, 0, 0, burst[i].n_tokens};
+        spk_cycle_request_site site{0, 0, 0, burst[i].n_tokens, (uint8_t)!burst[i].keys.empty()};
         ASSERT_EQ(spk_cycle_request_from_head(&burst[i].cfg, &burst[i].want_ev, &site, &reqs[i]),
                   SPK_CYCLE_OK);
     }

@@ -45,6 +45,8 @@ typedef struct spk_cycle_request {
     uint64_t requant_keys;  /**< keys recomputed, summed over those heads */
     uint8_t lsb_upfront;    /**< 1: the LSB plane is fetched with the MSBs, no recompute (dense) */
     uint8_t accumulate_importance; /**< 1: token importance is accumulated beside the pipeline */
+    uint8_t key_list; /**< 1: the keys are a token list spread over the l tokens (spk_engine_ovl
+                           then reads the list and one K and one V scale word per key) */
     uint64_t key_msb_transactions; /**< DRAM transactions of the K MSB fetch */
     uint64_t key_lsb_transactions; /**< DRAM transactions of the K LSB fetch */
     uint64_t value_transactions;   /**< DRAM transactions of the V fetch */

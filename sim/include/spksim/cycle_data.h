@@ -27,6 +27,8 @@ typedef struct spk_cycle_request_site {
     uint32_t layer;     /**< layer */
     uint32_t head;      /**< head */
     uint32_t l;         /**< sentence length (tokens held in the KV cache) */
+    uint8_t key_list;   /**< 1: the keys are a token list (the device's head requests, spk_head
+                             key_list), 0: a contiguous range */
 } spk_cycle_request_site;
 
 /**

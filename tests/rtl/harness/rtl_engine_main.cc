@@ -47,9 +47,12 @@ const char kHelp[] =
     "  and of each model (for fitting a preset)\n"
     "  --pairs (with cycles and ovl): the cases in pairs, each request alone and then the pair\n"
     "  back to back; compares the pair's cycles (first descriptor to second done) with the\n"
-    "  preset rtl-ovl, and both sides' pair against the sum of its requests alone\n";
+    "  preset rtl-ovl, and both sides' pair against the sum of its requests alone\n"
+    "  --lists (with cycles): every request with a key list (sorted tokens with gaps), as the\n"
+    "  device's head requests are\n";
 
 bool pairs_mode = false; // --pairs
+bool lists_mode = false; // --lists
 
 FILE *cases_csv = nullptr; // --cases-csv
 
@@ -102,7 +105,7 @@ bool ovl_preset(spk_config *cfg) {
 
 // Cycles the cycle simulator predicts for one request alone, or 0 on error.
 uint64_t predicted_cycles(const spk_config &cfg, const EngineCase &c) {
-    spk_cycle_request_site site{0, 0, 0, c.n_tokens};
+    spk_cycle_request_site site{0, 0, 0, c.n_tokens, (uint8_t)!c.keys.empty()};
     spk_cycle_request req{};
     if (spk_cycle_request_from_head(&c.cfg, &c.want_ev, &site, &req) != SPK_CYCLE_OK) return 0;
     spk_cycle_stats stats{};
@@ -115,7 +118,7 @@ uint64_t predicted_pair_cycles(const spk_config &cfg, const EngineCase &a, const
     spk_cycle_request req[2]{};
     const EngineCase *cases[2] = {&a, &b};
     for (int i = 0; i < 2; i++) {
-        spk_cycle_request_site site{0, 0, 0, cases[i]->n_tokens};
+        spk_cycle_request_site site{0, 0, 0, cases[i]->n_tokens, (uint8_t)!cases[i]->keys.empty()};
         if (spk_cycle_request_from_head(&cases[i]->cfg, &cases[i]->want_ev, &site, &req[i]) !=
             SPK_CYCLE_OK)
             return 0;
@@ -265,7 +268,7 @@ template <class Model> int run_cases(const CliOptions &o, const char *engine) {
                 const bool empty = !compare && rng() % 40 == 0;
                 // stall/fixed: a third of the requests in key-list mode (the cycle simulator's
                 // preset models the contiguous mode: cycles keeps to it)
-                const bool list = !compare && rng() % 3 == 0;
+                const bool list = compare ? lists_mode : rng() % 3 == 0;
                 burst_err[r] = engine_random_case(rng, 300, burst[r], empty ? 0 : -1, -1, list);
                 engine_add_importance(burst[r], want_imp);
             }
@@ -373,6 +376,10 @@ int main(int argc, char **argv) {
         }
         if (i > 0 && !std::strcmp(argv[i], "--pairs")) {
             pairs_mode = true;
+            continue;
+        }
+        if (i > 0 && !std::strcmp(argv[i], "--lists")) {
+            lists_mode = true;
             continue;
         }
         args.push_back(argv[i]);
