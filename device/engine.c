@@ -603,15 +603,19 @@ spkdev_engine *spkdev_engine_create(spkdev *dev, const spkdev_config *cfg, char 
         e->impl =
             spkdev_engine_model_create(dram_read, dev, cfg->sim_config, cfg->energy_path,
                                        cfg->sim_trace, strcmp(name, "sim") == 0, err, err_len);
-    else if (strcmp(name, "rtl") == 0 || strcmp(name, "rtl-compact") == 0)
-        e->impl =
-            spkdev_engine_rtl_create(dram_read, dev, strcmp(name, "rtl") == 0 ? "full" : "compact",
-                                     cfg->rtl_plugin, cfg->rtl_trace, err, err_len);
+    else if (strcmp(name, "rtl") == 0 || strcmp(name, "rtl-compact") == 0 ||
+             strcmp(name, "rtl-ovl") == 0)
+        e->impl = spkdev_engine_rtl_create(dram_read, dev,
+                                           strcmp(name, "rtl") == 0           ? "full"
+                                           : strcmp(name, "rtl-compact") == 0 ? "compact"
+                                                                              : "ovl",
+                                           cfg->rtl_plugin, cfg->rtl_trace, err, err_len);
     else if (strncmp(name, "fpga:", 5) == 0)
         e->impl = spkdev_engine_fpga_create(dram_read, dev, name + 5, err, err_len);
     else if (err_len)
         snprintf(err, err_len,
-                 "unknown engine '%s' (known: model, sim, rtl, rtl-compact, fpga:PORT)", name);
+                 "unknown engine '%s' (known: model, sim, rtl, rtl-compact, rtl-ovl, fpga:PORT)",
+                 name);
     if (!e->impl) {
         spkdev_engine_destroy(e);
         return NULL;

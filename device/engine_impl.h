@@ -80,7 +80,8 @@ spkdev_engine_impl *spkdev_engine_model_create(spkdev_read_fn read, void *read_c
                                                const char *sim_config, const char *energy_path,
                                                const char *sim_trace, int timed, char *err,
                                                size_t err_len);
-/* The Verilated engine ("rtl": spk_engine, "rtl-compact": spk_engine_compact) loaded from the
+/* The Verilated engine ("rtl": spk_engine, "rtl-compact": spk_engine_compact, "rtl-ovl":
+ * spk_engine_ovl) loaded from the
  * plugin. NULL + err (for example: plugin not built, Verilator absent). */
 spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx,
                                              const char *variant, const char *plugin,

@@ -1,5 +1,5 @@
-/* The RTL engine implementations: "rtl" (spk_engine) and "rtl-compact" (spk_engine_compact),
- * Verilated and loaded from the plugin libspk-rtl.so (rtl/sim/), so that a program that never
+/* The RTL engine implementations: "rtl" (spk_engine), "rtl-compact" (spk_engine_compact) and
+ * "rtl-ovl" (spk_engine_ovl, the overlapped engine), Verilated and loaded from the plugin libspk-rtl.so (rtl/sim/), so that a program that never
  * opens them needs no Verilator runtime. Every head request and the importance bank run on the
  * RTL, reading device DRAM through the engine's AXI4 master; the context's importance is
  * accumulated and the prune step's top-k run by the RTL prune unit (rtl/prune/spk_prune.v),
@@ -172,10 +172,10 @@ spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx
         if (err_len) snprintf(err, err_len, "out of host memory");
         return NULL;
     }
-    const int full = strcmp(variant, "full") == 0;
+    const int compact = strcmp(variant, "compact") == 0, ovl = strcmp(variant, "ovl") == 0;
     const char *path = NULL;
-    r->impl = (spkdev_engine_impl){.name = full ? "rtl" : "rtl-compact",
-                                   .slowdown = full ? RTL_SLOWDOWN : 12u * RTL_SLOWDOWN,
+    r->impl = (spkdev_engine_impl){.name = compact ? "rtl-compact" : ovl ? "rtl-ovl" : "rtl",
+                                   .slowdown = compact ? 12u * RTL_SLOWDOWN : RTL_SLOWDOWN,
                                    .head = rtl_head,
                                    .imp_clear = rtl_imp_clear,
                                    .imp_read = rtl_imp_read,

@@ -183,11 +183,12 @@ RTL_LINT_TOPS += spk_prune
 RTL_LINT_SRCS_spk_prune := $(RTL_PRUNE_SRCS)
 
 # ---- The RTL engine plugin (rtl/sim/): $(BUILD)/lib/libspk-rtl.so ----------------------------
-# The Verilated spk_engine ("full") and spk_engine_compact ("compact") above, behind the C
-# function table of rtl/sim/include/spkrtl/rtl_engine.h, for the driver's `rtl` backend, which
-# dlopens it (programs that never open it need no Verilator runtime). It exports one symbol,
-# spk_rtl_api_v1 (version script rtl/sim/libspk-rtl.map; its copies of the models and of the
-# Verilator runtime stay private, so a program that links its own, like test-rtl, can load it).
+# The Verilated spk_engine ("full"), spk_engine_compact ("compact") and spk_engine_ovl ("ovl"),
+# behind the C function table of rtl/sim/include/spkrtl/rtl_engine.h, for the driver's `rtl`,
+# `rtl-compact` and `rtl-ovl` backends, which dlopen it (programs that never open it need no
+# Verilator runtime). It exports one symbol, spk_rtl_api_v1 (version script
+# rtl/sim/libspk-rtl.map; its copies of the models and of the Verilator runtime stay private, so
+# a program that links its own, like test-rtl, can load it).
 # For the integrator: SPK_RTL_PLUGIN (path of the .so; empty without Verilator, and then nothing
 # here is built) and SPK_RTL_CPPFLAGS (include path of spkrtl/rtl_engine.h).
 # SAN=1: the plugin's own sources (rtl/sim/*.cc) are instrumented like the rest of our code (the
@@ -201,14 +202,16 @@ SPK_RTL_SRCS    := $(wildcard rtl/sim/*.cc)
 SPK_RTL_OBJS    := $(call obj_of,$(SPK_RTL_SRCS))
 SPK_RTL_MODELS  := $(BUILD)/rtl/Vengine/Vengine__ALL.a \
                    $(BUILD)/rtl/Vengine_compact/Vengine_compact__ALL.a \
+                   $(BUILD)/rtl/Vengine_ovl/Vengine_ovl__ALL.a \
                    $(BUILD)/rtl/Vprune_dev/Vprune_dev__ALL.a
 $(SPK_RTL_OBJS): CPPFLAGS += $(RTL_VDEFS) -isystem $(VERILATOR_INC) \
     -isystem $(VERILATOR_INC)/vltstd -isystem $(BUILD)/rtl/Vengine \
-    -isystem $(BUILD)/rtl/Vengine_compact -isystem $(BUILD)/rtl/Vprune_dev -Irtl/sim \
+    -isystem $(BUILD)/rtl/Vengine_compact -isystem $(BUILD)/rtl/Vengine_ovl \
+    -isystem $(BUILD)/rtl/Vprune_dev -Irtl/sim \
     -Irtl/sim/include
 $(SPK_RTL_OBJS): CXXFLAGS += -fvisibility=hidden
 $(SPK_RTL_OBJS): | $(BUILD)/rtl/Vengine/Vengine.h $(BUILD)/rtl/Vengine_compact/Vengine_compact.h \
-    $(BUILD)/rtl/Vprune_dev/Vprune_dev.h
+    $(BUILD)/rtl/Vengine_ovl/Vengine_ovl.h $(BUILD)/rtl/Vprune_dev/Vprune_dev.h
 $(SPK_RTL_PLUGIN): $(SPK_RTL_OBJS) $(SPK_RTL_MODELS) $(RTL_RUNTIME_LIB) rtl/sim/libspk-rtl.map
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -shared -fPIC -Wl,--no-undefined \

@@ -4,7 +4,8 @@ $(eval $(call gtest_prog,test-driver,$(wildcard tests/driver/*.cc),spk spkcycle 
 
 # The driver tests load the firmware ELFs (white-box tests also see driver/src).
 $(BUILD)/obj/tests/driver/%.o: CPPFLAGS += -Idriver/src -DSPK_TEST_FW_DIR='"$(abspath $(FW_DIR))"' \
-    -DSPK_TEST_ENERGY='"$(abspath sim/configs/energy.cfg)"'
+    -DSPK_TEST_ENERGY='"$(abspath sim/configs/energy.cfg)"' \
+    -DSPK_TEST_RTL_OVL_PRESET='"$(abspath sim/configs/rtl-ovl.cfg)"'
 $(BUILD)/bin/test-driver: $(FIRMWARE_ELFS) $(SPK_RTL_PLUGIN)
 # The backend suite runs on rtl and rtl-compact too when the RTL plugin is built (Verilator).
 $(BUILD)/obj/tests/driver/%.o: CPPFLAGS += \

@@ -15,7 +15,7 @@ typedef struct spk_backend spk_backend;
 
 /* What a backend tells of itself. */
 typedef struct spk_backend_info {
-    const char *name;    /* "model", "sim", "rtl", "rtl-compact" */
+    const char *name;    /* "model", "sim", "rtl", "rtl-compact", "rtl-ovl" */
     const char *kind;    /* "functional", "timed", "RTL" */
     uint32_t clock_khz;  /* the device clock: timeouts are stated in its cycles */
     uint32_t slowdown;   /* host seconds per device second, roughly (>= 1): wall-clock bounds

@@ -1,5 +1,5 @@
-/* The emulated backends: "model", "sim", "rtl" and "rtl-compact" all run the emulated device
- * (device/, spkdev/emu.h) and differ only in its engine implementation. */
+/* The emulated backends: "model", "sim", "rtl", "rtl-compact" and "rtl-ovl" all run the emulated
+ * device (device/, spkdev/emu.h) and differ only in its engine implementation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,10 +109,10 @@ static const spk_backend_ops emu_ops = {emu_reg_read,  emu_reg_write, emu_mem_re
                                         emu_mem_write, emu_wait,      emu_time,
                                         emu_info,      emu_close,     emu_link_stats};
 
-static const char *const emu_names[] = {"model", "sim", "rtl", "rtl-compact"};
+static const char *const emu_names[] = {"model", "sim", "rtl", "rtl-compact", "rtl-ovl"};
 
 const char *spk_backend_names(void) {
-    return "model sim rtl rtl-compact systemc systemc-rtl fpga:PORT";
+    return "model sim rtl rtl-compact rtl-ovl systemc systemc-rtl fpga:PORT";
 }
 
 spk_status spk_backend_fault(spk_backend *b, char *msg, size_t len) {

@@ -22,7 +22,7 @@
 
 typedef struct {
     const char *model, *prompt, *file;
-    const char *backend;   /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact") */
+    const char *backend;   /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact", ...) */
     const char *trace_out; /* --trace-out: the sim backend's device trace (docs/simulator.md) */
     const char *nll_out;   /* --nll-out: every scored token's NLL, for paired comparisons */
     spkllm_spatten_options spatten;
@@ -43,7 +43,7 @@ static void usage(FILE *f) {
         "       spk-llm bench [-m FILE] [--prompt-tokens 128] [-n 64] [-r 3]\n"
         "common: -m/--model FILE, -t THREADS (default 2). The model defaults to $SPK_MODEL, else\n"
         "        ${SPK_CACHE:-~/.cache/spatten-kit}/" DEFAULT_MODEL "\n"
-        "attention: --backend cpu|model|sim|rtl|rtl-compact|systemc|systemc-rtl (default\n"
+        "attention: --backend cpu|model|sim|rtl|rtl-compact|rtl-ovl|systemc|systemc-rtl (default\n"
         "        $SPK_BACKEND, else cpu); all but cpu offload attention to the accelerator\n"
         "        through libspk and print its report (rtl: the Verilated engine and prune unit,\n"
         "        without the last-step policy; systemc: the TLM-2.0 model of the device)\n"
@@ -679,10 +679,11 @@ int main(int argc, char **argv) {
     }
     if (strcmp(o.backend, "cpu") && strcmp(o.backend, "model") && strcmp(o.backend, "sim") &&
         strcmp(o.backend, "rtl") && strcmp(o.backend, "rtl-compact") &&
-        strcmp(o.backend, "systemc") && strcmp(o.backend, "systemc-rtl")) {
+        strcmp(o.backend, "rtl-ovl") && strcmp(o.backend, "systemc") &&
+        strcmp(o.backend, "systemc-rtl")) {
         fprintf(stderr,
-                "spk-llm: --backend '%s': use cpu, model, sim, rtl, rtl-compact, systemc or "
-                "systemc-rtl\n",
+                "spk-llm: --backend '%s': use cpu, model, sim, rtl, rtl-compact, rtl-ovl, systemc "
+                "or systemc-rtl\n",
                 o.backend);
         return 2;
     }

@@ -938,7 +938,7 @@ module spk_engine_ovl #(
                     end
                 end
                 S_TOPK_WAIT: if (tk_go) state <= S_TOPK;  // see tk_go
-                S_TOPK: if (v_go) begin  // E is final: PV, the fetcher (kept rows) and the scan start
+                S_TOPK: if (v_go) begin  // E is final: PV, the fetcher and the scan start
                     f_vals <= v_rows;
                     front_tail <= 1'b1;
                     pos <= 16'd0;

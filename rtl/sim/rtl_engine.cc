@@ -1,5 +1,5 @@
 // The RTL engine plugin (rtl/sim/include/spkrtl/rtl_engine.h): the Verilated spk_engine and
-// spk_engine_compact behind a C function table, reading memory through AxiMem.
+// spk_engine_compact and spk_engine_ovl behind a C function table, reading memory through AxiMem.
 #include "spkrtl/rtl_engine.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 
 #include "Vengine.h"
 #include "Vengine_compact.h"
+#include "Vengine_ovl.h"
 #include "axi_mem.h"
 #include "spkrtl/eng_req.h"
 #include "rtl_prune.h"
@@ -230,9 +231,9 @@ spk_rtl_engine *api_create(const spk_rtl_engine_config *cfg, char *err, size_t e
         return nullptr;
     }
     const std::string variant = cfg->variant ? cfg->variant : "full";
-    if (variant != "full" && variant != "compact") {
+    if (variant != "full" && variant != "compact" && variant != "ovl") {
         set_err(err, err_len,
-                "spk_rtl: unknown engine variant '" + variant + "' (want full or compact)");
+                "spk_rtl: unknown engine variant '" + variant + "' (want full, compact or ovl)");
         return nullptr;
     }
     spkrtl::AxiMemConfig mc;
@@ -252,8 +253,10 @@ spk_rtl_engine *api_create(const spk_rtl_engine_config *cfg, char *err, size_t e
         std::unique_ptr<spk_rtl_engine> e(new spk_rtl_engine);
         if (variant == "full")
             e->impl.reset(new Engine<Vengine>(trace, mc, read));
-        else
+        else if (variant == "compact")
             e->impl.reset(new Engine<Vengine_compact>(trace, mc, read));
+        else
+            e->impl.reset(new Engine<Vengine_ovl>(trace, mc, read));
         e->prune.reset(new spkrtl::PruneUnit(trace.empty() ? trace : trace + ".prune.fst"));
         return e.release();
     } catch (const std::exception &x) {

@@ -1,6 +1,6 @@
 // The backends the backend-parameterized tests run on: $SPK_TEST_BACKENDS (space- or
-// comma-separated), else every backend this build has (model, sim, and rtl, rtl-compact when the
-// RTL plugin was built, systemc when the SystemC plugin was, systemc-rtl when both were and libspk
+// comma-separated), else every backend this build has (model, sim, and rtl, rtl-compact, rtl-ovl
+// when the RTL plugin was built, systemc when the SystemC plugin was, systemc-rtl when both were and libspk
 // knows it). Tests call test_backends() and loop; a backend that cannot run a case says why on
 // stdout instead of passing silently.
 #ifndef TESTS_DRIVER_BACKENDS_H
@@ -59,6 +59,7 @@ inline std::vector<std::string> test_backends() {
     if (test_rtl_built()) {
         out.push_back("rtl");
         out.push_back("rtl-compact");
+        out.push_back("rtl-ovl");
     }
     if (test_systemc_built()) out.push_back("systemc");
     if (test_systemc_rtl_built()) out.push_back("systemc-rtl");

@@ -1,6 +1,6 @@
 /**
  * @file emu.h
- * @brief The emulated spatten-kit device: what the `model`, `sim`, `rtl` and `rtl-compact`
+ * @brief The emulated spatten-kit device: what the `model`, `sim`, `rtl`, `rtl-compact` and `rtl-ovl`
  * backends of libspk (and the SystemC model) run.
  *
  * One emulated device is the contract of docs/device.md made executable: the register file
@@ -42,7 +42,7 @@ typedef struct spkdev_dram_ops {
 /** @brief What to emulate. */
 typedef struct spkdev_config {
     size_t size;                 /**< sizeof(spkdev_config) */
-    const char *engine;          /**< "model", "sim", "rtl" or "rtl-compact" */
+    const char *engine;          /**< "model", "sim", "rtl", "rtl-compact" or "rtl-ovl" */
     uint64_t dram_bytes;         /**< device DRAM (1 MiB .. SPK_MEM_DRAM_MAX) */
     const char *sim_config;      /**< sim: cycle-simulator preset or file (NULL: "eighth") */
     const char *energy_path;     /**< sim: energy constants file, or NULL (no energy figures) */
@@ -86,7 +86,7 @@ spkdev_run_result spkdev_run(spkdev *dev, uint32_t intr_mask, uint64_t max_cycle
 
 /** @brief Device time: clock cycles since creation (the PERF_TIME registers). */
 uint64_t spkdev_time(const spkdev *dev);
-/** @brief Engine name ("model", "sim", "rtl", "rtl-compact"). */
+/** @brief Engine name ("model", "sim", "rtl", "rtl-compact", "rtl-ovl"). */
 const char *spkdev_engine_name(const spkdev *dev);
 /**
  * @brief Host seconds per device second, roughly: how much slower than real time the

@@ -2,13 +2,14 @@
  * @file rtl_engine.h
  * @brief The RTL engine plugin (libspk-rtl.so): head requests run by the Verilated engine tops.
  *
- * The plugin wraps the Verilated spk_engine ("full") and spk_engine_compact ("compact") models
- * (rtl/engine/, docs/rtl.md "Engine top", "Compact engine") with an AXI4 read slave over a
+ * The plugin wraps the Verilated spk_engine ("full"), spk_engine_compact ("compact") and
+ * spk_engine_ovl ("ovl") models (rtl/engine/, docs/rtl.md "Engine top", "Compact engine",
+ * "Overlapped engine") with an AXI4 read slave over a
  * caller's memory callback (rtl/sim/axi_mem.h). It is a shared object so that programs that
  * never use it do not need the Verilator runtime: dlopen() it and call its one exported symbol,
  * spk_rtl_api_v1(), for the function table. C11 and C++.
  *
- * Engine parameters (both variants, fixed when the plugin is built): DMAX 64, NMAX 512,
+ * Engine parameters (every variant, fixed when the plugin is built): DMAX 64, NMAX 512,
  * NTOK 1024, NHEAD 16, QDEPTH 4; spk_rtl_api::params() reports them.
  *
  * An engine is not thread-safe: one thread at a time per engine (engines are independent).
@@ -45,8 +46,8 @@ typedef int (*spk_rtl_read_fn)(void *ctx, uint64_t addr, void *dst, uint32_t byt
 /** @brief How to build an engine. */
 typedef struct spk_rtl_engine_config {
     size_t size;            /**< sizeof(spk_rtl_engine_config) (at least up to trace_path) */
-    const char *variant;    /**< "full" (spk_engine) or "compact" (spk_engine_compact);
-                                 NULL: "full" */
+    const char *variant;    /**< "full" (spk_engine), "compact" (spk_engine_compact) or "ovl"
+                                 (spk_engine_ovl); NULL: "full" */
     spk_rtl_read_fn read;   /**< the memory (required) */
     void *read_ctx;         /**< its first argument */
     uint32_t mem_latency;   /**< cycles from an accepted AR to its R beat; 0: 8 */
