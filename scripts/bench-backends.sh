@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Title: libspk backends: the reference LLM's attention on model, sim, systemc, rtl and rtl-compact
+# Title: libspk backends: the reference LLM's attention on model, sim, systemc, rtl, rtl-compact, rtl-ovl and systemc-rtl
 # Side by side in one run: `spk-llm generate` (SmolLM2-135M, --spatten paper, 16 tokens, seed 1)
 # with attention on each backend, REPEATS times; the median generation speed, the head requests
 # per second of wall time, the engine cycles the report gives, and whether the text is the same
@@ -9,7 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 spk=$repo/build/bin/spk-llm
 repeats=${REPEATS:-3}
-backends=${BACKENDS:-model sim systemc rtl rtl-compact systemc-rtl}
+backends=${BACKENDS:-model sim systemc rtl rtl-compact rtl-ovl systemc-rtl}
 prompt="The history of the city began in the Middle Ages, when"
 "$repo/scripts/bootstrap.sh" --model
 tmp=$(mktemp -d)
@@ -24,18 +24,21 @@ for b in $backends; do
     : >"$tmp/$b.rps"
     for r in $(seq "$repeats"); do
         t0=$(date +%s.%N)
+        # the text and the report on stdout; the speeds and the progress lines on stderr (kept
+        # apart: a progress line would land inside the text)
         if ! "$spk" generate --backend "$b" --spatten paper -n 16 --seed 1 -p "$prompt" \
-            >"$tmp/$b.out" 2>&1; then
-            echo "| $b | failed: $(tail -n1 "$tmp/$b.out") | | | | |"
+            >"$tmp/$b.txt" 2>"$tmp/$b.err"; then
+            echo "| $b | failed: $(tail -n1 "$tmp/$b.err") | | | | |"
             continue 2
         fi
+        cat "$tmp/$b.txt" "$tmp/$b.err" >"$tmp/$b.out"
         t1=$(date +%s.%N)
         reqs=$(sed -n 's/.* in [0-9]* steps, \([0-9]*\) head requests.*/\1/p' "$tmp/$b.out")
         sed -n 's/.*generation: [0-9]* tokens, \([0-9.]*\) tokens\/s.*/\1/p' "$tmp/$b.out" \
             >>"$tmp/$b.tps"
         awk -v n="$reqs" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.0f\n", n / (z - a)}' >>"$tmp/$b.rps"
     done
-    head -n1 "$tmp/$b.out" >"$tmp/$b.text"
+    head -n1 "$tmp/$b.txt" >"$tmp/$b.text"
     cycles=$(sed -n 's/^modeled attention: \([0-9]*\) engine cycles.*/\1/p' "$tmp/$b.out")
     same=no
     cmp -s "$tmp/$b.text" "$tmp/model.text" && same=yes
