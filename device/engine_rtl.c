@@ -1,11 +1,12 @@
 /* The RTL engine implementations: "rtl" (spk_engine), "rtl-compact" (spk_engine_compact) and
- * "rtl-ovl" (spk_engine_ovl, the overlapped engine), Verilated and loaded from the plugin libspk-rtl.so (rtl/sim/), so that a program that never
- * opens them needs no Verilator runtime. Every head request and the importance bank run on the
- * RTL, reading device DRAM through the engine's AXI4 master; the context's importance is
- * accumulated and the prune step's top-k run by the RTL prune unit (rtl/prune/spk_prune.v),
- * which holds one context at a time: its entries are loaded from the context's state and read
- * back around each use, as a device swaps a context's state in and out. What the RTL cannot do
- * is refused, never done in C: the last-step policy (the engines do not export their logits). */
+ * "rtl-ovl" (spk_engine_ovl, the overlapped engine), Verilated and loaded from the plugin
+ * libspk-rtl.so (rtl/sim/), so that a program that never opens them needs no Verilator runtime.
+ * Every head request and the importance bank run on the RTL, reading device DRAM through the
+ * engine's AXI4 master; the context's importance is accumulated and the prune step's top-k run by
+ * the RTL prune unit (rtl/prune/spk_prune.v), which holds one context at a time: its entries are
+ * loaded from the context's state and read back around each use, as a device swaps a context's
+ * state in and out. What the RTL cannot do is refused, never done in C: the last-step policy (the
+ * engines do not export their logits). */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +175,9 @@ spkdev_engine_impl *spkdev_engine_rtl_create(spkdev_read_fn read, void *read_ctx
     }
     const int compact = strcmp(variant, "compact") == 0, ovl = strcmp(variant, "ovl") == 0;
     const char *path = NULL;
-    r->impl = (spkdev_engine_impl){.name = compact ? "rtl-compact" : ovl ? "rtl-ovl" : "rtl",
+    r->impl = (spkdev_engine_impl){.name = compact ? "rtl-compact"
+                                           : ovl   ? "rtl-ovl"
+                                                   : "rtl",
                                    .slowdown = compact ? 12u * RTL_SLOWDOWN : RTL_SLOWDOWN,
                                    .head = rtl_head,
                                    .imp_clear = rtl_imp_clear,

@@ -22,7 +22,7 @@
 
 typedef struct {
     const char *model, *prompt, *file;
-    const char *backend;   /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact", ...) */
+    const char *backend; /* "cpu" or a libspk backend ("model", "sim", "rtl", "rtl-compact", ...) */
     const char *trace_out; /* --trace-out: the sim backend's device trace (docs/simulator.md) */
     const char *nll_out;   /* --nll-out: every scored token's NLL, for paired comparisons */
     spkllm_spatten_options spatten;

@@ -333,8 +333,7 @@ int spk_config_check(const spk_config *c, char *err, size_t err_len) {
         bad = "fetch_ring must be 0..64";
     else if (!c->step_overlap &&
              (c->row_beats || c->softmax_exp_per_cycle || c->value_scales_with_keys ||
-              c->fetch_ring || c->value_fetch_delay || c->requests_in_flight ||
-              c->tail_overlap))
+              c->fetch_ring || c->value_fetch_delay || c->requests_in_flight || c->tail_overlap))
         bad = "row_beats, softmax_exp_per_cycle, value_scales_with_keys, fetch_ring, "
               "value_fetch_delay, requests_in_flight and tail_overlap are knobs of the overlapped "
               "pipeline: set step_overlap = 1 or leave them at 0";

@@ -238,8 +238,8 @@ static double key_gap(const spk_cycle_request *r) {
 static double list_blocks(uint64_t bytes) {
     double sum = 0;
     for (uint64_t off = 0; off < SPK_CYCLE_TRANSACTION_BYTES; off += 2)
-        sum += (double)((off + bytes + SPK_CYCLE_TRANSACTION_BYTES - 1) /
-                        SPK_CYCLE_TRANSACTION_BYTES);
+        sum +=
+            (double)((off + bytes + SPK_CYCLE_TRANSACTION_BYTES - 1) / SPK_CYCLE_TRANSACTION_BYTES);
     return sum / (SPK_CYCLE_TRANSACTION_BYTES / 2);
 }
 
@@ -293,8 +293,7 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
         const uint64_t blocks = (2ull * r->heads * r->d + SPK_CYCLE_TRANSACTION_BYTES - 1) /
                                 SPK_CYCLE_TRANSACTION_BYTES;
         spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(3) << 52), blocks, &first, &last);
-        tk = last + e->cfg.query_load_cycles - 1 +
-             ceil_div((uint64_t)r->heads * r->d, e->qk_div);
+        tk = last + e->cfg.query_load_cycles - 1 + ceil_div((uint64_t)r->heads * r->d, e->qk_div);
     }
     const uint64_t n_keys = (uint64_t)r->heads * r->keys;
     const uint64_t v_scales = value_scale_moves(e, r, n_keys);
@@ -305,8 +304,8 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
          * K word's read. */
         double f0, l0;
         const double blocks = list_blocks(2 * n_keys);
-        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(4) << 52),
-                       (uint64_t)(blocks + 0.5), &f0, &l0);
+        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(4) << 52), (uint64_t)(blocks + 0.5),
+                       &f0, &l0);
         const double words = l0 + 1;
         spk_dram_fetch(&e->dram, words, r->key_msb_addr + (UINT64_C(2) << 52), n_keys, &f0, &l0);
         spk_dram_fetch(&e->dram, words, r->key_msb_addr + (UINT64_C(1) << 52), n_keys, &f0, &l0);

@@ -1,8 +1,8 @@
 // The backends the backend-parameterized tests run on: $SPK_TEST_BACKENDS (space- or
 // comma-separated), else every backend this build has (model, sim, and rtl, rtl-compact, rtl-ovl
-// when the RTL plugin was built, systemc when the SystemC plugin was, systemc-rtl when both were and libspk
-// knows it). Tests call test_backends() and loop; a backend that cannot run a case says why on
-// stdout instead of passing silently.
+// when the RTL plugin was built, systemc when the SystemC plugin was, systemc-rtl when both were
+// and libspk knows it). Tests call test_backends() and loop; a backend that cannot run a case says
+// why on stdout instead of passing silently.
 #ifndef TESTS_DRIVER_BACKENDS_H
 #define TESTS_DRIVER_BACKENDS_H
 

@@ -577,7 +577,8 @@ TEST(Attn, RtlCyclesAgainstTheRtlEnginePreset) {
 TEST(Attn, RtlOvlCyclesAgainstItsPreset) {
     const auto names = test_backends();
     if (std::find(names.begin(), names.end(), "rtl-ovl") == names.end())
-        GTEST_SKIP() << "rtl-ovl is not among the backends of this run (see tests/driver/backends.h)";
+        GTEST_SKIP()
+            << "rtl-ovl is not among the backends of this run (see tests/driver/backends.h)";
     std::ifstream in(SPK_TEST_RTL_OVL_PRESET);
     ASSERT_TRUE(in) << SPK_TEST_RTL_OVL_PRESET;
     char dir[] = "/tmp/spk-ovl-XXXXXX";

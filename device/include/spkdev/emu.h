@@ -1,7 +1,7 @@
 /**
  * @file emu.h
- * @brief The emulated spatten-kit device: what the `model`, `sim`, `rtl`, `rtl-compact` and `rtl-ovl`
- * backends of libspk (and the SystemC model) run.
+ * @brief The emulated spatten-kit device: what the `model`, `sim`, `rtl`, `rtl-compact` and
+ * `rtl-ovl` backends of libspk (and the SystemC model) run.
  *
  * One emulated device is the contract of docs/device.md made executable: the register file
  * (rtl/regs/spk_regs.json, with its host/core/hardware access rules), device DRAM, the RV32IM

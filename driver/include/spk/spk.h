@@ -244,7 +244,8 @@ typedef enum spk_token_policy {
     /** Nothing evicted (since 1.5): every head request of this layer fetches the keys its K/V
      * head selects for this step by this step's query (token_sinks, token_recent and the best
      * scored others up to the select budget); the keep step after the layer is the
-     * accumulated one. Devices without a scoring stage (rtl, rtl-compact, rtl-ovl, fpga) refuse it. */
+     * accumulated one. Devices without a scoring stage (rtl, rtl-compact, rtl-ovl, fpga) refuse it.
+     */
     SPK_TOKEN_POLICY_SELECT = 2,
 } spk_token_policy;
 

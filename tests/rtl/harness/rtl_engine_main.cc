@@ -190,8 +190,8 @@ int run_pairs(const CliOptions &o) {
         if (imp_err.empty()) imp_err = h.read_importance(got_imp);
         for (size_t t = 0; t < got_imp.size() && imp_err.empty(); t++)
             if (got_imp[t] != (t < want_imp.size() ? want_imp[t] : 0))
-                imp_err = "token importance " + std::to_string(t) + " after pair " +
-                          std::to_string(i);
+                imp_err =
+                    "token importance " + std::to_string(t) + " after pair " + std::to_string(i);
         if (!err.empty()) {
             std::printf("MISMATCH pair %llu: %s\n", (unsigned long long)i, err.c_str());
             failures++;
