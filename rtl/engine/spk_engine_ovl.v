@@ -860,6 +860,13 @@ module spk_engine_ovl #(
             if (dual ? g_done : f_done) fetch_done_seen <= 1'b1;
             if (drain != 3'd0) drain <= drain - 3'd1;
             if (pass_state && f_idx_valid && f_idx_ready) idx_cnt <= idx_cnt + 16'd1;
+            // a fetcher pass starts (K, LSB, or V at the top-k's done): its counters from 0
+            if (f_start || v_go) begin
+                idx_cnt <= 16'd0;
+                f_row <= 16'd0;
+                f_beat <= {BW{1'b0}};
+                fetch_done_seen <= 1'b0;
+            end
 
             case (state)
                 S_IDLE: begin
@@ -908,25 +915,14 @@ module spk_engine_ovl #(
                         end
                     end
                 end
-                S_KSCALE: begin
-                    if (q_last) begin  // the first pass starts with the last query beat (d >= 1)
-                        idx_cnt <= 16'd0;
-                        f_row <= 16'd0;
-                        f_beat <= {BW{1'b0}};
-                        fetch_done_seen <= 1'b0;
-                        state <= S_PASS;
-                    end
-                end
+                // the first pass starts with the last query beat (d >= 1)
+                S_KSCALE: if (q_last) state <= S_PASS;
                 S_ZERO: if (zero_go) state <= S_IDLE;  // PV (the tail's) with no rows: d zeros
                 S_PASS: begin
                     if (sm_done) begin
                         if (lsb_go) begin  // the LSB pass, started this cycle
                             f_requant <= 1'b1;
                             lsb_pass <= 1'b1;
-                            idx_cnt <= 16'd0;
-                            f_row <= 16'd0;
-                            f_beat <= {BW{1'b0}};
-                            fetch_done_seen <= 1'b0;
                         end else begin  // final pass: its probabilities go to importance
                             imp_walk <= 1'b1;
                             imp_pos <= 16'd0;
@@ -943,10 +939,6 @@ module spk_engine_ovl #(
                     front_tail <= 1'b1;
                     pos <= 16'd0;
                     kept_n <= 16'd0;
-                    idx_cnt <= 16'd0;
-                    f_row <= 16'd0;
-                    f_beat <= {BW{1'b0}};
-                    fetch_done_seen <= 1'b0;
                     vpass <= 1'b1;
                     // V with both planes: the second fetcher takes the LSB plane beside the MSB
                     // one (one pass; v_two, the sequential second pass, stays unused)
@@ -959,13 +951,7 @@ module spk_engine_ovl #(
                     scan_on <= (v_rows != 16'd0);
                     state <= (v_rows == 16'd0) ? S_HAND : S_VPASS;
                 end
-                S_VPASS_START: begin
-                    idx_cnt <= 16'd0;
-                    f_row <= 16'd0;
-                    f_beat <= {BW{1'b0}};
-                    fetch_done_seen <= 1'b0;
-                    state <= S_VPASS;  // the LSB plane of the kept V rows (all listed by now)
-                end
+                S_VPASS_START: state <= S_VPASS;  // the LSB plane of the kept V rows (all listed)
                 S_VPASS: begin
                     if (dual ? g_done : f_done) drain <= 3'd2;
                     if (pass_end) begin

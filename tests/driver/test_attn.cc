@@ -542,6 +542,27 @@ TEST(Attn, SelectPolicyFieldsAreChecked) {
     spk_device_close(dev);
 }
 
+// The same layers on an RTL backend and on the sim backend with a preset of it: the outputs equal
+// run by run, and the RTL's engine cycles over the preset's (printed).
+double rtl_over_preset(const char *backend, const char *preset) {
+    Shape s;
+    std::vector<Step> steps = {{20, 20, 1}, {1, 1, 0}, {2, 2, 1}};
+    auto inputs = make_inputs(s, steps, test_seed());
+    DeviceRun rtl = run_device(backend, s, steps, inputs, nullptr);
+    DeviceRun sim = run_device("sim", s, steps, inputs, nullptr, preset);
+    EXPECT_EQ(rtl.outputs.size(), sim.outputs.size());
+    uint64_t c_rtl = 0, c_sim = 0;
+    for (size_t i = 0; i < rtl.outputs.size() && i < sim.outputs.size(); i++) {
+        EXPECT_EQ(rtl.outputs[i], sim.outputs[i]) << "layer run " << i;
+        c_rtl += rtl.stats[i].engine_cycles;
+        c_sim += sim.stats[i].engine_cycles;
+    }
+    const double ratio = c_sim ? double(c_rtl) / double(c_sim) : 0.0;
+    std::printf("[ CYCLES   ] %s %llu, sim %s %llu: %s / preset = %.4f\n", backend,
+                (unsigned long long)c_rtl, preset, (unsigned long long)c_sim, backend, ratio);
+    return ratio;
+}
+
 // The RTL engine's cycles against the cycle simulator's model of it (the `rtl-engine` preset of
 // the sim backend, docs/simulator.md), on the same layers: reported every run, and held to the
 // agreement the RTL work measured per request (docs/rtl.md) with a wide margin.
@@ -549,21 +570,7 @@ TEST(Attn, RtlCyclesAgainstTheRtlEnginePreset) {
     const auto names = test_backends();
     if (std::find(names.begin(), names.end(), "rtl") == names.end())
         GTEST_SKIP() << "rtl is not among the backends of this run (see tests/driver/backends.h)";
-    Shape s;
-    std::vector<Step> steps = {{20, 20, 1}, {1, 1, 0}, {2, 2, 1}};
-    auto inputs = make_inputs(s, steps, test_seed());
-    DeviceRun rtl = run_device("rtl", s, steps, inputs, nullptr);
-    DeviceRun sim = run_device("sim", s, steps, inputs, nullptr, "rtl-engine");
-    ASSERT_EQ(rtl.outputs.size(), sim.outputs.size());
-    uint64_t c_rtl = 0, c_sim = 0;
-    for (size_t i = 0; i < rtl.outputs.size(); i++) {
-        EXPECT_EQ(rtl.outputs[i], sim.outputs[i]) << "layer run " << i;
-        c_rtl += rtl.stats[i].engine_cycles;
-        c_sim += sim.stats[i].engine_cycles;
-    }
-    const double ratio = c_sim ? double(c_rtl) / double(c_sim) : 0.0;
-    std::printf("[ CYCLES   ] rtl %llu, sim rtl-engine preset %llu: rtl / preset = %.4f\n",
-                (unsigned long long)c_rtl, (unsigned long long)c_sim, ratio);
+    const double ratio = rtl_over_preset("rtl", "rtl-engine");
     EXPECT_GT(ratio, 0.8);
     EXPECT_LT(ratio, 1.25);
 }
@@ -589,24 +596,9 @@ TEST(Attn, RtlOvlCyclesAgainstItsPreset) {
         for (std::string line; std::getline(in, line);)
             outf << (line.rfind("tail_overlap", 0) == 0 ? "tail_overlap = 0" : line) << "\n";
     }
-    Shape s;
-    std::vector<Step> steps = {{20, 20, 1}, {1, 1, 0}, {2, 2, 1}};
-    auto inputs = make_inputs(s, steps, test_seed());
-    DeviceRun rtl = run_device("rtl-ovl", s, steps, inputs, nullptr);
-    DeviceRun sim = run_device("sim", s, steps, inputs, nullptr, preset.c_str());
+    const double ratio = rtl_over_preset("rtl-ovl", preset.c_str());
     std::remove(preset.c_str());
     rmdir(dir);
-    ASSERT_EQ(rtl.outputs.size(), sim.outputs.size());
-    uint64_t c_rtl = 0, c_sim = 0;
-    for (size_t i = 0; i < rtl.outputs.size(); i++) {
-        EXPECT_EQ(rtl.outputs[i], sim.outputs[i]) << "layer run " << i;
-        c_rtl += rtl.stats[i].engine_cycles;
-        c_sim += sim.stats[i].engine_cycles;
-    }
-    const double ratio = c_sim ? double(c_rtl) / double(c_sim) : 0.0;
-    std::printf("[ CYCLES   ] rtl-ovl %llu, sim rtl-ovl preset (alone) %llu: rtl-ovl / preset = "
-                "%.4f\n",
-                (unsigned long long)c_rtl, (unsigned long long)c_sim, ratio);
     EXPECT_GT(ratio, 0.98);
     EXPECT_LT(ratio, 1.06);
 }
