@@ -248,9 +248,9 @@ static uint64_t row_bytes_of(uint32_t d, uint32_t bits) {
     return ((uint64_t)d * bits + 7) / 8;
 }
 
-/* fetch_ring (spk_engine_ovl): a K plane pass through the stream fetcher, contiguous rows, the
- * first request at DRAM time @p t. Sets QK's data window: the first row's first beat and the
- * last row's end. */
+/* fetch_ring (spk_engine_ovl): a K plane pass through the stream fetcher, the request's rows
+ * (contiguous, or a key list's spread by key_gap), the first request at DRAM time @p t. Sets QK's
+ * data window: the first row's first beat and the last row's end. */
 static void key_stream(spk_cycle_engine *e, const spk_cycle_request *r, double t, uint64_t addr,
                        uint64_t rows, uint32_t bits, double *first, double *last) {
     spk_stream st;
@@ -297,37 +297,33 @@ static int admit(spk_cycle_engine *e, uint32_t req, double t) {
     }
     const uint64_t n_keys = (uint64_t)r->heads * r->keys;
     const uint64_t v_scales = value_scale_moves(e, r, n_keys);
+    double f0, l0;
     if (v_scales && e->cfg.fetch_ring && r->key_list) {
         /* A key list (spk_engine_ovl's own reads in list mode): the list's blocks, then, once
          * they are all in (a word's address needs its token), one K and then one V scale-word
          * read per key, all ahead of the fetcher's K rows on the one port; row j waits for its
          * K word's read. */
-        double f0, l0;
-        const double blocks = list_blocks(2 * n_keys);
-        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(4) << 52), (uint64_t)(blocks + 0.5),
-                       &f0, &l0);
+        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(4) << 52),
+                       (uint64_t)(list_blocks(2 * n_keys) + 0.5), &f0, &l0);
         const double words = l0 + 1;
         spk_dram_fetch(&e->dram, words, r->key_msb_addr + (UINT64_C(2) << 52), n_keys, &f0, &l0);
         spk_dram_fetch(&e->dram, words, r->key_msb_addr + (UINT64_C(1) << 52), n_keys, &f0, &l0);
         if (words + 1 > tk) tk = words + 1;
         key_stream(e, r, tk, r->key_msb_addr, n_keys, r->key_bits, &first, &last);
-    } else if (v_scales) {
-        /* spk_engine_ovl's own reads: the K and V scale words are requested from admission,
-         * ahead of the fetcher's K rows on the one port; QK waits for the rows, not for the K
-         * stream's first blocks, which are its scale words. */
-        double f0, l0;
-        spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(1) << 52), v_scales, &f0, &l0);
-    }
-    if (v_scales && e->cfg.fetch_ring && r->key_list) {
-        /* (the list's reads and the K stream are above) */
-    } else if (e->cfg.fetch_ring) {
-        /* The K scale words' blocks (own reads), then the fetcher's rows. */
-        double f0, l0;
-        spk_dram_fetch(&e->dram, tk, r->key_msb_addr + (UINT64_C(2) << 52),
-                       scale_word_blocks(n_keys), &f0, &l0);
-        key_stream(e, r, tk, r->key_msb_addr, n_keys, r->key_bits, &first, &last);
     } else {
-        spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
+        /* spk_engine_ovl's own reads in range mode: the K and V scale words as whole blocks,
+         * the V ones requested from admission, ahead of the fetcher's K rows on the one port;
+         * QK waits for the rows, not for the K stream's first blocks, which are its scale
+         * words. */
+        if (v_scales)
+            spk_dram_fetch(&e->dram, t, r->key_msb_addr + (UINT64_C(1) << 52), v_scales, &f0, &l0);
+        if (e->cfg.fetch_ring) { /* the K scale words' blocks (own reads), then the rows */
+            spk_dram_fetch(&e->dram, tk, r->key_msb_addr + (UINT64_C(2) << 52),
+                           scale_word_blocks(n_keys), &f0, &l0);
+            key_stream(e, r, tk, r->key_msb_addr, n_keys, r->key_bits, &first, &last);
+        } else {
+            spk_dram_fetch(&e->dram, tk, r->key_msb_addr, r->key_msb_transactions, &first, &last);
+        }
     }
     if (v_scales && !e->cfg.fetch_ring) {
         const double k_scales = (double)v_scales; /* ceil(4n / 32) blocks, as the V ones */

@@ -21,18 +21,6 @@ inline std::string engine_describe(const EngineCase &c) {
            std::to_string(c.cfg.kv.msb_bits) + "+" + std::to_string(c.cfg.kv.lsb_bits);
 }
 
-// Index and values of the first differing importance entry, or "".
-inline std::string engine_compare_importance(const std::vector<uint64_t> &want,
-                                             const std::vector<uint64_t> &got) {
-    for (size_t t = 0; t < got.size(); t++) {
-        const uint64_t w = t < want.size() ? want[t] : 0;
-        if (got[t] != w)
-            return "token " + std::to_string(t) + ": " + std::to_string(got[t]) + " want " +
-                   std::to_string(w);
-    }
-    return "";
-}
-
 // `cases` random requests (n 1..max_n) queued in bursts of 1..max_burst (more than the FIFO's
 // QDEPTH, so req_ready also drops) through the stalling memory; the bank after every burst.
 template <class Model>

@@ -476,3 +476,14 @@ std::string engine_layer_cases(std::mt19937_64 &rng, uint32_t heads, uint32_t qu
 template class EngineHarness<Vengine>;
 template class EngineHarness<Vengine_compact>;
 template class EngineHarness<Vengine_ovl>;
+
+std::string engine_compare_importance(const std::vector<uint64_t> &want,
+                                      const std::vector<uint64_t> &got) {
+    for (size_t t = 0; t < got.size(); t++) {
+        const uint64_t w = t < want.size() ? want[t] : 0;
+        if (got[t] != w)
+            return "token " + std::to_string(t) + ": " + std::to_string(got[t]) + " want " +
+                   std::to_string(w);
+    }
+    return "";
+}

@@ -163,6 +163,9 @@ std::string engine_check(const EngineCase &c, const EngineOutcome &got);
 // The golden token-importance additions of one request (spec "Importance": each final
 // probability to its token, saturating): acc[token(j)] = spk_importance_add(.., p[j]).
 // The head importance goes to entry ntok + c.head (the bank's head entries follow its tokens).
+// Index and values of the first differing importance entry (want is 0 past its end), or "".
+std::string engine_compare_importance(const std::vector<uint64_t> &want,
+                                      const std::vector<uint64_t> &got);
 void engine_add_importance(const EngineCase &c, std::vector<uint64_t> &acc,
                            uint32_t ntok = kEngineNtok);
 // A layer's worth of requests: `heads` x `queries` requests over tokens first .. first + L - 1

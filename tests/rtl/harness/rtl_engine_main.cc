@@ -188,10 +188,8 @@ int run_pairs(const CliOptions &o) {
         const EngineOutcome *runs[4] = {&a, &b, &both[0], &both[1]};
         for (int k = 0; k < 4 && err.empty(); k++) err = engine_check(c[k % 2], *runs[k]);
         if (imp_err.empty()) imp_err = h.read_importance(got_imp);
-        for (size_t t = 0; t < got_imp.size() && imp_err.empty(); t++)
-            if (got_imp[t] != (t < want_imp.size() ? want_imp[t] : 0))
-                imp_err =
-                    "token importance " + std::to_string(t) + " after pair " + std::to_string(i);
+        if (imp_err.empty() && !(imp_err = engine_compare_importance(want_imp, got_imp)).empty())
+            imp_err += " (token importance after pair " + std::to_string(i) + ")";
         if (!err.empty()) {
             std::printf("MISMATCH pair %llu: %s\n", (unsigned long long)i, err.c_str());
             failures++;
@@ -274,13 +272,9 @@ template <class Model> int run_cases(const CliOptions &o, const char *engine) {
             }
             burst_got = h.run_burst(burst);
             if (imp_err.empty()) imp_err = h.read_importance(got_imp);
-            for (size_t t = 0; t < got_imp.size() && imp_err.empty(); t++) {
-                const uint64_t w = t < want_imp.size() ? want_imp[t] : 0;
-                if (got_imp[t] != w)
-                    imp_err = "token importance " + std::to_string(t) + ": " +
-                              std::to_string(got_imp[t]) + " want " + std::to_string(w) +
-                              " after case " + std::to_string(i + size - 1);
-            }
+            if (imp_err.empty() &&
+                !(imp_err = engine_compare_importance(want_imp, got_imp)).empty())
+                imp_err += " (token importance after case " + std::to_string(i + size - 1) + ")";
             burst_at = 0;
         }
         c = burst[burst_at];
