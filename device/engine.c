@@ -358,6 +358,7 @@ static uint32_t run_head(spkdev_engine *e, uint32_t h) {
                 .v_lsb_base = (uint32_t)(d->v_lsb_addr + kv_row0 * l->row_lsb),
                 .k_scale_base = (uint32_t)(d->k_scale_addr + kv_row0 * 4),
                 .v_scale_base = (uint32_t)(d->v_scale_addr + kv_row0 * 4),
+                .held = l->selecting ? l->sel.held[i] : 0u,
             };
             spkdev_head_result res = {
                 .out = out, .probs = e->probs, .logits = l->have_logits ? e->logits : NULL};

@@ -91,6 +91,9 @@ static int model_head(spkdev_engine_impl *impl, const spk_eng_head_req *r, spkde
         r->threshold != c->requant_threshold || n > impl->max_keys ||
         r->v_keep != spk_keep_count(n, c->v_keep_q16) || r->head >= impl->bank_heads)
         return fail(err, err_len, "head request does not match the layer's configuration");
+    const uint32_t held = r->held & 0xffffu, held_first = r->held >> 16;
+    if (held_first + held > n)
+        return fail(err, err_len, "head request holds keys beyond its key list");
     if (r->key_list) {
         for (uint32_t j = 0; j < n; j++) {
             uint16_t t;
@@ -117,7 +120,8 @@ static int model_head(spkdev_engine_impl *impl, const spk_eng_head_req *r, spkde
                                   .k_codes = m->k,
                                   .k_scales = m->k_scales,
                                   .v_codes = m->v,
-                                  .v_scales = m->v_scales};
+                                  .v_scales = m->v_scales,
+                                  .keys_held = held};
     int32_t *logits = res->logits ? res->logits : NULL;
     spk_head_result hr = {
         .out = res->out, .probs = res->probs, .v_keys = m->v_keys, .logits = logits};

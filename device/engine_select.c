@@ -6,23 +6,23 @@
 
 int spkdev_selection_begin(spkdev_selection *s, const spk_fw_layer_desc *d) {
     if ((d->select_count == 0 && (d->select_q16 == 0 || d->select_q16 > SPK_ONE_Q16)) ||
-        d->select_scoring > SPK_FW_SCORING_MSB_PROBS ||
+        (d->select_scoring & ~(uint32_t)SPK_FW_SCORING_HOLD) > SPK_FW_SCORING_MSB_PROBS ||
         (d->select_cand_x16 && (d->select_cand_x16 < 16 || !d->select_dims)))
         return -1;
+    const uint32_t scoring = d->select_scoring & ~(uint32_t)SPK_FW_SCORING_HOLD;
     s->cfg = (spk_select_config){
         .budget = {d->select_count, d->select_count ? SPK_ONE_Q16 : d->select_q16},
         .sinks = d->token_sinks,
         .recent = d->token_recent,
-        .scoring =
-            d->select_scoring == SPK_FW_SCORING_MSB || d->select_scoring == SPK_FW_SCORING_MSB_PROBS
-                ? SPK_SELECT_MSB
-                : SPK_SELECT_EXACT,
-        .combine = d->select_scoring == SPK_FW_SCORING_EXACT_PROBS ||
-                           d->select_scoring == SPK_FW_SCORING_MSB_PROBS
+        .scoring = scoring == SPK_FW_SCORING_MSB || scoring == SPK_FW_SCORING_MSB_PROBS
+                       ? SPK_SELECT_MSB
+                       : SPK_SELECT_EXACT,
+        .combine = scoring == SPK_FW_SCORING_EXACT_PROBS || scoring == SPK_FW_SCORING_MSB_PROBS
                        ? SPK_SELECT_SUM_PROBS
                        : SPK_SELECT_SUM_LOGITS,
         .dims = d->select_dims,
-        .candidates_x16 = d->select_cand_x16};
+        .candidates_x16 = d->select_cand_x16,
+        .hold = (d->select_scoring & SPK_FW_SCORING_HOLD) != 0};
     s->kvh = UINT32_MAX;
     const uint32_t group = d->n_heads / d->n_kv_heads, cap = d->n_tokens + 1u;
     const uint64_t q_rows = (uint64_t)group * d->n_queries;
@@ -35,13 +35,14 @@ int spkdev_selection_begin(spkdev_selection *s, const spk_fw_layer_desc *d) {
         s->ks = malloc((size_t)cap * sizeof *s->ks);
         s->keys = malloc((size_t)d->n_queries * cap * sizeof *s->keys);
         s->n = malloc((size_t)d->n_queries * sizeof *s->n);
+        s->held = malloc((size_t)d->n_queries * sizeof *s->held);
         s->head_alive = malloc(group);
         s->row_hi = malloc(SPK_MAX_D * 2);
         s->row_lo = malloc(SPK_MAX_D * 2);
         s->scratch = malloc(spk_select_scratch_bytes(cap));
         s->kdim = malloc((size_t)cap * d->d * sizeof *s->kdim);
         s->dim_row = malloc(spk_plane_row_bytes(cap, 12));
-        if (!s->q || !s->qs || !s->k || !s->ks || !s->keys || !s->n || !s->head_alive ||
+        if (!s->q || !s->qs || !s->k || !s->ks || !s->keys || !s->n || !s->held || !s->head_alive ||
             !s->row_hi || !s->row_lo || !s->scratch || !s->kdim || !s->dim_row) {
             spkdev_selection_free(s);
             return -1;
@@ -118,6 +119,7 @@ int spkdev_selection_group(spkdev_selection *s, spkdev_engine_impl *impl, spkdev
                             s->keys + (size_t)i * s->capacity, &s->n[i], s->scratch,
                             &ev) != SPKSIM_OK)
             return -1;
+        s->held[i] = ev.held_first << 16 | ev.held;
         stats->select_scored += ev.scored;
         stats->select_bytes += ev.score_bytes;
         stats->dram_bytes += ev.score_bytes;
@@ -136,6 +138,7 @@ void spkdev_selection_free(spkdev_selection *s) {
     free(s->ks);
     free(s->keys);
     free(s->n);
+    free(s->held);
     free(s->head_alive);
     free(s->row_hi);
     free(s->row_lo);
@@ -146,7 +149,7 @@ void spkdev_selection_free(spkdev_selection *s) {
     s->dim_row = NULL;
     s->q = s->k = NULL;
     s->qs = s->ks = NULL;
-    s->keys = s->n = NULL;
+    s->keys = s->n = s->held = NULL;
     s->head_alive = s->row_hi = s->row_lo = NULL;
     s->scratch = NULL;
     s->capacity = s->n_capacity = s->group_capacity = 0;

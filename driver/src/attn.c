@@ -309,10 +309,10 @@ static spk_status check_submit(const spk_attn *a, const spk_layer_submit *s) {
                             "spk_attn_submit: select policy needs a budget: select_count > 0 or "
                             "select_q16 in 1..65536 (got %u)",
                             s->select_q16);
-        if (s->select_scoring > SPK_SCORING_MSB_PROBS)
+        if ((s->select_scoring & ~(uint32_t)SPK_SCORING_HOLD) > SPK_SCORING_MSB_PROBS)
             return spk_fail(SPK_E_ARG,
                             "spk_attn_submit: select_scoring %u unknown (0 exact, 1 msb, 2 "
-                            "exact-probs, 3 msb-probs)",
+                            "exact-probs, 3 msb-probs, each | 4 hold)",
                             s->select_scoring);
         if (s->select_cand_x16 && (s->select_cand_x16 < 16 || !s->select_dims))
             return spk_fail(SPK_E_ARG,

@@ -388,10 +388,11 @@ static spkllm_status spk_attend(void *ctx, int layer, int pos0, int n, const flo
         .select_q16 = select && !select_count
                           ? (tk < 1.0 ? (uint32_t)floor(tk * 65536.0 + 0.5) : 65536u)
                           : 0u,
-        .select_scoring = b->opt.scoring == SPKLLM_SCORING_EXACT         ? SPK_SCORING_EXACT
-                          : b->opt.scoring == SPKLLM_SCORING_EXACT_PROBS ? SPK_SCORING_EXACT_PROBS
-                          : b->opt.scoring == SPKLLM_SCORING_MSB_PROBS   ? SPK_SCORING_MSB_PROBS
-                                                                         : SPK_SCORING_MSB,
+        .select_scoring = (b->opt.scoring == SPKLLM_SCORING_EXACT         ? SPK_SCORING_EXACT
+                           : b->opt.scoring == SPKLLM_SCORING_EXACT_PROBS ? SPK_SCORING_EXACT_PROBS
+                           : b->opt.scoring == SPKLLM_SCORING_MSB_PROBS   ? SPK_SCORING_MSB_PROBS
+                                                                          : SPK_SCORING_MSB) |
+                          (select && b->opt.hold ? SPK_SCORING_HOLD : 0u),
         .select_dims = select ? (uint32_t)b->opt.dims : 0u,
         .select_cand_x16 = select && b->opt.dims ? (uint32_t)ceil(b->opt.candidates * 16.0) : 0u,
     };

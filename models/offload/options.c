@@ -31,6 +31,7 @@ spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *ou
         .scoring = SPKLLM_SCORING_MSB,
         .dims = 0,
         .candidates = 0.0,
+        .hold = 1,
     };
     if (!name || !out) return SPKLLM_ERR_ARG;
     *out = off;
@@ -235,10 +236,10 @@ static int parse_kv_bits(const char *v, spkllm_spatten_options *o, char *err, si
 int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_options *o, char *err,
                              size_t err_len) {
     static const char *const names[] = {
-        "--spatten",      "--token-keep",  "--head-keep",   "--v-keep",
-        "--kv-bits",      "--requant",     "--prune-skip",  "--sinks",
-        "--recent",       "--head-groups", "--policy",      "--important",
-        "--token-budget", "--scoring",     "--sparse-dims", "--candidates"};
+        "--spatten",    "--token-keep", "--head-keep",    "--v-keep",  "--kv-bits",
+        "--requant",    "--prune-skip", "--sinks",        "--recent",  "--head-groups",
+        "--policy",     "--important",  "--token-budget", "--scoring", "--sparse-dims",
+        "--candidates", "--select-hold"};
     const char *a = argv[*i];
     size_t which = 0, n_names = sizeof names / sizeof names[0];
     while (which < n_names && strcmp(a, names[which])) which++;
@@ -312,6 +313,10 @@ int spkllm_spatten_parse_arg(int argc, char **argv, int *i, spkllm_spatten_optio
         break;
     case 14:
         ok = parse_count(v, &o->dims);
+        break;
+    case 16:
+        ok = !strcmp(v, "on") || !strcmp(v, "off");
+        if (ok) o->hold = !strcmp(v, "on");
         break;
     default: {
         char *end;

@@ -19,7 +19,8 @@ spk_cycle_status spk_cycle_request_from_head(const spk_head_config *cfg, const s
                                              spk_cycle_request *out) {
     if (!cfg || !ev || !site || !out || cfg->d == 0) return SPK_CYCLE_E_ARG;
     if (ev->keys_refetched != 0 && ev->keys_refetched != ev->keys_fetched) return SPK_CYCLE_E_ARG;
-    if (ev->values_fetched > ev->keys_fetched) return SPK_CYCLE_E_ARG;
+    if (ev->values_fetched > ev->keys_fetched || ev->keys_held > ev->keys_fetched)
+        return SPK_CYCLE_E_ARG;
     memset(out, 0, sizeof *out);
     const uint32_t msb = cfg->kv.msb_bits, lsb = cfg->kv.lsb_bits;
     out->iteration = site->iteration;
@@ -38,8 +39,11 @@ spk_cycle_status spk_cycle_request_from_head(const spk_head_config *cfg, const s
     out->requant_keys = ev->requant ? ev->keys_refetched : 0;
     out->accumulate_importance = 1;
     const uint64_t scale_bytes = 4;
-    out->key_msb_transactions = row_transactions(ev->keys_fetched, cfg->d, msb) +
-                                div_up(scale_bytes * ev->keys_fetched, SPK_CYCLE_TRANSACTION_BYTES);
+    /* Held keys (select policy) came with their logits from the scoring stage: no K MSB row,
+     * no K scale word. Their QK slots are still timed (an upper bound on the compute). */
+    const uint64_t k_read = ev->keys_fetched - ev->keys_held;
+    out->key_msb_transactions = row_transactions(k_read, cfg->d, msb) +
+                                div_up(scale_bytes * k_read, SPK_CYCLE_TRANSACTION_BYTES);
     out->key_lsb_transactions = ev->requant ? row_transactions(ev->keys_refetched, cfg->d, lsb) : 0;
     out->value_transactions = row_transactions(ev->values_fetched, cfg->d, out->value_bits) +
                               div_up(scale_bytes * ev->values_fetched, SPK_CYCLE_TRANSACTION_BYTES);
@@ -87,7 +91,7 @@ int spk_trace_device_write_header(FILE *f) {
                  "key_fetch_num,quant_key_bit,quant_query_bit,auto_requant_thres,if_requant,"
                  "auto_requant_incre,value_fetch_num,quant_value_bit,if_accumulate_importance,"
                  "if_rescale_previous_importance,if_topk,topk,"
-                 "command,v_topk_cycles,v_topk_streamed\n",
+                 "command,v_topk_cycles,v_topk_streamed,key_held_num\n",
                  f) < 0
                ? -1
                : 0;
@@ -99,12 +103,12 @@ int spk_trace_device_write_row(FILE *f, uint64_t command, const spk_cycle_reques
     /* The query is 16-bit (docs/spec/datapath.md); the threshold is UQ0.16, written as the
      * probability it stands for, with the 16 decimals that make a multiple of 2^-16 exact. */
     int n = fprintf(
-        f, "%u,%u,%u,%u.0,%u,%u,%u,16,%.16f,%s,%d,%u,%u,True,False,False,-1,%llu,%llu,%llu\n",
+        f, "%u,%u,%u,%u.0,%u,%u,%u,16,%.16f,%s,%d,%u,%u,True,False,False,-1,%llu,%llu,%llu,%u\n",
         site->iteration, site->layer, site->head, cfg->d, site->l, ev->keys_fetched, msb,
         (double)cfg->requant_threshold / 65536.0, ev->requant ? "True" : "False",
         lsb ? (int)lsb : -1, ev->values_fetched, msb + (ev->v_with_lsb ? lsb : 0),
         (unsigned long long)command, (unsigned long long)ev->v_topk.cycles,
-        (unsigned long long)ev->v_topk.streamed);
+        (unsigned long long)ev->v_topk.streamed, ev->keys_held);
     return n < 0 ? -1 : 0;
 }
 
@@ -129,14 +133,16 @@ spk_cycle_status spk_trace_device_request(const spk_trace_row *row, spk_cycle_re
     ev.v_with_lsb = row->value_bits != row->key_bits;
     ev.v_topk.cycles = row->v_topk_cycles;
     ev.v_topk.streamed = row->v_topk_streamed;
+    ev.keys_held = row->key_held;
     /* a device trace's rows are the device's head requests, which always list their keys */
     const spk_cycle_request_site site = {row->iteration, row->layer, row->head, row->l, 1};
     spk_cycle_status st = spk_cycle_request_from_head(&cfg, &ev, &site, out);
     if (st == SPK_CYCLE_OK && dram_bytes) {
         const uint64_t n = ev.keys_fetched, kv = ev.values_fetched, d = cfg.d;
-        *dram_bytes = n * div_up(d * cfg.kv.msb_bits, 8) +
+        const uint64_t read = n - ev.keys_held; /* held rows: docs/spec/datapath.md "Traffic" */
+        *dram_bytes = read * div_up(d * cfg.kv.msb_bits, 8) +
                       (ev.requant ? n * div_up(d * cfg.kv.lsb_bits, 8) : 0) +
-                      kv * div_up(d * (uint64_t)row->value_bits, 8) + 4u * (n + kv);
+                      kv * div_up(d * (uint64_t)row->value_bits, 8) + 4u * (read + kv);
     }
     return st;
 }

@@ -17,7 +17,7 @@ static const char *const column_names[MAX_COLUMNS] = {
     "auto_requant_incre", "value_fetch_num", "quant_value_bit", "if_accumulate_importance",
     "if_rescale_previous_importance", "if_topk", "topk",
     /* device traces */
-    "command", "v_topk_cycles", "v_topk_streamed"};
+    "command", "v_topk_cycles", "v_topk_streamed", "key_held_num"};
 
 enum {
     C_ITER,
@@ -39,7 +39,8 @@ enum {
     C_TOPK,
     C_COMMAND,
     C_VTOPK_CYCLES,
-    C_VTOPK_STREAMED
+    C_VTOPK_STREAMED,
+    C_HELD
 };
 
 typedef struct {
@@ -212,13 +213,14 @@ static int split(char *line, size_t len, char **fields, int max) {
 }
 
 /* A SpAtten trace has the 17 columns; a device trace (docs/simulator.md, "Device traces") the 17
- * and its extension columns. Returns the number of columns in *columns. */
+ * and its extension columns (all four, or the first three of a trace written before
+ * key_held_num). Returns the number of columns in *columns. */
 static spk_cycle_status check_header(parse_ctx *p, char **f, int n, int *columns) {
-    if (n != SPK_TRACE_COLUMNS && n != MAX_COLUMNS)
+    if (n != SPK_TRACE_COLUMNS && n != MAX_COLUMNS && n != MAX_COLUMNS - 1)
         return fail(p, -1,
-                    "header has %s%d columns, expected %d (%s, ...) or %d for a device trace",
+                    "header has %s%d columns, expected %d (%s, ...) or %d (%d) for a device trace",
                     n > MAX_COLUMNS ? "more than " : "", n > MAX_COLUMNS ? MAX_COLUMNS : n,
-                    SPK_TRACE_COLUMNS, column_names[0], MAX_COLUMNS);
+                    SPK_TRACE_COLUMNS, column_names[0], MAX_COLUMNS, MAX_COLUMNS - 1);
     *columns = n;
     for (int i = 0; i < n; i++) {
         if (strcmp(f[i], column_names[i]) != 0)
@@ -246,7 +248,8 @@ static int valid_bits(long b) {
         if (parse_bool(f[col], &(dst))) return fail(p, col, "'%s' is not True or False", f[col]);  \
     } while (0)
 
-static spk_cycle_status parse_row(parse_ctx *p, char **f, int device, spk_trace_row *r) {
+static spk_cycle_status parse_row(parse_ctx *p, char **f, int columns, spk_trace_row *r) {
+    const int device = columns > SPK_TRACE_COLUMNS;
     memset(r, 0, sizeof *r);
     r->line = p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line;
     INT_FIELD(C_ITER, 0, 1L << 30, r->iteration);
@@ -298,6 +301,7 @@ static spk_cycle_status parse_row(parse_ctx *p, char **f, int device, spk_trace_
     INT_FIELD(C_COMMAND, 0, INT64_C(1) << 62, r->command);
     INT_FIELD(C_VTOPK_CYCLES, 0, INT64_C(1) << 62, r->v_topk_cycles);
     INT_FIELD(C_VTOPK_STREAMED, 0, INT64_C(1) << 62, r->v_topk_streamed);
+    if (columns > C_HELD) INT_FIELD(C_HELD, 0, (long)r->key_fetch, r->key_held);
     return SPK_CYCLE_OK;
 }
 
@@ -333,7 +337,7 @@ struct spk_trace_reader {
     uint64_t blank; /* first line of the current run of blank lines, 0 if none */
     uint64_t rows, skipped;
     uint64_t bytes, total; /* bytes read so far; size of a regular file (0: unknown) */
-    int columns;           /* the header's: 17, or 20 for a device trace */
+    int columns;           /* the header's: 17, or 20 or 21 for a device trace */
 };
 
 static spk_cycle_status reader_fail(spk_trace_reader *r, spk_cycle_status st) {
@@ -521,7 +525,7 @@ spk_cycle_status spk_trace_reader_next(spk_trace_reader *r, spk_trace_row *row, 
         if (nf != want)
             return reader_fail(r, fail(&p, -1, "%s%d fields, expected %d",
                                        nf > want ? "more than " : "", nf > want ? want : nf, want));
-        st = parse_row(&p, f, want == MAX_COLUMNS, row);
+        st = parse_row(&p, f, want, row);
         if (st != SPK_CYCLE_OK) return reader_fail(r, st);
         r->rows++;
         *got = 1;

@@ -190,6 +190,7 @@ static spksim_status check_request(const spk_head_config *cfg, const spk_head_re
                                    const spk_workspace *ws, const spk_head_result *res) {
     if (spk_head_config_check(cfg) != SPKSIM_OK || !req || !ws || !res || !res->out)
         return SPKSIM_E_ARG;
+    if (req->keys_held > req->n_keys) return SPKSIM_E_ARG;
     if (req->n_keys == 0) return SPKSIM_OK;
     if (req->n_keys > ws->max_keys) return SPKSIM_E_CAPACITY;
     if (!req->q || !req->keys || !req->k_codes || !req->k_scales || !req->v_codes ||
@@ -243,9 +244,13 @@ spksim_status spk_head_run(const spk_head_config *cfg, const spk_head_request *r
     ev->values_fetched = n_kept;
     ev->requant = (uint8_t)requant;
     ev->v_with_lsb = (uint8_t)(planes && requant);
-    ev->key_msb_bytes = n * row_bytes(cfg->d, msb);
+    /* Held keys (select policy, spec "Held rows"): their K MSB rows and scale words stayed on
+     * chip from the scoring stage; nothing else differs. */
+    const uint64_t read = n - req->keys_held;
+    ev->keys_held = req->keys_held;
+    ev->key_msb_bytes = read * row_bytes(cfg->d, msb);
     ev->key_lsb_bytes = requant ? n * row_bytes(cfg->d, cfg->kv.lsb_bits) : 0;
     ev->value_bytes = n_kept * row_bytes(cfg->d, ev->v_with_lsb ? all : msb);
-    ev->scale_bytes = 4u * ((uint64_t)n + n_kept);
+    ev->scale_bytes = 4u * (read + n_kept);
     return SPKSIM_OK;
 }

@@ -64,13 +64,14 @@ static uint32_t visible(const spk_layer_desc *l, uint32_t i, const uint32_t *key
 static spksim_status select_group(const spk_head_config *cfg, const spk_layer_desc *l,
                                   const uint8_t *head_alive, uint32_t kvh, const uint32_t *keys,
                                   uint32_t n_keys, uint32_t *sel_keys, uint32_t *sel_n,
-                                  void *scratch, spk_layer_stats *s) {
+                                  uint32_t *sel_held, void *scratch, spk_layer_stats *s) {
     for (uint32_t i = 0; i < l->n_queries; i++) {
         spk_select_events ev;
         spksim_status st_sel = spk_select_keys(
             l->select, cfg, l, head_alive, kvh, i, keys, visible(l, i, keys, n_keys),
             sel_keys + (size_t)i * (l->n_tokens + 1u), &sel_n[i], scratch, &ev);
         if (st_sel != SPKSIM_OK) return st_sel;
+        sel_held[i] = ev.held;
         s->select_scored += ev.scored;
         s->select_bytes += ev.score_bytes;
         s->dram_bytes += ev.score_bytes;
@@ -110,11 +111,13 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
     uint32_t *sel_keys =
         selecting ? malloc((size_t)l->n_queries * (L + 1u) * sizeof *sel_keys) : NULL;
     uint32_t *sel_n = selecting ? malloc((size_t)l->n_queries * sizeof *sel_n) : NULL;
+    uint32_t *sel_held = selecting ? malloc((size_t)l->n_queries * sizeof *sel_held) : NULL;
     void *sel_scratch = selecting ? malloc(spk_select_scratch_bytes(L)) : NULL;
     uint8_t *head_alive = selecting ? malloc(l->n_heads) : NULL;
     uint32_t sel_kvh = UINT32_MAX; /* the K/V head sel_keys holds */
     if (!alive || !n_alive || !probs || !v_keys || (per_kv && (!logits || !score)) || !token_add ||
-        !head_add || (selecting && (!sel_keys || !sel_n || !sel_scratch || !head_alive))) {
+        !head_add ||
+        (selecting && (!sel_keys || !sel_n || !sel_held || !sel_scratch || !head_alive))) {
         status = SPKSIM_E_NOMEM;
         goto done;
     }
@@ -127,7 +130,7 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
         const uint32_t *keys = alive + (size_t)kvh * (L + 1u);
         if (selecting && spk_prune_head_alive(st, h) && sel_kvh != kvh) {
             status = select_group(cfg, l, head_alive, kvh, keys, n_alive[kvh], sel_keys, sel_n,
-                                  sel_scratch, s);
+                                  sel_held, sel_scratch, s);
             sel_kvh = kvh;
         }
         for (uint32_t i = 0; i < l->n_queries && status == SPKSIM_OK; i++) {
@@ -141,9 +144,11 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
             }
             uint32_t n = visible(l, i, keys, n_alive[kvh]);
             const uint32_t *fetch = keys;
+            uint32_t held = 0;
             if (selecting) {
                 fetch = sel_keys + (size_t)i * (L + 1u);
                 n = sel_n[i];
+                held = sel_held[i];
             }
             spk_head_request req = {
                 .q = l->q + qi * d,
@@ -154,6 +159,7 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
                 .k_scales = l->k_scales + (size_t)kvh * L,
                 .v_codes = l->v + (size_t)kvh * L * d,
                 .v_scales = l->v_scales + (size_t)kvh * L,
+                .keys_held = held,
             };
             status = spk_head_run(cfg, &req, ws, &res);
             if (status != SPKSIM_OK) break;
@@ -184,6 +190,7 @@ done:
     free(score);
     free(sel_keys);
     free(sel_n);
+    free(sel_held);
     free(sel_scratch);
     free(head_alive);
     return status;

@@ -63,7 +63,8 @@ TEST_P(DataMode, ResultsAreTheGoldenModelsAndTimingAddsUp) {
     for (uint32_t h = 0; h < n_heads; h++) {
         const HeadData &x = data[h];
         reqs[h] = {x.q.data(), x.q_logit,   x.keys.data(), (uint32_t)x.keys.size(),
-                   x.k.data(), x.ks.data(), x.v.data(),    x.vs.data()};
+                   x.k.data(), x.ks.data(), x.v.data(),    x.vs.data(),
+                   0};
         sites[h] = {0, 0, h, tokens, 0};
     }
     const size_t n_keys = data[0].keys.size();

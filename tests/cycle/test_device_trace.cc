@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -174,26 +175,68 @@ TEST(DeviceTrace, RowsTheDeviceCannotWriteAreRefused) {
         const char *expect;
     } cases[] = {
         // V bits neither the MSB plane nor both planes
-        {"0,0,0,64.0,10,8,6,16,0.5,True,4,4,8,True,False,False,-1,0,0,0\n",
+        {"0,0,0,64.0,10,8,6,16,0.5,True,4,4,8,True,False,False,-1,0,0,0,0\n",
          "line 2, column quant_value_bit"},
         // more V rows than K rows
-        {"0,0,0,64.0,10,4,6,16,0.5,False,4,5,6,True,False,False,-1,0,0,0\n",
+        {"0,0,0,64.0,10,4,6,16,0.5,False,4,5,6,True,False,False,-1,0,0,0,0\n",
          "line 2, column value_fetch_num"},
         // more than 12 bits in all
-        {"0,0,0,64.0,10,4,8,16,0.5,False,6,4,8,True,False,False,-1,0,0,0\n",
+        {"0,0,0,64.0,10,4,8,16,0.5,False,6,4,8,True,False,False,-1,0,0,0,0\n",
          "line 2, column auto_requant_incre"},
         // a SpAtten row in a device trace
-        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1\n", "17 fields, expected 20"},
-        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1,x,0,0\n",
+        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1\n", "17 fields, expected 21"},
+        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1,x,0,0,0\n",
          "line 2, column command"},
-        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1,0,-3,0\n",
+        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1,0,-3,0,0\n",
          "line 2, column v_topk_cycles"},
+        // more held K rows than K rows
+        {"0,0,0,64.0,10,4,6,16,0.5,False,4,4,6,True,False,False,-1,0,0,0,5\n",
+         "line 2, column key_held_num"},
     };
     for (const Case &c : cases) {
         const std::string err = read_error(head + c.row);
         EXPECT_NE(err.find(c.expect), std::string::npos) << c.row << "got: " << err;
     }
-    // A header with some of the extension columns is neither format.
-    const std::string partial = head.substr(0, head.rfind(',')) + "\n";
+    // A header with some of the extension columns is neither format (the first three alone are
+    // the trace written before key_held_num).
+    const std::string three = head.substr(0, head.rfind(','));
+    const std::string partial = three.substr(0, three.rfind(',')) + "\n";
     EXPECT_NE(read_error(partial).find("line 1: header has 19 columns"), std::string::npos);
+}
+
+// A device trace written before key_held_num (20 columns) still reads, with no held rows; a held
+// count prices the K rows it names as not fetched.
+TEST(DeviceTrace, TheHeldColumnIsOptionalAndPricesHeldRowsAsNotFetched) {
+    const std::string text = write_trace(random_requests(3, 1));
+    const std::string head = text.substr(0, text.find('\n') + 1);
+    const std::string old_head = head.substr(0, head.rfind(',')) + "\n";
+    const std::string row = "0,0,0,64.0,10,4,8,16,0.5,False,4,4,8,True,False,False,-1,0,0,0";
+    const std::string old_path = ::testing::TempDir() + "device-old.csv";
+    const std::string held_path = ::testing::TempDir() + "device-held.csv";
+    {
+        std::ofstream(old_path) << old_head << row << "\n";
+        std::ofstream(held_path) << head << row << ",3\n";
+    }
+    uint64_t bytes[2] = {0, 0};
+    uint64_t msb_tx[2] = {0, 0};
+    const std::string paths[2] = {old_path, held_path};
+    for (int i = 0; i < 2; i++) {
+        char err[256] = "";
+        spk_trace_reader *r = nullptr;
+        ASSERT_EQ(spk_trace_reader_open(paths[i].c_str(), &r, err, sizeof err), SPK_CYCLE_OK)
+            << err;
+        spk_trace_row tr;
+        int got = 0;
+        ASSERT_EQ(spk_trace_reader_next(r, &tr, &got, err, sizeof err), SPK_CYCLE_OK) << err;
+        ASSERT_EQ(got, 1);
+        EXPECT_EQ(tr.key_held, i == 0 ? 0u : 3u);
+        spk_cycle_request q;
+        ASSERT_EQ(spk_trace_device_request(&tr, &q, &bytes[i]), SPK_CYCLE_OK);
+        msb_tx[i] = q.key_msb_transactions;
+        spk_trace_reader_close(r);
+    }
+    // 4 keys of 64 8-bit fields, one a 64-byte row and a 4-byte scale word each: 3 held
+    EXPECT_EQ(bytes[0] - bytes[1], 3u * (64u + 4u));
+    EXPECT_EQ(msb_tx[0], 4u * 2u + 1u); // 2 transactions a row, 16 bytes of scale words
+    EXPECT_EQ(msb_tx[1], 1u * 2u + 1u);
 }

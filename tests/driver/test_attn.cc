@@ -33,6 +33,7 @@ struct Shape {
     bool last_step = false; // token policy of the pruning steps
     bool prune = true;      // false: every step keeps everything alive
     bool select = false;    // the select policy (per-step selection) in every layer
+    bool hold = false;      // with it: the requests hold the scored keys' rows ("Held rows")
 };
 
 struct Step {
@@ -60,8 +61,10 @@ void select_policy(uint32_t layer, spk_layer_submit *s) {
     s->select_cand_x16 = layer == 2 ? 32 : 0;
 }
 
-void policy(uint32_t layer, bool last_step, bool prune, spk_layer_submit *s, bool select = false) {
+void policy(uint32_t layer, bool last_step, bool prune, spk_layer_submit *s, bool select = false,
+            bool hold = false) {
     if (select) select_policy(layer, s);
+    if (select && hold) s->select_scoring |= SPK_SCORING_HOLD;
     if (!prune) return;                         // counts and ratios 0: keep all
     s->token_keep_q16 = layer == 2 ? 0 : 49152; // 0.75
     s->head_keep_count = layer == 1 ? 3 : 0;
@@ -97,7 +100,7 @@ std::vector<float> submit_layer(spk_attn *ctx, const Shape &s, const Step &step,
     sub.q = in.q.data();
     sub.k_new = in.k.data();
     sub.v_new = in.v.data();
-    policy(l, s.last_step, s.prune, &sub, s.select);
+    policy(l, s.last_step, s.prune, &sub, s.select, s.hold);
     spk_fence *fence = nullptr;
     std::vector<float> out(size_t(s.heads) * step.n_queries * s.d);
     EXPECT_EQ(spk_attn_submit(ctx, &sub, &fence), SPK_OK) << spk_last_error();
@@ -157,7 +160,7 @@ class Reference {
         }
         spk_head_config cfg = {d, {uint8_t(s_.msb), uint8_t(s_.lsb)}, s_.threshold, s_.v_keep, 16};
         spk_layer_submit sub = {};
-        policy(l, s_.last_step, s_.prune, &sub, s_.select);
+        policy(l, s_.last_step, s_.prune, &sub, s_.select, s_.hold);
         const spk_select_config sel = {
             {sub.select_count, sub.select_count ? 65536u : sub.select_q16},
             sub.token_sinks,
@@ -165,8 +168,9 @@ class Reference {
             sub.select_scoring % 2 ? SPK_SELECT_MSB : SPK_SELECT_EXACT, // 1 msb, 3 msb-probs
             sub.select_dims,
             sub.select_cand_x16,
-            sub.select_scoring >= SPK_SCORING_EXACT_PROBS ? SPK_SELECT_SUM_PROBS
-                                                          : SPK_SELECT_SUM_LOGITS};
+            (sub.select_scoring & 3u) >= SPK_SCORING_EXACT_PROBS ? SPK_SELECT_SUM_PROBS
+                                                                 : SPK_SELECT_SUM_LOGITS,
+            (sub.select_scoring & SPK_SCORING_HOLD) ? 1u : 0u};
         spk_layer_desc desc = {s_.heads,
                                s_.kv_heads,
                                step.n_queries,
@@ -449,51 +453,76 @@ TEST(Attn, EveryBackendMatchesGoldenModelBitForBit) {
 // included; with pruning on top and without. The Verilated engines refuse it at LAYER_BEGIN.
 TEST(Attn, SelectPolicyMatchesGoldenModelBitForBitOrIsRefused) {
     std::vector<Step> steps = {{16, 16, 1}, {1, 1, 0}, {1, 1, 1}, {3, 3, 1}, {1, 1, 1}};
-    for (const bool prune : {false, true}) {
-        Shape s;
-        s.select = true;
-        s.prune = prune;
-        auto inputs = make_inputs(s, steps, test_seed());
-        DeviceRun first; // the first backend that runs it: the others give its bits
-        for (const std::string &backend : test_backends()) {
-            SCOPED_TRACE(backend);
-            if (!backend_has_c_engine(backend)) {
-                std::printf("[ NOTE     ] %s: no scoring stage; the select policy is checked to "
-                            "be refused\n",
-                            backend.c_str());
-                expect_first_layer_refused(
-                    backend, s, inputs[0][0], 16,
-                    [](spk_layer_submit *sub) { select_policy(0, sub); },
-                    "cannot execute operation LAYER_BEGIN with the select policy");
-                continue;
+    DeviceRun unheld[2]; // per prune: the first backend's run without held rows
+    for (const bool hold : {false, true})
+        for (const bool prune : {false, true}) {
+            SCOPED_TRACE(hold ? "held rows" : "rows read again");
+            Shape s;
+            s.select = true;
+            s.prune = prune;
+            s.hold = hold;
+            auto inputs = make_inputs(s, steps, test_seed());
+            DeviceRun first; // the first backend that runs it: the others give its bits
+            for (const std::string &backend : test_backends()) {
+                SCOPED_TRACE(backend);
+                if (!backend_has_c_engine(backend)) {
+                    std::printf(
+                        "[ NOTE     ] %s: no scoring stage; the select policy is checked to "
+                        "be refused\n",
+                        backend.c_str());
+                    expect_first_layer_refused(
+                        backend, s, inputs[0][0], 16,
+                        [](spk_layer_submit *sub) { select_policy(0, sub); },
+                        "cannot execute operation LAYER_BEGIN with the select policy");
+                    continue;
+                }
+                Reference ref(s); // every layer run is compared with the golden layer in run_device
+                DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
+                ASSERT_EQ(run.outputs.size(), steps.size() * s.layers);
+                if (first.outputs.empty()) {
+                    // Selection fetched fewer keys than the dense layers of the same inputs.
+                    Shape dense = s;
+                    dense.select = false;
+                    Reference ref_dense(dense);
+                    DeviceRun all = run_device(backend.c_str(), dense, steps, inputs, &ref_dense);
+                    ASSERT_EQ(all.stats.size(), run.stats.size());
+                    uint64_t kept = 0, every = 0;
+                    for (size_t i = 0; i < run.stats.size(); i++)
+                        kept += run.stats[i].keys_fetched, every += all.stats[i].keys_fetched;
+                    EXPECT_LT(kept, every);
+                    first = run;
+                    if (!hold) {
+                        unheld[prune] = run;
+                        continue;
+                    }
+                    // Held rows change the traffic only: the same outputs and keys, fewer bytes
+                    // (layers 0 and 2 rank by full rows; layer 1's first stage alone holds none).
+                    const DeviceRun &read = unheld[prune];
+                    ASSERT_EQ(read.outputs.size(), run.outputs.size());
+                    for (size_t i = 0; i < run.outputs.size(); i++) {
+                        EXPECT_EQ(read.outputs[i], run.outputs[i]) << "layer run " << i;
+                        EXPECT_EQ(read.stats[i].keys_fetched, run.stats[i].keys_fetched);
+                        if (i % s.layers == 1)
+                            EXPECT_EQ(read.stats[i].dram_bytes, run.stats[i].dram_bytes) << i;
+                        else
+                            EXPECT_LE(run.stats[i].dram_bytes, read.stats[i].dram_bytes) << i;
+                    }
+                    uint64_t with = 0, without = 0;
+                    for (size_t i = 0; i < run.stats.size(); i++)
+                        with += run.stats[i].dram_bytes, without += read.stats[i].dram_bytes;
+                    EXPECT_LT(with, without);
+                    continue;
+                }
+                for (size_t i = 0; i < first.outputs.size(); i++) {
+                    EXPECT_EQ(first.outputs[i], run.outputs[i]) << "layer run " << i;
+                    EXPECT_EQ(first.stats[i].dram_bytes, run.stats[i].dram_bytes);
+                    EXPECT_EQ(first.stats[i].keys_fetched, run.stats[i].keys_fetched);
+                }
             }
-            Reference ref(s); // every layer run is compared with the golden layer in run_device
-            DeviceRun run = run_device(backend.c_str(), s, steps, inputs, &ref);
-            ASSERT_EQ(run.outputs.size(), steps.size() * s.layers);
-            if (first.outputs.empty()) {
-                // Selection fetched fewer keys than the dense layers of the same inputs.
-                Shape dense = s;
-                dense.select = false;
-                Reference ref_dense(dense);
-                DeviceRun all = run_device(backend.c_str(), dense, steps, inputs, &ref_dense);
-                ASSERT_EQ(all.stats.size(), run.stats.size());
-                uint64_t kept = 0, every = 0;
-                for (size_t i = 0; i < run.stats.size(); i++)
-                    kept += run.stats[i].keys_fetched, every += all.stats[i].keys_fetched;
-                EXPECT_LT(kept, every);
-                first = run;
-                continue;
-            }
-            for (size_t i = 0; i < first.outputs.size(); i++) {
-                EXPECT_EQ(first.outputs[i], run.outputs[i]) << "layer run " << i;
-                EXPECT_EQ(first.stats[i].dram_bytes, run.stats[i].dram_bytes);
-                EXPECT_EQ(first.stats[i].keys_fetched, run.stats[i].keys_fetched);
-            }
+            if (first.outputs.empty())
+                std::printf("[ NOTE     ] no backend of this run has the scoring stage: only the "
+                            "refusals were checked\n");
         }
-        if (first.outputs.empty())
-            std::printf("[ NOTE     ] no backend of this run has the scoring stage: only the "
-                        "refusals were checked\n");
-    }
 }
 
 // The submit fields of the select policy are checked before anything is queued.
@@ -515,7 +544,7 @@ TEST(Attn, SelectPolicyFieldsAreChecked) {
     } cases[] = {
         {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 0; }, "needs a budget"},
         {[](spk_layer_submit *x) { x->select_count = 0, x->select_q16 = 65537; }, "needs a budget"},
-        {[](spk_layer_submit *x) { x->select_scoring = 4; }, "select_scoring 4 unknown"},
+        {[](spk_layer_submit *x) { x->select_scoring = 8; }, "select_scoring 8 unknown"},
         {[](spk_layer_submit *x) { x->select_dims = 0, x->select_cand_x16 = 32; },
          "select_cand_x16 32 needs select_dims"},
         {[](spk_layer_submit *x) { x->select_dims = 4, x->select_cand_x16 = 15; },

@@ -28,9 +28,9 @@ struct HeadCase {
     }
 
     spk_head_request request() const {
-        return spk_head_request{qq.codes.data(),       qq.scales[0],    keys.data(),
-                                (uint32_t)keys.size(), kq.codes.data(), kq.scales.data(),
-                                vq.codes.data(),       vq.scales.data()};
+        return spk_head_request{qq.codes.data(),       qq.scales[0],     keys.data(),
+                                (uint32_t)keys.size(), kq.codes.data(),  kq.scales.data(),
+                                vq.codes.data(),       vq.scales.data(), 0};
     }
 };
 

@@ -114,7 +114,7 @@ TEST(Select, HandCheckedSelectionWithSinksRecentAndTies) {
     HandLayer h(1, 8, 1, q, k, 1);
     Keys sel;
     // Budget 5: token 0 (sink) and 6, 7 (recent) whatever they score, then the two 9s.
-    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
+    spk_select_config s{{5, 0}, 1, 2, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0};
     ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
     EXPECT_EQ(sel, (Keys{0, 3, 4, 6, 7}));
     EXPECT_EQ(h.ev.candidates, 8u);
@@ -149,7 +149,7 @@ TEST(Select, TheProbabilitySumKeepsTheKeyOneHeadNeedsWhereTheLogitSumOutvotesIt)
     const int16_t q[4] = {1, 0, 0, 1};
     HandLayer h(2, 3, 2, q, k, 0);
     Keys sel;
-    spk_select_config s{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
+    spk_select_config s{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0};
     ASSERT_EQ(h.select(s, &sel), SPKSIM_OK);
     EXPECT_EQ(sel, (Keys{1}));
     s.combine = SPK_SELECT_SUM_PROBS;
@@ -168,10 +168,10 @@ TEST(Select, EveryRequestFetchesItsBudgetWithSinksAndRecentAndTheGroupShares) {
     std::mt19937 rng(2001);
     const Inputs in(6, 2, 40, 96, 16, 12, rng); // GQA groups of 3, causal, 40 queries
     for (const spk_select_config sel :
-         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS},
+         {spk_select_config{{20, 0}, 4, 8, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0},
           spk_select_config{
-              {0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_LOGITS},
-          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS}}) {
+              {0, spk_ratio_q16(0.2)}, 2, 5, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_LOGITS, 0},
+          spk_select_config{{1, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0}}) {
         const spk_head_config c = config(16, 8, 4);
         const LayerRun r(c, in.desc(&sel));
         ASSERT_EQ(r.status, SPKSIM_OK);
@@ -216,8 +216,8 @@ TEST(Select, AnAllSelectingBudgetIsTheLayerWithoutSelectionBitForBit) {
     const LayerRun dense(c, in.desc(nullptr));
     ASSERT_EQ(dense.status, SPKSIM_OK);
     for (const spk_select_config sel :
-         {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_LOGITS},
-          spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS}}) {
+         {spk_select_config{{0, SPK_ONE_Q16}, 0, 0, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_LOGITS, 0},
+          spk_select_config{{64, 0}, 4, 4, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0}}) {
         const LayerRun r(c, in.desc(&sel));
         ASSERT_EQ(r.status, SPKSIM_OK);
         EXPECT_EQ(r.out, dense.out);
@@ -235,7 +235,7 @@ TEST(Select, BatchedEqualsStreamedTokenByToken) {
     const Inputs in(H, Hkv, L, L, d, 12, rng); // one query per token: a whole prompt at once
     const spk_head_config c = config(d, 8, 4, spk_ratio_q16(0.75));
     const spk_select_config sel{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB, 0, 0,
-                                SPK_SELECT_SUM_LOGITS};
+                                SPK_SELECT_SUM_LOGITS,   0};
     const LayerRun batched(c, in.desc(&sel));
     ASSERT_EQ(batched.status, SPKSIM_OK);
     ASSERT_GT(batched.stats.select_scored, 0u);
@@ -284,9 +284,9 @@ TEST(Select, ExactScoresTrackFloatAttentionBetterThanAWindowOfTheSameSize) {
     const uint32_t L = 256, d = 32, keep = 32;
     const Inputs in(1, 1, 1, L, d, 12, rng);
     const spk_head_config c = config(d, 12, 0);
-    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS};
+    const spk_select_config best{{keep, 0}, 0, 0, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0};
     const spk_select_config window{
-        {keep, 0}, 0, keep, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS}; // all protected
+        {keep, 0}, 0, keep, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 0}; // all protected
     const LayerRun dense(c, in.desc(nullptr)), sel(c, in.desc(&best)), win(c, in.desc(&window));
     ASSERT_EQ(sel.status, SPKSIM_OK);
     ASSERT_EQ(win.status, SPKSIM_OK);
@@ -321,7 +321,7 @@ TEST(Select, FirstStageRanksByTheLargestQueryDimensions) {
     uint32_t sel[6], n = 0;
     spk_select_events ev;
     // dims 1, no second stage: by dimension 1 (9, 4, 1, 2 for tokens 1-4): tokens 1 and 2
-    spk_select_config s{{2, 0}, 0, 0, SPK_SELECT_MSB, 1, 0, SPK_SELECT_SUM_LOGITS};
+    spk_select_config s{{2, 0}, 0, 0, SPK_SELECT_MSB, 1, 0, SPK_SELECT_SUM_LOGITS, 0};
     ASSERT_EQ(spk_select_keys(&s, &c, &l, nullptr, 0, 0, cand, 6, sel, &n, scratch.data(), &ev),
               SPKSIM_OK);
     EXPECT_EQ(std::vector<uint32_t>(sel, sel + n), (std::vector<uint32_t>{1, 2}));
@@ -351,7 +351,7 @@ TEST(Select, FirstStageLimitsAndTheDimensionMajorCopy) {
     std::mt19937 rng(2005);
     const Inputs in(6, 2, 12, 80, 16, 12, rng);
     const spk_select_config plain{{0, spk_ratio_q16(0.25)}, 2, 4, SPK_SELECT_MSB, 0, 0,
-                                  SPK_SELECT_SUM_LOGITS};
+                                  SPK_SELECT_SUM_LOGITS,    0};
     // All dimensions and a 12+0 profile: the first stage's score is the MSB score itself.
     spk_select_config all_dims = plain;
     all_dims.dims = 16;
@@ -402,3 +402,63 @@ TEST(Select, FirstStageLimitsAndTheDimensionMajorCopy) {
 }
 
 } // namespace
+
+// Held rows ("Held rows"): the requests take the scored keys' MSB-pass logits from the scoring
+// stage, so only the traffic changes, by exactly one K MSB row and one K scale word per held key
+// and request; the held keys are the selected unprotected ones, contiguous in the list. A first
+// stage alone (no full rows read) holds nothing.
+TEST(Select, HeldRowsChangeOnlyTheTrafficByTheScoredRows) {
+    std::mt19937 rng(2024);
+    const uint32_t H = 6, Hkv = 2, L = 48, d = 16;
+    const Inputs in(H, Hkv, L, L, d, 12, rng);
+    const spk_head_config c = config(d, 8, 4);
+    const uint64_t row = spk_plane_row_bytes(d, 8) + 4u;
+    struct Case {
+        spk_select_config sel;
+        bool holds;
+    } cases[] = {
+        {{{0, spk_ratio_q16(0.3)}, 2, 4, SPK_SELECT_MSB, 0, 0, SPK_SELECT_SUM_PROBS, 1}, true},
+        {{{7, 0}, 1, 3, SPK_SELECT_EXACT, 0, 0, SPK_SELECT_SUM_LOGITS, 1}, true},
+        {{{0, spk_ratio_q16(0.25)}, 2, 4, SPK_SELECT_MSB, 4, 32, SPK_SELECT_SUM_PROBS, 1}, true},
+        {{{0, spk_ratio_q16(0.25)}, 2, 4, SPK_SELECT_MSB, 4, 0, SPK_SELECT_SUM_LOGITS, 1}, false},
+    };
+    for (const Case &cs : cases) {
+        spk_select_config read = cs.sel;
+        read.hold = 0;
+        const spk_layer_desc dh = in.desc(&cs.sel), dr = in.desc(&read);
+        const LayerRun held(c, dh), again(c, dr);
+        ASSERT_EQ(held.status, SPKSIM_OK);
+        ASSERT_EQ(again.status, SPKSIM_OK);
+        EXPECT_EQ(held.out, again.out);
+        EXPECT_EQ(held.exp, again.exp);
+        EXPECT_EQ(held.importance, again.importance);
+        EXPECT_EQ(held.stats.keys_fetched, again.stats.keys_fetched);
+        EXPECT_EQ(held.stats.select_bytes, again.stats.select_bytes);
+        // The held keys of every (K/V head, query), from the selection itself.
+        uint64_t want = 0;
+        std::vector<unsigned char> scratch(spk_select_scratch_bytes(L));
+        std::vector<uint32_t> cand(L), sel(L);
+        for (uint32_t g = 0; g < Hkv; g++)
+            for (uint32_t i = 0; i < L; i++) {
+                for (uint32_t j = 0; j <= i; j++) cand[j] = j;
+                uint32_t n = 0;
+                spk_select_events ev{};
+                ASSERT_EQ(spk_select_keys(&cs.sel, &c, &dh, nullptr, g, i, cand.data(), i + 1,
+                                          sel.data(), &n, scratch.data(), &ev),
+                          SPKSIM_OK);
+                ASSERT_LE(ev.held_first + ev.held, n);
+                for (uint32_t x = ev.held_first; x < ev.held_first + ev.held; x++) {
+                    EXPECT_GE(sel[x], cs.sel.sinks); // not protected
+                    EXPECT_LE(sel[x] + cs.sel.recent, i);
+                }
+                if (ev.held) {
+                    EXPECT_GT(ev.scored, 0u);
+                }
+                want += (uint64_t)ev.held * (H / Hkv); // each of the group's heads
+            }
+        EXPECT_EQ(cs.holds, want > 0);
+        EXPECT_EQ(again.stats.dram_bytes - held.stats.dram_bytes, want * row);
+        EXPECT_EQ(again.stats.key_msb_bytes - held.stats.key_msb_bytes,
+                  want * spk_plane_row_bytes(d, 8));
+    }
+}

@@ -365,8 +365,8 @@ std::string engine_golden(EngineCase &c) {
     c.keep = spk_keep_count(c.n, cfg.v_keep_q16);
     std::vector<uint32_t> keys(c.n);
     for (uint32_t j = 0; j < c.n; j++) keys[j] = engine_case_token(c, j);
-    spk_head_request req{c.q.data(), c.q_logit,         keys.data(), c.n,
-                         c.k.data(), c.k_scales.data(), c.v.data(),  c.v_scales.data()};
+    spk_head_request req{c.q.data(),        c.q_logit,  keys.data(),       c.n, c.k.data(),
+                         c.k_scales.data(), c.v.data(), c.v_scales.data(), 0};
     spk_workspace *ws = spk_workspace_create(c.n ? c.n : 1);
     if (!ws) return "out of memory";
     c.want_out.assign(d, 0);

@@ -84,8 +84,8 @@ std::string pv_random_case(std::mt19937_64 &rng, PvCase &c) {
     spk_scale q_logit;
     spk_logit_scale(spk_scale_make(32768 + (uint32_t)(rng() % 32768), -(int32_t)(rng() % 12)), d,
                     &q_logit);
-    spk_head_request req{q.data(), q_logit,   keys.data(), n,
-                         k.data(), ks.data(), v.data(),    vs.data()};
+    spk_head_request req{q.data(),  q_logit,  keys.data(), n, k.data(),
+                         ks.data(), v.data(), vs.data(),   0};
     spk_workspace *ws = spk_workspace_create(n);
     if (!ws) return "out of memory";
     std::vector<int32_t> out(d);

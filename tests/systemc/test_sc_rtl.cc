@@ -75,8 +75,8 @@ bool make_case(std::mt19937_64 &rng, head_case &c) {
     c.keep = spk_keep_count(c.n, c.cfg.v_keep_q16);
     std::vector<uint32_t> keys(c.n);
     for (uint32_t j = 0; j < c.n; j++) keys[j] = c.key_base + j;
-    const spk_head_request req{c.q.data(), c.q_logit,     keys.data(), c.n,
-                               c.k.data(), c.k_sc.data(), c.v.data(),  c.v_sc.data()};
+    const spk_head_request req{c.q.data(),    c.q_logit,  keys.data(),   c.n, c.k.data(),
+                               c.k_sc.data(), c.v.data(), c.v_sc.data(), 0};
     spk_workspace *ws = spk_workspace_create(c.n);
     c.want_out.assign(d, 0);
     c.want_probs.assign(c.n, 0);

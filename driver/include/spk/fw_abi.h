@@ -197,7 +197,7 @@ typedef struct spk_fw_layer_desc {
                                      query could fetch (1..65536) (ABI 4) */
     uint32_t select_scoring;    /**< select policy: spk_fw_select_scoring, what ranks the
                                      unprotected keys (bit 0: the MSB plane, bit 1: the probability
-                                     sum) (ABI 4) */
+                                     sum; bit 2: SPK_FW_SCORING_HOLD) (ABI 4) */
     uint32_t select_dims;       /**< select policy: a first stage scoring at the largest select_dims
                                      dimensions of the group's |q| from the dimension-major copy (0:
                                      none) (ABI 4) */
@@ -236,7 +236,12 @@ typedef struct spk_eng_head_req {
     uint32_t v_lsb_base;   /**< V LSB plane rows */
     uint32_t k_scale_base; /**< K scale words */
     uint32_t v_scale_base; /**< V scale words */
-    uint32_t reserved;     /**< zero */
+    uint32_t held;         /**< select policy with SPK_FW_SCORING_HOLD: keys whose K MSB rows and
+                                scale words the engine holds from the scoring stage, not read again
+                                (docs/spec/datapath.md, "Held rows"): bits 0-15 their number, bits
+                                16-31 their first position in the key list; 0 (none) for every other
+                                request (was reserved, zero; the RTL, which has no scoring stage,
+                                does not take it) */
 } spk_eng_head_req;
 
 /** Token scoring policies of the PRUNE operation (docs/spec/datapath.md). */
@@ -259,6 +264,11 @@ enum spk_fw_select_scoring {
                                          probabilities over the ranked keys instead of their logits
                                          (bit 1: probabilities) */
     SPK_FW_SCORING_MSB_PROBS = 3,   /**< as MSB, with the probability sum */
+    SPK_FW_SCORING_HOLD = 4,        /**< a flag on any of the above (bit 2): the group's head
+                                         requests take the selected keys' MSB-pass logits from the
+                                         final ranking's dot products, not reading those K MSB rows
+                                         and scale words again (a traffic rule, "Held rows"; nothing
+                                         numerical changes) */
 };
 
 #ifdef __cplusplus

@@ -231,6 +231,10 @@ typedef enum spk_scoring {
      * over the ranked keys instead of their logits (no more reads) */
     SPK_SCORING_EXACT_PROBS = 2,
     SPK_SCORING_MSB_PROBS = 3, /**< since 1.6: as MSB, with the probability sum */
+    /** Since 1.7, a flag on any of the above: the head requests take the selected keys' MSB-pass
+     * logits from the scoring stage's dot products instead of reading those K MSB rows and
+     * scale words again (docs/spec/datapath.md, "Held rows": fewer bytes, the same numbers) */
+    SPK_SCORING_HOLD = 4,
 } spk_scoring;
 
 /** @brief Token scoring policies of spk_layer_submit::token_policy. */

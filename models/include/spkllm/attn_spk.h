@@ -53,6 +53,9 @@ typedef struct spkllm_spatten_options {
                                   from the dimension-major MSB copy); 0: none */
     double candidates;       /**< select with a first stage: its best candidates x budget go on
                                   to --scoring (>= 1); 0: select by the first stage */
+    int hold; /**< select: 1 (every preset) the head requests take the scored keys' MSB-pass
+                   logits from the scoring stage instead of reading those K rows again (a
+                   traffic rule, docs/spec/datapath.md "Held rows"); 0: they read them again */
 } spkllm_spatten_options;
 
 /** The paper's token scoring: accumulated post-softmax importance, one token set. */
@@ -95,7 +98,8 @@ spkllm_status spkllm_spatten_check(const spkllm_spatten_options *o, char *err, s
  * Parses one command-line option of the set (--spatten NAME, --token-keep [START:]END,
  * --head-keep [START:]END, --v-keep R, --kv-bits M+L, --requant T, --prune-skip TOK[:HEAD],
  * --sinks N, --recent N, --head-groups on|off, --policy accumulated|last-step|select,
- * --important N, --token-budget N, --scoring msb|exact[-probs], --sparse-dims R, --candidates F)
+ * --important N, --token-budget N, --scoring msb|exact[-probs], --sparse-dims R, --candidates F,
+ * --select-hold on|off)
  * at argv[*i]. Returns 1 if it was one (and
  * advances *i past its value), 0 if the option is not of this set, -1 on a bad value (message
  * in @p err). Only each value's own range is checked here (options may come in any order); call

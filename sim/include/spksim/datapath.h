@@ -179,6 +179,9 @@ typedef struct spk_head_request {
     const spk_scale *k_scales; /**< K scale word per token */
     const int16_t *v_codes;    /**< V codes, row-major [token][d] */
     const spk_scale *v_scales; /**< V scale word per token */
+    uint32_t keys_held;        /**< keys whose K MSB rows and scale words the engine holds from the
+                                    select policy's scoring (spec "Held rows"): not read, not counted;
+                                    at most n_keys; nothing else changes */
 } spk_head_request;
 
 /** @brief Per-request traffic and the events the cycle simulator times. */
@@ -193,6 +196,8 @@ typedef struct spk_head_events {
     uint64_t value_bytes;    /**< bytes of V rows */
     uint64_t scale_bytes;    /**< bytes of scale words of the K and V rows fetched */
     spk_topk_trace v_topk;   /**< the local-V top-k engine's passes (zero if bypassed) */
+    uint32_t keys_held;      /**< of keys_fetched, those whose K MSB row and scale word were held
+                                  (spk_head_request::keys_held), not read */
 } spk_head_events;
 
 /** @brief Result of one head request; the caller provides the arrays. */

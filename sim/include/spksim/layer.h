@@ -230,6 +230,9 @@ typedef struct spk_select_config {
     uint32_t candidates_x16; /**< with a first stage: the second stage scores its top
                                   ceil((b - p) * this / 16) (>= 16); 0: select by it directly */
     uint32_t combine;        /**< a ::spk_select_combine: the final ranking's score */
+    uint32_t hold; /**< 1: the group's head requests take the selected keys' MSB-pass logits from
+                        the dot products the final ranking computed, without reading their K
+                        MSB rows and scale words again (spec "Held rows"; traffic only) */
 } spk_select_config;
 
 /** @brief What one selection did. */
@@ -242,6 +245,8 @@ typedef struct spk_select_events {
     uint64_t stage1_bytes; /**< bytes the first stage read (dimension rows, scale words) */
     uint64_t score_bytes;  /**< bytes both stages read: scale words, dimension rows, planes */
     uint8_t both_planes;   /**< 1: the second stage read both K planes (exact scoring, lsb > 0) */
+    uint32_t held;         /**< with hold: selected keys whose K MSB rows the requests skip */
+    uint32_t held_first;   /**< their first position in the selected list (the sinks before) */
     spk_topk_trace topk1;  /**< the top-k over the first stage's scores (zero if none) */
     spk_topk_trace topk;   /**< the top-k engine's passes over the scores (zero if none) */
 } spk_select_events;

@@ -18,8 +18,9 @@ extern "C" {
 /** Columns of the trace format, in the order the reference files use. */
 #define SPK_TRACE_COLUMNS 17
 /** Extension columns of a device trace (written by the sim backend, `spk-llm --trace-out`),
- * after the 17: command, v_topk_cycles, v_topk_streamed (docs/simulator.md, "Device traces"). */
-#define SPK_TRACE_DEVICE_COLUMNS 3
+ * after the 17: command, v_topk_cycles, v_topk_streamed, key_held_num (docs/simulator.md,
+ * "Device traces"; a trace with the first three only is read with key_held_num 0). */
+#define SPK_TRACE_DEVICE_COLUMNS 4
 
 /** @brief One data row: one query of one head of one layer at one iteration. */
 typedef struct spk_trace_row {
@@ -46,6 +47,8 @@ typedef struct spk_trace_row {
     uint64_t command;         /**< command: the device command (one layer) the row belongs to */
     uint64_t v_topk_cycles;   /**< v_topk_cycles: the local-V top-k's measured latency */
     uint64_t v_topk_streamed; /**< v_topk_streamed: candidates it compared */
+    uint32_t key_held;        /**< key_held_num: of the K rows, those held from the select
+                                   policy's scoring, not read (0 without the column) */
 } spk_trace_row;
 
 /** @brief A loaded trace. */

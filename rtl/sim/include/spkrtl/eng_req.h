@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 /** @brief The name of the first field too wide for its port (the hardware would truncate it),
- * or NULL when every field fits; reserved is not checked. */
+ * or NULL when every field fits; held is not checked (select requests never reach the RTL). */
 static inline const char *spk_eng_req_field_too_wide(const spk_eng_head_req *r) {
     if (r->tag > 0xFFu) return "tag";
     if (r->head > 0xFFu) return "head";

@@ -124,8 +124,9 @@ typedef struct spk_rtl_api {
      * engine (cycles = 0), a field too wide for its port, which the hardware would truncate
      * (tag and head above 8 bits, d above 7 bits, msb_bits and lsb_bits above 4 bits,
      * threshold above 17 bits, v_keep, n_keys and key_base above 16 bits, key_list above 1,
-     * q_scale above 24 bits); reserved is ignored. A request whose reads were refused by the
-     * callback returns 0 with bus_error = 1 (its outputs are then meaningless).
+     * q_scale above 24 bits); held is ignored (select requests never reach the RTL). A request
+     * whose reads were refused by the callback returns 0 with bus_error = 1 (its outputs are then
+     * meaningless).
      * @param max_cycles give up after this many cycles (0: a budget that grows with n_keys
      *        and d, ample for either variant); the engine is then reset, its importance bank
      *        must be cleared again.
