@@ -22,57 +22,121 @@ static int head_scores(const uint8_t *head_alive, uint32_t h) {
     return !head_alive || head_alive[h];
 }
 
-/* The logit of query @p query of head h against row j with the values v[0..r) at dimensions
- * dims[0..r) (NULL: dimensions 0..r-1), the dot product scaled by 2^shift. */
-static int32_t head_logit(const spk_head_config *cfg, const spk_layer_desc *l, uint32_t h,
-                          uint32_t kvh, uint32_t query, uint32_t j, const uint32_t *dims,
-                          const int16_t *v, uint32_t r, uint32_t shift) {
-    const size_t qi = (size_t)h * l->n_queries + query;
-    const int16_t *q = l->q + qi * cfg->d;
-    /* 32 bits, as the QK dot product (docs/spec/datapath.md, "Number formats"); wrapping, not
-     * overflowing, for out-of-range codes. */
-    uint32_t acc = 0;
-    if (dims)
-        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)(q[dims[y]] * v[y]);
-    else
-        for (uint32_t y = 0; y < r; y++) acc += (uint32_t)(q[y] * v[y]);
-    const int64_t dot = acc >= 0x80000000u ? (int64_t)acc - 0x100000000ll : (int64_t)acc;
-    return spk_logit(dot * ((int64_t)1 << shift), l->q_logit_scales[qi],
-                     l->k_scales[(size_t)kvh * l->n_tokens + j]);
+/* The group's query heads that score (alive), and each one's query values at the stage's
+ * dimensions (dims NULL: all d), gathered once per selection so every row's dot product reads
+ * contiguous values. */
+typedef struct group_queries {
+    uint32_t n;     /* heads that score */
+    uint32_t width; /* values per row: r (first stage) or d */
+    uint32_t shift; /* the dot products' scale: 2^lsb for the first stage */
+    uint32_t *head; /* [group] their head indices */
+    int16_t *q;     /* [group][d] */
+} group_queries;
+
+static void gather_queries(const spk_head_config *cfg, const spk_layer_desc *l,
+                           const uint8_t *head_alive, uint32_t kvh, uint32_t query,
+                           const uint32_t *dims, uint32_t r, group_queries *g) {
+    const uint32_t group = l->n_heads / l->n_kv_heads;
+    g->n = 0;
+    g->width = dims ? r : cfg->d;
+    g->shift = dims ? cfg->kv.lsb_bits : 0u;
+    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
+        if (!head_scores(head_alive, h)) continue;
+        const int16_t *q = l->q + ((size_t)h * l->n_queries + query) * cfg->d;
+        int16_t *dst = g->q + (size_t)g->n * g->width;
+        for (uint32_t y = 0; y < g->width; y++) dst[y] = q[dims ? dims[y] : y];
+        g->head[g->n++] = h;
+    }
 }
 
-/* The sum over the group's alive heads of head_logit(): both stages' logit score ("Per-step
- * selection policy"). */
-static int64_t group_logits(const spk_head_config *cfg, const spk_layer_desc *l,
-                            const uint8_t *head_alive, uint32_t kvh, uint32_t query, uint32_t j,
-                            const uint32_t *dims, const int16_t *v, uint32_t r, uint32_t shift) {
-    const uint32_t group = l->n_heads / l->n_kv_heads;
+/* 32 bits, as the QK dot product (docs/spec/datapath.md, "Number formats"); wrapping, not
+ * overflowing, for out-of-range codes. One plain loop: GCC 12 vectorizes it (pmaddwd), not a
+ * loop split into fixed-width blocks. */
+static int64_t dot32(const int16_t *q, const int16_t *v, uint32_t w) {
+    uint32_t acc = 0;
+    for (uint32_t y = 0; y < w; y++) acc += (uint32_t)((int32_t)q[y] * v[y]);
+    return acc >= 0x80000000u ? (int64_t)acc - 0x100000000ll : (int64_t)acc;
+}
+
+/* The values a stage scores row j with, into v: the first stage's MSB fields at dims (its dot
+ * products 2^lsb coarser, group_queries.shift), else the full codes or their MSB-plane values. */
+static void stage_values(const spk_select_config *sel, const spk_head_config *cfg,
+                         const spk_layer_desc *l, uint32_t kvh, const uint32_t *dims, uint32_t r,
+                         uint32_t j, int16_t *v) {
+    if (dims) {
+        if (l->k_dim_msb) {
+            const int16_t *base = l->k_dim_msb + (size_t)kvh * cfg->d * l->n_tokens + j;
+            for (uint32_t y = 0; y < r; y++) v[y] = base[(size_t)dims[y] * l->n_tokens];
+        } else {
+            const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
+            for (uint32_t y = 0; y < r; y++) {
+                int32_t hi;
+                uint32_t lo;
+                spk_code_split(k[dims[y]], cfg->kv, &hi, &lo);
+                v[y] = (int16_t)hi;
+            }
+        }
+        return;
+    }
+    const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
+    if (sel->scoring != SPK_SELECT_MSB) {
+        memcpy(v, k, cfg->d * sizeof *v);
+        return;
+    }
+    for (uint32_t t = 0; t < cfg->d; t++) v[t] = (int16_t)spk_code_msb_only(k[t], cfg->kv);
+}
+
+/* Every scoring head's logit of row j (the query's logit scale word, the row's K scale word),
+ * from one read of the row's values: lg[x * stride] for the x-th scoring head. */
+static void row_logits(const spk_select_config *sel, const spk_head_config *cfg,
+                       const spk_layer_desc *l, uint32_t kvh, uint32_t query, const uint32_t *dims,
+                       uint32_t r, const group_queries *g, uint32_t j, int32_t *lg, size_t stride) {
+    int16_t v[SPK_MAX_D];
+    stage_values(sel, cfg, l, kvh, dims, r, j, v);
+    const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
+    for (uint32_t x = 0; x < g->n; x++) {
+        const int64_t dot = dot32(g->q + (size_t)x * g->width, v, g->width);
+        lg[x * stride] =
+            spk_logit(dot * ((int64_t)1 << g->shift),
+                      l->q_logit_scales[(size_t)g->head[x] * l->n_queries + query], ks);
+    }
+}
+
+/* A stage's logit-sum score of row j: A[j] at the first stage's dims (dims != NULL), else S[j]
+ * from the full codes or their MSB-plane values. */
+static int64_t stage_logits(const spk_select_config *sel, const spk_head_config *cfg,
+                            const spk_layer_desc *l, uint32_t kvh, uint32_t query,
+                            const uint32_t *dims, uint32_t r, const group_queries *g, uint32_t j) {
+    int16_t v[SPK_MAX_D];
+    stage_values(sel, cfg, l, kvh, dims, r, j, v);
+    const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
     int64_t sum = 0;
-    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++)
-        if (head_scores(head_alive, h))
-            sum += head_logit(cfg, l, h, kvh, query, j, dims, v, r, shift);
+    for (uint32_t x = 0; x < g->n; x++)
+        sum += spk_logit(dot32(g->q + (size_t)x * g->width, v, g->width) * ((int64_t)1 << g->shift),
+                         l->q_logit_scales[(size_t)g->head[x] * l->n_queries + query], ks);
     return sum;
 }
 
-/* The values the second stage scores row j with: the full codes (the row itself), or their
- * MSB-plane values (into c). */
-static const int16_t *score_values(const spk_select_config *sel, const spk_head_config *cfg,
-                                   const spk_layer_desc *l, uint32_t kvh, uint32_t j, int16_t *c) {
-    const int16_t *k = l->k + ((size_t)kvh * l->n_tokens + j) * cfg->d;
-    if (sel->scoring != SPK_SELECT_MSB) return k;
-    for (uint32_t t = 0; t < cfg->d; t++) c[t] = (int16_t)spk_code_msb_only(k[t], cfg->kv);
-    return c;
-}
-
-/* The MSB-plane field of dimension x of token j: from the dimension-major copy when the layer
- * has one, else from the code. */
-static int32_t msb_field(const spk_head_config *cfg, const spk_layer_desc *l, uint32_t kvh,
-                         uint32_t x, uint32_t j) {
-    if (l->k_dim_msb) return l->k_dim_msb[((size_t)kvh * cfg->d + x) * l->n_tokens + j];
-    int32_t hi;
-    uint32_t lo;
-    spk_code_split(l->k[((size_t)kvh * l->n_tokens + j) * cfg->d + x], cfg->kv, &hi, &lo);
-    return hi;
+/* The probability-sum score of the final ranking: S[x] = sum over the group's alive heads h of
+ * floor(2^32 e_h[x] / sum_y e_h[y]), e_h the softmax exponentials (spk_softmax) of head h's
+ * logits over the ranked rows rows[0..cnt). A key one head needs sharply is not outvoted by
+ * the logits of the others. lg holds g->n * cnt logits. */
+static void prob_scores(const spk_select_config *sel, const spk_head_config *cfg,
+                        const spk_layer_desc *l, uint32_t kvh, uint32_t query, const uint32_t *dims,
+                        uint32_t r, const group_queries *g, const uint32_t *rows, uint32_t cnt,
+                        int64_t *score, int32_t *lg, uint32_t *ex, uint16_t *pr) {
+    for (uint32_t x = 0; x < cnt; x++) {
+        score[x] = 0;
+        row_logits(sel, cfg, l, kvh, query, dims, r, g, rows[x], lg + x, cnt);
+    }
+    for (uint32_t h = 0; h < g->n; h++) {
+        const int32_t *lh = lg + (size_t)h * cnt;
+        spk_softmax(lh, cnt, ex, pr);
+        uint64_t sum = 0;
+        for (uint32_t x = 0; x < cnt; x++) sum += ex[x];
+        for (uint32_t x = 0; x < cnt; x++)
+            score[x] += (int64_t)((((uint64_t)ex[x]) << 32) / (sum ? sum : 1u));
+    }
 }
 
 /* The first stage's dimensions: the top r of the group's summed |q| (ties to the lower one),
@@ -91,55 +155,73 @@ static uint32_t first_dims(const spk_select_config *sel, const spk_head_config *
     return (uint32_t)spk_topk_select(a, d, sel->dims < d ? sel->dims : d, dims, scratch);
 }
 
-/* The values one stage scores row j with (in v, or the row itself): the first stage's MSB
- * fields at dims (its dot products 2^lsb coarser: *shift), else score_values(). */
-static const int16_t *stage_values(const spk_select_config *sel, const spk_head_config *cfg,
-                                   const spk_layer_desc *l, uint32_t kvh, const uint32_t *dims,
-                                   uint32_t r, uint32_t j, int16_t *v, uint32_t *shift) {
-    if (dims) {
-        for (uint32_t y = 0; y < r; y++) v[y] = (int16_t)msb_field(cfg, l, kvh, dims[y], j);
-        *shift = cfg->kv.lsb_bits;
-        return v;
+/* Rank the m unprotected candidates open[] and keep the best want (positions into open, increasing,
+ * in kept[0..*k)): the scan, or the first stage then, with candidates_x16, the second stage on its
+ * best. Fills the events' stage and top-k fields. */
+static spksim_status rank(const spk_select_config *sel, const spk_head_config *cfg,
+                          const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
+                          uint32_t query, uint32_t lim, const uint32_t *open, uint32_t m,
+                          uint32_t want, int64_t *score, int64_t *topk_scratch, uint32_t *kept,
+                          uint32_t *sub, uint32_t *ex, uint16_t *pr, spk_select_events *ev,
+                          uint32_t *k) {
+    const uint32_t group = l->n_heads / l->n_kv_heads;
+    const uint32_t P = cfg->topk_parallelism ? cfg->topk_parallelism : 1u;
+    const int probs = sel->combine == SPK_SELECT_SUM_PROBS;
+    group_queries g = {0};
+    g.head = malloc(group * sizeof *g.head);
+    g.q = malloc((size_t)group * cfg->d * sizeof *g.q);
+    int32_t *lg = probs ? malloc((size_t)group * (m + 1u) * sizeof *lg) : NULL;
+    spksim_status status = SPKSIM_OK;
+    if (!g.head || !g.q || (probs && !lg)) {
+        status = SPKSIM_E_NOMEM;
+        goto done;
     }
-    *shift = 0;
-    return score_values(sel, cfg, l, kvh, j, v);
-}
-
-/* A stage's logit-sum score of row j: A[j] at the first stage's dims (dims != NULL), else S[j]
- * from the full codes or their MSB-plane values. */
-static int64_t stage_logits(const spk_select_config *sel, const spk_head_config *cfg,
-                            const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
-                            uint32_t query, const uint32_t *dims, uint32_t r, uint32_t j) {
-    int16_t buf[SPK_MAX_D];
-    uint32_t shift = 0;
-    const int16_t *v = stage_values(sel, cfg, l, kvh, dims, r, j, buf, &shift);
-    return group_logits(cfg, l, head_alive, kvh, query, j, dims, v, dims ? r : cfg->d, shift);
-}
-
-/* The probability-sum score of the final ranking: S[x] = sum over the group's alive heads h of
- * floor(2^32 e_h[x] / sum_y e_h[y]), e_h the softmax exponentials (spk_softmax) of head h's
- * logits over the ranked rows rows[0..cnt). A key one head needs sharply is not outvoted by
- * the logits of the others. dims = NULL: the second stage's values. */
-static void prob_scores(const spk_select_config *sel, const spk_head_config *cfg,
-                        const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
-                        uint32_t query, const uint32_t *dims, uint32_t r, const uint32_t *rows,
-                        uint32_t cnt, int64_t *score, int32_t *lg, uint32_t *ex, uint16_t *pr) {
-    const uint32_t group = l->n_heads / l->n_kv_heads, width = dims ? r : cfg->d;
-    int16_t buf[SPK_MAX_D];
-    uint32_t shift = 0;
-    for (uint32_t x = 0; x < cnt; x++) score[x] = 0;
-    for (uint32_t h = kvh * group; h < (kvh + 1u) * group; h++) {
-        if (!head_scores(head_alive, h)) continue;
-        for (uint32_t x = 0; x < cnt; x++) {
-            const int16_t *v = stage_values(sel, cfg, l, kvh, dims, r, rows[x], buf, &shift);
-            lg[x] = head_logit(cfg, l, h, kvh, query, rows[x], dims, v, width, shift);
+    if (sel->dims) {
+        uint32_t dims[SPK_MAX_D];
+        const uint32_t r = first_dims(sel, cfg, l, head_alive, kvh, query, dims);
+        gather_queries(cfg, l, head_alive, kvh, query, dims, r, &g);
+        if (probs && !sel->candidates_x16) /* the first stage ranks last */
+            prob_scores(sel, cfg, l, kvh, query, dims, r, &g, open, m, score, lg, ex, pr);
+        else
+            for (uint32_t x = 0; x < m; x++)
+                score[x] = stage_logits(sel, cfg, l, kvh, query, dims, r, &g, open[x]);
+        ev->stage1 = m;
+        ev->dims = r;
+        ev->stage1_bytes = (uint64_t)r * spk_plane_row_bytes(lim + 1u, cfg->kv.msb_bits) + 4ull * m;
+        if (!sel->candidates_x16) {
+            *k = (uint32_t)spk_topk_quickselect(score, m, want, P, kept, topk_scratch, &ev->topk1);
+            goto done;
         }
-        spk_softmax(lg, cnt, ex, pr);
-        uint64_t sum = 0;
-        for (uint32_t x = 0; x < cnt; x++) sum += ex[x];
-        for (uint32_t x = 0; x < cnt; x++)
-            score[x] += (int64_t)((((uint64_t)ex[x]) << 32) / (sum ? sum : 1u));
+        const uint64_t c64 = ((uint64_t)want * sel->candidates_x16 + 15u) / 16u;
+        const uint32_t c = c64 < m ? (uint32_t)c64 : m;
+        const uint32_t nc =
+            (uint32_t)spk_topk_quickselect(score, m, c, P, sub, topk_scratch, &ev->topk1);
+        gather_queries(cfg, l, head_alive, kvh, query, NULL, 0, &g);
+        if (probs) {
+            for (uint32_t y = 0; y < nc; y++) kept[y] = open[sub[y]]; /* free until the top-k */
+            prob_scores(sel, cfg, l, kvh, query, NULL, 0, &g, kept, nc, score, lg, ex, pr);
+        } else {
+            for (uint32_t y = 0; y < nc; y++)
+                score[y] = stage_logits(sel, cfg, l, kvh, query, NULL, 0, &g, open[sub[y]]);
+        }
+        *k = (uint32_t)spk_topk_quickselect(score, nc, want, P, kept, topk_scratch, &ev->topk);
+        for (uint32_t y = 0; y < *k; y++) kept[y] = sub[kept[y]]; /* still increasing */
+        ev->scored = nc;
+        goto done;
     }
+    gather_queries(cfg, l, head_alive, kvh, query, NULL, 0, &g);
+    if (probs)
+        prob_scores(sel, cfg, l, kvh, query, NULL, 0, &g, open, m, score, lg, ex, pr);
+    else
+        for (uint32_t x = 0; x < m; x++)
+            score[x] = stage_logits(sel, cfg, l, kvh, query, NULL, 0, &g, open[x]);
+    *k = (uint32_t)spk_topk_quickselect(score, m, want, P, kept, topk_scratch, &ev->topk);
+    ev->scored = m;
+done:
+    free(g.head);
+    free(g.q);
+    free(lg);
+    return status;
 }
 
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
@@ -169,10 +251,9 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
     const size_t m1 = (size_t)n + 1u;
     int64_t *score = scratch, *topk_scratch = score + m1;
     uint32_t *open = (uint32_t *)(topk_scratch + 2u * m1), *kept = open + m1, *sub = kept + m1;
-    int32_t *lg = (int32_t *)(sub + m1);
-    uint32_t *ex = (uint32_t *)(lg + m1);
+    /* (one m1 int32 block after sub is reserved: rank() allocates the group's logits) */
+    uint32_t *ex = (uint32_t *)(sub + 2u * m1);
     uint16_t *pr = (uint16_t *)(ex + m1);
-    const int probs = sel->combine == SPK_SELECT_SUM_PROBS;
     uint32_t p = 0, m = 0;
     for (uint32_t x = 0; x < n; x++) {
         const uint32_t j = cand[x];
@@ -181,52 +262,15 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         else
             open[m++] = j;
     }
-    const uint32_t P = cfg->topk_parallelism ? cfg->topk_parallelism : 1u;
     const uint64_t row_msb = spk_plane_row_bytes(cfg->d, cfg->kv.msb_bits);
     const uint64_t row =
         row_msb +
         (sel->scoring == SPK_SELECT_EXACT ? spk_plane_row_bytes(cfg->d, cfg->kv.lsb_bits) : 0u);
     uint32_t k = 0; /* unprotected keys that join the protected ones: open[kept[0..k)] */
-    if (b > p && sel->dims) {
-        uint32_t dims[SPK_MAX_D];
-        const uint32_t r = first_dims(sel, cfg, l, head_alive, kvh, query, dims);
-        if (probs && !sel->candidates_x16) /* the first stage ranks last */
-            prob_scores(sel, cfg, l, head_alive, kvh, query, dims, r, open, m, score, lg, ex, pr);
-        else
-            for (uint32_t x = 0; x < m; x++)
-                score[x] = stage_logits(sel, cfg, l, head_alive, kvh, query, dims, r, open[x]);
-        ev->stage1 = m;
-        ev->dims = r;
-        ev->stage1_bytes = (uint64_t)r * spk_plane_row_bytes(lim + 1u, cfg->kv.msb_bits) + 4ull * m;
-        const uint32_t want = b - p;
-        if (!sel->candidates_x16) {
-            k = (uint32_t)spk_topk_quickselect(score, m, want, P, kept, topk_scratch, &ev->topk1);
-        } else {
-            const uint64_t c64 = ((uint64_t)want * sel->candidates_x16 + 15u) / 16u;
-            const uint32_t c = c64 < m ? (uint32_t)c64 : m;
-            const uint32_t nc =
-                (uint32_t)spk_topk_quickselect(score, m, c, P, sub, topk_scratch, &ev->topk1);
-            if (probs) {
-                for (uint32_t y = 0; y < nc; y++) kept[y] = open[sub[y]]; /* free until the top-k */
-                prob_scores(sel, cfg, l, head_alive, kvh, query, NULL, 0, kept, nc, score, lg, ex,
-                            pr);
-            } else {
-                for (uint32_t y = 0; y < nc; y++)
-                    score[y] =
-                        stage_logits(sel, cfg, l, head_alive, kvh, query, NULL, 0, open[sub[y]]);
-            }
-            k = (uint32_t)spk_topk_quickselect(score, nc, want, P, kept, topk_scratch, &ev->topk);
-            for (uint32_t y = 0; y < k; y++) kept[y] = sub[kept[y]]; /* still increasing */
-            ev->scored = nc;
-        }
-    } else if (b > p) {
-        if (probs)
-            prob_scores(sel, cfg, l, head_alive, kvh, query, NULL, 0, open, m, score, lg, ex, pr);
-        else
-            for (uint32_t x = 0; x < m; x++)
-                score[x] = stage_logits(sel, cfg, l, head_alive, kvh, query, NULL, 0, open[x]);
-        k = (uint32_t)spk_topk_quickselect(score, m, b - p, P, kept, topk_scratch, &ev->topk);
-        ev->scored = m;
+    if (b > p) {
+        const spksim_status st = rank(sel, cfg, l, head_alive, kvh, query, lim, open, m, b - p,
+                                      score, topk_scratch, kept, sub, ex, pr, ev, &k);
+        if (st != SPKSIM_OK) return st;
     }
     ev->score_bytes = ev->stage1_bytes + (uint64_t)ev->scored * (4u + row);
     ev->both_planes = (uint8_t)(ev->scored && sel->scoring == SPK_SELECT_EXACT && cfg->kv.lsb_bits);

@@ -206,6 +206,19 @@ TEST(SpattenOptions, SelectPolicyBudgetAndScoring) {
         int j = 1;
         EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), -1) << b[0];
     }
+    // held rows: on in every preset, --select-hold on|off
+    spkllm_spatten_preset("off", &o);
+    EXPECT_EQ(o.hold, 1) << "the presets hold the scored rows";
+    for (const char *v : {"off", "on"}) {
+        const char *args[] = {"x", "--select-hold", v};
+        int j = 1;
+        ASSERT_EQ(spkllm_spatten_parse_arg(3, (char **)args, &j, &o, err, sizeof err), 1) << err;
+        EXPECT_EQ(o.hold, std::string(v) == "on") << v;
+    }
+    const char *maybe[] = {"x", "--select-hold", "yes"};
+    int j = 1;
+    EXPECT_EQ(spkllm_spatten_parse_arg(3, (char **)maybe, &j, &o, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("--select-hold: bad value 'yes'"), std::string::npos) << err;
     // a token budget only means something for the select policy
     spkllm_spatten_preset("off", &o);
     o.budget = 64;
