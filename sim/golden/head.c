@@ -2,6 +2,7 @@
  * pruning, PV. Normative text: docs/spec/datapath.md, "Logits" to "Head request". */
 #include "spksim/datapath.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,12 +131,55 @@ static void compute_logits(const spk_head_config *cfg, const spk_head_request *r
         const uint32_t tok = req->keys[j];
         const int16_t *k = req->k_codes + (size_t)tok * d;
         if (msb_only) {
-            for (uint32_t i = 0; i < d; i++) row[i] = (int16_t)spk_code_msb_only(k[i], cfg->kv);
+            spk_codes_msb_only(k, d, cfg->kv, row);
             k = row;
         }
         logits[j] = spk_logit(dot_row(req->q, k, d), req->q_logit_scale, req->k_scales[tok]);
     }
 }
+
+/* One kept V row into the accumulators (see accumulate_pv). The same integer arithmetic in
+ * every variant; the wider vector units only run more lanes at once (64-bit lanes: SSE2 has 2). */
+#define PV_ROW_BODY                                                                                \
+    for (uint32_t i = 0; i < d; i++) {                                                             \
+        const uint64_t t = (uint64_t)w32 * (uint32_t)(v[i] + 32768) + bias;                        \
+        acc[i] += (int64_t)((t >> shift) - back);                                                  \
+    }
+#define PV_ROW_ARGS                                                                                \
+    int64_t *restrict acc, const int16_t *restrict v, uint32_t d, uint32_t w32, uint64_t bias,     \
+        uint64_t back, int shift
+
+static void pv_row_base(PV_ROW_ARGS) {
+    PV_ROW_BODY
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) static void pv_row_avx2(PV_ROW_ARGS) {
+    PV_ROW_BODY
+}
+__attribute__((target("avx2,avx512f"))) static void pv_row_avx512(PV_ROW_ARGS) {
+    PV_ROW_BODY
+}
+
+/* The CPU's variant, detected once (racing first calls store the same value). */
+static void pv_row(PV_ROW_ARGS) {
+    static atomic_int level = -1;
+    int l = atomic_load_explicit(&level, memory_order_relaxed);
+    if (l < 0) {
+        __builtin_cpu_init();
+        l = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&level, l, memory_order_relaxed);
+    }
+    if (l == 2)
+        pv_row_avx512(acc, v, d, w32, bias, back, shift);
+    else if (l == 1)
+        pv_row_avx2(acc, v, d, w32, bias, back, shift);
+    else
+        pv_row_base(acc, v, d, w32, bias, back, shift);
+}
+#else
+#define pv_row pv_row_base
+#endif
 
 /* PV over the kept V rows, aligned to the largest V exponent among them ("PV"). */
 static void accumulate_pv(const spk_head_config *cfg, const spk_head_request *req,
@@ -155,14 +199,20 @@ static void accumulate_pv(const spk_head_config *cfg, const spk_head_request *re
         const uint32_t tok = req->keys[kept[r]];
         const spk_scale s = req->v_scales[tok];
         if (!spk_scale_mant(s)) continue;
-        const int64_t w = (int64_t)res->probs[kept[r]] * spk_scale_mant(s);
+        const uint64_t w = (uint64_t)res->probs[kept[r]] * spk_scale_mant(s); /* < 2^32 */
         const int shift = 14 + e_max - spk_scale_exp(s);
+        if (shift >= 63) continue; /* rshr gives 0 for every dimension */
         const int16_t *v = req->v_codes + (size_t)tok * d;
         if (!v_full) {
-            for (uint32_t i = 0; i < d; i++) row[i] = (int16_t)spk_code_msb_only(v[i], cfg->kv);
+            spk_codes_msb_only(v, d, cfg->kv, row);
             v = row;
         }
-        for (uint32_t i = 0; i < d; i++) acc[i] += shift_right_round(w * v[i], shift);
+        /* rshr(w * v[i], shift) in unsigned arithmetic the compiler vectorizes: with v + 2^15
+         * >= 0 the product is a 32 x 32 -> 64-bit unsigned multiply, and adding 2^62 (|w * v|
+         * < 2^47) makes the floor a logical shift; 2^62 / 2^shift comes off again exactly. */
+        const uint64_t bias = ((uint64_t)1 << (shift - 1)) + ((uint64_t)1 << 62) - (w << 15);
+        const uint64_t back = (uint64_t)1 << (62 - shift);
+        pv_row(acc, v, d, (uint32_t)w, bias, back, shift);
     }
     for (uint32_t i = 0; i < d; i++) res->out[i] = (int32_t)saturate(acc[i], INT32_MIN, INT32_MAX);
     res->out_exp = e_max - 2;

@@ -83,7 +83,7 @@ static void stage_values(const spk_select_config *sel, const spk_head_config *cf
         memcpy(v, k, cfg->d * sizeof *v);
         return;
     }
-    for (uint32_t t = 0; t < cfg->d; t++) v[t] = (int16_t)spk_code_msb_only(k[t], cfg->kv);
+    spk_codes_msb_only(k, cfg->d, cfg->kv, v);
 }
 
 /* Every scoring head's logit of row j (the query's logit scale word, the row's K scale word),

@@ -114,6 +114,18 @@ static inline int32_t spk_code_msb_only(int32_t code, spk_quant_profile p) {
     return (code >> p.lsb_bits) * (1 << p.lsb_bits) + (1 << (p.lsb_bits - 1));
 }
 
+/** @brief spk_code_msb_only() of @p n codes into @p out: one loop without a branch inside, so
+ * the compiler vectorizes it (the inner loops of the golden datapath convert whole rows). */
+static inline void spk_codes_msb_only(const int16_t *code, uint32_t n, spk_quant_profile p,
+                                      int16_t *out) {
+    if (p.lsb_bits == 0) {
+        for (uint32_t i = 0; i < n; i++) out[i] = code[i];
+        return;
+    }
+    const int32_t lsb = p.lsb_bits, half = 1 << (lsb - 1);
+    for (uint32_t i = 0; i < n; i++) out[i] = (int16_t)(((code[i] >> lsb) * (1 << lsb)) + half);
+}
+
 /**
  * @brief Bytes of one plane row of @p d fields of @p bits bits: ceil(d * bits / 8)
  * (spec: "MSB and LSB planes"; 0 for bits = 0, the LSB plane of a profile without one).
