@@ -91,6 +91,7 @@ static int model_head(spkdev_engine_impl *impl, const spk_eng_head_req *r, spkde
         r->threshold != c->requant_threshold || n > impl->max_keys ||
         r->v_keep != spk_keep_count(n, c->v_keep_q16) || r->head >= impl->bank_heads)
         return fail(err, err_len, "head request does not match the layer's configuration");
+    /* held: bits 0-15 how many keys, bits 16-31 the first list position ("Held rows") */
     const uint32_t held = r->held & 0xffffu, held_first = r->held >> 16;
     if (held_first + held > n)
         return fail(err, err_len, "head request holds keys beyond its key list");
@@ -215,7 +216,14 @@ static int model_select_timing(spkdev_engine_impl *impl, const spk_select_events
             both ? (uint64_t)ev->scored * spk_plane_row_bytes(c->d, c->kv.lsb_bits) : 0,
         .scale_bytes = 4ull * ev->scored,
         .v_topk = ev->topk};
-    return spk_timing_record(m->timing, c, &k_only, m->layer, head, m->n_tokens) ? -1 : 0;
+    if (spk_timing_record(m->timing, c, &k_only, m->layer, head, m->n_tokens)) return -1;
+    if (!ev->protected_read) return 0;
+    /* held rows: the protected keys' MSB rows, read once for the group's requests */
+    const spk_head_events protected_rows = {
+        .keys_fetched = ev->protected_read,
+        .key_msb_bytes = (uint64_t)ev->protected_read * spk_plane_row_bytes(c->d, c->kv.msb_bits),
+        .scale_bytes = 4ull * ev->protected_read};
+    return spk_timing_record(m->timing, c, &protected_rows, m->layer, head, m->n_tokens) ? -1 : 0;
 }
 
 static void model_destroy(spkdev_engine_impl *impl) {

@@ -119,7 +119,7 @@ int spkdev_selection_group(spkdev_selection *s, spkdev_engine_impl *impl, spkdev
                             s->keys + (size_t)i * s->capacity, &s->n[i], s->scratch,
                             &ev) != SPKSIM_OK)
             return -1;
-        s->held[i] = ev.held_first << 16 | ev.held;
+        s->held[i] = ev.held; /* from list position 0: every selected key */
         stats->select_scored += ev.scored;
         stats->select_bytes += ev.score_bytes;
         stats->dram_bytes += ev.score_bytes;

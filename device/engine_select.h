@@ -25,7 +25,7 @@ typedef struct spkdev_selection {
     spk_scale *qs, *ks;  /* their logit scale words; K scale words */
     uint32_t *keys;      /* [n_q][capacity] the selected keys of each query */
     uint32_t *n;         /* [n_q] */
-    uint32_t *held;      /* [n_q] the requests' held word: first position << 16 | count */
+    uint32_t *held;      /* [n_q] the requests' held word (first position 0, the count) */
     uint8_t *head_alive; /* [group] */
     uint8_t *row_hi, *row_lo;
     void *scratch;

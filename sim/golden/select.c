@@ -274,10 +274,15 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
     }
     ev->score_bytes = ev->stage1_bytes + (uint64_t)ev->scored * (4u + row);
     ev->both_planes = (uint8_t)(ev->scored && sel->scoring == SPK_SELECT_EXACT && cfg->kv.lsb_bits);
-    /* Merge the protected candidates and the kept positions of the open list, in index order.
-     * The kept keys are contiguous there (the protected ones are the first and last
-     * candidates): with hold, the requests take them from the final ranking's dot products when
-     * it read their full rows ("Held rows"). */
+    /* Held rows: when the final ranking read full rows, it also reads the protected candidates'
+     * MSB rows, and the requests take every selected key's MSB-pass logit from its dot
+     * products instead of reading the rows once more per head. */
+    const int hold = sel->hold && ev->scored;
+    if (hold) {
+        ev->protected_read = p;
+        ev->score_bytes += (uint64_t)p * (4u + row_msb);
+    }
+    /* Merge the protected candidates and the kept positions of the open list, in index order. */
     uint32_t out = 0, y = 0, x_open = 0;
     for (uint32_t x = 0; x < n; x++) {
         const uint32_t j = cand[x];
@@ -285,15 +290,13 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
             selected[out++] = j;
         } else {
             if (y < k && kept[y] == x_open) {
-                if (y == 0) ev->held_first = out;
                 selected[out++] = j;
                 y++;
             }
             x_open++;
         }
     }
-    ev->held = sel->hold && ev->scored ? k : 0;
-    if (!ev->held) ev->held_first = 0;
+    ev->held = hold ? out : 0;
     *n_selected = ev->selected = out;
     return SPKSIM_OK;
 }

@@ -242,13 +242,15 @@ typedef struct spk_select_events {
     uint32_t scored;     /**< candidates the (second-stage) score ranked (exact or MSB rows read) */
     uint32_t stage1;     /**< candidates the first stage scored (0 without one) */
     uint32_t dims;       /**< dimensions the first stage read */
-    uint64_t stage1_bytes; /**< bytes the first stage read (dimension rows, scale words) */
-    uint64_t score_bytes;  /**< bytes both stages read: scale words, dimension rows, planes */
-    uint8_t both_planes;   /**< 1: the second stage read both K planes (exact scoring, lsb > 0) */
-    uint32_t held;         /**< with hold: selected keys whose K MSB rows the requests skip */
-    uint32_t held_first;   /**< their first position in the selected list (the sinks before) */
-    spk_topk_trace topk1;  /**< the top-k over the first stage's scores (zero if none) */
-    spk_topk_trace topk;   /**< the top-k engine's passes over the scores (zero if none) */
+    uint64_t stage1_bytes;   /**< bytes the first stage read (dimension rows, scale words) */
+    uint64_t score_bytes;    /**< bytes both stages read: scale words, dimension rows, planes */
+    uint8_t both_planes;     /**< 1: the second stage read both K planes (exact scoring, lsb > 0) */
+    uint32_t held;           /**< with hold: selected keys whose K MSB rows the requests skip
+                                  (all of them, or 0: spec "Held rows") */
+    uint32_t protected_read; /**< with hold: protected candidates whose MSB rows the stage read
+                                  for that (their K scale words and rows are in score_bytes) */
+    spk_topk_trace topk1;    /**< the top-k over the first stage's scores (zero if none) */
+    spk_topk_trace topk;     /**< the top-k engine's passes over the scores (zero if none) */
 } spk_select_events;
 
 /** @brief Bytes of scratch spk_select_keys() needs for @p n_candidates candidates. */
