@@ -12,7 +12,8 @@
 # environment: LONG_CTX=2048 LONG_RANGES="0:2 2:1" (FIRST:CHUNKS sweeps, pooled: chunks 0-2)
 #   LONG_BACKEND=model LONG_JOBS=2 LONG_OUT=docs LONG_RESULTS=BUILD/sweep/study-long (a range
 #   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; LONG_CHECK_RESULTS=BUILD/sweep/study-8192;
-#   a rerun skips the points already done)
+#   a rerun skips the points already done; LONG_HELDOUT_FIRST=40 LONG_HELDOUT_CHUNKS=3: the
+#   generalisation check of the rows marked check, LONG_HELDOUT_FIRST= skips it)
 # Time (2 cores, 2 jobs, idle): the ctx 2048 table takes about 34 minutes (LONG_CHECK=0); the
 # ctx 8192 check's points 7 to 45 minutes of one core each.
 set -euo pipefail
@@ -53,6 +54,26 @@ for range in $RANGES; do
     fi
     DIRS+=("$dir")
 done
+# The generalisation check: the points marked check=check again on chunks nothing was tuned on
+# (LONG_HELDOUT_FIRST=40, LONG_HELDOUT_CHUNKS=3; LONG_HELDOUT_FIRST= skips it).
+HELD_FIRST=${LONG_HELDOUT_FIRST-40}
+HELD_CHUNKS=${LONG_HELDOUT_CHUNKS:-3}
+HELD_DIR=$RES-heldout
+if [[ -n $HELD_FIRST ]]; then
+    [[ $HELD_FIRST =~ ^[0-9]+$ && $HELD_CHUNKS =~ ^[1-9][0-9]*$ ]] ||
+        { echo "study-long: LONG_HELDOUT_FIRST/CHUNKS '$HELD_FIRST'/'$HELD_CHUNKS' are not counts" >&2; exit 2; }
+    HVARS=(--var "first=$HELD_FIRST" --var "chunks=$HELD_CHUNKS")
+    [[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && HVARS+=(--var "text=$TEXT")
+    [[ $BUILD != build ]] && HVARS+=(--var "llm=$BUILD/bin/spk-llm")
+    [[ $CTX != 2048 ]] && HVARS+=(--var "ctx=$CTX")
+    [[ $BACKEND != model ]] && HVARS+=(--var "backend=$BACKEND")
+    echo "study-long: generalisation check, the rows marked check on chunks $HELD_FIRST..$((HELD_FIRST + HELD_CHUNKS - 1)) -> $HELD_DIR"
+    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-long.json --build "$BUILD" --no-build \
+        "${HVARS[@]}" --match check=check --no-plots -j "${LONG_JOBS:-2}" --results "$HELD_DIR"; then
+        echo "study-long: the generalisation check FAILED (the failed points are listed above)" >&2
+        exit 1
+    fi
+fi
 # The ctx 8192 check (the model's trained context): one chunk of the points of
 # tests/regress/sweeps/study-8192.json (LONG_CHECK=0 skips it).
 CHECK_DIR=${LONG_CHECK_RESULTS:-$BUILD/sweep/study-8192}
@@ -82,6 +103,14 @@ fi
     "$PY" scripts/paired_ppl.py "${DIRS[@]}" --csv "$OUT/study-long.csv" --plot "$OUT/study-long.png"
     echo
     echo "![perplexity change against DRAM reduction](study-long.png)"
+    if [[ -n $HELD_FIRST ]]; then
+        echo
+        echo "## Generalisation check (chunks $HELD_FIRST..$((HELD_FIRST + HELD_CHUNKS - 1)), nothing tuned on them)"
+        echo
+        echo "The rows marked \`check\` in \`tests/regress/sweeps/study-long.json\`, on $HELD_CHUNKS chunks of $CTX tokens from chunk $HELD_FIRST (no token shared with the table above; every setting and budget was chosen on chunks 0..$((TOTAL - 1)))."
+        echo
+        "$PY" scripts/paired_ppl.py "$HELD_DIR" --csv "$OUT/study-long-heldout.csv"
+    fi
     if [[ ${LONG_CHECK:-1} == 1 ]]; then
         echo
         echo "## The ctx 8192 check"
