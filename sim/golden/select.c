@@ -31,6 +31,7 @@ typedef struct group_queries {
     uint32_t shift; /* the dot products' scale: 2^lsb for the first stage */
     uint32_t *head; /* [group] their head indices */
     int16_t *q;     /* [group][d] */
+    int32_t *row;   /* [group] one row's logits (stage_logits) */
 } group_queries;
 
 static void gather_queries(const spk_head_config *cfg, const spk_layer_desc *l,
@@ -107,13 +108,9 @@ static void row_logits(const spk_select_config *sel, const spk_head_config *cfg,
 static int64_t stage_logits(const spk_select_config *sel, const spk_head_config *cfg,
                             const spk_layer_desc *l, uint32_t kvh, uint32_t query,
                             const uint32_t *dims, uint32_t r, const group_queries *g, uint32_t j) {
-    int16_t v[SPK_MAX_D];
-    stage_values(sel, cfg, l, kvh, dims, r, j, v);
-    const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
+    row_logits(sel, cfg, l, kvh, query, dims, r, g, j, g->row, 1);
     int64_t sum = 0;
-    for (uint32_t x = 0; x < g->n; x++)
-        sum += spk_logit(dot32(g->q + (size_t)x * g->width, v, g->width) * ((int64_t)1 << g->shift),
-                         l->q_logit_scales[(size_t)g->head[x] * l->n_queries + query], ks);
+    for (uint32_t x = 0; x < g->n; x++) sum += g->row[x];
     return sum;
 }
 
@@ -170,9 +167,10 @@ static spksim_status rank(const spk_select_config *sel, const spk_head_config *c
     group_queries g = {0};
     g.head = malloc(group * sizeof *g.head);
     g.q = malloc((size_t)group * cfg->d * sizeof *g.q);
+    g.row = malloc(group * sizeof *g.row);
     int32_t *lg = probs ? malloc((size_t)group * (m + 1u) * sizeof *lg) : NULL;
     spksim_status status = SPKSIM_OK;
-    if (!g.head || !g.q || (probs && !lg)) {
+    if (!g.head || !g.q || !g.row || (probs && !lg)) {
         status = SPKSIM_E_NOMEM;
         goto done;
     }
@@ -220,6 +218,7 @@ static spksim_status rank(const spk_select_config *sel, const spk_head_config *c
 done:
     free(g.head);
     free(g.q);
+    free(g.row);
     free(lg);
     return status;
 }
