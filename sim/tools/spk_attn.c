@@ -54,6 +54,8 @@ static const char usage[] =
     "                        the group's |q| (from a dimension-major copy of the MSB plane)\n"
     "  --select-candidates C ... then score its top ceil(budget * C / 16) fully (C >= 16;\n"
     "                        default 0: select by the first stage directly)\n"
+    "  --select-hold on|off  on (default): the requests take the selected keys' MSB-pass logits\n"
+    "                        from the scoring stage (\"Held rows\": fewer bytes, same numbers)\n"
     "  --backend NAME        golden (default): the golden model directly; model, sim, rtl,\n"
     "                        rtl-compact, rtl-ovl: the same layer through libspk on that device\n"
     "                        (firmware: $SPK_FIRMWARE, else next to this binary). Pruning state\n"
@@ -133,7 +135,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->cfg.topk_parallelism = 16;
     o->tokens = SPK_KEEP_ALL;
     o->heads = SPK_KEEP_ALL;
-    o->select = (spk_select_config){.budget = SPK_KEEP_ALL, .scoring = SPK_SELECT_MSB};
+    o->select = (spk_select_config){.budget = SPK_KEEP_ALL, .scoring = SPK_SELECT_MSB, .hold = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -208,6 +210,11 @@ static int parse_args(int argc, char **argv, options *o) {
                 return usage_error("--select-candidates: %s is below 16 (1x the budget)", val);
             else
                 o->select.candidates_x16 = (uint32_t)w;
+            o->select_set |= 2;
+        } else if (!strcmp(a, "--select-hold")) {
+            if (strcmp(val, "on") && strcmp(val, "off"))
+                return usage_error("--select-hold: '%s' is not on or off", val);
+            o->select.hold = !strcmp(val, "on");
             o->select_set |= 2;
         } else if (!strcmp(a, "--select-scoring")) {
             const size_t len = strlen(val), probs = len > 6 && !strcmp(val + len - 6, "-probs");
@@ -551,7 +558,8 @@ static int run_device(const options *o, const tensor3 *q, const tensor3 *k, cons
             o->select.combine == SPK_SELECT_SUM_PROBS
                 ? (o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB_PROBS
                                                        : SPK_SCORING_EXACT_PROBS)
-                : (o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT),
+                : (o->select.scoring == SPK_SELECT_MSB ? SPK_SCORING_MSB : SPK_SCORING_EXACT) |
+                      (o->select.hold ? SPK_SCORING_HOLD : 0u),
         .select_dims = o->select.dims,
         .select_cand_x16 = o->select.candidates_x16};
     spk_device *dev = NULL;

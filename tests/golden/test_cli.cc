@@ -115,14 +115,15 @@ TEST_F(Cli, PerStepSelectionFetchesItsBudgetAndCountsTheScoringReads) {
     ASSERT_EQ(r.status, 0) << r.output;
     std::ifstream in(stats);
     std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // scoring: 6 x 45 rows of a 4-byte scale word and a 24-byte (16 x 12-bit) MSB row
+    // scoring: 6 x 45 rows of a 4-byte scale word and a 24-byte (16 x 12-bit) MSB row, and with
+    // held rows (the default) the 6 x 5 protected rows the requests then do not read
     for (const char *key : {"\"keys_fetched\": 60", "\"select_scored\": 270",
-                            "\"select_scoring\": 7560", "\"tokens_kept\": 50"})
+                            "\"select_scoring\": 8400", "\"tokens_kept\": 50"})
         EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
-    // Ranked by the probability sum: the same budget, the same scoring reads.
+    // Ranked by the probability sum, rows read again: the same budget, the scan's reads only.
     r = run(base() +
             " --select-count 10 --select-sinks 2 --select-recent 3 --select-scoring msb-probs "
-            "--stats " +
+            "--select-hold off --stats " +
             stats);
     ASSERT_EQ(r.status, 0) << r.output;
     std::ifstream in2(stats);
@@ -138,6 +139,10 @@ TEST_F(Cli, PerStepSelectionFetchesItsBudgetAndCountsTheScoringReads) {
     r = run(base() + " --select-count 4 --select-candidates 32");
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("--select-candidates needs --select-dims"), std::string::npos)
+        << r.output;
+    r = run(base() + " --select-count 4 --select-hold maybe");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--select-hold: 'maybe' is not on or off"), std::string::npos)
         << r.output;
     r = run(base() + " --select-count 4 --select-scoring best");
     EXPECT_EQ(r.status, 2) << r.output;
