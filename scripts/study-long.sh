@@ -88,6 +88,14 @@ if [[ ${LONG_CHECK:-1} == 1 ]]; then
         echo "study-long: the ctx 8192 check FAILED (the failed points are listed above)" >&2
         exit 1
     fi
+    # Its points around the goal again on a chunk nothing was tuned on
+    # (tests/regress/sweeps/study-8192-heldout.json: chunk 10).
+    echo "study-long: the ctx 8192 check on a held-out chunk -> $CHECK_DIR-heldout"
+    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-8192-heldout.json --build "$BUILD" \
+        --no-build "${CVARS[@]}" -j "${LONG_JOBS:-2}" --results "$CHECK_DIR-heldout"; then
+        echo "study-long: the held-out ctx 8192 check FAILED (the failed points are listed above)" >&2
+        exit 1
+    fi
 fi
 {
     echo "# Accuracy at long context (ctx $CTX)"
@@ -118,6 +126,12 @@ fi
         echo "One chunk of 8192 tokens (chunk 0), the second half scored, batched; the points of \`tests/regress/sweeps/study-8192.json\`. Goal there: >= 10x at <= +1%."
         echo
         "$PY" scripts/paired_ppl.py "$CHECK_DIR" --csv "$OUT/study-8192.csv"
+        echo
+        echo "### The ctx 8192 check on a held-out chunk"
+        echo
+        echo "Chunk 10 of 8192 tokens (tokens 81920..90111, nothing tuned on them), the points of \`tests/regress/sweeps/study-8192-heldout.json\` (those around the goal, the same options)."
+        echo
+        "$PY" scripts/paired_ppl.py "$CHECK_DIR-heldout" --csv "$OUT/study-8192-heldout.csv"
     fi
 } >"$OUT/results-long.md.tmp"
 mv "$OUT/results-long.md.tmp" "$OUT/results-long.md"
