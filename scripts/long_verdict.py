@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The long-context verdict of docs/results.md (issue 20), from the paired tables of
-scripts/study-long.sh (docs/study-long.csv at ctx 2048, docs/study-8192.csv at ctx 8192).
+scripts/study-long.sh (docs/study-long.csv at ctx 2048, docs/study-8192.csv at ctx 8192, and
+their held-out checks docs/study-long-heldout.csv and docs/study-8192-heldout.csv).
 
 usage: scripts/long_verdict.py DOCS_DIR
 Rewrites the section between the markers below in DOCS_DIR/results.md (appends it when the file
@@ -14,7 +15,8 @@ import sys
 
 BEGIN = "<!-- long-context verdict (scripts/long_verdict.py) -->"
 END = "<!-- end of the long-context verdict -->"
-GOALS = (("study-long.csv", "ctx 2048", 5.0), ("study-8192.csv", "ctx 8192", 10.0))
+GOALS = (("study-long.csv", "ctx 2048", 5.0, "study-long-heldout.csv"),
+         ("study-8192.csv", "ctx 8192", 10.0, "study-8192-heldout.csv"))
 
 
 def load(path):
@@ -33,10 +35,47 @@ def fmt(r):
             f"[{r['lo']:+.2f}, {r['hi']:+.2f}]")
 
 
+def status(reached):
+    """Reached by the point estimate; outside the noise only if a reaching row's whole 95%
+    interval is within +1% too."""
+    if not reached:
+        return "**not reached**"
+    if any(r["hi"] <= 1.0 for r in reached):
+        return "**reached**, the 95% interval inside +1% too,"
+    return ("**reached by the point estimate only** (the 95% interval reaches above +1%, so "
+            "not outside the noise)")
+
+
+def heldout_lines(path, goal):
+    """The same goal on the held-out chunks (nothing tuned on them), when they were run."""
+    if not os.path.exists(path):
+        return []
+    rows = load(path)
+    if not rows:
+        return []
+    within = [r for r in rows if r["change"] <= 1.0]
+    reached = [r for r in within if r["red"] >= goal]
+    best = max(within, key=lambda r: r["red"], default=None)
+    sure = max((r for r in rows if r["hi"] <= 1.0), key=lambda r: r["red"], default=None)
+    tokens = max(r["tokens"] for r in rows)
+    out = [f"  - on the held-out chunks ({tokens} tokens nothing was tuned on, "
+           f"docs/{os.path.basename(path)}): "
+           + status(reached) + (" by " + "; ".join(fmt(r) for r in reached) if reached else "")
+           + "."]
+    if best and not reached:
+        out.append(f"    - largest reduction within +1% there: {fmt(best)}.")
+    if sure:
+        out.append(f"    - largest with the whole interval within +1% there: {fmt(sure)}.")
+    near = min((r for r in rows if r["red"] >= goal), key=lambda r: r["change"], default=None)
+    if near and not reached:
+        out.append(f"    - smallest change at >= {goal:g}x there: {fmt(near)}.")
+    return out
+
+
 def verdict_lines(docs):
     lines = [BEGIN, "## Long context (the select policy; docs/results-long.md)", ""]
     have = False
-    for name, label, goal in GOALS:
+    for name, label, goal, heldout in GOALS:
         path = os.path.join(docs, name)
         if not os.path.exists(path):
             lines.append(f"- {label}: not measured (docs/{name} missing; `make study-long`).")
@@ -56,9 +95,9 @@ def verdict_lines(docs):
                         default=None)
         # The change at every goal's reduction (5x and 10x), at both lengths: each level's best.
         at_levels = [(x, min((r for r in rows if r["red"] >= x), key=lambda r: r["change"],
-                             default=None)) for x in sorted({g for _, _, g in GOALS})]
+                             default=None)) for x in sorted({g[2] for g in GOALS})]
         head = (f"- {label} ({tokens} tokens scored): goal >= {goal:g}x at <= +1% "
-                f"{'**reached**' if reached else '**not reached**'}")
+                f"{status(reached)}")
         lines.append(head + (" by " + "; ".join(fmt(r) for r in reached) if reached else "")
                      + ".")
         if best:
@@ -75,6 +114,7 @@ def verdict_lines(docs):
                 lines.append(f"  - smallest change at >= {level:g}x: {fmt(r)}.")
             else:
                 lines.append(f"  - nothing measured reaches {level:g}x.")
+        lines += heldout_lines(os.path.join(docs, heldout), goal)
     if have:
         lines.append("- why, and what the numbers mean: docs/offload.md, \"Per-step selection "
                      "at ctx 2048\".")
