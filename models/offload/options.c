@@ -63,8 +63,9 @@ spkllm_status spkllm_spatten_preset(const char *name, spkllm_spatten_options *ou
          * each K/V head and query keeps 4 sinks, the last 64 keys and the best others up to 0.3
          * of the visible keys, ranked by a first stage at the 16 largest |q| dimensions and
          * then the MSB plane on 4x the budget; 8+4 planes with threshold 0.1; no local V or
-         * head pruning (they cost more accuracy than selection does). Measured: 2.81x less
-         * attention DRAM at +0.29% [-0.42, +1.01]. */
+         * head pruning (they cost more accuracy than selection does); held rows (the default).
+         * Measured (docs/results-long.md): 3.83x less attention DRAM at +0.28% [-0.33, +0.92]
+         * on the study's chunks, +0.50% on held-out ones, 3.66x at +0.11% at ctx 8192. */
         *out = off;
         out->policy = SPKLLM_POLICY_SELECT;
         out->token_keep_start = out->token_keep_end = 0.3;
