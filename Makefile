@@ -136,10 +136,11 @@ demo: bootstrap ## Generate text with the default model while attention runs on 
 	@echo "== spk-llm generate --backend sim --spatten paper (64 tokens, seed 1)"
 	@$(BUILD)/bin/spk-llm generate --backend sim --spatten paper -n 64 --seed 1 -p "$(DEMO_PROMPT)"
 
-study: bootstrap ## Accuracy vs DRAM traffic study (scripts/study.sh) -> docs/results.md, docs/study.png
+study: bootstrap ## The whole accuracy vs DRAM study: ctx 256 (scripts/study.sh) and long context (scripts/study-long.sh) -> docs/results.md, docs/results-long.md
 	@scripts/bootstrap.sh --model
 	@$(MAKE) --no-print-directory $(BUILD)/bin/spk-llm $(BUILD)/firmware/spk-fw.elf
 	@scripts/study.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
+	@scripts/study-long.sh $(wildcard $(SHARED_DATA)/wikitext2/wiki.test.part-a.txt)
 
 study-long: bootstrap ## Long-context study (scripts/study-long.sh: ctx 2048 on 3 chunks and the ctx 8192 check) -> docs/results-long.md
 	@scripts/bootstrap.sh --model

@@ -58,7 +58,7 @@ def heldout_lines(path, goal):
     best = max(within, key=lambda r: r["red"], default=None)
     sure = max((r for r in rows if r["hi"] <= 1.0), key=lambda r: r["red"], default=None)
     tokens = max(r["tokens"] for r in rows)
-    out = [f"  - on the held-out chunks ({tokens} tokens nothing was tuned on, "
+    out = [f"  - on the held-out part ({tokens} tokens nothing was tuned on, "
            f"docs/{os.path.basename(path)}): "
            + status(reached) + (" by " + "; ".join(fmt(r) for r in reached) if reached else "")
            + "."]

@@ -14,8 +14,9 @@
 #   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; LONG_CHECK_RESULTS=BUILD/sweep/study-8192;
 #   a rerun skips the points already done; LONG_HELDOUT_FIRST=40 LONG_HELDOUT_CHUNKS=3: the
 #   generalisation check of the rows marked check, LONG_HELDOUT_FIRST= skips it)
-# Time (2 cores, 2 jobs, idle): the ctx 2048 table takes about 34 minutes (LONG_CHECK=0); the
-# ctx 8192 check's points 7 to 45 minutes of one core each.
+# CPU time (commit 618ccad): the ctx 2048 table and its held-out check about 55 core-minutes,
+# the ctx 8192 check 35 and its held-out chunk 13 (a ctx 8192 select point 4 to 7 minutes of
+# one core); with 2 jobs on 2 idle cores at least half of that in wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=${1:-../shared/data/wikitext2/wiki.test.part-a.txt}
