@@ -367,8 +367,10 @@ class LongVerdict(unittest.TestCase):
         text = open(os.path.join(d, "results.md")).read()
         self.assertIn("kept text", text)
         self.assertEqual(text.count("## Long context"), 1)
-        self.assertIn("ctx 2048 (100 tokens scored): goal >= 5x at <= +1% **reached** by "
-                      "`cheap` 5.50x at +0.90%", text)
+        # +0.90% with an interval to +1.80%: reached by the point estimate, not outside the noise
+        self.assertIn("ctx 2048 (100 tokens scored): goal >= 5x at <= +1% **reached by the point "
+                      "estimate only**", text)
+        self.assertIn("not outside the noise) by `cheap` 5.50x at +0.90%", text)
         self.assertIn("whole interval within +1%: `select exact 0.3` 2.00x", text)
         self.assertIn("smallest change at >= 5x: `cheap`", text)
         self.assertIn("ctx 8192: not measured", text)
@@ -381,6 +383,15 @@ class LongVerdict(unittest.TestCase):
         self.assertIn("**not reached**.", text)
         self.assertIn("upper limit: no measured budget within +1%; closest `select exact 0.1`", text)
         self.assertIn("smallest change at >= 5x: `wide` 9.00x", text)
+        # A held-out table: the goal there, and "reached" plainly when the whole interval is in.
+        with open(os.path.join(d, "study-long-heldout.csv"), "w") as f:
+            f.write(head + "float,reference,50,10,0,0,0,,\n"
+                    "sure,g,50,10,0.4,-0.2,0.9,6.0,\n")
+        subprocess.run(tool, check=True, capture_output=True, text=True)
+        text = open(os.path.join(d, "results.md")).read()
+        self.assertIn("on the held-out part (50 tokens nothing was tuned on, "
+                      "docs/study-long-heldout.csv): **reached**, the 95% interval inside +1% "
+                      "too, by `sure` 6.00x at +0.40%", text)
 
 
 class PairedPerplexity(unittest.TestCase):
