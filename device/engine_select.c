@@ -39,7 +39,7 @@ int spkdev_selection_begin(spkdev_selection *s, const spk_fw_layer_desc *d) {
         s->head_alive = malloc(group);
         s->row_hi = malloc(SPK_MAX_D * 2);
         s->row_lo = malloc(SPK_MAX_D * 2);
-        s->scratch = malloc(spk_select_scratch_bytes(cap));
+        s->scratch = malloc(spk_select_scratch_bytes(cap, group));
         s->kdim = malloc((size_t)cap * d->d * sizeof *s->kdim);
         s->dim_row = malloc(spk_plane_row_bytes(cap, 12));
         if (!s->q || !s->qs || !s->k || !s->ks || !s->keys || !s->n || !s->held || !s->head_alive ||

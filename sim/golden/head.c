@@ -113,15 +113,6 @@ static uint64_t row_bytes(uint32_t d, uint32_t bits) {
     return ((uint64_t)d * bits + 7u) / 8u;
 }
 
-/* The dot product of q with one K row in 32 bits, as the spec sizes it (|dot| < 2^30 for codes
- * in range). The sum wraps (defined) instead of overflowing for out-of-range codes. One plain
- * loop: GCC 12 vectorizes it (pmaddwd); split into 16-wide blocks it ran scalar. */
-static int64_t dot_row(const int16_t *q, const int16_t *k, uint32_t d) {
-    uint32_t dot = 0;
-    for (uint32_t i = 0; i < d; i++) dot += (uint32_t)((int32_t)q[i] * k[i]);
-    return dot >= 0x80000000u ? (int64_t)dot - 0x100000000ll : (int64_t)dot; /* two's complement */
-}
-
 /* Dot products and logits of every fetched key, with MSB-only or full K codes. */
 static void compute_logits(const spk_head_config *cfg, const spk_head_request *req, int msb_only,
                            int32_t *logits) {
@@ -134,7 +125,7 @@ static void compute_logits(const spk_head_config *cfg, const spk_head_request *r
             spk_codes_msb_only(k, d, cfg->kv, row);
             k = row;
         }
-        logits[j] = spk_logit(dot_row(req->q, k, d), req->q_logit_scale, req->k_scales[tok]);
+        logits[j] = spk_logit(spk_dot32(req->q, k, d), req->q_logit_scale, req->k_scales[tok]);
     }
 }
 

@@ -112,7 +112,7 @@ spksim_status spk_layer_run(const spk_head_config *cfg, const spk_layer_desc *l,
         selecting ? malloc((size_t)l->n_queries * (L + 1u) * sizeof *sel_keys) : NULL;
     uint32_t *sel_n = selecting ? malloc((size_t)l->n_queries * sizeof *sel_n) : NULL;
     uint32_t *sel_held = selecting ? malloc((size_t)l->n_queries * sizeof *sel_held) : NULL;
-    void *sel_scratch = selecting ? malloc(spk_select_scratch_bytes(L)) : NULL;
+    void *sel_scratch = selecting ? malloc(spk_select_scratch_bytes(L, group)) : NULL;
     uint8_t *head_alive = selecting ? malloc(l->n_heads) : NULL;
     uint32_t sel_kvh = UINT32_MAX; /* the K/V head sel_keys holds */
     if (!alive || !n_alive || !probs || !v_keys || (per_kv && (!logits || !score)) || !token_add ||

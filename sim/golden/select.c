@@ -5,12 +5,14 @@
 
 #include "spksim/layer.h"
 
-size_t spk_select_scratch_bytes(uint32_t n_candidates) {
+size_t spk_select_scratch_bytes(uint32_t n_candidates, uint32_t group) {
     /* scores, the top-k's 2n scratch (int64); the unprotected list, the kept positions, the
-     * first stage's survivors, one head's logits and exponentials (32 bit) and probabilities
-     * (16 bit), the last three for the probability sum */
-    const size_t n = (size_t)n_candidates + 1u;
-    return n * 3u * sizeof(int64_t) + n * 5u * sizeof(uint32_t) + n * sizeof(uint16_t);
+     * first stage's survivors, one head's exponentials, the group's logits per ranked row, its
+     * head indices and one row's logits (32 bit); the group's gathered queries and one head's
+     * probabilities (16 bit). Carved in this order by carve(). */
+    const size_t n = (size_t)n_candidates + 1u, g = group ? group : 1u;
+    return n * 3u * sizeof(int64_t) + (n * (4u + g) + 2u * g) * sizeof(uint32_t) +
+           (g * SPK_MAX_D + n) * sizeof(int16_t);
 }
 
 static uint32_t budget_of(spk_keep b, uint32_t n) {
@@ -34,6 +36,32 @@ typedef struct group_queries {
     int32_t *row;   /* [group] one row's logits (stage_logits) */
 } group_queries;
 
+/* spk_select_keys()'s working arrays, carved from the caller's scratch (no allocation per
+ * selection: a layer runs one per K/V head and query). */
+typedef struct select_scratch {
+    int64_t *score, *topk;       /* [n + 1], [2 (n + 1)] */
+    uint32_t *open, *kept, *sub; /* [n + 1] each */
+    uint32_t *ex;                /* [n + 1] one head's exponentials */
+    int32_t *lg;                 /* [group][n + 1] the group's logits of the ranked rows */
+    uint16_t *pr;                /* [n + 1] one head's probabilities */
+    group_queries g;
+} select_scratch;
+
+static void carve(void *scratch, uint32_t n, uint32_t group, select_scratch *w) {
+    const size_t m1 = (size_t)n + 1u;
+    w->score = scratch;
+    w->topk = w->score + m1;
+    w->open = (uint32_t *)(w->topk + 2u * m1);
+    w->kept = w->open + m1;
+    w->sub = w->kept + m1;
+    w->ex = w->sub + m1;
+    w->lg = (int32_t *)(w->ex + m1);
+    w->g.head = (uint32_t *)(w->lg + group * m1);
+    w->g.row = (int32_t *)(w->g.head + group);
+    w->g.q = (int16_t *)(w->g.row + group);
+    w->pr = (uint16_t *)(w->g.q + (size_t)group * SPK_MAX_D);
+}
+
 static void gather_queries(const spk_head_config *cfg, const spk_layer_desc *l,
                            const uint8_t *head_alive, uint32_t kvh, uint32_t query,
                            const uint32_t *dims, uint32_t r, group_queries *g) {
@@ -48,15 +76,6 @@ static void gather_queries(const spk_head_config *cfg, const spk_layer_desc *l,
         for (uint32_t y = 0; y < g->width; y++) dst[y] = q[dims ? dims[y] : y];
         g->head[g->n++] = h;
     }
-}
-
-/* 32 bits, as the QK dot product (docs/spec/datapath.md, "Number formats"); wrapping, not
- * overflowing, for out-of-range codes. One plain loop: GCC 12 vectorizes it (pmaddwd), not a
- * loop split into fixed-width blocks. */
-static int64_t dot32(const int16_t *q, const int16_t *v, uint32_t w) {
-    uint32_t acc = 0;
-    for (uint32_t y = 0; y < w; y++) acc += (uint32_t)((int32_t)q[y] * v[y]);
-    return acc >= 0x80000000u ? (int64_t)acc - 0x100000000ll : (int64_t)acc;
 }
 
 /* The values a stage scores row j with, into v: the first stage's MSB fields at dims (its dot
@@ -96,7 +115,7 @@ static void row_logits(const spk_select_config *sel, const spk_head_config *cfg,
     stage_values(sel, cfg, l, kvh, dims, r, j, v);
     const spk_scale ks = l->k_scales[(size_t)kvh * l->n_tokens + j];
     for (uint32_t x = 0; x < g->n; x++) {
-        const int64_t dot = dot32(g->q + (size_t)x * g->width, v, g->width);
+        const int64_t dot = spk_dot32(g->q + (size_t)x * g->width, v, g->width);
         lg[x * stride] =
             spk_logit(dot * ((int64_t)1 << g->shift),
                       l->q_logit_scales[(size_t)g->head[x] * l->n_queries + query], ks);
@@ -155,72 +174,58 @@ static uint32_t first_dims(const spk_select_config *sel, const spk_head_config *
 /* Rank the m unprotected candidates open[] and keep the best want (positions into open, increasing,
  * in kept[0..*k)): the scan, or the first stage then, with candidates_x16, the second stage on its
  * best. Fills the events' stage and top-k fields. */
-static spksim_status rank(const spk_select_config *sel, const spk_head_config *cfg,
-                          const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
-                          uint32_t query, uint32_t lim, const uint32_t *open, uint32_t m,
-                          uint32_t want, int64_t *score, int64_t *topk_scratch, uint32_t *kept,
-                          uint32_t *sub, uint32_t *ex, uint16_t *pr, spk_select_events *ev,
-                          uint32_t *k) {
-    const uint32_t group = l->n_heads / l->n_kv_heads;
+static void rank(const spk_select_config *sel, const spk_head_config *cfg, const spk_layer_desc *l,
+                 const uint8_t *head_alive, uint32_t kvh, uint32_t query, uint32_t lim, uint32_t m,
+                 uint32_t want, select_scratch *w, spk_select_events *ev, uint32_t *k) {
     const uint32_t P = cfg->topk_parallelism ? cfg->topk_parallelism : 1u;
     const int probs = sel->combine == SPK_SELECT_SUM_PROBS;
-    group_queries g = {0};
-    g.head = malloc(group * sizeof *g.head);
-    g.q = malloc((size_t)group * cfg->d * sizeof *g.q);
-    g.row = malloc(group * sizeof *g.row);
-    int32_t *lg = probs ? malloc((size_t)group * (m + 1u) * sizeof *lg) : NULL;
-    spksim_status status = SPKSIM_OK;
-    if (!g.head || !g.q || !g.row || (probs && !lg)) {
-        status = SPKSIM_E_NOMEM;
-        goto done;
-    }
+    int64_t *score = w->score, *topk_scratch = w->topk;
+    const uint32_t *open = w->open;
+    uint32_t *kept = w->kept, *sub = w->sub, *ex = w->ex;
+    int32_t *lg = w->lg;
+    uint16_t *pr = w->pr;
+    group_queries *g = &w->g;
     if (sel->dims) {
         uint32_t dims[SPK_MAX_D];
         const uint32_t r = first_dims(sel, cfg, l, head_alive, kvh, query, dims);
-        gather_queries(cfg, l, head_alive, kvh, query, dims, r, &g);
+        gather_queries(cfg, l, head_alive, kvh, query, dims, r, g);
         if (probs && !sel->candidates_x16) /* the first stage ranks last */
-            prob_scores(sel, cfg, l, kvh, query, dims, r, &g, open, m, score, lg, ex, pr);
+            prob_scores(sel, cfg, l, kvh, query, dims, r, g, open, m, score, lg, ex, pr);
         else
             for (uint32_t x = 0; x < m; x++)
-                score[x] = stage_logits(sel, cfg, l, kvh, query, dims, r, &g, open[x]);
+                score[x] = stage_logits(sel, cfg, l, kvh, query, dims, r, g, open[x]);
         ev->stage1 = m;
         ev->dims = r;
         ev->stage1_bytes = (uint64_t)r * spk_plane_row_bytes(lim + 1u, cfg->kv.msb_bits) + 4ull * m;
         if (!sel->candidates_x16) {
             *k = (uint32_t)spk_topk_quickselect(score, m, want, P, kept, topk_scratch, &ev->topk1);
-            goto done;
+            return;
         }
         const uint64_t c64 = ((uint64_t)want * sel->candidates_x16 + 15u) / 16u;
         const uint32_t c = c64 < m ? (uint32_t)c64 : m;
         const uint32_t nc =
             (uint32_t)spk_topk_quickselect(score, m, c, P, sub, topk_scratch, &ev->topk1);
-        gather_queries(cfg, l, head_alive, kvh, query, NULL, 0, &g);
+        gather_queries(cfg, l, head_alive, kvh, query, NULL, 0, g);
         if (probs) {
             for (uint32_t y = 0; y < nc; y++) kept[y] = open[sub[y]]; /* free until the top-k */
-            prob_scores(sel, cfg, l, kvh, query, NULL, 0, &g, kept, nc, score, lg, ex, pr);
+            prob_scores(sel, cfg, l, kvh, query, NULL, 0, g, kept, nc, score, lg, ex, pr);
         } else {
             for (uint32_t y = 0; y < nc; y++)
-                score[y] = stage_logits(sel, cfg, l, kvh, query, NULL, 0, &g, open[sub[y]]);
+                score[y] = stage_logits(sel, cfg, l, kvh, query, NULL, 0, g, open[sub[y]]);
         }
         *k = (uint32_t)spk_topk_quickselect(score, nc, want, P, kept, topk_scratch, &ev->topk);
         for (uint32_t y = 0; y < *k; y++) kept[y] = sub[kept[y]]; /* still increasing */
         ev->scored = nc;
-        goto done;
+        return;
     }
-    gather_queries(cfg, l, head_alive, kvh, query, NULL, 0, &g);
+    gather_queries(cfg, l, head_alive, kvh, query, NULL, 0, g);
     if (probs)
-        prob_scores(sel, cfg, l, kvh, query, NULL, 0, &g, open, m, score, lg, ex, pr);
+        prob_scores(sel, cfg, l, kvh, query, NULL, 0, g, open, m, score, lg, ex, pr);
     else
         for (uint32_t x = 0; x < m; x++)
-            score[x] = stage_logits(sel, cfg, l, kvh, query, NULL, 0, &g, open[x]);
+            score[x] = stage_logits(sel, cfg, l, kvh, query, NULL, 0, g, open[x]);
     *k = (uint32_t)spk_topk_quickselect(score, m, want, P, kept, topk_scratch, &ev->topk);
     ev->scored = m;
-done:
-    free(g.head);
-    free(g.q);
-    free(g.row);
-    free(lg);
-    return status;
 }
 
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
@@ -247,12 +252,9 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         return SPKSIM_OK;
     }
     const uint32_t lim = l->causal ? l->n_tokens - l->n_queries + query : l->n_tokens - 1u;
-    const size_t m1 = (size_t)n + 1u;
-    int64_t *score = scratch, *topk_scratch = score + m1;
-    uint32_t *open = (uint32_t *)(topk_scratch + 2u * m1), *kept = open + m1, *sub = kept + m1;
-    /* (one m1 int32 block after sub is reserved: rank() allocates the group's logits) */
-    uint32_t *ex = (uint32_t *)(sub + 2u * m1);
-    uint16_t *pr = (uint16_t *)(ex + m1);
+    select_scratch w;
+    carve(scratch, n, l->n_heads / l->n_kv_heads, &w);
+    uint32_t *open = w.open, *kept = w.kept;
     uint32_t p = 0, m = 0;
     for (uint32_t x = 0; x < n; x++) {
         const uint32_t j = cand[x];
@@ -266,11 +268,7 @@ spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_confi
         row_msb +
         (sel->scoring == SPK_SELECT_EXACT ? spk_plane_row_bytes(cfg->d, cfg->kv.lsb_bits) : 0u);
     uint32_t k = 0; /* unprotected keys that join the protected ones: open[kept[0..k)] */
-    if (b > p) {
-        const spksim_status st = rank(sel, cfg, l, head_alive, kvh, query, lim, open, m, b - p,
-                                      score, topk_scratch, kept, sub, ex, pr, ev, &k);
-        if (st != SPKSIM_OK) return st;
-    }
+    if (b > p) rank(sel, cfg, l, head_alive, kvh, query, lim, m, b - p, &w, ev, &k);
     ev->score_bytes = ev->stage1_bytes + (uint64_t)ev->scored * (4u + row);
     ev->both_planes = (uint8_t)(ev->scored && sel->scoring == SPK_SELECT_EXACT && cfg->kv.lsb_bits);
     /* Held rows: when the final ranking read full rows, it also reads the protected candidates'

@@ -94,7 +94,8 @@ struct HandLayer {
     }
     spksim_status select(const spk_select_config &s, std::vector<uint32_t> *out,
                          const uint8_t *alive = nullptr) {
-        std::vector<unsigned char> scratch(spk_select_scratch_bytes((uint32_t)cand.size()));
+        std::vector<unsigned char> scratch(
+            spk_select_scratch_bytes((uint32_t)cand.size(), l.n_heads));
         std::vector<uint32_t> sel(cand.size());
         uint32_t n = 0;
         const spksim_status st =
@@ -317,7 +318,7 @@ TEST(Select, FirstStageRanksByTheLargestQueryDimensions) {
     l.v_scales = ks.data();
     const spk_head_config c = config(4, 12, 0);
     const uint32_t cand[6] = {0, 1, 2, 3, 4, 5};
-    std::vector<unsigned char> scratch(spk_select_scratch_bytes(6));
+    std::vector<unsigned char> scratch(spk_select_scratch_bytes(6, 1));
     uint32_t sel[6], n = 0;
     spk_select_events ev;
     // dims 1, no second stage: by dimension 1 (9, 4, 1, 2 for tokens 1-4): tokens 1 and 2
@@ -435,7 +436,7 @@ TEST(Select, HeldRowsChangeOnlyTheTrafficByTheScoredRows) {
         EXPECT_EQ(held.stats.keys_fetched, again.stats.keys_fetched);
         // What every (K/V head, query) holds and reads for it, from the selection itself.
         uint64_t keys_held = 0, rows_read = 0;
-        std::vector<unsigned char> scratch(spk_select_scratch_bytes(L));
+        std::vector<unsigned char> scratch(spk_select_scratch_bytes(L, H / Hkv));
         std::vector<uint32_t> cand(L), sel(L);
         for (uint32_t g = 0; g < Hkv; g++)
             for (uint32_t i = 0; i < L; i++) {

@@ -253,8 +253,9 @@ typedef struct spk_select_events {
     spk_topk_trace topk;     /**< the top-k engine's passes over the scores (zero if none) */
 } spk_select_events;
 
-/** @brief Bytes of scratch spk_select_keys() needs for @p n_candidates candidates. */
-size_t spk_select_scratch_bytes(uint32_t n_candidates);
+/** @brief Bytes of scratch spk_select_keys() needs for up to @p n_candidates candidates of a
+ * layer with @p group query heads per K/V head (n_heads / n_kv_heads). */
+size_t spk_select_scratch_bytes(uint32_t n_candidates, uint32_t group);
 
 /**
  * @brief Select the keys of K/V head @p kvh for query @p query of layer @p l (spec: "Per-step
@@ -262,8 +263,8 @@ size_t spk_select_scratch_bytes(uint32_t n_candidates);
  * layer's requests of @p kvh for that query would fetch); @p head_alive[h] (one flag per query
  * head of @p l; NULL: all alive) says which of the group's heads score. Writes the selected
  * keys, in increasing order, to @p selected (capacity n) and their number to @p n_selected.
- * @p scratch has spk_select_scratch_bytes(n) bytes. SPKSIM_E_ARG for a bad configuration (a
- * zero or > 1 ratio, an unknown scoring) or NULLs.
+ * @p scratch has spk_select_scratch_bytes(n, n_heads / n_kv_heads) bytes of @p l (or more).
+ * SPKSIM_E_ARG for a bad configuration (a zero or > 1 ratio, an unknown scoring) or NULLs.
  */
 spksim_status spk_select_keys(const spk_select_config *sel, const spk_head_config *cfg,
                               const spk_layer_desc *l, const uint8_t *head_alive, uint32_t kvh,
