@@ -46,6 +46,15 @@ def status(reached):
             "not outside the noise)")
 
 
+def frontier(rows, goal):
+    """What a goal line says of a table: the rows reaching the goal within +1%, the largest
+    reduction within +1%, the largest with its whole interval inside +1%."""
+    within = [r for r in rows if r["change"] <= 1.0]
+    return ([r for r in within if r["red"] >= goal],
+            max(within, key=lambda r: r["red"], default=None),
+            max((r for r in rows if r["hi"] <= 1.0), key=lambda r: r["red"], default=None))
+
+
 def heldout_lines(path, goal):
     """The same goal on the held-out chunks (nothing tuned on them), when they were run."""
     if not os.path.exists(path):
@@ -53,10 +62,7 @@ def heldout_lines(path, goal):
     rows = load(path)
     if not rows:
         return []
-    within = [r for r in rows if r["change"] <= 1.0]
-    reached = [r for r in within if r["red"] >= goal]
-    best = max(within, key=lambda r: r["red"], default=None)
-    sure = max((r for r in rows if r["hi"] <= 1.0), key=lambda r: r["red"], default=None)
+    reached, best, sure = frontier(rows, goal)
     tokens = max(r["tokens"] for r in rows)
     out = [f"  - on the held-out part ({tokens} tokens nothing was tuned on, "
            f"docs/{os.path.basename(path)}): "
@@ -85,12 +91,9 @@ def verdict_lines(docs):
             continue
         have = True
         tokens = max(r["tokens"] for r in rows)
-        within = [r for r in rows if r["change"] <= 1.0]
-        reached = [r for r in within if r["red"] >= goal]
-        best = max(within, key=lambda r: r["red"], default=None)
-        sure = max((r for r in rows if r["hi"] <= 1.0), key=lambda r: r["red"], default=None)
-        exact = max((r for r in within if "exact" in r["name"]), key=lambda r: r["red"],
-                    default=None)
+        reached, best, sure = frontier(rows, goal)
+        exact = max((r for r in rows if r["change"] <= 1.0 and "exact" in r["name"]),
+                    key=lambda r: r["red"], default=None)
         exact_any = min((r for r in rows if "exact" in r["name"]), key=lambda r: r["change"],
                         default=None)
         # The change at every goal's reduction (5x and 10x), at both lengths: each level's best.
