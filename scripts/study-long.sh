@@ -13,7 +13,9 @@
 #   LONG_BACKEND=model LONG_JOBS=2 LONG_OUT=docs LONG_RESULTS=BUILD/sweep/study-long (a range
 #   other than 0:2 goes to LONG_RESULTS-fFIRSTcCHUNKS; LONG_CHECK_RESULTS=BUILD/sweep/study-8192;
 #   a rerun skips the points already done; LONG_HELDOUT_FIRST=40 LONG_HELDOUT_CHUNKS=3: the
-#   generalisation check of the rows marked check, LONG_HELDOUT_FIRST= skips it)
+#   generalisation check of the rows marked check, LONG_HELDOUT_FIRST= skips it;
+#   LONG_THREADS=1: spk-llm -t of each point; LONG_JOBS points at a time already fill the
+#   cores, and one thread each spends no time handing work between threads)
 # CPU time (commit 618ccad): the ctx 2048 table and its held-out check about 55 core-minutes,
 # the ctx 8192 check 35 and its held-out chunk 13 (a ctx 8192 select point 4 to 7 minutes of
 # one core); with 2 jobs on 2 idle cores at least half of that in wall time.
@@ -30,73 +32,98 @@ PY=/usr/bin/python3
 [[ -r "$TEXT" ]] || { echo "study-long: text '$TEXT' not found" >&2; exit 2; }
 [[ -x "$BUILD/bin/spk-llm" ]] || { echo "study-long: $BUILD/bin/spk-llm missing (make all)" >&2; exit 2; }
 mkdir -p "$OUT"
+JOBS=${LONG_JOBS:-2}
+THREADS=${LONG_THREADS:-1}
+[[ $JOBS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9][0-9]*$ ]] ||
+    { echo "study-long: LONG_JOBS/LONG_THREADS '$JOBS'/'$THREADS' are not counts" >&2; exit 2; }
+# Only what differs from the specs' vars is passed: a point's id hashes its vars (as the spec
+# types them), so a rerun with the defaults finds the points already done.
+COMMON=()
+[[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && COMMON+=(--var "text=$TEXT")
+[[ $BUILD != build ]] && COMMON+=(--var "llm=$BUILD/bin/spk-llm")
+[[ $BACKEND != model ]] && COMMON+=(--var "backend=$BACKEND")
+[[ $THREADS != 1 ]] && COMMON+=(--var "threads=$THREADS")
+sweep() { "$PY" scripts/spk-sweep "$1" --build "$BUILD" --no-build "${@:2}"; }
+
+# The ctx 2048 table on its chunk ranges, then the generalisation check of the rows marked check
+# on chunks nothing was tuned on (LONG_HELDOUT_FIRST=40, LONG_HELDOUT_CHUNKS=3;
+# LONG_HELDOUT_FIRST= skips it). Sets DIRS and TOTAL.
 DIRS=() TOTAL=0
-for range in $RANGES; do
-    FIRST=${range%%:*} CHUNKS=${range##*:}
-    [[ $FIRST =~ ^[0-9]+$ && $CHUNKS =~ ^[1-9][0-9]*$ ]] ||
-        { echo "study-long: LONG_RANGES entry '$range' is not FIRST:CHUNKS" >&2; exit 2; }
-    TOTAL=$((TOTAL + CHUNKS))
-    dir=$RES
-    [[ $range != 0:2 ]] && dir=$RES-f${FIRST}c${CHUNKS}
-    # Only what differs from the spec's vars is passed: a point's id hashes its vars (as the
-    # spec types them), so a rerun with the defaults finds the points already done.
-    VARS=()
-    [[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && VARS+=(--var "text=$TEXT")
-    [[ $BUILD != build ]] && VARS+=(--var "llm=$BUILD/bin/spk-llm")
-    [[ $CTX != 2048 ]] && VARS+=(--var "ctx=$CTX")
-    [[ $CHUNKS != 2 ]] && VARS+=(--var "chunks=$CHUNKS")
-    [[ $FIRST != 0 ]] && VARS+=(--var "first=$FIRST")
-    [[ $BACKEND != model ]] && VARS+=(--var "backend=$BACKEND")
-    echo "study-long: chunks $FIRST..$((FIRST + CHUNKS - 1)) of $CTX tokens -> $dir"
-    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-long.json --build "$BUILD" --no-build \
-        "${VARS[@]}" -j "${LONG_JOBS:-2}" --results "$dir"; then
-        echo "study-long: FAILED (the failed points and their logs are listed above)" >&2
-        exit 1
-    fi
-    DIRS+=("$dir")
-done
-# The generalisation check: the points marked check=check again on chunks nothing was tuned on
-# (LONG_HELDOUT_FIRST=40, LONG_HELDOUT_CHUNKS=3; LONG_HELDOUT_FIRST= skips it).
 HELD_FIRST=${LONG_HELDOUT_FIRST-40}
 HELD_CHUNKS=${LONG_HELDOUT_CHUNKS:-3}
 HELD_DIR=$RES-heldout
 if [[ -n $HELD_FIRST ]]; then
     [[ $HELD_FIRST =~ ^[0-9]+$ && $HELD_CHUNKS =~ ^[1-9][0-9]*$ ]] ||
         { echo "study-long: LONG_HELDOUT_FIRST/CHUNKS '$HELD_FIRST'/'$HELD_CHUNKS' are not counts" >&2; exit 2; }
-    HVARS=(--var "first=$HELD_FIRST" --var "chunks=$HELD_CHUNKS")
-    [[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && HVARS+=(--var "text=$TEXT")
-    [[ $BUILD != build ]] && HVARS+=(--var "llm=$BUILD/bin/spk-llm")
-    [[ $CTX != 2048 ]] && HVARS+=(--var "ctx=$CTX")
-    [[ $BACKEND != model ]] && HVARS+=(--var "backend=$BACKEND")
-    echo "study-long: generalisation check, the rows marked check on chunks $HELD_FIRST..$((HELD_FIRST + HELD_CHUNKS - 1)) -> $HELD_DIR"
-    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-long.json --build "$BUILD" --no-build \
-        "${HVARS[@]}" --match check=check --no-plots -j "${LONG_JOBS:-2}" --results "$HELD_DIR"; then
-        echo "study-long: the generalisation check FAILED (the failed points are listed above)" >&2
-        exit 1
-    fi
 fi
+run_table() { # JOBS
+    local range FIRST CHUNKS dir VARS
+    for range in $RANGES; do
+        FIRST=${range%%:*} CHUNKS=${range##*:}
+        [[ $FIRST =~ ^[0-9]+$ && $CHUNKS =~ ^[1-9][0-9]*$ ]] ||
+            { echo "study-long: LONG_RANGES entry '$range' is not FIRST:CHUNKS" >&2; return 2; }
+        TOTAL=$((TOTAL + CHUNKS))
+        dir=$RES
+        [[ $range != 0:2 ]] && dir=$RES-f${FIRST}c${CHUNKS}
+        VARS=("${COMMON[@]}")
+        [[ $CTX != 2048 ]] && VARS+=(--var "ctx=$CTX")
+        [[ $CHUNKS != 2 ]] && VARS+=(--var "chunks=$CHUNKS")
+        [[ $FIRST != 0 ]] && VARS+=(--var "first=$FIRST")
+        echo "study-long: chunks $FIRST..$((FIRST + CHUNKS - 1)) of $CTX tokens -> $dir"
+        if ! sweep tests/regress/sweeps/study-long.json "${VARS[@]}" -j "$1" --results "$dir"; then
+            echo "study-long: FAILED (the failed points and their logs are listed above)" >&2
+            return 1
+        fi
+        DIRS+=("$dir")
+    done
+    [[ -n $HELD_FIRST ]] || return 0
+    VARS=("${COMMON[@]}" --var "first=$HELD_FIRST" --var "chunks=$HELD_CHUNKS")
+    [[ $CTX != 2048 ]] && VARS+=(--var "ctx=$CTX")
+    echo "study-long: generalisation check, the rows marked check on chunks $HELD_FIRST..$((HELD_FIRST + HELD_CHUNKS - 1)) -> $HELD_DIR"
+    if ! sweep tests/regress/sweeps/study-long.json "${VARS[@]}" --match check=check --no-plots \
+        -j "$1" --results "$HELD_DIR"; then
+        echo "study-long: the generalisation check FAILED (the failed points are listed above)" >&2
+        return 1
+    fi
+}
+
 # The ctx 8192 check (the model's trained context): one chunk of the points of
-# tests/regress/sweeps/study-8192.json (LONG_CHECK=0 skips it).
+# tests/regress/sweeps/study-8192.json, then its points around the goal again on a chunk nothing
+# was tuned on (tests/regress/sweeps/study-8192-heldout.json: chunk 10). LONG_CHECK=0 skips both.
 CHECK_DIR=${LONG_CHECK_RESULTS:-$BUILD/sweep/study-8192}
-if [[ ${LONG_CHECK:-1} == 1 ]]; then
+run_8192() { # JOBS
     echo "study-long: the ctx 8192 check -> $CHECK_DIR"
-    CVARS=()
-    [[ $TEXT != ../shared/data/wikitext2/wiki.test.part-a.txt ]] && CVARS+=(--var "text=$TEXT")
-    [[ $BUILD != build ]] && CVARS+=(--var "llm=$BUILD/bin/spk-llm")
-    [[ $BACKEND != model ]] && CVARS+=(--var "backend=$BACKEND")
-    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-8192.json --build "$BUILD" --no-build \
-        "${CVARS[@]}" -j "${LONG_JOBS:-2}" --results "$CHECK_DIR"; then
+    if ! sweep tests/regress/sweeps/study-8192.json "${COMMON[@]}" -j "$1" --results "$CHECK_DIR"; then
         echo "study-long: the ctx 8192 check FAILED (the failed points are listed above)" >&2
-        exit 1
+        return 1
     fi
-    # Its points around the goal again on a chunk nothing was tuned on
-    # (tests/regress/sweeps/study-8192-heldout.json: chunk 10).
     echo "study-long: the ctx 8192 check on a held-out chunk -> $CHECK_DIR-heldout"
-    if ! "$PY" scripts/spk-sweep tests/regress/sweeps/study-8192-heldout.json --build "$BUILD" \
-        --no-build "${CVARS[@]}" -j "${LONG_JOBS:-2}" --results "$CHECK_DIR-heldout"; then
+    if ! sweep tests/regress/sweeps/study-8192-heldout.json "${COMMON[@]}" -j "$1" \
+        --results "$CHECK_DIR-heldout"; then
         echo "study-long: the held-out ctx 8192 check FAILED (the failed points are listed above)" >&2
+        return 1
+    fi
+}
+
+# Two lanes when there are two job slots or more: the ctx 8192 points (few and long) run beside
+# the ctx 2048 ones (many and short) instead of after them, so that no sweep's last long point
+# leaves a core idle; its output lines are prefixed [ctx 8192].
+kill_tree() { # PID: the lane and the points it runs
+    local child
+    for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+if [[ ${LONG_CHECK:-1} == 1 && $JOBS -ge 2 ]]; then
+    run_8192 $((JOBS / 2)) > >(sed -u 's/^/[ctx 8192] /') 2>&1 &
+    lane=$!
+    if ! run_table $((JOBS - JOBS / 2)); then
+        kill_tree "$lane"
         exit 1
     fi
+    wait "$lane" || exit 1
+else
+    run_table "$JOBS" || exit 1
+    if [[ ${LONG_CHECK:-1} == 1 ]]; then run_8192 "$JOBS" || exit 1; fi
 fi
 {
     echo "# Accuracy at long context (ctx $CTX)"

@@ -20,7 +20,9 @@
 #                                 the text, far from the first chunks); "" skips it, and it is
 #                                 skipped with a note when the text is too short
 #   SPK_MODEL                     another GGUF model
-#   STUDY_JOBS=1                  points run at a time (spk-sweep -j)
+#   STUDY_JOBS=2                  points run at a time (spk-sweep -j)
+#   STUDY_THREADS=1               spk-llm -t of each point (STUDY_JOBS points already fill
+#                                 the cores; one thread each spends no time handing work over)
 #   STUDY_LAUNCHER=local          local or slurm (spk-sweep --launcher; STUDY_SWEEP_ARGS adds
 #                                 e.g. "--partition p --time 2:00:00")
 #   STUDY_RESULTS=BUILD/sweep     where the sweep keeps its points: a rerun with the same
@@ -55,7 +57,8 @@ mkdir -p "$OUT"
 # shellcheck disable=SC2206 # STUDY_SWEEP_ARGS is a list of options
 SWEEP=("$PY" scripts/spk-sweep "$SPEC" --build "$BUILD" --no-build --var "llm=$BIN"
     --var "text=$TEXT" --var "ctx=$CTX" --var "chunks=$CHUNKS" --var "backend=$BACKEND"
-    -j "${STUDY_JOBS:-1}" --launcher "${STUDY_LAUNCHER:-local}" ${STUDY_SWEEP_ARGS:-})
+    --var "threads=${STUDY_THREADS:-1}" -j "${STUDY_JOBS:-2}" --launcher "${STUDY_LAUNCHER:-local}"
+    ${STUDY_SWEEP_ARGS:-})
 
 echo "study: $TEXT, $CHUNKS streaming chunks of $CTX tokens from chunk $FIRST, backend $BACKEND," \
     "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["list"]))' "$SPEC") runs"

@@ -33,17 +33,20 @@ typedef struct {
 } partition_counts;
 
 static partition_counts partition(const int64_t *in, size_t m, int64_t pivot, int64_t *out) {
-    partition_counts c = {0, 0, 0};
+    /* Branch-free: every value is written and the cursor advances only past the kept ones
+     * (random scores would mispredict a branch half the time). out has room for m values, and
+     * since the pivot is one of the m values, g + l < m: the unconditional writes are in
+     * bounds. */
+    size_t g = 0, l = 0;
     for (size_t i = 0; i < m; i++) {
-        if (in[i] > pivot) out[c.greater++] = in[i];
+        out[g] = in[i];
+        g += in[i] > pivot;
     }
     for (size_t i = 0; i < m; i++) {
-        if (in[i] < pivot)
-            out[c.greater + c.less++] = in[i];
-        else if (in[i] == pivot)
-            c.equal++;
+        out[g + l] = in[i];
+        l += in[i] < pivot;
     }
-    return c;
+    return (partition_counts){g, m - g - l, l};
 }
 
 /* Quick-select for the k-th largest value (1 <= k <= n). `pivot_at` picks the pivot position
