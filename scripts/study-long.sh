@@ -16,9 +16,9 @@
 #   generalisation check of the rows marked check, LONG_HELDOUT_FIRST= skips it;
 #   LONG_THREADS=1: spk-llm -t of each point; LONG_JOBS points at a time already fill the
 #   cores, and one thread each spends no time handing work between threads)
-# CPU time (commit 618ccad): the ctx 2048 table and its held-out check about 55 core-minutes,
-# the ctx 8192 check 35 and its held-out chunk 13 (a ctx 8192 select point 4 to 7 minutes of
-# one core); with 2 jobs on 2 idle cores at least half of that in wall time.
+# Time (commit ec1b936, 2 idle cores, one thread per point): the ctx 2048 table 40 core-minutes
+# and its held-out check 8, the ctx 8192 check 30 and its held-out chunk 10, in two lanes: 49
+# minutes of wall time (make study, with the ctx 256 part: 51).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=${1:-../shared/data/wikitext2/wiki.test.part-a.txt}

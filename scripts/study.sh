@@ -9,8 +9,8 @@
 # environment:
 #   STUDY_CTX=256 STUDY_CHUNKS=4  streaming chunks of CTX tokens, the second half of each scored
 #                                 (defaults: 4 chunks of 256 = 508 scored tokens; 22 runs plus 8
-#                                 for the check took 5.5 minutes, 6.8 core-minutes, at commit
-#                                 618ccad; STUDY_CHUNKS=16 or more for tighter numbers)
+#                                 for the check took 2.3 minutes, 4.4 core-minutes, at commit
+#                                 ec1b936; STUDY_CHUNKS=16 or more for tighter numbers)
 #   STUDY_BACKEND=model           libspk backend (model: exact traffic counts, fastest; sim: the
 #                                 same bytes plus cycles and energy, slower)
 #   STUDY_OUT=docs                where the table, CSV and plot go

@@ -56,7 +56,11 @@ class Progress:
                 if self.tty:
                     self.out.write("\r\033[K")
                 self.out.write(f"FAILED {res['name']} (seed {res['seed']}, {res['status']})\n")
-            self.show(force=self.done == self.total)
+            # A finished job's slot is refilled at once, so off a terminal the periodic line
+            # is printed when a job starts (then the running count is whole); only the last
+            # finish prints here.
+            if self.tty or self.done == self.total:
+                self.show(force=True)
 
     def close(self):
         if self.tty:
