@@ -18,7 +18,8 @@
 #   cores, and one thread each spends no time handing work between threads)
 # Time (commit ec1b936, 2 idle cores, one thread per point): the ctx 2048 table 40 core-minutes
 # and its held-out check 8, the ctx 8192 check 30 and its held-out chunk 10, in two lanes: 49
-# minutes of wall time (make study, with the ctx 256 part: 51).
+# minutes of wall time (make study, with the ctx 256 part: 51; the held-out check then ran on one
+# job slot with the other idle, and now takes both once the ctx 8192 lane is done).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=${1:-../shared/data/wikitext2/wiki.test.part-a.txt}
@@ -47,8 +48,12 @@ sweep() { "$PY" scripts/spk-sweep "$1" --build "$BUILD" --no-build "${@:2}"; }
 
 # The ctx 2048 table on its chunk ranges, then the generalisation check of the rows marked check
 # on chunks nothing was tuned on (LONG_HELDOUT_FIRST=40, LONG_HELDOUT_CHUNKS=3;
-# LONG_HELDOUT_FIRST= skips it). Sets DIRS and TOTAL.
-DIRS=() TOTAL=0
+# LONG_HELDOUT_FIRST= skips it). Sets DIRS and TOTAL. Each of its sweeps takes the job slots the
+# ctx 8192 lane leaves, or all of them once that lane is done.
+DIRS=() TOTAL=0 lane=
+table_jobs() {
+    if [[ -n $lane ]] && kill -0 "$lane" 2>/dev/null; then echo $((JOBS - JOBS / 2)); else echo "$JOBS"; fi
+}
 HELD_FIRST=${LONG_HELDOUT_FIRST-40}
 HELD_CHUNKS=${LONG_HELDOUT_CHUNKS:-3}
 HELD_DIR=$RES-heldout
@@ -56,7 +61,7 @@ if [[ -n $HELD_FIRST ]]; then
     [[ $HELD_FIRST =~ ^[0-9]+$ && $HELD_CHUNKS =~ ^[1-9][0-9]*$ ]] ||
         { echo "study-long: LONG_HELDOUT_FIRST/CHUNKS '$HELD_FIRST'/'$HELD_CHUNKS' are not counts" >&2; exit 2; }
 fi
-run_table() { # JOBS
+run_table() {
     local range FIRST CHUNKS dir VARS
     for range in $RANGES; do
         FIRST=${range%%:*} CHUNKS=${range##*:}
@@ -70,7 +75,8 @@ run_table() { # JOBS
         [[ $CHUNKS != 2 ]] && VARS+=(--var "chunks=$CHUNKS")
         [[ $FIRST != 0 ]] && VARS+=(--var "first=$FIRST")
         echo "study-long: chunks $FIRST..$((FIRST + CHUNKS - 1)) of $CTX tokens -> $dir"
-        if ! sweep tests/regress/sweeps/study-long.json "${VARS[@]}" -j "$1" --results "$dir"; then
+        if ! sweep tests/regress/sweeps/study-long.json "${VARS[@]}" -j "$(table_jobs)" \
+            --results "$dir"; then
             echo "study-long: FAILED (the failed points and their logs are listed above)" >&2
             return 1
         fi
@@ -81,7 +87,7 @@ run_table() { # JOBS
     [[ $CTX != 2048 ]] && VARS+=(--var "ctx=$CTX")
     echo "study-long: generalisation check, the rows marked check on chunks $HELD_FIRST..$((HELD_FIRST + HELD_CHUNKS - 1)) -> $HELD_DIR"
     if ! sweep tests/regress/sweeps/study-long.json "${VARS[@]}" --match check=check --no-plots \
-        -j "$1" --results "$HELD_DIR"; then
+        -j "$(table_jobs)" --results "$HELD_DIR"; then
         echo "study-long: the generalisation check FAILED (the failed points are listed above)" >&2
         return 1
     fi
@@ -116,13 +122,13 @@ kill_tree() { # PID: the lane and the points it runs
 if [[ ${LONG_CHECK:-1} == 1 && $JOBS -ge 2 ]]; then
     run_8192 $((JOBS / 2)) > >(sed -u 's/^/[ctx 8192] /') 2>&1 &
     lane=$!
-    if ! run_table $((JOBS - JOBS / 2)); then
+    if ! run_table; then
         kill_tree "$lane"
         exit 1
     fi
     wait "$lane" || exit 1
 else
-    run_table "$JOBS" || exit 1
+    run_table || exit 1
     if [[ ${LONG_CHECK:-1} == 1 ]]; then run_8192 "$JOBS" || exit 1; fi
 fi
 {
