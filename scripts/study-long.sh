@@ -16,10 +16,9 @@
 #   generalisation check of the rows marked check, LONG_HELDOUT_FIRST= skips it;
 #   LONG_THREADS=1: spk-llm -t of each point; LONG_JOBS points at a time already fill the
 #   cores, and one thread each spends no time handing work between threads)
-# Time (commit ec1b936, 2 idle cores, one thread per point): the ctx 2048 table 40 core-minutes
-# and its held-out check 8, the ctx 8192 check 30 and its held-out chunk 10, in two lanes: 49
-# minutes of wall time (make study, with the ctx 256 part: 51; the held-out check then ran on one
-# job slot with the other idle, and now takes both once the ctx 8192 lane is done).
+# Time (commit af19a07, 2 idle cores, one thread per point): the ctx 2048 table 40 core-minutes
+# and its held-out check 8, the ctx 8192 check 30 and its held-out chunk 10, in two lanes: 45
+# minutes of wall time (make study, with the ctx 256 part: 47).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEXT=${1:-../shared/data/wikitext2/wiki.test.part-a.txt}
